@@ -1,0 +1,4 @@
+#pragma once
+namespace bluefire {
+const char* version();
+}

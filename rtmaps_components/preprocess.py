@@ -1,0 +1,140 @@
+"""The preprocessing contract shared by training, export and every runtime backend.
+
+Training resizes its data with `Preprocessing.apply`, export writes the spec into the ONNX
+file's metadata, and the runtime reads it back from there: one function, no side file, so a
+deployed model cannot silently disagree with how it was trained.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Mapping
+
+import cv2
+import numpy as np
+
+METADATA_KEY = "bluefire.preprocessing"
+CHANNEL_SEQS = ("RGB", "BGR", "RGBA", "BGRA", "GRAY")
+_TO_RGB = {
+    "RGB": None,
+    "BGR": cv2.COLOR_BGR2RGB,
+    "RGBA": cv2.COLOR_RGBA2RGB,
+    "BGRA": cv2.COLOR_BGRA2RGB,
+    "GRAY": cv2.COLOR_GRAY2RGB,
+}
+_RESIZE = {"bilinear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a uint8 image becomes the network's float32 NCHW input.
+
+    color: "rgb" keeps colour; "gray" converts to luma first and replicates it to three
+    channels (a model trained on gray data must see gray frames from a colour camera too).
+    """
+
+    input_size: tuple[int, int]  # (height, width)
+    class_names: tuple[str, ...]
+    color: str = "rgb"
+    resize: str = "bilinear"
+    scale: float = 1.0 / 255.0
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    channel_order: str = "RGB"  # the order of the network's three input planes
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        h, w = self.input_size
+        if h < 1 or w < 1:
+            raise ValueError(f"input_size must be positive, got {self.input_size}")
+        if self.color not in ("rgb", "gray"):
+            raise ValueError(f"color must be 'rgb' or 'gray', got {self.color!r}")
+        if self.resize not in _RESIZE:
+            raise ValueError(f"resize must be one of {sorted(_RESIZE)}, got {self.resize!r}")
+        if self.channel_order not in ("RGB", "BGR"):
+            raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {self.channel_order!r}")
+        if len(self.mean) != 3 or len(self.std) != 3 or any(s <= 0 for s in self.std):
+            raise ValueError(f"mean and std need 3 values each, std > 0; got {self.mean}, {self.std}")
+        if not self.class_names:
+            raise ValueError("class_names must not be empty")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d.pop("extra")
+        return json.dumps(d, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str, source: str = "preprocessing") -> "Preprocessing":
+        """Parse the metadata string; errors name `source` and the offending field."""
+        try:
+            d = json.loads(text)
+        except (TypeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{source}: '{METADATA_KEY}' is not valid JSON ({e})") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"{source}: '{METADATA_KEY}' must be a JSON object")
+        known = {"input_size", "class_names", "color", "resize", "scale", "mean", "std", "channel_order"}
+        missing = {"input_size", "class_names"} - set(d)
+        if missing:
+            raise ValueError(f"{source}: '{METADATA_KEY}' lacks field(s) {sorted(missing)}")
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"{source}: '{METADATA_KEY}' has unknown field(s) {sorted(unknown)}")
+        try:
+            d["input_size"] = tuple(int(v) for v in d["input_size"])
+            if len(d["input_size"]) != 2:
+                raise ValueError("input_size must be [height, width]")
+            d["class_names"] = tuple(str(c) for c in d["class_names"])
+            for k in ("mean", "std"):
+                if k in d:
+                    d[k] = tuple(float(v) for v in d[k])
+            return Preprocessing(**d)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{source}: bad '{METADATA_KEY}': {e}") from None
+
+    @staticmethod
+    def from_metadata(meta: Mapping[str, str], source: str = "model") -> "Preprocessing":
+        if METADATA_KEY not in meta:
+            raise ValueError(f"{source}: no '{METADATA_KEY}' metadata; export the model with `bluefire export`")
+        return Preprocessing.from_json(meta[METADATA_KEY], source)
+
+    def to_rgb(self, image: np.ndarray, channel_seq: str = "RGB") -> np.ndarray:
+        """Convert an interleaved uint8 image (H, W[, C]) in `channel_seq` to RGB, applying `color`."""
+        seq = channel_seq.upper()
+        if seq not in _TO_RGB:
+            raise ValueError(f"channel_seq {channel_seq!r} is not supported; expected one of {', '.join(CHANNEL_SEQS)}")
+        if image.dtype != np.uint8:
+            raise ValueError(f"image must be uint8, got {image.dtype}")
+        if image.ndim == 2:
+            image = image[:, :, None]
+        expected = 1 if seq == "GRAY" else len(seq)
+        if image.ndim != 3 or image.shape[2] != expected:
+            raise ValueError(f"a {seq} image must have shape (H, W, {expected}), got {image.shape}")
+        code = _TO_RGB[seq]
+        rgb = np.ascontiguousarray(image) if code is None else cv2.cvtColor(np.ascontiguousarray(image), code)
+        if self.color == "gray" and seq != "GRAY":
+            g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+            rgb = cv2.cvtColor(g, cv2.COLOR_GRAY2RGB)
+        return rgb
+
+    def resize_rgb(self, rgb: np.ndarray) -> np.ndarray:
+        """Resize an RGB uint8 image to the network's input size (uint8 out)."""
+        h, w = self.input_size
+        if rgb.shape[:2] == (h, w):
+            return rgb
+        return cv2.resize(rgb, (w, h), interpolation=_RESIZE[self.resize])
+
+    def normalize(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 (..., H, W, 3) RGB -> float32 (..., 3, H, W) in the network's channel order."""
+        x = rgb.astype(np.float32) * np.float32(self.scale)
+        x = (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        if self.channel_order == "BGR":
+            x = x[..., ::-1]
+        return np.ascontiguousarray(np.moveaxis(x, -1, -3))
+
+    def apply(self, image: np.ndarray, channel_seq: str = "RGB") -> np.ndarray:
+        """One uint8 image in any supported `channel_seq` -> float32 (1, 3, H, W) network input."""
+        return self.normalize(self.resize_rgb(self.to_rgb(image, channel_seq)))[None]

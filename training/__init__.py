@@ -1,0 +1,1 @@
+"""bluefire host tooling: SqueezeNet, data, transfer training, pruning, export."""
