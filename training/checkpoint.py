@@ -1,0 +1,53 @@
+"""One checkpoint dict per run, written atomically and loaded without executing code."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rtmaps_components.preprocess import Preprocessing
+
+from .model import SqueezeNet, Widths, build
+
+
+def save_atomic(obj: dict, path: str | Path) -> None:
+    """torch.save to a temp file in the same folder, then rename: a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint with weights_only=True: a file from a stranger cannot run code."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+    for key in ("model", "arch", "num_classes", "widths", "preprocessing"):
+        if not isinstance(ckpt, dict) or key not in ckpt:
+            raise ValueError(f"{path}: not a bluefire checkpoint (missing '{key}')")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> tuple[SqueezeNet, Preprocessing]:
+    """Rebuild the (possibly pruned) network from its width table and load its weights."""
+    widths = Widths.from_dict(ckpt["widths"], f"{source}: widths")
+    model = build(ckpt["arch"], int(ckpt["num_classes"]), widths)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise ValueError(f"{source}: weights do not match the width table ({e})") from None
+    return model, Preprocessing.from_json(ckpt["preprocessing"], source)
