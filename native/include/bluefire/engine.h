@@ -1,0 +1,53 @@
+// The whole-network engine: built once from an ONNX file (weights repacked for the chosen
+// variant, every buffer allocated), then run any number of times without allocating.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bluefire/onnx.h"
+#include "bluefire/preprocess.h"
+
+namespace bluefire {
+
+class Engine {
+ public:
+  // Throws ModelError (file, node and what is wrong) or std::invalid_argument (threads, variant).
+  Engine(const OnnxModel& model, int threads = 1, const std::string& variant = "auto");
+  static std::unique_ptr<Engine> from_file(const std::string& path, int threads = 1,
+                                           const std::string& variant = "auto");
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // in: batch x C x H x W floats; out: batch x output_size() floats. Serialised per engine.
+  void run(const float* in, int batch, float* out);
+
+  // Preprocessing for run_image; must be set (from the model's metadata) before run_image.
+  void set_preprocessing(const PreprocessSpec& spec);
+  bool has_preprocessing() const;
+  // rgb: H x W x 3 uint8; writes output_size() floats.
+  void run_image(const uint8_t* rgb, int H, int W, float* out);
+  // Just the preprocessing: writes C x input_height x input_width floats.
+  void preprocess(const uint8_t* rgb, int H, int W, float* out);
+
+  int input_channels() const;
+  int input_height() const;
+  int input_width() const;
+  const std::vector<int64_t>& output_shape() const;  // per image, without the batch dimension
+  size_t output_size() const;
+  const char* variant() const;
+  int threads() const;
+  const std::map<std::string, std::string>& metadata() const;
+  // Multiply-accumulates actually computed per image (padding-only taps skipped).
+  int64_t macs() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bluefire

@@ -1,0 +1,72 @@
+// The kernel signatures every variant implements. A variant is a table of these functions;
+// the scalar reference (ref/) is the oracle, optimized variants (x86/, arm/) may only be faster.
+#pragma once
+#include <cstddef>
+
+namespace bluefire {
+
+// C[m][n] = act(bias[m] + sum_k A[m][k] * B[k][n]) for m < M, n < N.
+// A is packed once at build time by pack_weights(): ceil(M/mr) panels, panel p holding rows
+// p*mr .. p*mr+mr-1 as K groups of mr floats (rows past M are zero), plus kPackSlack floats.
+struct GemmArgs {
+  int M, N, K;
+  const float* a;     // packed weights, starting at the panel of row 0 of this call
+  const float* b;     // K rows of N floats, row stride ldb
+  int ldb;
+  const float* bias;  // M floats
+  float* c;           // M rows of N floats, row stride ldc
+  int ldc;
+  bool relu;
+};
+using GemmFn = void (*)(const GemmArgs&);
+
+// Lets a kernel load a whole vector past the last panel row without reading out of bounds.
+constexpr int kPackSlack = 16;
+
+// Columns [n0, n1) of the im2col matrix of one image (C x H x W, zero padding), rows c*kh*kw +
+// ky*kw + kx, written with row stride n1 - n0. Output pixel n is (n / OW, n % OW).
+struct Im2colArgs {
+  const float* in;
+  int C, H, W, kh, kw, sh, sw, pad_top, pad_left, OH, OW;
+  int n0, n1;
+  float* out;
+};
+using Im2colFn = void (*)(const Im2colArgs&);
+
+// Max-pool channels [c0, c1) of one image; windows clipped to the input (padding never wins).
+struct MaxPoolArgs {
+  const float* in;
+  int H, W, kh, kw, sh, sw, pad_top, pad_left, OH, OW;
+  int c0, c1;
+  float* out;
+};
+using MaxPoolFn = void (*)(const MaxPoolArgs&);
+
+// out[c] = mean of channel c's H*W values, channels [c0, c1).
+struct MeanArgs {
+  const float* in;
+  int HW, c0, c1;
+  float* out;
+};
+using MeanFn = void (*)(const MeanArgs&);
+
+struct KernelTable {
+  int mr;  // rows per packed weight panel that `gemm` expects
+  GemmFn gemm;
+  Im2colFn im2col;
+  MaxPoolFn maxpool;
+  MeanFn mean;
+};
+
+// Packs W (M x K, row-major) into `out` (packed_size floats) for a kernel with panel height mr.
+size_t packed_size(int M, int K, int mr);
+void pack_weights(const float* w, int M, int K, int mr, float* out);
+
+// The scalar references, one per op (src/ref/); gemm_ref reads weights packed with kRefMr.
+constexpr int kRefMr = 4;
+void gemm_ref(const GemmArgs& a);
+void im2col_ref(const Im2colArgs& a);
+void maxpool_ref(const MaxPoolArgs& a);
+void mean_ref(const MeanArgs& a);
+
+}  // namespace bluefire

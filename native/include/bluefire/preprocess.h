@@ -1,0 +1,35 @@
+// The model's preprocessing in C++: uint8 RGB (any size) -> float32 planes at the input size.
+// Mirrors rtmaps_components.preprocess.Preprocessing for resize="bilinear": OpenCV's fixed-point
+// INTER_LINEAR (11-bit weights, its SIMD rounding; exact 2x downscales use its area path) and
+// its fixed-point RGB->gray. Tolerance: each resized uint8 value is within 1 of OpenCV's.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace bluefire {
+
+struct PreprocessSpec {
+  int height = 0, width = 0;
+  bool gray = false;         // luma first, replicated to three channels
+  float scale = 1.f / 255.f;
+  float mean[3] = {0, 0, 0};
+  float std[3] = {1, 1, 1};
+  bool bgr = false;          // network planes in B, G, R order
+};
+
+class Preprocessor {
+ public:
+  explicit Preprocessor(const PreprocessSpec& spec);  // throws std::invalid_argument on a bad spec
+  const PreprocessSpec& spec() const { return spec_; }
+  // rgb: H x W x 3 interleaved; out: 3 x height x width floats. Allocates nothing.
+  void run(const uint8_t* rgb, int H, int W, float* out);
+
+ private:
+  void emit_row(int y, const int* vals);
+  PreprocessSpec spec_;
+  std::vector<int> xofs_, row0_, row1_, vals_;
+  std::vector<int16_t> alpha_;
+  float* out_ = nullptr;
+};
+
+}  // namespace bluefire

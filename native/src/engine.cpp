@@ -1,0 +1,504 @@
+// Graph -> layer list. Conv+Relu are fused; a Concat's inputs are placed at their channel offset
+// inside the Concat's buffer, so each Fire expand writes straight into its half; Reshape, Flatten,
+// Identity and Dropout are views. Tiles depend on layer shapes only, never on the thread count,
+// and each output is computed by one tile, so results are identical with 1-4 threads.
+#include "bluefire/engine.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+
+#include "bluefire/kernels.h"
+#include "bluefire/registry.h"
+#include "bluefire/thread_pool.h"
+
+namespace bluefire {
+namespace {
+
+constexpr int kMaxThreads = 4;
+constexpr int kTileM = 96;        // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8)
+constexpr int kTileNDirect = 256; // pixels per tile of a 1x1 convolution
+constexpr int kTileNIm2col = 64;  // pixels per tile of an im2col convolution (K x 64 scratch)
+constexpr int kPoolChannels = 16;
+constexpr size_t kAlign = 16;     // floats (64 bytes)
+
+struct Tensor {
+  int C = 0, H = 0, W = 0;
+  std::vector<int64_t> shape;  // per-image shape as the graph sees it (rank-1 without batch)
+  int parent = -1;             // -1: owns its storage; else lives inside `parent` at channel `coff`
+  int coff = 0;
+  size_t offset = 0;           // into the arena, for roots other than the input
+  size_t size() const { return size_t(C) * H * W; }
+};
+
+enum class Kind { Conv, MaxPool, Mean, Relu };
+
+struct Layer {
+  Kind kind;
+  std::string name;
+  int in = -1, out = -1;
+  int C = 0, H = 0, W = 0, OH = 0, OW = 0;
+  int kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0;
+  // Conv
+  int M = 0, K = 0;
+  bool relu = false, im2col = false;
+  std::vector<float> packed, bias;
+  int mb = 0, nb = 0, m_tiles = 0, n_tiles = 0;
+  int tasks() const {
+    switch (kind) {
+      case Kind::Conv: return m_tiles * n_tiles;
+      case Kind::MaxPool: return (C + kPoolChannels - 1) / kPoolChannels;
+      default: return 1;
+    }
+  }
+};
+
+std::string where(const OnnxModel& m, const OnnxNode& n) {
+  return m.source + ": node '" + (n.name.empty() ? n.outputs.empty() ? "?" : n.outputs[0] : n.name) + "' (" +
+         n.op_type + ")";
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  std::string source;
+  const Variant* variant = nullptr;
+  std::map<std::string, std::string> metadata;
+  std::vector<Tensor> tensors;
+  std::vector<Layer> layers;
+  int input = -1, output = -1;
+  std::vector<int64_t> out_shape;
+  std::vector<float> arena;
+  std::vector<float> scratch;  // im2col columns, one slice per thread
+  size_t scratch_per_thread = 0;
+  std::vector<float*> ptr;     // per tensor, refreshed for each image
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<Preprocessor> prep;
+  std::vector<float> prep_buf;
+  std::mutex run_mu;
+  int64_t macs = 0;
+  const Layer* current = nullptr;
+
+  void build(const OnnxModel& m);
+  void resolve(const float* in);
+  void run_one(const float* in, float* out);
+  static void task(void* self, int t, int thread);
+};
+
+void Engine::Impl::build(const OnnxModel& m) {
+  source = m.source;
+  metadata = m.metadata;
+  std::map<std::string, int> ids;
+  std::map<std::string, int> consumers;
+  for (const auto& n : m.nodes)
+    for (const auto& i : n.inputs) ++consumers[i];
+  for (const auto& o : m.outputs) ++consumers[o.name];
+  std::vector<int> producer;  // layer index that writes each tensor, -1 for none
+
+  auto new_tensor = [&](const std::string& name, int C, int H, int W) {
+    Tensor t;
+    t.C = C, t.H = H, t.W = W;
+    t.shape = {C, H, W};
+    tensors.push_back(t);
+    producer.push_back(-1);
+    ids[name] = int(tensors.size()) - 1;
+    return int(tensors.size()) - 1;
+  };
+  auto tensor_of = [&](const OnnxModel& mm, const OnnxNode& n, size_t i) {
+    if (i >= n.inputs.size() || n.inputs[i].empty()) throw ModelError(where(mm, n) + ": missing input " + std::to_string(i));
+    auto it = ids.find(n.inputs[i]);
+    if (it == ids.end())
+      throw ModelError(where(mm, n) + ": input '" + n.inputs[i] + "' is not computed before it (or is a constant)");
+    return it->second;
+  };
+  auto init_of = [&](const OnnxNode& n, size_t i) -> const OnnxTensor* {
+    if (i >= n.inputs.size() || n.inputs[i].empty()) return nullptr;
+    auto it = m.initializers.find(n.inputs[i]);
+    if (it == m.initializers.end()) throw ModelError(where(m, n) + ": input '" + n.inputs[i] + "' must be an initializer");
+    return &it->second;
+  };
+
+  // The one image input.
+  for (const auto& vi : m.inputs) {
+    if (m.initializers.count(vi.name)) continue;
+    if (input >= 0) throw ModelError(m.source + ": the graph has more than one input");
+    if (vi.elem_type != 1) throw ModelError(m.source + ": input '" + vi.name + "' must be float32");
+    if (vi.dims.size() != 4 || vi.dims[1] < 1 || vi.dims[2] < 1 || vi.dims[3] < 1)
+      throw ModelError(m.source + ": input '" + vi.name + "' must be [batch, C, H, W] with static C, H, W");
+    input = new_tensor(vi.name, int(vi.dims[1]), int(vi.dims[2]), int(vi.dims[3]));
+  }
+  if (input < 0) throw ModelError(m.source + ": the graph has no input");
+
+  for (const auto& n : m.nodes) {
+    const std::string& op = n.op_type;
+    if (!n.domain.empty() && n.domain != "ai.onnx")
+      throw ModelError(where(m, n) + ": operator domain '" + n.domain + "' is not supported");
+    if (n.outputs.size() < 1) throw ModelError(where(m, n) + ": no output");
+    if (op == "Conv") {
+      int x = tensor_of(m, n, 0);
+      const OnnxTensor* w = init_of(n, 1);
+      const OnnxTensor* b = n.inputs.size() > 2 ? init_of(n, 2) : nullptr;
+      if (!w || w->data_type != 1 || w->dims.size() != 4)
+        throw ModelError(where(m, n) + ": weight must be a float32 [M, C, kh, kw] initializer");
+      const Tensor& tx = tensors[x];
+      if (n.attr_int("group", 1) != 1) throw ModelError(where(m, n) + ": grouped convolution is not supported");
+      for (int64_t d : n.attr_ints("dilations"))
+        if (d != 1) throw ModelError(where(m, n) + ": dilation other than 1 is not supported");
+      std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+      if (auto_pad != "NOTSET" && auto_pad != "VALID")
+        throw ModelError(where(m, n) + ": auto_pad '" + auto_pad + "' is not supported");
+      Layer L;
+      L.kind = Kind::Conv;
+      L.name = n.name;
+      L.M = int(w->dims[0]);
+      L.C = tx.C, L.H = tx.H, L.W = tx.W;
+      L.kh = int(w->dims[2]), L.kw = int(w->dims[3]);
+      if (w->dims[1] != tx.C)
+        throw ModelError(where(m, n) + ": weight '" + w->name + "' expects " + std::to_string(w->dims[1]) +
+                         " input channels, its input has " + std::to_string(tx.C));
+      auto ks = n.attr_ints("kernel_shape");
+      if (!ks.empty() && (ks.size() != 2 || ks[0] != L.kh || ks[1] != L.kw))
+        throw ModelError(where(m, n) + ": kernel_shape disagrees with the weight's shape");
+      auto st = n.attr_ints("strides");
+      if (!st.empty()) {
+        if (st.size() != 2 || st[0] < 1 || st[1] < 1) throw ModelError(where(m, n) + ": bad strides");
+        L.sh = int(st[0]), L.sw = int(st[1]);
+      }
+      int pb = 0, pr = 0;
+      auto pads = n.attr_ints("pads");
+      if (!pads.empty() && auto_pad == "NOTSET") {
+        if (pads.size() != 4) throw ModelError(where(m, n) + ": pads must have 4 values");
+        for (int64_t p : pads)
+          if (p < 0 || p >= 64) throw ModelError(where(m, n) + ": bad pads");
+        L.pt = int(pads[0]), L.pl = int(pads[1]), pb = int(pads[2]), pr = int(pads[3]);
+      }
+      L.OH = (L.H + L.pt + pb - L.kh) / L.sh + 1;
+      L.OW = (L.W + L.pl + pr - L.kw) / L.sw + 1;
+      if (L.H + L.pt + pb < L.kh || L.W + L.pl + pr < L.kw || L.OH < 1 || L.OW < 1)
+        throw ModelError(where(m, n) + ": the kernel is larger than its padded " + std::to_string(L.H) + "x" +
+                         std::to_string(L.W) + " input");
+      if (b && (b->data_type != 1 || b->numel() != L.M))
+        throw ModelError(where(m, n) + ": bias must be float32 with " + std::to_string(L.M) + " values");
+      L.bias = b ? b->floats : std::vector<float>(size_t(L.M), 0.f);  // a missing bias is zeros (ONNX spec)
+      // Weights as an M x K matrix. On a 1x1 map with a 1x1 output (fire6-9 at 32x32 input) only
+      // the tap at (pad_top, pad_left) sees a pixel: keep just that column and skip im2col.
+      std::vector<float> wm;
+      const bool single_pixel = L.H == 1 && L.W == 1 && L.OH == 1 && L.OW == 1 && L.pt < L.kh && L.pl < L.kw;
+      if (single_pixel && (L.kh > 1 || L.kw > 1)) {
+        L.K = L.C;
+        wm.resize(size_t(L.M) * L.K);
+        for (int o = 0; o < L.M; ++o)
+          for (int c = 0; c < L.C; ++c)
+            wm[size_t(o) * L.K + c] = w->floats[((size_t(o) * L.C + c) * L.kh + L.pt) * L.kw + L.pl];
+        L.kh = L.kw = 1, L.pt = L.pl = 0;
+      } else {
+        L.K = L.C * L.kh * L.kw;
+        wm = w->floats;
+      }
+      L.im2col = !(L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && pb == 0 && pr == 0);
+      if (single_pixel) L.im2col = false;
+      const int mr = variant->kernels.mr;
+      L.packed.resize(packed_size(L.M, L.K, mr));
+      pack_weights(wm.data(), L.M, L.K, mr, L.packed.data());
+      const int N = L.OH * L.OW;
+      L.nb = L.im2col ? kTileNIm2col : kTileNDirect;
+      L.mb = kTileM;
+      L.n_tiles = (N + L.nb - 1) / L.nb;
+      L.m_tiles = (L.M + L.mb - 1) / L.mb;
+      if (L.im2col) scratch_per_thread = std::max(scratch_per_thread, size_t(L.K) * L.nb);
+      macs += int64_t(L.M) * L.K * N;
+      L.in = x;
+      L.out = new_tensor(n.outputs[0], L.M, L.OH, L.OW);
+      producer[L.out] = int(layers.size());
+      layers.push_back(std::move(L));
+    } else if (op == "Relu") {
+      int x = tensor_of(m, n, 0);
+      int p = producer[x];
+      if (p >= 0 && layers[p].kind == Kind::Conv && !layers[p].relu && consumers[n.inputs[0]] == 1) {
+        layers[p].relu = true;  // fused: the Relu's output is the conv's output
+        ids[n.outputs[0]] = x;
+        continue;
+      }
+      Layer L;
+      L.kind = Kind::Relu;
+      L.name = n.name;
+      L.in = x;
+      const Tensor& t = tensors[x];
+      L.C = t.C, L.H = t.H, L.W = t.W;
+      L.out = new_tensor(n.outputs[0], t.C, t.H, t.W);
+      tensors[L.out].shape = tensors[x].shape;
+      producer[L.out] = int(layers.size());
+      layers.push_back(std::move(L));
+    } else if (op == "MaxPool") {
+      int x = tensor_of(m, n, 0);
+      const Tensor& t = tensors[x];
+      if (t.shape.size() != 3) throw ModelError(where(m, n) + ": input must be 4-D");
+      auto ks = n.attr_ints("kernel_shape"), st = n.attr_ints("strides"), pads = n.attr_ints("pads");
+      if (ks.size() != 2 || ks[0] < 1 || ks[1] < 1) throw ModelError(where(m, n) + ": kernel_shape must have 2 positive values");
+      for (int64_t d : n.attr_ints("dilations"))
+        if (d != 1) throw ModelError(where(m, n) + ": dilation other than 1 is not supported");
+      if (n.attr_string("auto_pad", "NOTSET") != "NOTSET" && n.attr_string("auto_pad", "NOTSET") != "VALID")
+        throw ModelError(where(m, n) + ": auto_pad other than NOTSET/VALID is not supported");
+      if (n.attr_int("storage_order", 0) != 0 || n.outputs.size() > 1)
+        throw ModelError(where(m, n) + ": indices output / storage_order are not supported");
+      Layer L;
+      L.kind = Kind::MaxPool;
+      L.name = n.name;
+      L.kh = int(ks[0]), L.kw = int(ks[1]);
+      if (!st.empty()) {
+        if (st.size() != 2 || st[0] < 1 || st[1] < 1) throw ModelError(where(m, n) + ": bad strides");
+        L.sh = int(st[0]), L.sw = int(st[1]);
+      }
+      int pb = 0, pr = 0;
+      if (!pads.empty() && n.attr_string("auto_pad", "NOTSET") == "NOTSET") {
+        if (pads.size() != 4) throw ModelError(where(m, n) + ": pads must have 4 values");
+        for (int64_t p : pads)
+          if (p < 0 || p >= ks[0] || p >= ks[1]) throw ModelError(where(m, n) + ": pads must be smaller than the kernel");
+        L.pt = int(pads[0]), L.pl = int(pads[1]), pb = int(pads[2]), pr = int(pads[3]);
+      }
+      L.C = t.C, L.H = t.H, L.W = t.W;
+      const bool ceil = n.attr_int("ceil_mode", 0) != 0;
+      auto out_size = [&](int in, int k, int s, int p0, int p1) {
+        int span = in + p0 + p1 - k;
+        if (span < 0) return 0;
+        int o = (ceil ? (span + s - 1) / s : span / s) + 1;
+        if (ceil && (o - 1) * s >= in + p0) --o;  // the last window must start inside the input
+        return o;
+      };
+      L.OH = out_size(L.H, L.kh, L.sh, L.pt, pb);
+      L.OW = out_size(L.W, L.kw, L.sw, L.pl, pr);
+      if (L.OH < 1 || L.OW < 1)
+        throw ModelError(where(m, n) + ": the pooling window is larger than its " + std::to_string(L.H) + "x" +
+                         std::to_string(L.W) + " input");
+      L.in = x;
+      L.out = new_tensor(n.outputs[0], L.C, L.OH, L.OW);
+      producer[L.out] = int(layers.size());
+      layers.push_back(std::move(L));
+    } else if (op == "Concat") {
+      int64_t axis = n.attr_int("axis", 1);
+      if (axis != 1 && axis != -3) throw ModelError(where(m, n) + ": only channel concatenation (axis 1) is supported");
+      std::vector<int> xs;
+      int C = 0;
+      for (size_t i = 0; i < n.inputs.size(); ++i) {
+        int x = tensor_of(m, n, i);
+        const Tensor& t = tensors[x];
+        if (t.shape.size() != 3 || t.H != tensors[tensor_of(m, n, 0)].H || t.W != tensors[tensor_of(m, n, 0)].W)
+          throw ModelError(where(m, n) + ": inputs must be 4-D with equal height and width");
+        if (x == input || t.parent >= 0 || std::count(xs.begin(), xs.end(), x))
+          throw ModelError(where(m, n) + ": input '" + n.inputs[i] +
+                           "' is the graph input, repeated, or already inside another Concat (not supported)");
+        xs.push_back(x);
+        C += t.C;
+      }
+      int out = new_tensor(n.outputs[0], C, tensors[xs[0]].H, tensors[xs[0]].W);
+      int coff = 0;
+      for (int x : xs) {  // each producer writes straight into its slice: no copy
+        tensors[x].parent = out;
+        tensors[x].coff = coff;
+        coff += tensors[x].C;
+      }
+    } else if (op == "ReduceMean" || op == "GlobalAveragePool") {
+      int x = tensor_of(m, n, 0);
+      const Tensor& t = tensors[x];
+      if (t.shape.size() != 3) throw ModelError(where(m, n) + ": input must be 4-D");
+      bool keep = true;
+      if (op == "ReduceMean") {
+        std::vector<int64_t> axes = n.attr_ints("axes");
+        if (n.inputs.size() > 1 && !n.inputs[1].empty()) axes = init_of(n, 1)->ints;
+        std::set<int64_t> a;
+        for (int64_t v : axes) a.insert(v < 0 ? v + 4 : v);
+        if (a != std::set<int64_t>{2, 3}) throw ModelError(where(m, n) + ": only a mean over axes [2, 3] is supported");
+        keep = n.attr_int("keepdims", 1) != 0;
+      }
+      Layer L;
+      L.kind = Kind::Mean;
+      L.name = n.name;
+      L.in = x;
+      L.C = t.C, L.H = t.H, L.W = t.W;
+      L.out = new_tensor(n.outputs[0], t.C, 1, 1);
+      if (!keep) tensors[L.out].shape = {t.C};
+      producer[L.out] = int(layers.size());
+      layers.push_back(std::move(L));
+    } else if (op == "Reshape" || op == "Flatten" || op == "Identity" || op == "Dropout") {
+      int x = tensor_of(m, n, 0);
+      std::vector<int64_t> shape = tensors[x].shape;
+      const int64_t numel = int64_t(tensors[x].size());
+      if (op == "Flatten") {
+        if (n.attr_int("axis", 1) != 1) throw ModelError(where(m, n) + ": only axis 1 is supported");
+        shape = {numel};
+      } else if (op == "Reshape") {
+        const OnnxTensor* s = init_of(n, 1);
+        if (!s || s->ints.empty()) throw ModelError(where(m, n) + ": the shape must be an int64 initializer");
+        shape.assign(s->ints.begin() + 1, s->ints.end());  // entry 0 is the batch
+        int64_t known = 1, infer = -1;
+        for (size_t i = 0; i < shape.size(); ++i) {
+          if (shape[i] == -1 && infer < 0) infer = int64_t(i);
+          else if (shape[i] > 0) known *= shape[i];
+          else throw ModelError(where(m, n) + ": unsupported shape entry " + std::to_string(shape[i]));
+        }
+        if (infer >= 0 && known > 0 && numel % known == 0) shape[size_t(infer)] = numel / known;
+        int64_t got = 1;
+        for (int64_t v : shape) got *= v;
+        if (got != numel) throw ModelError(where(m, n) + ": cannot reshape " + std::to_string(numel) + " values per image");
+      }
+      // A view: the same storage under a new name, and the graph's shape for it.
+      if (shape != tensors[x].shape) {
+        Tensor v = tensors[x];
+        tensors.push_back(v);
+        producer.push_back(producer[x]);
+        int id = int(tensors.size()) - 1;
+        tensors[id].parent = x;
+        tensors[id].coff = 0;
+        tensors[id].shape = shape;
+        ids[n.outputs[0]] = id;
+      } else {
+        ids[n.outputs[0]] = x;
+      }
+    } else {
+      throw ModelError(where(m, n) + ": operator '" + op + "' is not supported by the native engine");
+    }
+  }
+  if (m.outputs.size() != 1) throw ModelError(m.source + ": the graph must have exactly one output");
+  auto it = ids.find(m.outputs[0].name);
+  if (it == ids.end()) throw ModelError(m.source + ": output '" + m.outputs[0].name + "' is never computed");
+  output = it->second;
+  out_shape = tensors[output].shape;
+  if (layers.empty()) throw ModelError(m.source + ": the graph computes nothing");
+
+  // Storage: every root tensor gets its own aligned arena slice (no reuse: SqueezeNet's
+  // activations total a few MB). Views and Concat slices resolve against their root per image.
+  size_t total = 0;
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    if (tensors[t].parent >= 0 || int(t) == input) continue;
+    tensors[t].offset = total;
+    total += (tensors[t].size() + kAlign - 1) / kAlign * kAlign;
+  }
+  arena.assign(total + kAlign, 0.f);
+  scratch.assign(scratch_per_thread * size_t(pool->threads()) + kAlign, 0.f);
+  ptr.assign(tensors.size(), nullptr);
+}
+
+void Engine::Impl::resolve(const float* in) {
+  float* base = arena.data();
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    // Parents are created after Concat inputs but views after their source; resolve recursively.
+    size_t off = 0;
+    int r = int(t);
+    while (tensors[r].parent >= 0) {
+      off += size_t(tensors[r].coff) * tensors[r].H * tensors[r].W;
+      r = tensors[r].parent;
+    }
+    ptr[t] = (r == input ? const_cast<float*>(in) : base + tensors[r].offset) + off;
+  }
+}
+
+void Engine::Impl::task(void* self, int t, int thread) {
+  Impl& e = *static_cast<Impl*>(self);
+  const Layer& L = *e.current;
+  const KernelTable& k = e.variant->kernels;
+  const float* in = e.ptr[L.in];
+  float* out = e.ptr[L.out];
+  switch (L.kind) {
+    case Kind::Conv: {
+      const int N = L.OH * L.OW;
+      const int mt = t / L.n_tiles, nt = t % L.n_tiles;
+      const int m0 = mt * L.mb, m1 = std::min(L.M, m0 + L.mb);
+      const int n0 = nt * L.nb, n1 = std::min(N, n0 + L.nb);
+      GemmArgs g;
+      g.M = m1 - m0, g.N = n1 - n0, g.K = L.K;
+      g.a = L.packed.data() + size_t(m0) * L.K;
+      if (L.im2col) {
+        float* cols = e.scratch.data() + size_t(thread) * e.scratch_per_thread;
+        k.im2col({in, L.C, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, n0, n1, cols});
+        g.b = cols, g.ldb = n1 - n0;
+      } else {
+        g.b = in + n0, g.ldb = L.H * L.W;
+      }
+      g.bias = L.bias.data() + m0;
+      g.c = out + size_t(m0) * N + n0;
+      g.ldc = N;
+      g.relu = L.relu;
+      k.gemm(g);
+      break;
+    }
+    case Kind::MaxPool: {
+      const int c0 = t * kPoolChannels, c1 = std::min(L.C, c0 + kPoolChannels);
+      k.maxpool({in, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, c0, c1, out});
+      break;
+    }
+    case Kind::Mean: k.mean({in, L.H * L.W, 0, L.C, out}); break;
+    case Kind::Relu: {
+      const size_t n = size_t(L.C) * L.H * L.W;
+      for (size_t i = 0; i < n; ++i) out[i] = std::max(in[i], 0.f);
+      break;
+    }
+  }
+}
+
+void Engine::Impl::run_one(const float* in, float* out) {
+  resolve(in);
+  for (const Layer& L : layers) {
+    current = &L;
+    pool->run(L.tasks(), &Impl::task, this);
+  }
+  std::memcpy(out, ptr[output], tensors[output].size() * sizeof(float));
+}
+
+Engine::Engine(const OnnxModel& model, int threads, const std::string& variant) : impl_(new Impl) {
+  if (threads < 1 || threads > kMaxThreads)
+    throw std::invalid_argument("threads must be 1.." + std::to_string(kMaxThreads) + ", got " + std::to_string(threads));
+  impl_->variant = &select_variant(variant);
+  impl_->pool.reset(new ThreadPool(threads));
+  impl_->build(model);
+}
+
+std::unique_ptr<Engine> Engine::from_file(const std::string& path, int threads, const std::string& variant) {
+  return std::unique_ptr<Engine>(new Engine(read_onnx(path), threads, variant));
+}
+
+Engine::~Engine() = default;
+
+void Engine::run(const float* in, int batch, float* out) {
+  std::lock_guard<std::mutex> lock(impl_->run_mu);
+  const size_t in_size = impl_->tensors[impl_->input].size(), out_size = output_size();
+  for (int i = 0; i < batch; ++i) impl_->run_one(in + size_t(i) * in_size, out + size_t(i) * out_size);
+}
+
+void Engine::set_preprocessing(const PreprocessSpec& spec) {
+  if (spec.height != input_height() || spec.width != input_width() || input_channels() != 3)
+    throw ModelError(impl_->source + ": preprocessing input_size " + std::to_string(spec.height) + "x" +
+                     std::to_string(spec.width) + " does not match the graph input 3x" + std::to_string(input_height()) +
+                     "x" + std::to_string(input_width()) + " (channels " + std::to_string(input_channels()) + ")");
+  std::lock_guard<std::mutex> lock(impl_->run_mu);
+  impl_->prep.reset(new Preprocessor(spec));
+  impl_->prep_buf.assign(impl_->tensors[impl_->input].size(), 0.f);
+}
+
+bool Engine::has_preprocessing() const { return impl_->prep != nullptr; }
+
+void Engine::preprocess(const uint8_t* rgb, int H, int W, float* out) {
+  if (!impl_->prep) throw std::invalid_argument(impl_->source + ": the model has no preprocessing metadata");
+  std::lock_guard<std::mutex> lock(impl_->run_mu);
+  impl_->prep->run(rgb, H, W, out);
+}
+
+void Engine::run_image(const uint8_t* rgb, int H, int W, float* out) {
+  if (!impl_->prep) throw std::invalid_argument(impl_->source + ": the model has no preprocessing metadata");
+  std::lock_guard<std::mutex> lock(impl_->run_mu);
+  impl_->prep->run(rgb, H, W, impl_->prep_buf.data());
+  impl_->run_one(impl_->prep_buf.data(), out);
+}
+
+int Engine::input_channels() const { return impl_->tensors[impl_->input].C; }
+int Engine::input_height() const { return impl_->tensors[impl_->input].H; }
+int Engine::input_width() const { return impl_->tensors[impl_->input].W; }
+const std::vector<int64_t>& Engine::output_shape() const { return impl_->out_shape; }
+size_t Engine::output_size() const { return impl_->tensors[impl_->output].size(); }
+const char* Engine::variant() const { return impl_->variant->name; }
+int Engine::threads() const { return impl_->pool->threads(); }
+const std::map<std::string, std::string>& Engine::metadata() const { return impl_->metadata; }
+int64_t Engine::macs() const { return impl_->macs; }
+
+}  // namespace bluefire

@@ -1,0 +1,110 @@
+// OpenCV-compatible uint8 resize + normalisation; see preprocess.h for the tolerance.
+#include "bluefire/preprocess.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace bluefire {
+namespace {
+
+constexpr int kCoefBits = 11;  // OpenCV's INTER_RESIZE_COEF_BITS
+constexpr int kOne = 1 << kCoefBits;
+
+inline int luma(const uint8_t* p) {  // OpenCV's fixed-point RGB2GRAY (14-bit weights)
+  return (p[0] * 4899 + p[1] * 9617 + p[2] * 1868 + (1 << 13)) >> 14;
+}
+
+inline int16_t coef(float w) { return int16_t(std::lrint(w * kOne)); }
+
+}  // namespace
+
+Preprocessor::Preprocessor(const PreprocessSpec& s) : spec_(s) {
+  if (s.height < 1 || s.width < 1) throw std::invalid_argument("preprocessing input_size must be positive");
+  for (float v : s.std)
+    if (!(v > 0)) throw std::invalid_argument("preprocessing std must be > 0");
+  xofs_.resize(size_t(s.width));
+  alpha_.resize(2 * size_t(s.width));
+  row0_.resize(3 * size_t(s.width));
+  row1_.resize(3 * size_t(s.width));
+  vals_.resize(3 * size_t(s.width));
+}
+
+void Preprocessor::emit_row(int y, const int* vals) {
+  const int h = spec_.height, w = spec_.width;
+  for (int ch = 0; ch < 3; ++ch) {
+    const int plane = spec_.bgr ? 2 - ch : ch;
+    float* dst = out_ + (size_t(plane) * h + y) * w;
+    const float mean = spec_.mean[ch], sd = spec_.std[ch], scale = spec_.scale;
+    for (int x = 0; x < w; ++x) dst[x] = (float(vals[3 * x + ch]) * scale - mean) / sd;
+  }
+}
+
+void Preprocessor::run(const uint8_t* rgb, int H, int W, float* out) {
+  if (H < 1 || W < 1) throw std::invalid_argument("image must be at least 1x1");
+  out_ = out;
+  const int h = spec_.height, w = spec_.width;
+  const bool gray = spec_.gray;
+  auto load_row = [&](int sy, int* dst, bool interpolate) {
+    const uint8_t* row = rgb + size_t(sy) * W * 3;
+    for (int x = 0; x < w; ++x) {
+      const int sx = interpolate ? xofs_[x] : x;
+      const uint8_t* p = row + size_t(sx) * 3;
+      const int a0 = interpolate ? alpha_[2 * x] : 1, a1 = interpolate ? alpha_[2 * x + 1] : 0;
+      const bool two = interpolate && sx + 1 < W;
+      for (int ch = 0; ch < 3; ++ch) {
+        int v0 = gray ? luma(p) : p[ch];
+        int v1 = two ? (gray ? luma(p + 3) : p[3 + ch]) : 0;
+        dst[3 * x + ch] = v0 * a0 + v1 * a1;
+      }
+    }
+  };
+
+  if (H == h && W == w) {  // Python skips the resize too
+    for (int y = 0; y < h; ++y) {
+      load_row(y, vals_.data(), false);
+      emit_row(y, vals_.data());
+    }
+    return;
+  }
+  if (H == 2 * h && W == 2 * w) {  // OpenCV turns an exact 2x INTER_LINEAR downscale into INTER_AREA
+    for (int y = 0; y < h; ++y) {
+      const uint8_t* r0 = rgb + size_t(2 * y) * W * 3;
+      const uint8_t* r1 = r0 + size_t(W) * 3;
+      for (int x = 0; x < w; ++x)
+        for (int ch = 0; ch < 3; ++ch) {
+          const uint8_t *p0 = r0 + 6 * x, *p1 = r1 + 6 * x;
+          int s = gray ? luma(p0) + luma(p0 + 3) + luma(p1) + luma(p1 + 3) : p0[ch] + p0[3 + ch] + p1[ch] + p1[3 + ch];
+          vals_[3 * x + ch] = (s + 2) >> 2;
+        }
+      emit_row(y, vals_.data());
+    }
+    return;
+  }
+  const double scale_x = double(W) / w, scale_y = double(H) / h;
+  for (int x = 0; x < w; ++x) {
+    float fx = float((x + 0.5) * scale_x - 0.5);
+    int sx = int(std::floor(fx));
+    fx -= float(sx);
+    if (sx < 0) fx = 0, sx = 0;
+    if (sx >= W - 1) fx = 0, sx = W - 1;
+    xofs_[x] = sx;
+    alpha_[2 * x] = coef(1.f - fx);
+    alpha_[2 * x + 1] = coef(fx);
+  }
+  for (int y = 0; y < h; ++y) {
+    float fy = float((y + 0.5) * scale_y - 0.5);
+    int sy = int(std::floor(fy));
+    fy -= float(sy);
+    const int b0 = coef(1.f - fy), b1 = coef(fy);
+    load_row(std::clamp(sy, 0, H - 1), row0_.data(), true);
+    load_row(std::clamp(sy + 1, 0, H - 1), row1_.data(), true);
+    for (int i = 0; i < 3 * w; ++i) {  // OpenCV's SIMD rounding: (hi16((s0>>4)*b0) + hi16((s1>>4)*b1) + 2) >> 2
+      int r = (((row0_[i] >> 4) * b0) >> 16) + (((row1_[i] >> 4) * b1) >> 16);
+      vals_[i] = std::clamp((r + 2) >> 2, 0, 255);
+    }
+    emit_row(y, vals_.data());
+  }
+}
+
+}  // namespace bluefire

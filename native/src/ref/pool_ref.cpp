@@ -1,0 +1,34 @@
+// Max-pool and global mean, scalar. Both are memory-bound and tiny next to the convolutions.
+#include <algorithm>
+
+#include "bluefire/kernels.h"
+
+namespace bluefire {
+
+void maxpool_ref(const MaxPoolArgs& a) {
+  for (int c = a.c0; c < a.c1; ++c) {
+    const float* in = a.in + size_t(c) * a.H * a.W;
+    float* out = a.out + size_t(c) * a.OH * a.OW;
+    for (int oy = 0; oy < a.OH; ++oy) {
+      int y0 = std::max(oy * a.sh - a.pad_top, 0), y1 = std::min(oy * a.sh - a.pad_top + a.kh, a.H);
+      for (int ox = 0; ox < a.OW; ++ox) {
+        int x0 = std::max(ox * a.sw - a.pad_left, 0), x1 = std::min(ox * a.sw - a.pad_left + a.kw, a.W);
+        float m = in[size_t(y0) * a.W + x0];
+        for (int y = y0; y < y1; ++y)
+          for (int x = x0; x < x1; ++x) m = std::max(m, in[size_t(y) * a.W + x]);
+        out[size_t(oy) * a.OW + ox] = m;
+      }
+    }
+  }
+}
+
+void mean_ref(const MeanArgs& a) {
+  for (int c = a.c0; c < a.c1; ++c) {
+    const float* p = a.in + size_t(c) * a.HW;
+    float s = 0.f;
+    for (int i = 0; i < a.HW; ++i) s += p[i];
+    a.out[c] = s / float(a.HW);
+  }
+}
+
+}  // namespace bluefire

@@ -1,0 +1,63 @@
+#include "bluefire/registry.h"
+
+#include <stdexcept>
+
+#include "variants.h"
+
+namespace bluefire {
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures f = [] {
+    CpuFeatures c;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    c.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+#if defined(__aarch64__)
+    c.neon = true;  // Advanced SIMD is mandatory in Armv8-A
+#endif
+    return c;
+  }();
+  return f;
+}
+
+const std::vector<Variant>& all_variants() {
+  static const std::vector<Variant> v = [] {
+    std::vector<Variant> out;
+#if defined(BLUEFIRE_HAVE_AVX2)
+    out.push_back({"avx2", [](const CpuFeatures& c) { return c.avx2_fma; },
+                   {kAvx2Mr, gemm_avx2, im2col_ref, maxpool_ref, mean_ref}});
+#endif
+#if defined(BLUEFIRE_HAVE_NEON)
+    out.push_back({"neon", [](const CpuFeatures& c) { return c.neon; },
+                   {kNeonMr, gemm_neon, im2col_ref, maxpool_ref, mean_ref}});
+#endif
+    out.push_back({"ref", [](const CpuFeatures&) { return true; }, {kRefMr, gemm_ref, im2col_ref, maxpool_ref, mean_ref}});
+    return out;
+  }();
+  return v;
+}
+
+std::vector<const Variant*> available_variants() {
+  std::vector<const Variant*> out;
+  for (const Variant& v : all_variants())
+    if (v.supported(cpu_features())) out.push_back(&v);
+  return out;
+}
+
+const Variant& detected_variant() { return *available_variants().front(); }
+
+const Variant& select_variant(const std::string& name) {
+  if (name == "auto") return detected_variant();
+  std::string names;
+  for (const Variant* v : available_variants()) {
+    if (name == v->name) return *v;
+    names += names.empty() ? "" : ", ";
+    names += v->name;
+  }
+  for (const Variant& v : all_variants())
+    if (name == v.name) throw std::invalid_argument("variant '" + name + "' is not supported by this CPU; available: " + names);
+  throw std::invalid_argument("unknown variant '" + name + "'; available: auto, " + names);
+}
+
+}  // namespace bluefire

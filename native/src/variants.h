@@ -1,0 +1,14 @@
+// Optimized kernels compiled into this build (internal to the core; the registry lists them).
+#pragma once
+#include "bluefire/kernels.h"
+
+namespace bluefire {
+#if defined(BLUEFIRE_HAVE_AVX2)
+constexpr int kAvx2Mr = 6;
+void gemm_avx2(const GemmArgs& a);
+#endif
+#if defined(BLUEFIRE_HAVE_NEON)
+constexpr int kNeonMr = 8;
+void gemm_neon(const GemmArgs& a);
+#endif
+}  // namespace bluefire

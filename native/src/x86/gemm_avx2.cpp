@@ -1,0 +1,119 @@
+// AVX2/FMA convolution GEMM (compiled with -mavx2 -mfma on this file only).
+// Register block: 6 weight rows x 16 pixels = 12 ymm accumulators, 2 ymm of pixels and one
+// broadcast weight per k; then 6x8, then a masked 6x(1..7) tail on the same running column index.
+// Maps of at most 4 pixels (fire6-9 at 32x32 input) take a column path that vectorizes over
+// the 6 output channels of a panel with 8 independent chains instead.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "../variants.h"
+
+namespace bluefire {
+namespace {
+
+constexpr int MR = kAvx2Mr;
+
+inline __m256 finish(__m256 v, float bias, bool relu) {
+  v = _mm256_add_ps(v, _mm256_set1_ps(bias));
+  return relu ? _mm256_max_ps(v, _mm256_setzero_ps()) : v;
+}
+
+inline __m256i tail_mask(int n) {
+  alignas(32) static const int m[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + 8 - n));
+}
+
+void block_16(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  const float* bp = g.b + n;
+  for (int k = 0; k < g.K; ++k, ap += MR, bp += g.ldb) {
+    __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), a;
+    a = _mm256_broadcast_ss(ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(ap + 3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+  }
+  const __m256 lo[MR] = {c00, c10, c20, c30, c40, c50}, hi[MR] = {c01, c11, c21, c31, c41, c51};
+  for (int i = 0; i < rows; ++i) {
+    float* cp = g.c + size_t(m0 + i) * g.ldc + n;
+    _mm256_storeu_ps(cp, finish(lo[i], g.bias[m0 + i], g.relu));
+    _mm256_storeu_ps(cp + 8, finish(hi[i], g.bias[m0 + i], g.relu));
+  }
+}
+
+// 8 columns, or fewer with `masked` (then `mask` selects the first `cols`).
+template <bool masked>
+void block_8(const GemmArgs& g, const float* ap, int m0, int rows, int n, __m256i mask) {
+  __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+  const float* bp = g.b + n;
+  for (int k = 0; k < g.K; ++k, ap += MR, bp += g.ldb) {
+    __m256 b = masked ? _mm256_maskload_ps(bp, mask) : _mm256_loadu_ps(bp);
+    c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 0), b, c0);
+    c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 1), b, c1);
+    c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 2), b, c2);
+    c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 3), b, c3);
+    c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 4), b, c4);
+    c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 5), b, c5);
+  }
+  const __m256 acc[MR] = {c0, c1, c2, c3, c4, c5};
+  for (int i = 0; i < rows; ++i) {
+    float* cp = g.c + size_t(m0 + i) * g.ldc + n;
+    __m256 v = finish(acc[i], g.bias[m0 + i], g.relu);
+    if (masked) _mm256_maskstore_ps(cp, mask, v);
+    else _mm256_storeu_ps(cp, v);
+  }
+}
+
+// One output pixel, one panel: lanes 0..5 are the panel's rows; 8 chains hide the FMA latency.
+void column(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
+  __m256 acc[8];
+  for (auto& v : acc) v = _mm256_setzero_ps();
+  const float* bp = g.b + n;
+  int k = 0;
+  for (; k + 8 <= g.K; k += 8)
+    for (int j = 0; j < 8; ++j)
+      acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + size_t(k + j) * MR), _mm256_broadcast_ss(bp + size_t(k + j) * g.ldb), acc[j]);
+  for (; k < g.K; ++k)
+    acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + size_t(k) * MR), _mm256_broadcast_ss(bp + size_t(k) * g.ldb), acc[0]);
+  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])),
+                           _mm256_add_ps(_mm256_add_ps(acc[4], acc[5]), _mm256_add_ps(acc[6], acc[7])));
+  alignas(32) float out[8];
+  _mm256_store_ps(out, s);
+  for (int i = 0; i < rows; ++i) {
+    float v = out[i] + g.bias[m0 + i];
+    g.c[size_t(m0 + i) * g.ldc + n] = g.relu ? std::max(v, 0.f) : v;
+  }
+}
+
+}  // namespace
+
+void gemm_avx2(const GemmArgs& g) {
+  if (g.N <= 4) {
+    for (int m0 = 0; m0 < g.M; m0 += MR) {
+      const float* ap = g.a + size_t(m0) * g.K;
+      for (int n = 0; n < g.N; ++n) column(g, ap, m0, std::min(MR, g.M - m0), n);
+    }
+    return;
+  }
+  // Pixels outer, weight panels inner: a 16-pixel strip of B (K x 64 bytes) stays in L1
+  // while every panel of A streams past it.
+  int n = 0;
+  for (; n + 16 <= g.N; n += 16)
+    for (int m0 = 0; m0 < g.M; m0 += MR) block_16(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+  if (n + 8 <= g.N) {
+    for (int m0 = 0; m0 < g.M; m0 += MR)
+      block_8<false>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, __m256i());
+    n += 8;
+  }
+  if (n < g.N) {
+    __m256i mask = tail_mask(g.N - n);
+    for (int m0 = 0; m0 < g.M; m0 += MR)
+      block_8<true>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, mask);
+  }
+}
+
+}  // namespace bluefire

@@ -1,0 +1,194 @@
+// Whole-graph checks of the engine against a naive direct convolution, for every variant:
+// single convolutions with tail-breaking widths and map sizes, a Fire module with its concat,
+// ceil-mode pooling, thread-count invariance, and refusals.
+#include <cmath>
+#include <random>
+#include <stdexcept>
+
+#include "bluefire/engine.h"
+#include "bluefire/registry.h"
+#include "proto_writer.h"
+#include "test.h"
+
+using namespace bluefire;
+using namespace bftest;
+
+namespace {
+
+std::vector<float> rnd(size_t n, std::mt19937& rng, float scale = 1.f) {
+  std::uniform_real_distribution<float> d(-scale, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+struct ConvSpec {
+  int cin, cout, k, stride, pad;
+};
+
+// Direct convolution in double: the independent oracle for the engine.
+std::vector<float> naive_conv(const std::vector<float>& x, int C, int H, int W, const ConvSpec& s,
+                              const std::vector<float>& w, const std::vector<float>& b, bool relu, int& OH, int& OW) {
+  OH = (H + 2 * s.pad - s.k) / s.stride + 1, OW = (W + 2 * s.pad - s.k) / s.stride + 1;
+  std::vector<float> y(size_t(s.cout) * OH * OW);
+  for (int o = 0; o < s.cout; ++o)
+    for (int oy = 0; oy < OH; ++oy)
+      for (int ox = 0; ox < OW; ++ox) {
+        double acc = b.empty() ? 0.0 : b[o];
+        for (int c = 0; c < C; ++c)
+          for (int ky = 0; ky < s.k; ++ky)
+            for (int kx = 0; kx < s.k; ++kx) {
+              int iy = oy * s.stride - s.pad + ky, ix = ox * s.stride - s.pad + kx;
+              if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+              acc += double(w[((size_t(o) * C + c) * s.k + ky) * s.k + kx]) * x[(size_t(c) * H + iy) * W + ix];
+            }
+        y[(size_t(o) * OH + oy) * OW + ox] = float(relu ? std::max(acc, 0.0) : acc);
+      }
+  return y;
+}
+
+OnnxModel parse(const std::string& s) {
+  return parse_onnx(reinterpret_cast<const uint8_t*>(s.data()), s.size(), "test.onnx");
+}
+
+bool close(const std::vector<float>& got, const std::vector<float>& want, const char* what, const char* variant) {
+  for (size_t i = 0; i < want.size(); ++i)
+    if (!(std::fabs(got[i] - want[i]) <= 1e-4f * (1.f + std::fabs(want[i])))) {
+      CHECK(false, "%s, variant %s, index %zu: got %g, expected %g", what, variant, i, got[i], want[i]);
+      return false;
+    }
+  return true;
+}
+
+}  // namespace
+
+TEST(engine_single_conv_all_variants) {
+  std::mt19937 rng(42);
+  const int widths[] = {1, 3, 4, 5, 7, 8, 13, 16, 24};
+  const int maps[] = {1, 2, 3, 7, 13, 15};
+  const ConvSpec kinds[] = {{0, 0, 1, 1, 0}, {0, 0, 3, 1, 1}, {0, 0, 3, 2, 0}, {0, 0, 7, 2, 0}};
+  int cases = 0;
+  for (int cin : {1, 3, 13})
+    for (int cout : widths)
+      for (int hw : maps)
+        for (ConvSpec s : kinds) {
+          if (hw + 2 * s.pad < s.k) continue;
+          s.cin = cin, s.cout = cout;
+          const bool bias = (cases % 2) == 0, relu = (cases % 3) != 0;
+          ++cases;
+          auto w = rnd(size_t(cout) * cin * s.k * s.k, rng), b = bias ? rnd(cout, rng) : std::vector<float>{};
+          auto x = rnd(size_t(cin) * hw * hw, rng);
+          int OH, OW;
+          auto want = naive_conv(x, cin, hw, hw, s, w, b, relu, OH, OW);
+          std::vector<Msg> inits = {tensor("w", {cout, cin, s.k, s.k}, w)};
+          std::vector<std::string> ins = {"image", "w"};
+          if (bias) inits.push_back(tensor("b", {cout}, b)), ins.push_back("b");
+          std::vector<Msg> nodes = {node("Conv", ins, {relu ? "c" : "y"},
+                                         {attr_ints("pads", {s.pad, s.pad, s.pad, s.pad}), attr_ints("strides", {s.stride, s.stride}),
+                                          attr_ints("kernel_shape", {s.k, s.k})})};
+          if (relu) nodes.push_back(node("Relu", {"c"}, {"y"}));
+          OnnxModel m = parse(model(nodes, inits, value_info("image", {-1, cin, hw, hw}), value_info("y", {-1, cout, OH, OW})));
+          for (const Variant* v : available_variants()) {
+            Engine e(m, 1, v->name);
+            std::vector<float> got(e.output_size());
+            e.run(x.data(), 1, got.data());
+            char what[160];
+            std::snprintf(what, sizeof what, "conv cin=%d cout=%d map=%d k=%d s=%d p=%d bias=%d relu=%d", cin, cout, hw, s.k,
+                          s.stride, s.pad, bias, relu);
+            close(got, want, what, v->name);
+          }
+        }
+}
+
+namespace {
+// squeeze (1x1) -> expand1x1 | expand3x3 -> concat -> maxpool 3x3 s2 ceil
+std::string fire_model(int cin, int sq, int e1, int e3, int hw, std::mt19937& rng, std::vector<std::vector<float>>& ws) {
+  ws = {rnd(size_t(sq) * cin, rng), rnd(sq, rng), rnd(size_t(e1) * sq, rng), rnd(e1, rng), rnd(size_t(e3) * sq * 9, rng)};
+  auto conv = [](const std::string& in, const std::string& w, const std::string& b, const std::string& out, int k, int p) {
+    std::vector<std::string> ins = {in, w};
+    if (!b.empty()) ins.push_back(b);
+    return node("Conv", ins, {out}, {attr_ints("pads", {p, p, p, p}), attr_ints("kernel_shape", {k, k})});
+  };
+  std::vector<Msg> nodes = {conv("image", "sw", "sb", "s", 1, 0), node("Relu", {"s"}, {"sr"}),
+                            conv("sr", "e1w", "e1b", "a", 1, 0),   node("Relu", {"a"}, {"ar"}),
+                            conv("sr", "e3w", "", "b", 3, 1),     node("Relu", {"b"}, {"br"}),
+                            node("Concat", {"ar", "br"}, {"cat"}, {attr_int("axis", 1)}),
+                            node("MaxPool", {"cat"}, {"y"},
+                                 {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_int("ceil_mode", 1)})};
+  std::vector<Msg> inits = {tensor("sw", {sq, cin, 1, 1}, ws[0]), tensor("sb", {sq}, ws[1]), tensor("e1w", {e1, sq, 1, 1}, ws[2]),
+                            tensor("e1b", {e1}, ws[3]), tensor("e3w", {e3, sq, 3, 3}, ws[4])};
+  return model(nodes, inits, value_info("image", {-1, cin, hw, hw}), value_info("y", {-1, e1 + e3, -1, -1}));
+}
+}  // namespace
+
+TEST(engine_fire_concat_pool_and_threads) {
+  std::mt19937 rng(5);
+  for (int hw : {3, 7, 13, 15}) {
+    const int cin = 13, sq = 5, e1 = 7, e3 = 24;
+    std::vector<std::vector<float>> ws;
+    OnnxModel m = parse(fire_model(cin, sq, e1, e3, hw, rng, ws));
+    auto x = rnd(size_t(cin) * hw * hw, rng);
+    int h1, w1;
+    auto s = naive_conv(x, cin, hw, hw, {cin, sq, 1, 1, 0}, ws[0], ws[1], true, h1, w1);
+    auto a = naive_conv(s, sq, hw, hw, {sq, e1, 1, 1, 0}, ws[2], ws[3], true, h1, w1);
+    auto b = naive_conv(s, sq, hw, hw, {sq, e3, 3, 1, 1}, ws[4], {}, true, h1, w1);
+    a.insert(a.end(), b.begin(), b.end());
+    int OH = (hw - 3 + 1) / 2 + 1;
+    if ((OH - 1) * 2 >= hw) --OH;
+    std::vector<float> want(size_t(e1 + e3) * OH * OH);
+    for (int c = 0; c < e1 + e3; ++c)
+      for (int oy = 0; oy < OH; ++oy)
+        for (int ox = 0; ox < OH; ++ox) {
+          float mx = -1e30f;
+          for (int y = oy * 2; y < std::min(oy * 2 + 3, hw); ++y)
+            for (int xx = ox * 2; xx < std::min(ox * 2 + 3, hw); ++xx) mx = std::max(mx, a[(size_t(c) * hw + y) * hw + xx]);
+          want[(size_t(c) * OH + oy) * OH + ox] = mx;
+        }
+    for (const Variant* v : available_variants()) {
+      std::vector<float> first;
+      for (int threads = 1; threads <= 4; ++threads) {
+        Engine e(m, threads, v->name);
+        std::vector<float> got(e.output_size());
+        CHECK(got.size() == want.size(), "output size %zu vs %zu", got.size(), want.size());
+        e.run(x.data(), 1, got.data());
+        if (threads == 1) {
+          first = got;
+          close(got, want, "fire", v->name);
+        } else {
+          CHECK(got == first, "variant %s map %d: %d threads differ from 1 thread", v->name, hw, threads);
+        }
+      }
+    }
+  }
+}
+
+TEST(engine_refusals) {
+  auto refused = [](const std::string& s, const char* needle) {
+    try {
+      Engine e(parse(s), 1, "auto");
+    } catch (const ModelError& err) {
+      return std::string(err.what()).find(needle) != std::string::npos && std::string(err.what()).find("test.onnx") == 0;
+    }
+    return false;
+  };
+  auto in = value_info("image", {-1, 3, 8, 8});
+  CHECK(refused(model({node("Softplus", {"image"}, {"y"})}, {}, in, value_info("y", {-1, 3, 8, 8})), "Softplus"),
+        "an unsupported operator names itself");
+  CHECK(refused(model({node("Conv", {"image", "w"}, {"y"}, {attr_int("group", 3)})}, {tensor("w", {3, 1, 1, 1}, {1, 1, 1})}, in,
+                      value_info("y", {-1, 3, 8, 8})),
+                "grouped"),
+        "grouped convolution is refused");
+  CHECK(refused(model({node("Conv", {"image", "nope"}, {"y"})}, {}, in, value_info("y", {-1, 3, 8, 8})), "initializer"),
+        "a missing weight is refused");
+  CHECK(refused(model({node("Conv", {"image", "w"}, {"y"})}, {tensor("w", {2, 4, 1, 1}, std::vector<float>(8))}, in,
+                      value_info("y", {-1, 2, 8, 8})),
+                "input channels"),
+        "a channel mismatch is refused");
+  bool threw = false;
+  try {
+    Engine e(parse(model({node("Relu", {"image"}, {"y"})}, {}, in, value_info("y", {-1, 3, 8, 8}))), 5, "auto");
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw, "5 threads are refused");
+}

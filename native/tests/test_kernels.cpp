@@ -1,0 +1,104 @@
+// Every available variant's GEMM against the scalar reference, on shapes chosen to break tails.
+#include <cmath>
+#include <random>
+#include <stdexcept>
+
+#include "bluefire/kernels.h"
+#include "bluefire/registry.h"
+#include "test.h"
+
+using namespace bluefire;
+
+namespace {
+
+std::vector<float> random_vec(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// Runs `gemm` with weights packed for `mr` into C (M x ldc, pre-filled with a sentinel).
+std::vector<float> run_gemm(GemmFn gemm, int mr, int M, int N, int K, int ldc, bool relu, const std::vector<float>& w,
+                            const std::vector<float>& b, const std::vector<float>& bias) {
+  std::vector<float> packed(packed_size(M, K, mr));
+  pack_weights(w.data(), M, K, mr, packed.data());
+  std::vector<float> c(size_t(M) * ldc, 12345.f);
+  gemm({M, N, K, packed.data(), b.data(), N + 3, bias.data(), c.data(), ldc, relu});
+  return c;
+}
+
+}  // namespace
+
+TEST(gemm_variants_match_reference) {
+  std::mt19937 rng(1234);
+  const int Ms[] = {1, 3, 4, 5, 7, 8, 13, 16, 24, 37};
+  const int Ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 24, 49, 55};
+  const int Ks[] = {1, 3, 8, 27, 37, 144};
+  for (const Variant* v : available_variants()) {
+    if (std::string(v->name) == "ref") continue;
+    int bad = 0;
+    for (int M : Ms)
+      for (int N : Ns)
+        for (int K : Ks)
+          for (int relu = 0; relu < 2; ++relu) {
+            auto w = random_vec(size_t(M) * K, rng), b = random_vec(size_t(K) * (N + 3), rng), bias = random_vec(size_t(M), rng);
+            const int ldc = N + 2;
+            auto want = run_gemm(gemm_ref, kRefMr, M, N, K, ldc, relu, w, b, bias);
+            auto got = run_gemm(v->kernels.gemm, v->kernels.mr, M, N, K, ldc, relu, w, b, bias);
+            for (int m = 0; m < M && bad < 5; ++m)
+              for (int n = 0; n < ldc; ++n) {
+                float x = got[size_t(m) * ldc + n], y = want[size_t(m) * ldc + n];
+                bool ok = n < N ? std::fabs(x - y) <= 1e-5f * (1.f + std::sqrt(float(K))) : x == 12345.f;
+                if (!ok && bad++ < 5)
+                  CHECK(ok, "variant %s M=%d N=%d K=%d relu=%d at (m=%d, n=%d): got %g, reference %g%s", v->name, M, N, K,
+                        relu, m, n, x, y, n >= N ? " (wrote past N)" : "");
+              }
+          }
+  }
+}
+
+TEST(gemm_m_offset_panels) {
+  // The engine calls gemm on row tiles starting at a panel boundary: rows [m0, M) must equal
+  // the same rows of one full call.
+  std::mt19937 rng(7);
+  for (const Variant* v : available_variants()) {
+    const int M = 100, N = 21, K = 19, mr = v->kernels.mr, m0 = 96;
+    auto w = random_vec(size_t(M) * K, rng), b = random_vec(size_t(K) * (N + 3), rng), bias = random_vec(M, rng);
+    std::vector<float> packed(packed_size(M, K, mr));
+    pack_weights(w.data(), M, K, mr, packed.data());
+    std::vector<float> full(size_t(M) * N), part(size_t(M) * N);
+    v->kernels.gemm({M, N, K, packed.data(), b.data(), N + 3, bias.data(), full.data(), N, true});
+    v->kernels.gemm({M - m0, N, K, packed.data() + size_t(m0) * K, b.data(), N + 3, bias.data() + m0,
+                     part.data() + size_t(m0) * N, N, true});
+    for (int i = m0 * N; i < M * N; ++i) CHECK(full[i] == part[i], "variant %s index %d: %g vs %g", v->name, i, full[i], part[i]);
+  }
+}
+
+TEST(maxpool_ceil_mode_reference) {
+  // 5x5 input, 3x3 stride 2, ceil: outputs 2x2; the window at 2 covers rows 2..4.
+  std::vector<float> in(25);
+  for (int i = 0; i < 25; ++i) in[i] = float((i * 7) % 11);
+  std::vector<float> out(4, -1.f);
+  maxpool_ref({in.data(), 5, 5, 3, 3, 2, 2, 0, 0, 2, 2, 0, 1, out.data()});
+  for (int oy = 0; oy < 2; ++oy)
+    for (int ox = 0; ox < 2; ++ox) {
+      float m = -1e30f;
+      for (int y = oy * 2; y < std::min(oy * 2 + 3, 5); ++y)
+        for (int x = ox * 2; x < std::min(ox * 2 + 3, 5); ++x) m = std::max(m, in[y * 5 + x]);
+      CHECK(out[oy * 2 + ox] == m, "(%d,%d): %g vs %g", oy, ox, out[oy * 2 + ox], m);
+    }
+}
+
+TEST(registry_lists_reference_last) {
+  const auto& all = all_variants();
+  CHECK(!all.empty() && std::string(all.back().name) == "ref", "the scalar reference must be the last variant");
+  CHECK(std::string(select_variant("auto").name) == detected_variant().name, "auto must pick the detected variant");
+  bool threw = false;
+  try {
+    select_variant("sse9");
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw, "an unknown variant must be refused");
+}
