@@ -64,6 +64,48 @@ class TrainConfig:
             raise ValueError(f"lr: must be > 0, got {self.lr}")
 
 
+def config_help(cls: type) -> dict[str, str]:
+    """Each field's help text: the comment beside it in the dataclass source (and comment lines under it)."""
+    import inspect
+    import io
+    import tokenize
+
+    helps: dict[str, list[str]] = {}
+    current = None
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(inspect.getsource(cls)).readline))
+    except (OSError, TypeError, tokenize.TokenError):
+        return {}
+    names = {f.name for f in fields(cls)}
+    line_start = True
+    for tok in tokens:
+        if tok.type == tokenize.NAME and line_start and tok.string in names:
+            current = tok.string
+            helps[current] = []
+        elif tok.type == tokenize.COMMENT and current is not None:
+            helps[current].append(tok.string.lstrip("#").strip())
+        elif tok.type == tokenize.NAME and line_start and tok.string not in names:
+            current = None  # a method or another statement: comments below are not field help
+        line_start = tok.type in (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT)
+    return {k: " ".join(v) for k, v in helps.items() if v}
+
+
+def add_config_arguments(parser, cls: type) -> None:
+    """One --flag per config field, typed like its default, with its source comment as help."""
+    helps = config_help(cls)
+    for f in fields(cls):
+        text = helps.get(f.name, "")
+        if isinstance(f.default, bool):
+            import argparse
+            parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None,
+                                action=argparse.BooleanOptionalAction,
+                                help=f"{text} (default: {f.default!r})".replace("%", "%%").strip())
+            continue
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default), default=None,
+                            metavar=type(f.default).__name__.upper(),
+                            help=f"{text} (default: {f.default!r})".replace("%", "%%").strip())
+
+
 def config_from(cls: type, file: str | None, overrides: dict[str, Any]):
     """Build a dataclass config: defaults, then a JSON file, then overrides. Unknown keys and wrong types are errors."""
     import json
@@ -223,7 +265,8 @@ def progress(iterable, total: int, desc: str, enabled: bool = True):
         from tqdm import tqdm
     except ImportError:  # the runtime extras may lack tqdm; training still works
         return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+    # disable=None: no bar when stderr is not a terminal (logs and CI stay readable)
+    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=None)
 
 
 def run_epoch(model: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,

@@ -14,27 +14,37 @@ import torch
 from . import checkpoint as ckpt_io
 from . import data as data_mod
 from .model import build
-from .train import (EpochLog, TrainConfig, accuracy, config_from, make_optimizer, rng_state, run_epoch,
-                    set_rng_state, set_seed, steps_per_epoch)
+from .train import (EpochLog, TrainConfig, accuracy, add_config_arguments, config_from, make_optimizer,
+                    rng_state, run_epoch, set_rng_state, set_seed, steps_per_epoch)
 from .weights import load_pretrained
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="JSON file of TrainConfig fields (flags override it)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    for f in fields(TrainConfig):
-        kind = type(f.default)
-        p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
-                       help=f"(default: {f.default!r})")
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.description = (
+        "Train or transfer-learn SqueezeNet. Settings are layered: defaults < --config FILE.json < flags.\n"
+        "Writes OUT/checkpoint.pt every epoch (atomically), OUT/best.pt (best validation accuracy) and\n"
+        "OUT/metrics.json (history, best validation and test accuracy). The test split is only reported.\n"
+        "Data-parallel: run the same command under `torchrun --nproc-per-node N` (gloo on CPU, NCCL on GPU);\n"
+        "--batch-size is per process.")
+    p.epilog = ("examples:\n"
+                "  bluefire train --data fashion-mnist --epochs 30 --out runs/baseline\n"
+                "  bluefire train --data digits --init runs/baseline/best.pt --head-epochs 2 --out runs/digits\n"
+                "  bluefire train --data cifar10:~/cifar-10-batches-py --weights squeezenet1_1-b8a52dc0.pth --input-size 64\n"
+                "  bluefire train --out runs/baseline --resume        # same flags as the interrupted run")
+    p.add_argument("--config", metavar="FILE", help="JSON object of the settings below (underscored names); flags override it")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from OUT/checkpoint.pt; the settings must equal the checkpoint's")
+    add_config_arguments(p, TrainConfig)
 
 
 def main(args: argparse.Namespace) -> int:
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
     try:
         cfg = config_from(TrainConfig, args.config, overrides)
+        result = fit(cfg, resume=args.resume)
     except ValueError as e:
         raise SystemExit(f"bluefire train: {e}")
-    result = fit(cfg, resume=args.resume)
     print(json.dumps({k: result[k] for k in ("best_val_acc", "test_acc", "checkpoint")}, indent=1))
     return 0
 
@@ -55,74 +65,107 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
     rank, world = _dist()
     out = Path(cfg.out)
     last_path = out / "checkpoint.pt"
+    if cfg.weights and cfg.init:
+        raise ValueError("give --weights (a torchvision state dict) or --init (a bluefire checkpoint), not both")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
+    state = ckpt_io.load(last_path) if resume else None
+    if state is not None and state.get("config") != asdict(cfg):
+        diff = {k: (state.get("config", {}).get(k), v) for k, v in asdict(cfg).items()
+                if state.get("config", {}).get(k) != v}
+        raise ValueError(f"{last_path}: refusing to resume with a different config: {diff} (checkpoint, now)")
+    src = ckpt_io.load(cfg.init) if cfg.init else None
     ds = data_mod.load(cfg.data, cfg.seed, cfg.val_fraction)
     if cfg.train_limit:
         keep, _ = data_mod.stratified_split(ds.train.labels, 1 - min(1.0, cfg.train_limit / len(ds.train)), cfg.seed + 1)
         ds.train = ds.train.subset(keep)
+    n_steps = steps_per_epoch(len(ds.train), cfg.batch_size, world)
+    if n_steps == 0:
+        raise ValueError(f"{cfg.data}: {len(ds.train)} training images make no full batch of {cfg.batch_size} x "
+                         f"{world} process(es); lower --batch-size")
     prep = data_mod.make_preprocessing(ds, cfg.input_size)
-    model = build(cfg.arch, len(ds.class_names))
+    # A pruned network keeps its widths: they come from the checkpoint we resume or start from.
+    widths = (state or src or {}).get("widths")
+    if src is not None and src["arch"] != cfg.arch:
+        raise ValueError(f"{cfg.init}: is {src['arch']}, the run asks for --arch {cfg.arch}")
+    model = build(cfg.arch, len(ds.class_names), widths)
     reinit: list[str] = []
     if cfg.weights:
         reinit = load_pretrained(model, cfg.weights)
-    if cfg.init:
-        src = ckpt_io.load(cfg.init)
+    if src is not None:
         reinit = _init_from_checkpoint(model, src, cfg.init)
-    if reinit and rank == 0:
-        print(f"transfer: re-initialised {', '.join(reinit)} for {len(ds.class_names)} classes")
+    if reinit and rank == 0 and state is None:
+        print(f"transfer: re-initialised {', '.join(reinit)} for {len(ds.class_names)} classes", flush=True)
+    if rank > 0:  # DDP copies rank 0's weights; dropout masks should differ between ranks
+        torch.manual_seed(cfg.seed + 1000003 * rank)
     opt = make_optimizer(model.parameters(), cfg)
     history: list[dict] = []
     start_epoch, best_acc = 0, -1.0
-    if resume:
-        state = ckpt_io.load(last_path)
-        if state.get("config") != asdict(cfg):
-            diff = {k: (state.get("config", {}).get(k), v) for k, v in asdict(cfg).items()
-                    if state.get("config", {}).get(k) != v}
-            raise SystemExit(f"{last_path}: refusing to resume with a different config: {diff} (checkpoint, now)")
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        set_rng_state(state["rng"])
+        ranks = state.get("rng_ranks")
+        set_rng_state(ranks[rank] if isinstance(ranks, list) and len(ranks) == world else state["rng"])
         start_epoch, best_acc, history = state["epoch"], state["best_val_acc"], state["history"]
-    ddp = model
-    if world > 1:
-        ddp = torch.nn.parallel.DistributedDataParallel(model)
     train_x, train_y = torch.from_numpy(data_mod.prepare(ds.train, prep)), torch.from_numpy(ds.train.labels)
     val_x = data_mod.prepare(ds.val, prep)
-    n_steps = steps_per_epoch(len(train_y), cfg.batch_size, world)
     total, warmup = n_steps * cfg.epochs, int(n_steps * cfg.warmup_epochs)
+    ddp, ddp_phase = model, None
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.time()
         head_only = epoch < cfg.head_epochs
         for name, p in model.named_parameters():
             p.requires_grad_(not head_only or name.startswith("classifier."))
+        if world > 1 and ddp_phase != head_only:
+            # DDP fixes the set of trainable parameters when it is built: rebuild it when the phase changes
+            ddp, ddp_phase = torch.nn.parallel.DistributedDataParallel(model), head_only
         loss, acc, _ = run_epoch(ddp, opt, train_x, train_y, prep, cfg, epoch, ds.flip_ok, epoch * n_steps,
                                  total, warmup, rank, world, show and rank == 0)
         val_acc = accuracy(model, val_x, ds.val.labels, prep)
         log = EpochLog(epoch + 1, opt.param_groups[0]["lr"], loss, acc, val_acc, time.time() - t0,
                        {"head_only": head_only})
         history.append(log.as_dict())
+        improved = val_acc > best_acc or not (out / "best.pt").is_file()
+        best_acc = max(best_acc, val_acc)
+        rngs = _gather_rng(world)
         if rank == 0:
             print(f"epoch {epoch + 1}/{cfg.epochs}  loss {loss:.4f}  train {acc:.4f}  val {val_acc:.4f}  "
                   f"{log.seconds:.0f}s{'  (head only)' if head_only else ''}", flush=True)
-            state = _state(model, prep, cfg, epoch + 1, opt, history, max(best_acc, val_acc))
-            if val_acc > best_acc:
+            state = _state(model, prep, cfg, epoch + 1, opt, history, best_acc)
+            state["rng_ranks"] = rngs
+            if improved:
                 ckpt_io.save_atomic(state, out / "best.pt")
             ckpt_io.save_atomic(state, last_path)
-        best_acc = max(best_acc, val_acc)
+        _barrier(world)
     for p in model.parameters():
         p.requires_grad_(True)
     result = {"best_val_acc": best_acc, "history": history, "checkpoint": str(out / "best.pt"),
               "config": asdict(cfg), "reinitialised": reinit}
     # The test split is reported for the best-validation model, never used to choose anything.
-    best, _ = ckpt_io.model_from_checkpoint(ckpt_io.load(out / "best.pt"))
+    best, _ = ckpt_io.model_from_checkpoint(ckpt_io.load(out / "best.pt"), str(out / "best.pt"))
     result["test_acc"] = accuracy(best, data_mod.prepare(ds.test, prep), ds.test.labels, prep)
     if rank == 0:
         tmp = out / "metrics.json.tmp"
         tmp.write_text(json.dumps(result, indent=1))
         os.replace(tmp, out / "metrics.json")
     return result
+
+
+def _gather_rng(world: int) -> list[dict]:
+    """Every rank's RNG state (dropout), so a resumed DDP run continues each rank's own stream."""
+    if world <= 1:
+        return [rng_state()]
+    import torch.distributed as dist
+    states: list = [None] * world
+    dist.all_gather_object(states, rng_state())
+    return states
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
 
 
 def _state(model, prep, cfg, epoch, opt, history, best) -> dict[str, Any]:

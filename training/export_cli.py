@@ -1,0 +1,93 @@
+"""`bluefire export`: a checkpoint to ONNX, checked by onnx.checker and against ONNX Runtime.
+
+Parity is measured on random inputs (batch 1 and a larger batch, so the dynamic batch axis is
+exercised) and on real images of the checkpoint's validation split, preprocessed as in training.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .export import DEFAULT_OPSET, check_parity, export_onnx
+
+PARITY_ATOL = 1e-4
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.description = ("Export a bluefire checkpoint (pruned or not) to ONNX: input 'image' float32 (N, 3, H, W) with a\n"
+                     "dynamic batch, output 'logits' (N, classes); architecture, widths and preprocessing go into the\n"
+                     "file's metadata. The file is checked with onnx.checker, then ONNX Runtime must equal torch\n"
+                     f"(max abs difference <= {PARITY_ATOL:g}) on random inputs and on real validation images.")
+    p.epilog = "example:\n  bluefire export runs/baseline/best.pt -o models/baseline.onnx"
+    p.add_argument("checkpoint", metavar="CKPT", help="bluefire checkpoint (.pt) written by train or prune")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.onnx", help="where to write the ONNX file")
+    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, metavar="N",
+                   help=f"ONNX opset, 17 or newer (default: {DEFAULT_OPSET})")
+    p.add_argument("--data", metavar="SPEC", help="data set whose validation images are used for the parity check "
+                   "(default: the checkpoint's training data)")
+    p.add_argument("--parity-images", type=int, default=64, metavar="N",
+                   help="real validation images in the parity check (default: 64; 0 skips the real-image check)")
+    p.add_argument("--atol", type=float, default=PARITY_ATOL, help=f"parity tolerance (default: {PARITY_ATOL:g})")
+    p.add_argument("--json", metavar="FILE", help="write the parity report as JSON")
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        report = export_checked(args.checkpoint, args.output, args.opset, args.data, args.parity_images, args.atol)
+    except (ValueError, AssertionError) as e:
+        raise SystemExit(f"bluefire export: {e}")
+    print(f"wrote {report['onnx']} (opset {report['opset']}, {report['size_bytes'] / 1e6:.2f} MB); "
+          f"max |torch - onnxruntime|: random {report['max_abs_diff_random']:.2e}"
+          + (f", {report['real_images']} real images {report['max_abs_diff_real']:.2e}" if report["real_images"] else ""))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def real_inputs(ckpt: dict, prep, spec: str | None, n: int) -> np.ndarray:
+    """The first `n` validation images of the checkpoint's data set, as float32 NCHW network inputs."""
+    import torch
+
+    from . import data as data_mod
+    from .train import to_input
+
+    cfg = ckpt.get("config") or {}
+    spec = spec or cfg.get("data")
+    if not spec:
+        raise ValueError("the checkpoint does not name its data set: give --data SPEC or --parity-images 0")
+    ds = data_mod.load(spec, int(cfg.get("seed", 0)), float(cfg.get("val_fraction", 0.1)))
+    split = ds.val if len(ds.val) else ds.test
+    x = data_mod.prepare(split.subset(np.arange(min(n, len(split)))), prep)
+    return to_input(torch.from_numpy(x), prep).numpy()
+
+
+def export_checked(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, data: str | None = None,
+                   parity_images: int = 64, atol: float = PARITY_ATOL) -> dict[str, Any]:
+    """Export and check; raises ValueError / AssertionError with the file named when anything is off."""
+    from . import checkpoint as ckpt_io
+
+    if opset < 17:
+        raise ValueError(f"--opset must be 17 or newer, got {opset}")
+    ckpt = ckpt_io.load(checkpoint)
+    model, prep = ckpt_io.model_from_checkpoint(ckpt, str(checkpoint))
+    out = Path(output)
+    if out.suffix.lower() != ".onnx":
+        raise ValueError(f"{out}: the output file must end in .onnx")
+    export_onnx(model, prep, out, opset)  # runs onnx.checker (full_check) before writing
+    h, w = prep.input_size
+    rng = np.random.default_rng(0)
+    diffs = [check_parity(model, out, rng.standard_normal((b, 3, h, w)).astype(np.float32), atol) for b in (1, 7)]
+    report: dict[str, Any] = {"onnx": str(out), "checkpoint": str(checkpoint), "opset": opset,
+                              "size_bytes": out.stat().st_size, "max_abs_diff_random": max(diffs),
+                              "real_images": 0, "max_abs_diff_real": None, "atol": atol}
+    if parity_images > 0:
+        x = real_inputs(ckpt, prep, data, parity_images)
+        report["real_images"] = len(x)
+        report["max_abs_diff_real"] = check_parity(model, out, x, atol) if len(x) else None
+    return report
