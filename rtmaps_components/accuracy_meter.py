@@ -1,0 +1,84 @@
+"""RTMaps PythonBridge component: running top-1 accuracy of class indices against a labels file.
+
+For replaying a labelled clip: `labels_file` holds one integer class per line, line k being the
+label of the frame whose `misc1` (frame number, set by the camera and passed on by the
+classifier) is k. Outputs `accuracy` (FLOAT64: correct, total, accuracy) and `text`.
+With no labels file the component stays silent, so the diagram also replays unlabelled clips.
+"""
+import rtmaps.core as rt
+import rtmaps.reading_policy
+import rtmaps.types
+from rtmaps.base_component import BaseComponent
+
+from rtmaps_components.rate_limit import RateLimitedReporter
+
+TEXT_BUFFER = 120
+ACCURACY_FIELDS = ("correct", "total", "accuracy")
+
+
+def read_labels(path):
+    """One int per non-empty line; ValueError naming the file and line otherwise."""
+    labels = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                labels.append(int(line))
+            except ValueError:
+                raise ValueError(f"{path}:{n}: expected an integer class index, got {line!r}") from None
+    return labels
+
+
+class AccuracyMeter(BaseComponent):
+    def __init__(self):
+        BaseComponent.__init__(self)
+        self.force_reading_policy(rtmaps.reading_policy.REACTIVE)
+
+    def Dynamic(self):
+        self.add_input("class_index", rtmaps.types.INTEGER32)
+        self.add_output("accuracy", rtmaps.types.FLOAT64, len(ACCURACY_FIELDS))
+        self.add_output("text", rtmaps.types.TEXT_ASCII, TEXT_BUFFER)
+        self.add_property("labels_file", "", subtype=rtmaps.types.FILE)
+
+    def Birth(self):
+        self.correct = 0
+        self.total = 0
+        self.unlabelled = 0
+        self.labels = None
+        self.warn = RateLimitedReporter(rt.report_warning)
+        path = str(self.properties["labels_file"].data)
+        if not path:
+            rt.report_info("accuracy meter: no labels_file, accuracy is not measured")
+            return
+        try:
+            self.labels = read_labels(path)
+        except (OSError, ValueError) as e:
+            rt.report_error(f"accuracy meter: cannot read labels: {e}")
+
+    def Core(self):
+        elt = self.inputs["class_index"].ioelt
+        if self.labels is None:
+            return
+        frame = int(elt.misc1)
+        if not 0 <= frame < len(self.labels):
+            self.unlabelled += 1
+            self.warn.report("unlabelled", f"accuracy meter: frame {frame} has no label "
+                             f"(labels for 0..{len(self.labels) - 1})", rt.current_time())
+            return
+        self.total += 1
+        self.correct += int(int(elt.data) == self.labels[frame])
+        acc = self.correct / self.total
+        out = rtmaps.types.Ioelt()
+        out.data = [float(self.correct), float(self.total), acc]
+        out.ts = elt.ts
+        out.misc1 = elt.misc1
+        self.outputs["accuracy"].write(out)
+        self.write("text", f"top-1 {100 * acc:.2f} % ({self.correct}/{self.total})")
+
+    def Death(self):
+        if self.labels is not None:
+            acc = self.correct / self.total if self.total else float("nan")
+            rt.report_info(f"accuracy meter: top-1 {100 * acc:.2f} % over {self.total} labelled frame(s)"
+                           f"{f', {self.unlabelled} without a label' if self.unlabelled else ''}")

@@ -1,0 +1,117 @@
+"""RTMaps PythonBridge component: classify each incoming image with a bluefire ONNX model.
+
+Input `image` (IPL_IMAGE, any of RGB/BGR/RGBA/BGRA/GRAY). Outputs, each stamped with the input
+frame's `ts` and `misc1` (frame number) so latency and accuracy can be measured downstream:
+`class_index` (INTEGER32), `label` (TEXT_ASCII), `scores` (FLOAT32 softmax, one per class),
+`topk` (INTEGER32, the k best classes) and, with `annotate`, `annotated` (IPL_IMAGE).
+The preprocessing (size, colour, normalisation) is read from the model file's metadata, never
+configured by hand, so the vehicle sees exactly what training saw.
+"""
+import cv2
+import numpy as np
+
+import rtmaps.core as rt
+import rtmaps.reading_policy
+import rtmaps.types
+from rtmaps.base_component import BaseComponent
+
+from rtmaps_components.backends import ModelLoadError, load_model
+from rtmaps_components.rate_limit import RateLimitedReporter
+
+LABEL_BUFFER = 128
+MAX_TOP_K = 64
+
+
+def softmax(logits):
+    z = np.exp(logits - np.max(logits))
+    return (z / z.sum()).astype(np.float32)
+
+
+class Classifier(BaseComponent):
+    def __init__(self):
+        BaseComponent.__init__(self)
+        self.force_reading_policy(rtmaps.reading_policy.REACTIVE)
+
+    def Dynamic(self):
+        self.add_input("image", rtmaps.types.IPL_IMAGE)
+        self.add_output("class_index", rtmaps.types.INTEGER32)
+        self.add_output("label", rtmaps.types.TEXT_ASCII, LABEL_BUFFER)
+        self.add_output("scores", rtmaps.types.FLOAT32, 1000)  # resized to the model's classes in Birth
+        self.add_output("topk", rtmaps.types.INTEGER32, MAX_TOP_K)
+        self.add_property("model_file", "", subtype=rtmaps.types.FILE)
+        self.add_property("backend", "3|0|auto|native|onnxruntime", rtmaps.types.ENUM)
+        self.add_property("threads", 1)
+        self.add_property("top_k", 5)
+        self.add_property("annotate", False)  # adds the `annotated` image output
+        if self.get_property("annotate"):
+            self.add_output("annotated", rtmaps.types.IPL_IMAGE)
+
+    def Birth(self):
+        self.model = None
+        self.refused = 0
+        self.classified = 0
+        self.warn = RateLimitedReporter(rt.report_warning)
+        path = str(self.properties["model_file"].data)
+        backend = self.properties["backend"].get_selected_value()
+        threads = int(self.properties["threads"].data)
+        self.annotate = bool(self.properties["annotate"].data)
+        try:
+            self.model = load_model(path, backend=backend, threads=threads)
+        except ModelLoadError as e:
+            rt.report_error(f"classifier: cannot load the model: {e}")
+            return
+        n = self.model.num_classes
+        self.k = max(1, min(int(self.properties["top_k"].data), n, MAX_TOP_K))
+        self.outputs["scores"].alloc_output_buffer(n)
+        self.outputs["topk"].alloc_output_buffer(self.k)
+        prep = self.model.prep
+        rt.report_info(f"classifier: {path} on {self.model.backend} ({threads} thread(s)), input "
+                       f"{prep.input_size[0]}x{prep.input_size[1]} {prep.color}, {n} classes")
+
+    def _write(self, name, data, src):
+        out = rtmaps.types.Ioelt()
+        out.data = data
+        out.ts = src.ts
+        out.misc1, out.misc2, out.misc3 = src.misc1, src.misc2, src.misc3
+        self.outputs[name].write(out)
+
+    def Core(self):
+        if self.model is None:
+            return
+        elt = self.inputs["image"].ioelt
+        img = elt.data
+        seq = str(getattr(img, "channel_seq", "?")).upper()
+        try:
+            x = self.model.prep.apply(img.image_data, seq)
+        except (ValueError, AttributeError, TypeError, cv2.error) as e:
+            self.refused += 1
+            self.warn.report("refused", f"classifier: refusing frame {elt.misc1} ({seq}): {e}", rt.current_time())
+            return
+        logits = self.model.run(x)[0]
+        probs = softmax(logits)
+        top = np.argsort(-probs, kind="stable")[: self.k].astype(np.int32)
+        best = int(top[0])
+        self.classified += 1
+        self._write("scores", probs, elt)
+        self._write("topk", top, elt)
+        self._write("label", self.model.class_names[best][: LABEL_BUFFER], elt)
+        if self.annotate:
+            self._write("annotated", self._annotated(img, best, float(probs[best])), elt)
+        self._write("class_index", best, elt)
+
+    def _annotated(self, img, best, p):
+        frame = np.array(img.image_data, copy=True)
+        h, w = frame.shape[:2]
+        scale = max(0.3, w / 640.0)
+        text = f"{self.model.class_names[best]} {p:.2f}"
+        color = (255,) * (frame.shape[2] if frame.ndim == 3 else 1)
+        cv2.putText(frame, text, (4, max(12, int(24 * scale))), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.8, color,
+                    max(1, int(2 * scale)), cv2.LINE_AA)
+        out = rtmaps.types.IplImage()
+        out.image_data = frame
+        out.color_model = img.color_model
+        out.channel_seq = img.channel_seq
+        return out
+
+    def Death(self):
+        rt.report_info(f"classifier: {self.classified} frame(s) classified, {self.refused} refused")

@@ -1,0 +1,63 @@
+"""`bluefire run DIAGRAM.rtd`: run an RTMaps diagram on the host with the emulator (no torch needed)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .engine import Engine
+from .errors import DiagramError
+from .summary import format_summary, json_safe, summarize
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("diagram", type=Path, help="the .rtd file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="Instance.property=value",
+                   help="override a property (repeatable); ports too: Instance.port.fifosize=4")
+    stop = p.add_mutually_exclusive_group()
+    stop.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of engine time")
+    stop.add_argument("--frames", type=int, metavar="N", help="stop after N frames from the source components")
+    p.add_argument("--idle-stop", type=float, default=2.0, metavar="S",
+                   help="stop when sources have sent nothing for S seconds and every FIFO is empty (0 = never)")
+    p.add_argument("--clock", choices=("real", "sim"), default="real",
+                   help="real time, or a simulated clock that jumps to the next event (deterministic, fast)")
+    p.add_argument("--report", type=Path, metavar="FILE.json", help="write the full run report as JSON")
+    p.add_argument("--save-frames", metavar="DIR", help="ImageViewer stand-ins save what they receive as PNG here")
+    p.add_argument("--quiet", action="store_true", help="no live status line, no component console echo")
+
+
+def _status_printer(quiet: bool):
+    tty = sys.stderr.isatty()
+
+    def show(st: dict) -> None:
+        if quiet:
+            return
+        line = (f"t={st['t_s']:7.2f}s frames={st['frames']:6d} dropped={st['dropped']} "
+                f"exceptions={st['exceptions']} errors={st['errors']} warnings={st['warnings']}")
+        print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    return show
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.frames is not None and args.frames < 1:
+        print("error: --frames must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        engine = Engine(args.diagram, clock=args.clock, overrides=args.overrides, save_dir=args.save_frames,
+                        echo=not args.quiet)
+        report = engine.run(frames=args.frames, duration_s=args.duration, idle_stop_s=args.idle_stop,
+                            on_status=_status_printer(args.quiet), status_every_s=0.5 if sys.stderr.isatty() else 5.0)
+    except DiagramError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if sys.stderr.isatty() and not args.quiet:
+        print(file=sys.stderr)
+    summary = summarize(report)
+    print(format_summary(summary))
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(json_safe({"summary": summary, **report}), indent=1))
+        print(f"report: {args.report}")
+    return 1 if report["stop_reason"] == "birth_error" else 0

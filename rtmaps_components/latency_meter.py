@@ -1,0 +1,92 @@
+"""RTMaps PythonBridge component: end-to-end latency of the samples reaching it.
+
+latency = `rt.current_time()` - the sample's `ts` (the capture time the camera stamped and every
+component passed through). Outputs `stats` (FLOAT64, fields in STATS_FIELDS order, over the rolling
+window except `misses` and `count` which are whole-run) and `text` (one readable line).
+Optional CSV log (`csv_file`), and a whole-run summary at Death.
+"""
+import math
+
+import rtmaps.core as rt
+import rtmaps.reading_policy
+import rtmaps.types
+from rtmaps.base_component import BaseComponent
+
+from rtmaps_components.latency_stats import STATS_FIELDS, LatencyHistogram, RollingWindow
+
+TEXT_BUFFER = 200
+
+
+class LatencyMeter(BaseComponent):
+    def __init__(self):
+        BaseComponent.__init__(self)
+        self.force_reading_policy(rtmaps.reading_policy.REACTIVE)
+
+    def Dynamic(self):
+        self.add_input("in", rtmaps.types.ANY)
+        self.add_output("stats", rtmaps.types.FLOAT64, len(STATS_FIELDS))
+        self.add_output("text", rtmaps.types.TEXT_ASCII, TEXT_BUFFER)
+        self.add_property("deadline_us", 100000)  # a sample later than this is a deadline miss
+        self.add_property("window", 300)  # samples in the rolling statistics
+        self.add_property("csv_file", "", subtype=rtmaps.types.FILE)  # empty = no log
+
+    def Birth(self):
+        self.deadline = int(self.properties["deadline_us"].data)
+        self.window = RollingWindow(max(1, int(self.properties["window"].data)))
+        self.hist = LatencyHistogram()
+        self.misses = 0
+        self.first_us = None
+        self.last_us = None
+        self.csv = None
+        path = str(self.properties["csv_file"].data)
+        if path:
+            try:
+                self.csv = open(path, "w", buffering=1 << 16)
+                self.csv.write("ts_us,arrival_us,latency_us,frame\n")
+            except OSError as e:
+                rt.report_warning(f"latency meter: cannot write {path} ({e}); no CSV log")
+
+    def Core(self):
+        now = rt.current_time()
+        elt = self.inputs["in"].ioelt
+        latency = now - int(elt.ts)
+        if self.first_us is None:
+            self.first_us = now
+        self.last_us = now
+        self.window.add(now, latency)
+        self.hist.add(latency)
+        if latency > self.deadline:
+            self.misses += 1
+        if self.csv is not None:
+            self.csv.write(f"{elt.ts},{now},{latency},{elt.misc1}\n")
+        p50, p95, p99 = self.window.percentiles()
+        stats = [p50, p95, p99, self.window.max(), self.window.fps(), float(self.misses), float(self.hist.n)]
+        out = rtmaps.types.Ioelt()
+        out.data = stats
+        out.ts = elt.ts
+        out.misc1 = elt.misc1
+        self.outputs["stats"].write(out)
+        text = (f"latency p50 {p50 / 1e3:.2f} ms  p95 {p95 / 1e3:.2f}  p99 {p99 / 1e3:.2f}  max "
+                f"{self.window.max() / 1e3:.2f} | {self.window.fps():.1f} fps | {self.misses} over "
+                f"{self.deadline / 1e3:g} ms | n={self.hist.n}")
+        line = rtmaps.types.Ioelt()
+        line.data = text[:TEXT_BUFFER]
+        line.ts = elt.ts
+        line.misc1 = elt.misc1
+        self.outputs["text"].write(line)
+
+    def summary_line(self):
+        s = self.hist.summary()
+        if not s["count"]:
+            return "latency meter: no samples"
+        span = (self.last_us - self.first_us) / 1e6
+        fps = (s["count"] - 1) / span if span > 0 else math.nan
+        return (f"latency meter: {s['count']} samples, p50 {s['p50_us'] / 1e3:.2f} ms, p95 {s['p95_us'] / 1e3:.2f} ms, "
+                f"p99 {s['p99_us'] / 1e3:.2f} ms, max {s['max_us'] / 1e3:.2f} ms, {fps:.1f} fps, "
+                f"{self.misses} deadline miss(es) over {self.deadline / 1e3:g} ms")
+
+    def Death(self):
+        if self.csv is not None:
+            self.csv.close()
+            self.csv = None
+        rt.report_info(self.summary_line())
