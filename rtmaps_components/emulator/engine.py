@@ -56,6 +56,7 @@ class Engine:
         self.console_counts = collections.Counter()
         self.messages: collections.deque = collections.deque(maxlen=300)
         self.source_frames = 0
+        self.first_source_write_us: int | None = None
         self.last_source_write_us = 0
         self._wrote: set[str] = set()
         self._echoed = 0
@@ -198,11 +199,20 @@ class Engine:
         if node.name in self._wrote and node.is_source:
             self.source_frames += 1
             self.last_source_write_us = now
+            if self.first_source_write_us is None:
+                self.first_source_write_us = now
         for hook in self.after_core:
             hook(self, node)
 
+    def source_fps(self) -> float:
+        """Frames per second the sources sent, first to last frame (0 with fewer than two)."""
+        first = self.first_source_write_us
+        if first is None or self.source_frames < 2 or self.last_source_write_us <= first:
+            return 0.0
+        return (self.source_frames - 1) * 1e6 / (self.last_source_write_us - first)
+
     def status(self) -> dict:
-        return {"t_s": self.clock.now_us() / 1e6, "frames": self.source_frames,
+        return {"t_s": self.clock.now_us() / 1e6, "frames": self.source_frames, "source_fps": self.source_fps(),
                 "cores": sum(n.cores for n in self.nodes.values()),
                 "dropped": sum(i.fifo.dropped for n in self.nodes.values() for i in n.inputs.values()),
                 "exceptions": sum(n.exceptions for n in self.nodes.values()),

@@ -1,0 +1,108 @@
+"""Pipeline benchmark: the replay diagram on the host beside the raw inference time of the same model.
+
+`run_pipeline_bench` runs `diagrams/classify_replay.rtd` in the emulator on the real clock, as
+fast as the components go (samplingPeriod 1 µs, the clip looped), and times the same backend on
+the same frames without the diagram. per-frame time minus raw inference = what the components
+and the emulator cost per frame (camera decode, preprocessing, copies, meters, scheduling).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..backends import load_model
+from .engine import Engine
+
+REPO = Path(__file__).resolve().parents[2]
+REPLAY_DIAGRAM = REPO / "diagrams" / "classify_replay.rtd"
+DEFAULT_CLIP = REPO / "diagrams" / "data" / "fmnist_clip"
+DEFAULT_MODEL = REPO / "models" / "squeezenet1_1_fmnist_pruned.onnx"
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def _clip_frames(clip: Path, n: int) -> list[np.ndarray]:
+    """Up to `n` BGR frames of a folder or video, as the camera component would deliver them."""
+    frames: list[np.ndarray] = []
+    if clip.is_dir():
+        for f in sorted(p for p in clip.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)[:n]:
+            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            if img is not None:
+                frames.append(img)
+    else:
+        cap = cv2.VideoCapture(str(clip))
+        while len(frames) < n:
+            ok, img = cap.read()
+            if not ok:
+                break
+            frames.append(img)
+        cap.release()
+    if not frames:
+        raise ValueError(f"{clip}: no readable frames")
+    return frames
+
+
+def _median_us(fn: Any, items: list, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        for it in items:
+            t0 = time.perf_counter_ns()
+            fn(it)
+            times.append((time.perf_counter_ns() - t0) / 1000)
+    return float(statistics.median(times))
+
+
+def run_pipeline_bench(model: str | Path = DEFAULT_MODEL, clip: str | Path = DEFAULT_CLIP, frames: int = 300,
+                       backend: str = "auto", threads: int = 1, diagram: str | Path = REPLAY_DIAGRAM,
+                       warmup: int = 20) -> dict:
+    """fps and latency p50/p99 of the replay diagram, raw inference time, and the per-frame overhead (µs, %)."""
+    model, clip = Path(model), Path(clip)
+    kind = "folder" if clip.is_dir() else "file"
+    overrides = [f"Classifier.model_file={model}", f"Classifier.backend={backend}", f"Classifier.threads={threads}",
+                 f"Camera.source={clip}", f"Camera.source_kind={kind}", "Camera.loop=true", "Camera.samplingPeriod=1",
+                 "Accuracy.labels_file="]
+    engine = Engine(diagram, clock="real", overrides=overrides, echo=False)
+    report = engine.run(frames=frames + warmup, idle_stop_s=5.0, max_wall_s=300)
+    if report["stop_reason"] != "frames":
+        errors = [m["message"] for m in report["messages"] if m["level"] == "error"]
+        raise RuntimeError(f"pipeline bench: the diagram stopped early ({report['stop_reason']}): {errors[:3]}")
+    viewer = report["components"]["LatencyView"]["latency"]
+    frame_us = 1e6 / engine.source_fps()
+
+    loaded = load_model(str(model), backend=backend, threads=threads)
+    imgs = _clip_frames(clip, 64)
+    xs = [loaded.prep.apply(img, "BGR") for img in imgs]
+    for x in xs[:warmup]:
+        loaded.run(x)
+    repeats = max(1, frames // len(xs))
+    infer_us = _median_us(loaded.run, xs, repeats)
+    prep_infer_us = _median_us(lambda img: loaded.classify(img, "BGR"), imgs, repeats)
+    overhead = frame_us - infer_us
+    return {
+        "model": str(model), "backend": loaded.backend, "threads": threads, "clip": str(clip),
+        "input_size": list(loaded.prep.input_size), "frames": report["frames"],
+        "pipeline_fps": 1e6 / frame_us, "pipeline_frame_us": frame_us,
+        "latency_p50_us": viewer["p50_us"], "latency_p99_us": viewer["p99_us"],
+        "raw_infer_us": infer_us, "raw_preprocess_infer_us": prep_infer_us,
+        "overhead_us": overhead, "overhead_pct": 100.0 * overhead / frame_us,
+        "components_core_us": {n: c["core_time"].get("mean_us") for n, c in report["components"].items()},
+        "dropped": report["dropped"], "exceptions": report["exceptions"],
+    }
+
+
+def format_pipeline_bench(r: dict) -> str:
+    """A small table for the terminal."""
+    rows = [("pipeline (replay diagram, host emulator)", f"{r['pipeline_fps']:.1f} fps",
+             f"{r['pipeline_frame_us']:.0f} us/frame", f"p50 {r['latency_p50_us']:.0f} us  p99 {r['latency_p99_us']:.0f} us"),
+            ("raw inference (same model, same backend)", f"{1e6 / r['raw_infer_us']:.1f} fps",
+             f"{r['raw_infer_us']:.0f} us/frame", ""),
+            ("preprocess + inference", f"{1e6 / r['raw_preprocess_infer_us']:.1f} fps",
+             f"{r['raw_preprocess_infer_us']:.0f} us/frame", ""),
+            ("overhead of components + emulator", "", f"{r['overhead_us']:.0f} us/frame",
+             f"{r['overhead_pct']:.1f} % of the frame time")]
+    head = f"{r['backend']}, {r['threads']} thread(s), input {r['input_size'][0]}x{r['input_size'][1]}, {r['frames']} frames"
+    return head + "\n" + "\n".join(f"  {a:<42} {b:>12} {c:>16}  {d}" for a, b, c, d in rows)
