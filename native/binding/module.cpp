@@ -146,6 +146,13 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("num_classes", [](const PyEngine& s) { return py::int_(s.e->output_size()); })
       .def_property_readonly("input_size", [](const PyEngine& s) { return py::make_tuple(s.e->input_height(), s.e->input_width()); })
       .def_property_readonly("metadata", [](const PyEngine& s) { return s.e->metadata(); })
+      .def("profile", [](PyEngine& s, const py::array_t<float, py::array::c_style | py::array::forcecast>& x) {
+             if (x.size() != py::ssize_t(s.e->input_channels()) * s.e->input_height() * s.e->input_width())
+               throw py::value_error(s.path + ": profile() expects one image (1, C, H, W) at the input size");
+             py::list out;
+             for (const auto& t : s.e->profile(x.data())) out.append(py::make_tuple(t.name, t.kind, t.macs, t.seconds));
+             return out;
+           }, py::arg("x"), "One timed pass: [(layer, kind, macs, seconds)], for benchmarks.")
       .def_property_readonly("macs", [](const PyEngine& s) { return s.e->macs(); },
                              "Multiply-accumulates computed per image (padding-only taps skipped).");
 }

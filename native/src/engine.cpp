@@ -5,6 +5,7 @@
 #include "bluefire/engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -21,6 +22,10 @@ constexpr int kMaxThreads = 4;
 constexpr int kTileM = 96;        // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8)
 constexpr int kTileNDirect = 256; // pixels per tile of a 1x1 convolution
 constexpr int kTileNIm2col = 64;  // pixels per tile of an im2col convolution (K x 64 scratch)
+constexpr int kTileRows = 4;      // output rows per tile of a padded direct convolution
+// Stride-1 convolutions with output rows at least this wide read a zero-padded copy of their
+// input through per-tap row offsets (no im2col); narrower maps fill SIMD rows better via im2col.
+constexpr int kDirectMinWidth = 20;
 constexpr int kPoolChannels = 16;
 constexpr size_t kAlign = 16;     // floats (64 bytes)
 
@@ -34,6 +39,7 @@ struct Tensor {
 };
 
 enum class Kind { Conv, MaxPool, Mean, Relu };
+enum class ConvMode { Pointwise, Padded, Im2col };
 
 struct Layer {
   Kind kind;
@@ -43,8 +49,11 @@ struct Layer {
   int kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0;
   // Conv
   int M = 0, K = 0;
-  bool relu = false, im2col = false;
+  bool relu = false;
+  ConvMode mode = ConvMode::Pointwise;
+  int pb = 0, pr = 0, PH = 0, PW = 0;  // bottom/right padding; padded input size (Padded mode)
   std::vector<float> packed, bias;
+  std::vector<int> brow;               // B row offsets, see GemmArgs
   int mb = 0, nb = 0, m_tiles = 0, n_tiles = 0;
   int tasks() const {
     switch (kind) {
@@ -73,6 +82,7 @@ struct Engine::Impl {
   std::vector<float> arena;
   std::vector<float> scratch;  // im2col columns, one slice per thread
   size_t scratch_per_thread = 0;
+  std::vector<float> padded;   // zero-padded input of the current Padded-mode convolution
   std::vector<float*> ptr;     // per tensor, refreshed for each image
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<Preprocessor> prep;
@@ -84,6 +94,8 @@ struct Engine::Impl {
   void build(const OnnxModel& m);
   void resolve(const float* in);
   void run_one(const float* in, float* out);
+  void run_layer(const Layer& L);
+  void pad_input(const Layer& L);
   static void task(void* self, int t, int thread);
 };
 
@@ -92,6 +104,7 @@ void Engine::Impl::build(const OnnxModel& m) {
   metadata = m.metadata;
   std::map<std::string, int> ids;
   std::map<std::string, int> consumers;
+  size_t padded_size = 0;
   for (const auto& n : m.nodes)
     for (const auto& i : n.inputs) ++consumers[i];
   for (const auto& o : m.outputs) ++consumers[o.name];
@@ -166,7 +179,8 @@ void Engine::Impl::build(const OnnxModel& m) {
         if (st.size() != 2 || st[0] < 1 || st[1] < 1) throw ModelError(where(m, n) + ": bad strides");
         L.sh = int(st[0]), L.sw = int(st[1]);
       }
-      int pb = 0, pr = 0;
+      int& pb = L.pb;
+      int& pr = L.pr;
       auto pads = n.attr_ints("pads");
       if (!pads.empty() && auto_pad == "NOTSET") {
         if (pads.size() != 4) throw ModelError(where(m, n) + ": pads must have 4 values");
@@ -192,22 +206,39 @@ void Engine::Impl::build(const OnnxModel& m) {
         for (int o = 0; o < L.M; ++o)
           for (int c = 0; c < L.C; ++c)
             wm[size_t(o) * L.K + c] = w->floats[((size_t(o) * L.C + c) * L.kh + L.pt) * L.kw + L.pl];
-        L.kh = L.kw = 1, L.pt = L.pl = 0;
+        L.kh = L.kw = 1, L.pt = L.pl = L.pb = L.pr = 0;
       } else {
         L.K = L.C * L.kh * L.kw;
         wm = w->floats;
       }
-      L.im2col = !(L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && pb == 0 && pr == 0);
-      if (single_pixel) L.im2col = false;
+      const bool pointwise = L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 && L.pr == 0;
+      L.mode = single_pixel || pointwise ? ConvMode::Pointwise
+               : L.sh == 1 && L.sw == 1 && L.OW >= kDirectMinWidth ? ConvMode::Padded : ConvMode::Im2col;
       const int mr = variant->kernels.mr;
       L.packed.resize(packed_size(L.M, L.K, mr));
       pack_weights(wm.data(), L.M, L.K, mr, L.packed.data());
       const int N = L.OH * L.OW;
-      L.nb = L.im2col ? kTileNIm2col : kTileNDirect;
       L.mb = kTileM;
-      L.n_tiles = (N + L.nb - 1) / L.nb;
       L.m_tiles = (L.M + L.mb - 1) / L.mb;
-      if (L.im2col) scratch_per_thread = std::max(scratch_per_thread, size_t(L.K) * L.nb);
+      L.brow.resize(size_t(L.K));
+      if (L.mode == ConvMode::Pointwise) {
+        L.nb = kTileNDirect;
+        L.n_tiles = (N + L.nb - 1) / L.nb;
+        for (int k = 0; k < L.K; ++k) L.brow[k] = k * L.H * L.W;
+      } else if (L.mode == ConvMode::Im2col) {
+        L.nb = kTileNIm2col;
+        L.n_tiles = (N + L.nb - 1) / L.nb;
+        for (int k = 0; k < L.K; ++k) L.brow[k] = k * L.nb;
+        scratch_per_thread = std::max(scratch_per_thread, size_t(L.K) * L.nb);
+      } else {
+        L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
+        L.nb = kTileRows;
+        L.n_tiles = (L.OH + L.nb - 1) / L.nb;
+        for (int c = 0, k = 0; c < L.C; ++c)
+          for (int ky = 0; ky < L.kh; ++ky)
+            for (int kx = 0; kx < L.kw; ++kx) L.brow[k++] = (c * L.PH + ky) * L.PW + kx;
+        padded_size = std::max(padded_size, size_t(L.C) * L.PH * L.PW);
+      }
       macs += int64_t(L.M) * L.K * N;
       L.in = x;
       L.out = new_tensor(n.outputs[0], L.M, L.OH, L.OW);
@@ -377,6 +408,7 @@ void Engine::Impl::build(const OnnxModel& m) {
   }
   arena.assign(total + kAlign, 0.f);
   scratch.assign(scratch_per_thread * size_t(pool->threads()) + kAlign, 0.f);
+  padded.assign(padded_size + kAlign, 0.f);
   ptr.assign(tensors.size(), nullptr);
 }
 
@@ -405,21 +437,33 @@ void Engine::Impl::task(void* self, int t, int thread) {
       const int N = L.OH * L.OW;
       const int mt = t / L.n_tiles, nt = t % L.n_tiles;
       const int m0 = mt * L.mb, m1 = std::min(L.M, m0 + L.mb);
-      const int n0 = nt * L.nb, n1 = std::min(N, n0 + L.nb);
       GemmArgs g;
-      g.M = m1 - m0, g.N = n1 - n0, g.K = L.K;
+      g.M = m1 - m0, g.K = L.K;
       g.a = L.packed.data() + size_t(m0) * L.K;
-      if (L.im2col) {
-        float* cols = e.scratch.data() + size_t(thread) * e.scratch_per_thread;
-        k.im2col({in, L.C, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, n0, n1, cols});
-        g.b = cols, g.ldb = n1 - n0;
-      } else {
-        g.b = in + n0, g.ldb = L.H * L.W;
-      }
+      g.brow = L.brow.data();
       g.bias = L.bias.data() + m0;
-      g.c = out + size_t(m0) * N + n0;
       g.ldc = N;
       g.relu = L.relu;
+      if (L.mode == ConvMode::Padded) {  // here the tile's "columns" are output rows
+        const int r0 = nt * L.nb, r1 = std::min(L.OH, r0 + L.nb);
+        g.N = L.OW;
+        for (int oy = r0; oy < r1; ++oy) {
+          g.b = e.padded.data() + size_t(oy) * L.PW;
+          g.c = out + size_t(m0) * N + size_t(oy) * L.OW;
+          k.gemm(g);
+        }
+        break;
+      }
+      const int n0 = nt * L.nb, n1 = std::min(N, n0 + L.nb);
+      g.N = n1 - n0;
+      g.c = out + size_t(m0) * N + n0;
+      if (L.mode == ConvMode::Im2col) {
+        float* cols = e.scratch.data() + size_t(thread) * e.scratch_per_thread;
+        k.im2col({in, L.C, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, n0, n1, L.nb, cols});
+        g.b = cols;
+      } else {
+        g.b = in + n0;
+      }
       k.gemm(g);
       break;
     }
@@ -437,12 +481,35 @@ void Engine::Impl::task(void* self, int t, int thread) {
   }
 }
 
+// Copies a Padded-mode convolution's input into `padded` with its zero border (one pass, before
+// the tiles run; every row is written whole, so no stale border survives from another layer).
+void Engine::Impl::pad_input(const Layer& L) {
+  if (L.kind != Kind::Conv || L.mode != ConvMode::Padded) return;
+  const float* in = ptr[L.in];
+  float* p = padded.data();
+  for (int c = 0; c < L.C; ++c) {
+    const float* src = in + size_t(c) * L.H * L.W;
+    float* dst = p + size_t(c) * L.PH * L.PW;
+    std::fill(dst, dst + size_t(L.pt) * L.PW, 0.f);
+    dst += size_t(L.pt) * L.PW;
+    for (int y = 0; y < L.H; ++y, dst += L.PW, src += L.W) {
+      std::fill(dst, dst + L.pl, 0.f);
+      std::memcpy(dst + L.pl, src, size_t(L.W) * sizeof(float));
+      std::fill(dst + L.pl + L.W, dst + L.PW, 0.f);
+    }
+    std::fill(dst, dst + size_t(L.pb) * L.PW, 0.f);
+  }
+}
+
+void Engine::Impl::run_layer(const Layer& L) {
+  pad_input(L);
+  current = &L;
+  pool->run(L.tasks(), &Impl::task, this);
+}
+
 void Engine::Impl::run_one(const float* in, float* out) {
   resolve(in);
-  for (const Layer& L : layers) {
-    current = &L;
-    pool->run(L.tasks(), &Impl::task, this);
-  }
+  for (const Layer& L : layers) run_layer(L);
   std::memcpy(out, ptr[output], tensors[output].size() * sizeof(float));
 }
 
@@ -500,5 +567,21 @@ const char* Engine::variant() const { return impl_->variant->name; }
 int Engine::threads() const { return impl_->pool->threads(); }
 const std::map<std::string, std::string>& Engine::metadata() const { return impl_->metadata; }
 int64_t Engine::macs() const { return impl_->macs; }
+
+std::vector<Engine::LayerTime> Engine::profile(const float* in) {
+  std::lock_guard<std::mutex> lock(impl_->run_mu);
+  Impl& e = *impl_;
+  e.resolve(in);
+  std::vector<LayerTime> out;
+  static const char* kinds[] = {"Conv", "MaxPool", "Mean", "Relu"};
+  for (const Layer& L : e.layers) {
+    auto t0 = std::chrono::steady_clock::now();
+    e.run_layer(L);
+    std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    int64_t macs = L.kind == Kind::Conv ? int64_t(L.M) * L.K * L.OH * L.OW : 0;
+    out.push_back({L.name, kinds[int(L.kind)], macs, dt.count()});
+  }
+  return out;
+}
 
 }  // namespace bluefire

@@ -24,7 +24,9 @@ std::vector<float> run_gemm(GemmFn gemm, int mr, int M, int N, int K, int ldc, b
   std::vector<float> packed(packed_size(M, K, mr));
   pack_weights(w.data(), M, K, mr, packed.data());
   std::vector<float> c(size_t(M) * ldc, 12345.f);
-  gemm({M, N, K, packed.data(), b.data(), N + 3, bias.data(), c.data(), ldc, relu});
+  std::vector<int> brow(K, 0);  // rows of B in reverse order, to exercise the indirection
+  for (int k = 0; k < K; ++k) brow[k] = (K - 1 - k) * (N + 3);
+  gemm({M, N, K, packed.data(), b.data(), brow.data(), bias.data(), c.data(), ldc, relu});
   return c;
 }
 
@@ -68,8 +70,10 @@ TEST(gemm_m_offset_panels) {
     std::vector<float> packed(packed_size(M, K, mr));
     pack_weights(w.data(), M, K, mr, packed.data());
     std::vector<float> full(size_t(M) * N), part(size_t(M) * N);
-    v->kernels.gemm({M, N, K, packed.data(), b.data(), N + 3, bias.data(), full.data(), N, true});
-    v->kernels.gemm({M - m0, N, K, packed.data() + size_t(m0) * K, b.data(), N + 3, bias.data() + m0,
+    std::vector<int> brow(K, 0);
+    for (int k = 0; k < K; ++k) brow[k] = k * (N + 3);
+    v->kernels.gemm({M, N, K, packed.data(), b.data(), brow.data(), bias.data(), full.data(), N, true});
+    v->kernels.gemm({M - m0, N, K, packed.data() + size_t(m0) * K, b.data(), brow.data(), bias.data() + m0,
                      part.data() + size_t(m0) * N, N, true});
     for (int i = m0 * N; i < M * N; ++i) CHECK(full[i] == part[i], "variant %s index %d: %g vs %g", v->name, i, full[i], part[i]);
   }

@@ -44,6 +44,15 @@ class Engine {
   // Multiply-accumulates actually computed per image (padding-only taps skipped).
   int64_t macs() const;
 
+  // One timed pass over `in` (one image): per layer its name, kind, multiply-accumulates and
+  // seconds. For benchmarks and tuning; run() itself takes no timestamps.
+  struct LayerTime {
+    std::string name, kind;
+    int64_t macs;
+    double seconds;
+  };
+  std::vector<LayerTime> profile(const float* in);
+
   struct Impl;
 
  private:

@@ -11,8 +11,9 @@ namespace bluefire {
 struct GemmArgs {
   int M, N, K;
   const float* a;     // packed weights, starting at the panel of row 0 of this call
-  const float* b;     // K rows of N floats, row stride ldb
-  int ldb;
+  const float* b;     // row k of B is the N floats at b + brow[k]
+  const int* brow;    // K row offsets: k * stride for a plain matrix; for a stride-1 convolution
+                      // over a zero-padded input, (c, ky, kx) -> c * plane + ky * padded_width + kx
   const float* bias;  // M floats
   float* c;           // M rows of N floats, row stride ldc
   int ldc;
@@ -24,11 +25,11 @@ using GemmFn = void (*)(const GemmArgs&);
 constexpr int kPackSlack = 16;
 
 // Columns [n0, n1) of the im2col matrix of one image (C x H x W, zero padding), rows c*kh*kw +
-// ky*kw + kx, written with row stride n1 - n0. Output pixel n is (n / OW, n % OW).
+// ky*kw + kx, written with row stride ld >= n1 - n0. Output pixel n is (n / OW, n % OW).
 struct Im2colArgs {
   const float* in;
   int C, H, W, kh, kw, sh, sw, pad_top, pad_left, OH, OW;
-  int n0, n1;
+  int n0, n1, ld;
   float* out;
 };
 using Im2colFn = void (*)(const Im2colArgs&);

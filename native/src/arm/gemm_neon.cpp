@@ -24,8 +24,9 @@ void block_8(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
   float32x4_t c[MR][2];
   for (auto& r : c) r[0] = r[1] = vdupq_n_f32(0.f);
   const float* bp = g.b + n;
-  for (int k = 0; k < g.K; ++k, ap += MR, bp += g.ldb) {
-    float32x4_t b0 = vld1q_f32(bp), b1 = vld1q_f32(bp + 4);
+  for (int k = 0; k < g.K; ++k, ap += MR) {
+    const float* row = bp + g.brow[k];
+    float32x4_t b0 = vld1q_f32(row), b1 = vld1q_f32(row + 4);
     float32x2_t a01 = vld1_f32(ap), a23 = vld1_f32(ap + 2), a45 = vld1_f32(ap + 4), a67 = vld1_f32(ap + 6);
     c[0][0] = vfmaq_lane_f32(c[0][0], b0, a01, 0); c[0][1] = vfmaq_lane_f32(c[0][1], b1, a01, 0);
     c[1][0] = vfmaq_lane_f32(c[1][0], b0, a01, 1); c[1][1] = vfmaq_lane_f32(c[1][1], b1, a01, 1);
@@ -47,8 +48,8 @@ void block_4(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
   float32x4_t c[MR];
   for (auto& r : c) r = vdupq_n_f32(0.f);
   const float* bp = g.b + n;
-  for (int k = 0; k < g.K; ++k, ap += MR, bp += g.ldb) {
-    float32x4_t b = vld1q_f32(bp);
+  for (int k = 0; k < g.K; ++k, ap += MR) {
+    float32x4_t b = vld1q_f32(bp + g.brow[k]);
     float32x2_t a01 = vld1_f32(ap), a23 = vld1_f32(ap + 2), a45 = vld1_f32(ap + 4), a67 = vld1_f32(ap + 6);
     c[0] = vfmaq_lane_f32(c[0], b, a01, 0); c[1] = vfmaq_lane_f32(c[1], b, a01, 1);
     c[2] = vfmaq_lane_f32(c[2], b, a23, 0); c[3] = vfmaq_lane_f32(c[3], b, a23, 1);
@@ -67,13 +68,13 @@ void column(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
   for (; k + 4 <= g.K; k += 4)
     for (int j = 0; j < 4; ++j) {
       const float* a = ap + size_t(k + j) * MR;
-      float32x4_t b = vld1q_dup_f32(bp + size_t(k + j) * g.ldb);
+      float32x4_t b = vld1q_dup_f32(bp + g.brow[k + j]);
       lo[j] = vfmaq_f32(lo[j], vld1q_f32(a), b);
       hi[j] = vfmaq_f32(hi[j], vld1q_f32(a + 4), b);
     }
   for (; k < g.K; ++k) {
     const float* a = ap + size_t(k) * MR;
-    float32x4_t b = vld1q_dup_f32(bp + size_t(k) * g.ldb);
+    float32x4_t b = vld1q_dup_f32(bp + g.brow[k]);
     lo[0] = vfmaq_f32(lo[0], vld1q_f32(a), b);
     hi[0] = vfmaq_f32(hi[0], vld1q_f32(a + 4), b);
   }

@@ -23,7 +23,7 @@ void gemm_ref(const GemmArgs& g) {
     const float* panel = g.a + size_t(m / mr) * g.K * mr + m % mr;
     for (int n = 0; n < g.N; ++n) {
       float acc = 0.f;
-      for (int k = 0; k < g.K; ++k) acc += panel[size_t(k) * mr] * g.b[size_t(k) * g.ldb + n];
+      for (int k = 0; k < g.K; ++k) acc += panel[size_t(k) * mr] * g.b[g.brow[k] + n];
       acc += g.bias[m];
       g.c[size_t(m) * g.ldc + n] = g.relu ? std::max(acc, 0.f) : acc;
     }

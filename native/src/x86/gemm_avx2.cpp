@@ -28,8 +28,9 @@ void block_16(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   const float* bp = g.b + n;
-  for (int k = 0; k < g.K; ++k, ap += MR, bp += g.ldb) {
-    __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8), a;
+  for (int k = 0; k < g.K; ++k, ap += MR) {
+    const float* row = bp + g.brow[k];
+    __m256 b0 = _mm256_loadu_ps(row), b1 = _mm256_loadu_ps(row + 8), a;
     a = _mm256_broadcast_ss(ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
     a = _mm256_broadcast_ss(ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
     a = _mm256_broadcast_ss(ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
@@ -50,8 +51,9 @@ template <bool masked>
 void block_8(const GemmArgs& g, const float* ap, int m0, int rows, int n, __m256i mask) {
   __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
   const float* bp = g.b + n;
-  for (int k = 0; k < g.K; ++k, ap += MR, bp += g.ldb) {
-    __m256 b = masked ? _mm256_maskload_ps(bp, mask) : _mm256_loadu_ps(bp);
+  for (int k = 0; k < g.K; ++k, ap += MR) {
+    const float* row = bp + g.brow[k];
+    __m256 b = masked ? _mm256_maskload_ps(row, mask) : _mm256_loadu_ps(row);
     c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 0), b, c0);
     c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 1), b, c1);
     c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 2), b, c2);
@@ -76,9 +78,9 @@ void column(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
   int k = 0;
   for (; k + 8 <= g.K; k += 8)
     for (int j = 0; j < 8; ++j)
-      acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + size_t(k + j) * MR), _mm256_broadcast_ss(bp + size_t(k + j) * g.ldb), acc[j]);
+      acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + size_t(k + j) * MR), _mm256_broadcast_ss(bp + g.brow[k + j]), acc[j]);
   for (; k < g.K; ++k)
-    acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + size_t(k) * MR), _mm256_broadcast_ss(bp + size_t(k) * g.ldb), acc[0]);
+    acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + size_t(k) * MR), _mm256_broadcast_ss(bp + g.brow[k]), acc[0]);
   __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])),
                            _mm256_add_ps(_mm256_add_ps(acc[4], acc[5]), _mm256_add_ps(acc[6], acc[7])));
   alignas(32) float out[8];
