@@ -178,3 +178,25 @@ def train_digits(out: Path, **overrides):
     kw = dict(data="digits", epochs=2, batch_size=32, lr=3e-4, train_limit=320, threads=1, out=str(out))
     kw.update(overrides)
     return fit(TrainConfig(**kw), show=False)
+
+
+_CACHE: dict[str, Path] = {}
+
+
+def digits_checkpoint_and_onnx() -> tuple[Path, Path]:
+    """One small digits checkpoint and its ONNX export, made once per test session (exports are slow)."""
+    if "ckpt" not in _CACHE:
+        import atexit
+        import shutil
+        import tempfile
+
+        from training.export import export_onnx
+        from training import checkpoint as ckpt_io
+
+        folder = Path(tempfile.mkdtemp(prefix="bluefire-test-"))
+        atexit.register(shutil.rmtree, folder, True)
+        r = train_digits(folder / "run", epochs=2, train_limit=256)
+        model, prep = ckpt_io.model_from_checkpoint(ckpt_io.load(r["checkpoint"]))
+        _CACHE["ckpt"] = Path(r["checkpoint"])
+        _CACHE["onnx"] = export_onnx(model, prep, folder / "digits.onnx")
+    return _CACHE["ckpt"], _CACHE["onnx"]

@@ -1,6 +1,7 @@
 """Export a (pruned or not) SqueezeNet to ONNX with its preprocessing in the metadata, and check parity."""
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import warnings
@@ -43,6 +44,8 @@ def export_onnx(model: SqueezeNet, prep: Preprocessing, path: str | Path, opset:
     model = model.eval()
     h, w = prep.input_size
     example = torch.zeros(1, 3, h, w)
+    # torch's exporter logs a warning per torchvision op it cannot register; we never use torchvision
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmpdir, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         raw = Path(tmpdir) / "raw.onnx"

@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = ("Export a bluefire checkpoint (pruned or not) to ONNX: input 'image' float32 (N, 3, H, W) with a\n"
                      "dynamic batch, output 'logits' (N, classes); architecture, widths and preprocessing go into the\n"
                      "file's metadata. The file is checked with onnx.checker, then ONNX Runtime must equal torch\n"
-                     f"(max abs difference <= {PARITY_ATOL:g}) on random inputs and on real validation images.")
+                     "(max abs difference <= 1e-4) on random inputs and on real validation images.")
     p.epilog = "example:\n  bluefire export runs/baseline/best.pt -o models/baseline.onnx"
     p.add_argument("checkpoint", metavar="CKPT", help="bluefire checkpoint (.pt) written by train or prune")
     p.add_argument("-o", "--output", required=True, metavar="FILE.onnx", help="where to write the ONNX file")
@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default: the checkpoint's training data)")
     p.add_argument("--parity-images", type=int, default=64, metavar="N",
                    help="real validation images in the parity check (default: 64; 0 skips the real-image check)")
-    p.add_argument("--atol", type=float, default=PARITY_ATOL, help=f"parity tolerance (default: {PARITY_ATOL:g})")
+    p.add_argument("--atol", type=float, default=PARITY_ATOL, help="parity tolerance, max abs difference of the logits (default: 1e-4)")
     p.add_argument("--json", metavar="FILE", help="write the parity report as JSON")
 
 

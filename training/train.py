@@ -29,20 +29,20 @@ class TrainConfig:
     input_size: int = 32               # square network input; images are resized to it
     weights: str = ""                  # torchvision state dict to start from (transfer learning)
     init: str = ""                     # bluefire checkpoint to start from (transfer; head re-initialised if classes differ)
-    epochs: int = 30
+    epochs: int = 30                   # passes over the training split (cosine schedule spans them all)
     head_epochs: int = 0               # transfer learning: train only the classifier for these first epochs
-    batch_size: int = 128
+    batch_size: int = 128              # images per step and per process (under torchrun the global batch is N x this)
     optimizer: str = "adamw"           # adamw | sgd (Nesterov). SqueezeNet has no batch norm: SGD from scratch
                                        # stays at chance on Fashion-MNIST here, AdamW does not (measured)
     lr: float = 0.002                  # peak learning rate (after warm-up)
     momentum: float = 0.9              # SGD only
     weight_decay: float = 0.05         # decoupled for AdamW; use ~5e-4 with SGD
     warmup_epochs: float = 1.0         # linear warm-up, then cosine to zero
-    label_smoothing: float = 0.1
+    label_smoothing: float = 0.1       # cross-entropy label smoothing
     augment: str = "crop,flip"         # comma list of crop (pad 4 + random crop), flip (skipped where flips change the label)
     val_fraction: float = 0.1          # carved from the training split; the test split is never used for choices
     train_limit: int = 0               # use only this many training images (few-label transfer), 0 = all
-    seed: int = 0
+    seed: int = 0                      # seeds init, splits, shuffling, augmentation and dropout
     threads: int = 0                   # torch intra-op threads, 0 = torch's default
     out: str = "runs/train"            # folder for checkpoint.pt, best.pt and metrics.json
 
@@ -102,7 +102,6 @@ def add_config_arguments(parser, cls: type) -> None:
                                 help=f"{text} (default: {f.default!r})".replace("%", "%%").strip())
             continue
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default), default=None,
-                            metavar=type(f.default).__name__.upper(),
                             help=f"{text} (default: {f.default!r})".replace("%", "%%").strip())
 
 
@@ -139,7 +138,11 @@ def config_from(cls: type, file: str | None, overrides: dict[str, Any]):
             values[k] = v
     cfg = cls(**values)
     if hasattr(cfg, "validate"):
-        cfg.validate()
+        try:
+            cfg.validate()
+        except ValueError as e:  # say where the bad value came from
+            where = " + ".join(w for w, d in sources if d and (w != "command line" or any(v is not None for v in d.values())))
+            raise ValueError(f"{where or 'defaults'}: {e}") from None
     return cfg
 
 

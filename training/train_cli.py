@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from rtmaps_components.preprocess import Preprocessing
 
 from . import checkpoint as ckpt_io
 from . import data as data_mod
@@ -94,7 +97,7 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
     if cfg.weights:
         reinit = load_pretrained(model, cfg.weights)
     if src is not None:
-        reinit = _init_from_checkpoint(model, src, cfg.init)
+        reinit = _init_from_checkpoint(model, src, cfg.init, ds.class_names)
     if reinit and rank == 0 and state is None:
         print(f"transfer: re-initialised {', '.join(reinit)} for {len(ds.class_names)} classes", flush=True)
     if rank > 0:  # DDP copies rank 0's weights; dropout masks should differ between ranks
@@ -128,7 +131,7 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
         history.append(log.as_dict())
         improved = val_acc > best_acc or not (out / "best.pt").is_file()
         best_acc = max(best_acc, val_acc)
-        rngs = _gather_rng(world)
+        rngs = _gather(world, rng_state())  # each rank's dropout stream, for an exact DDP resume
         if rank == 0:
             print(f"epoch {epoch + 1}/{cfg.epochs}  loss {loss:.4f}  train {acc:.4f}  val {val_acc:.4f}  "
                   f"{log.seconds:.0f}s{'  (head only)' if head_only else ''}", flush=True)
@@ -141,7 +144,9 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
     for p in model.parameters():
         p.requires_grad_(True)
     result = {"best_val_acc": best_acc, "history": history, "checkpoint": str(out / "best.pt"),
-              "config": asdict(cfg), "reinitialised": reinit}
+              "config": asdict(cfg), "reinitialised": reinit, "world_size": world,
+              # one digest per rank: DDP replicas that stayed in sync end with identical weights
+              "rank_weights_sha256": _gather(world, weights_digest(model))}
     # The test split is reported for the best-validation model, never used to choose anything.
     best, _ = ckpt_io.model_from_checkpoint(ckpt_io.load(out / "best.pt"), str(out / "best.pt"))
     result["test_acc"] = accuracy(best, data_mod.prepare(ds.test, prep), ds.test.labels, prep)
@@ -152,14 +157,23 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
     return result
 
 
-def _gather_rng(world: int) -> list[dict]:
-    """Every rank's RNG state (dropout), so a resumed DDP run continues each rank's own stream."""
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 over the state dict's names and raw tensor bytes: equal digests mean bit-identical weights."""
+    h = hashlib.sha256()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _gather(world: int, obj: Any) -> list:
+    """`obj` from every rank, in rank order (a one-element list without DDP)."""
     if world <= 1:
-        return [rng_state()]
+        return [obj]
     import torch.distributed as dist
-    states: list = [None] * world
-    dist.all_gather_object(states, rng_state())
-    return states
+    out: list = [None] * world
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def _barrier(world: int) -> None:
@@ -174,11 +188,21 @@ def _state(model, prep, cfg, epoch, opt, history, best) -> dict[str, Any]:
             "config": asdict(cfg), "epoch": epoch, "history": history, "best_val_acc": best, "rng": rng_state()}
 
 
-def _init_from_checkpoint(model, src: dict, source: str) -> list[str]:
-    """Start from another bluefire checkpoint (same arch and widths); the head is re-initialised if classes differ."""
+def _init_from_checkpoint(model, src: dict, source: str, class_names: tuple[str, ...]) -> list[str]:
+    """Start from another bluefire checkpoint (same arch and widths).
+
+    The classifier is re-initialised when the classes differ, in number or in name: a head trained on
+    other classes is no better a start than a fresh one, and a worse one when its outputs have died.
+    """
     if src["arch"] != model.arch or src["widths"] != model.widths.to_dict():
         raise ValueError(f"{source}: is {src['arch']} {src['widths']}, cannot initialise {model.arch} {model.widths.to_dict()}")
     own = model.state_dict()
-    reinit = [k for k in ("classifier.1.weight", "classifier.1.bias") if src["model"][k].shape != own[k].shape]
+    src_classes = tuple(Preprocessing.from_json(src["preprocessing"], source).class_names)
+    head = ("classifier.1.weight", "classifier.1.bias")
+    same = src_classes == tuple(class_names) and all(src["model"][k].shape == own[k].shape for k in head)
+    reinit = [] if same else list(head)
+    missing = sorted(set(own) - set(src["model"]))
+    if missing:
+        raise ValueError(f"{source}: lacks {', '.join(missing)}")
     model.load_state_dict({k: own[k] if k in reinit else v for k, v in src["model"].items()})
     return reinit
