@@ -292,9 +292,9 @@ void Engine::Impl::build(const OnnxModel& m) {
       L.C = t.C, L.H = t.H, L.W = t.W;
       const bool ceil = n.attr_int("ceil_mode", 0) != 0;
       auto out_size = [&](int in, int k, int s, int p0, int p1) {
-        int span = in + p0 + p1 - k;
-        if (span < 0) return 0;
-        int o = (ceil ? (span + s - 1) / s : span / s) + 1;
+        int span = in + p0 + p1 - k;  // may be negative: ceil_mode lets a window hang over the edge
+        if (span < 0 && !ceil) return 0;
+        int o = (ceil ? (span >= 0 ? (span + s - 1) / s : -(-span / s)) : span / s) + 1;
         if (ceil && (o - 1) * s >= in + p0) --o;  // the last window must start inside the input
         return o;
       };

@@ -1,0 +1,172 @@
+"""The native engine (rtmaps_components._native) against ONNX Runtime and its own scalar reference:
+every variant, tail-breaking widths and map sizes, whole v1.0/v1.1 networks (unpruned and pruned),
+thread-count invariance, preprocessing, and the refusals."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from rtmaps_components import _native
+from tests import native_fixtures as fx
+
+VARIANTS = _native.available_variants()
+WIDTHS = (1, 3, 4, 5, 7, 8, 13, 16, 24)
+MAPS = (1, 2, 3, 7, 13, 15, 55)
+
+
+def assert_close(got: np.ndarray, want: np.ndarray, what: str, rtol: float = 1e-4) -> None:
+    """Relative to the output's scale; the message names the case, the index and both values."""
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, expected {want.shape}"
+    tol = rtol * max(1.0, float(np.abs(want).max()))
+    err = np.abs(got - want)
+    i = np.unravel_index(int(np.argmax(err)), err.shape)
+    assert err[i] <= tol, f"{what}: at index {tuple(int(v) for v in i)} got {got[i]!r}, expected {want[i]!r} (tol {tol:.2g})"
+
+
+def test_registry() -> None:
+    assert VARIANTS[-1] == "ref", "the scalar reference is the last fallback"
+    assert _native.detected_variant() == VARIANTS[0]
+    assert isinstance(_native.version(), str) and _native.version()
+
+
+# Every width meets every map size once across the three kernels, without the full product.
+CONV_CASES = [(cin, cout, size, kind) for (size, (cin, cout)), kind in zip(
+    itertools.product(MAPS, zip(WIDTHS, WIDTHS[::-1])), itertools.cycle(["1x1", "3x3", "3x3s2", "7x7s2"]))]
+KINDS = {"1x1": (1, 1, 0), "3x3": (3, 1, 1), "3x3s2": (3, 2, 0), "7x7s2": (7, 2, 0)}
+
+
+@pytest.mark.parametrize("cin,cout,size,kind", CONV_CASES)
+def test_conv_every_variant(tmp_path, cin, cout, size, kind) -> None:
+    k, stride, pad = KINDS[kind]
+    if size + 2 * pad < k:
+        k, stride, pad = 3, 1, 1  # too small a map for this kernel: use the padded 3x3 instead
+    rng = np.random.default_rng(cin * 1000 + cout * 10 + size)
+    path = fx.conv_model(tmp_path / "conv.onnx", cin, cout, size, k, stride, pad, relu=size % 2 == 1,
+                         bias=cout % 2 == 1, rng=rng, float_data=size == 2)
+    x = rng.standard_normal((2, cin, size, size)).astype(np.float32)
+    want = fx.ort_run(path, x)
+    ref = _native.Engine(str(path), variant="ref").run(x)
+    assert_close(ref, want, f"ref conv cin={cin} cout={cout} map={size} k={k} s={stride}")
+    for v in VARIANTS:
+        got = _native.Engine(str(path), variant=v).run(x)
+        assert_close(got, ref, f"{v} vs ref, conv cin={cin} cout={cout} map={size} k={k} s={stride}")
+
+
+@pytest.mark.parametrize("cin,s,e1,e3,size", [(3, 1, 1, 1, 3), (13, 5, 7, 24, 7), (24, 16, 64, 64, 55),
+                                               (37, 13, 8, 5, 15), (64, 48, 13, 37, 13), (16, 3, 4, 16, 2)])
+def test_fire_every_variant(tmp_path, cin, s, e1, e3, size) -> None:
+    rng = np.random.default_rng(size)
+    path = fx.fire_model(tmp_path / "fire.onnx", cin, s, e1, e3, size, rng)
+    x = rng.standard_normal((1, cin, size, size)).astype(np.float32)
+    want = fx.ort_run(path, x)
+    for v in VARIANTS:
+        assert_close(_native.Engine(str(path), variant=v).run(x), want, f"{v} fire {cin}->{s}/{e1}/{e3} map {size}")
+
+
+NETS = {  # name: (arch, input size, classes, pruned)
+    "v1_1_32": ("squeezenet1_1", 32, 10, False),   # fire6-9 on 1x1 maps: centre tap only
+    "v1_1_pruned_96": ("squeezenet1_1", 96, 7, True),
+    "v1_0_64": ("squeezenet1_0", 64, 10, False),
+    "v1_0_pruned_72": ("squeezenet1_0", 72, 13, True),
+}
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory) -> dict:
+    d = tmp_path_factory.mktemp("nets")
+    return {name: fx.network(d / f"{name}.onnx", arch, size, classes, pruned, seed=i)
+            for i, (name, (arch, size, classes, pruned)) in enumerate(NETS.items())}
+
+
+@pytest.mark.parametrize("name", list(NETS))
+def test_network_matches_onnxruntime(nets, name) -> None:
+    arch, size, classes, _ = NETS[name]
+    x = np.random.default_rng(1).random((2, 3, size, size), dtype=np.float32)
+    want = fx.ort_run(nets[name], x)
+    for v in VARIANTS:
+        eng = _native.Engine(str(nets[name]), variant=v)
+        assert eng.num_classes == classes and eng.input_size == (size, size) and eng.variant == v
+        assert eng.metadata["bluefire.arch"] == arch
+        assert_close(eng.run(x), want, f"{name} variant {v}")
+
+
+def test_threads_give_identical_results(nets) -> None:
+    x = np.random.default_rng(2).random((1, 3, 96, 96), dtype=np.float32)
+    path = str(nets["v1_1_pruned_96"])
+    one = _native.Engine(path, threads=1).run(x)
+    for t in (2, 3, 4):
+        eng = _native.Engine(path, threads=t)
+        assert eng.threads == t
+        np.testing.assert_array_equal(eng.run(x), one, err_msg=f"{t} threads differ from 1")
+
+
+def test_batch_equals_single_images(nets) -> None:
+    eng = _native.Engine(str(nets["v1_1_32"]))
+    x = np.random.default_rng(3).random((3, 3, 32, 32), dtype=np.float32)
+    batch = eng.run(x)
+    for i in range(3):
+        np.testing.assert_array_equal(batch[i], eng.run(x[i:i + 1])[0])
+
+
+@pytest.fixture(scope="module")
+def prep_nets(tmp_path_factory) -> dict:
+    d = tmp_path_factory.mktemp("prep")
+    return {(c, o): fx.network(d / f"{c}{o}.onnx", "squeezenet1_1", 96, 5, False, seed=4, color=c, channel_order=o)
+            for c, o in (("rgb", "RGB"), ("gray", "BGR"))}
+
+
+@pytest.mark.parametrize("color,order", [("rgb", "RGB"), ("gray", "BGR")])
+@pytest.mark.parametrize("shape", [(96, 96), (192, 192), (50, 70), (17, 200), (300, 41)])
+def test_run_image_matches_python_preprocessing(prep_nets, color, order, shape) -> None:
+    from rtmaps_components.preprocess import Preprocessing
+
+    eng = _native.Engine(str(prep_nets[(color, order)]))
+    prep = Preprocessing.from_metadata(eng.metadata)
+    img = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    want = prep.apply(img)
+    got = eng.preprocess(img)
+    # Documented tolerance: each resized uint8 value within 1 of OpenCV's -> 1 * scale / std.
+    step = prep.scale / min(prep.std)
+    diff = np.abs(got - want)
+    assert diff.max() <= step * 1.001 + 1e-6, f"{shape} {color}: preprocessing differs by {diff.max()} (> {step})"
+    assert np.mean(diff > 1e-5) < 0.05, f"{shape} {color}: {np.mean(diff > 1e-5):.1%} of values off by one level"
+    np.testing.assert_array_equal(eng.run_image(img), eng.run(got)[0])
+
+
+def test_refusals(tmp_path, nets) -> None:
+    path = str(nets["v1_1_32"])
+    eng = _native.Engine(path)
+    good = np.zeros((1, 3, 32, 32), np.float32)
+    bad_inputs = {
+        "float64": good.astype(np.float64),
+        "rank 3": good[0],
+        "wrong size": np.zeros((1, 3, 31, 32), np.float32),
+        "channels": np.zeros((1, 1, 32, 32), np.float32),
+        "non-contiguous": np.zeros((1, 3, 32, 64), np.float32)[..., ::2],
+        "empty batch": np.zeros((0, 3, 32, 32), np.float32),
+    }
+    for what, x in bad_inputs.items():
+        with pytest.raises(ValueError, match=r"\(N, 3, 32, 32\)"):
+            eng.run(x)
+    for img in (np.zeros((10, 10, 3), np.float32), np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8),
+                np.zeros((10, 20, 3), np.uint8)[:, ::2]):
+        with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+            eng.run_image(img)
+    with pytest.raises(ValueError, match="missing.onnx"):
+        _native.Engine(str(tmp_path / "missing.onnx"))
+    data = open(path, "rb").read()
+    for name, blob in {"truncated.onnx": data[: len(data) // 2], "garbage.onnx": b"\xff" * 100, "empty.onnx": b""}.items():
+        p = tmp_path / name
+        p.write_bytes(blob)
+        with pytest.raises(ValueError, match=name):
+            _native.Engine(str(p))
+    with pytest.raises(ValueError, match="variant"):
+        _native.Engine(path, variant="sse9")
+    for t in (0, 5):
+        with pytest.raises(ValueError, match="threads"):
+            _native.Engine(path, threads=t)
+    conv = fx.conv_model(tmp_path / "nometa.onnx", 3, 4, 8, 3, 1, 1, True, True, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="preprocessing"):
+        _native.Engine(str(conv)).run_image(np.zeros((8, 8, 3), np.uint8))
