@@ -30,6 +30,7 @@ def digits_checkpoint(arch: str = "squeezenet1_1", widths: Widths = SMALL, steps
     key = (arch, widths, steps)
     if key in _CACHE:
         return _CACHE[key]
+    torch.set_num_threads(1)  # the test machines are small and shared
     torch.manual_seed(0)
     cfg = TrainConfig(data="digits", arch=arch, input_size=INPUT_SIZE, batch_size=64, lr=3e-3, augment="", seed=0)
     ds = data_mod.load(cfg.data, cfg.seed, cfg.val_fraction)
@@ -70,5 +71,5 @@ def fast_config(ckpt: Path, out: Path, **kw):
     from training.prune.schedule import PruneConfig
 
     base = PruneConfig(checkpoint=str(ckpt), out=str(out), filters_per_step=12, rank_batches=2,
-                       finetune_batches=3, final_epochs=1, batch_size=32, target_params=0.5, threads=1)
+                       finetune_batches=3, final_epochs=1, batch_size=64, target_params=0.5, threads=1)
     return replace(base, **kw)

@@ -40,7 +40,7 @@ def summarise(state: dict[str, Any]) -> dict[str, Any]:
     for band in DEPTH_BANDS:
         rows = [l for l in layers if l["band"] == band]
         before, removed = sum(l["before"] for l in rows), sum(l["removed"] for l in rows)
-        depth[band] = {"layers": [l["layer"] for l in rows], "filters_before": before, "removed": removed,
+        depth[band] = {"layers": list(DEPTH_BANDS[band]), "filters_before": before, "removed": removed,
                        "share_of_removed": removed / removed_total if removed_total else 0.0,
                        "fraction_of_band_removed": removed / before}
     curve = [{"iteration": 0, "params_removed": 0.0, "macs_removed": 0.0, "val_acc": base["val_acc"]}]
