@@ -1,0 +1,226 @@
+"""Model cards (Markdown + JSON) and models/index.json, computed from the shipped files themselves.
+
+Every number comes from an artifact: accuracy from running the ONNX file on the test split,
+parameters and MACs from its width table, size from the file, latency from `bluefire bench`
+JSON, schedule and timing from the run's own metrics/report files.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtmaps_components.model_meta import ModelMeta
+
+from . import data as data_mod
+from .model import FIRE_NAMES, Widths, count_macs, count_params, feature_sizes
+
+CARD_KIND = "bluefire-model-card"
+
+
+def _onnx_meta(path: Path) -> ModelMeta:
+    import onnx
+
+    m = onnx.load(str(path), load_external_data=False)
+    return ModelMeta.from_metadata({p.key: p.value for p in m.metadata_props}, str(path))
+
+
+def _latency(bench: list[dict], onnx_path: Path) -> dict[str, Any]:
+    """Median/p99 per engine for this model, from `bluefire bench --json` rows (1 thread)."""
+    out: dict[str, Any] = {}
+    for row in bench:
+        if Path(str(row.get("model", ""))).stem != onnx_path.stem or int(row.get("threads", 1)) != 1:
+            continue
+        out[row["engine"]] = {k: row[k] for k in ("median_ms", "p99_ms", "variant") if k in row}
+    return out
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def build_card(onnx_path: Path, data_spec: str, train_metrics: Path | None, prune_report: Path | None,
+               bench_json: Path | None, baseline: Path | None, seconds: dict[str, float]) -> dict[str, Any]:
+    """Measure one shipped model and return its card as a dict."""
+    from .evaluate import evaluate_onnx
+
+    meta = _onnx_meta(onnx_path)
+    prep = meta.preprocessing
+    widths = Widths.from_dict(meta.widths, f"{onnx_path}: widths")
+    ncls = prep.num_classes
+    size = prep.input_size[0]
+    cfg = json.loads(train_metrics.read_text())["config"] if train_metrics else {}
+    ds = data_mod.load(data_spec, int(cfg.get("seed", 0)), float(cfg.get("val_fraction", 0.1)))
+    test = evaluate_onnx(onnx_path, ds.test.images, ds.test.labels, "GRAY" if ds.color == "gray" else "RGB")
+    card: dict[str, Any] = {
+        "kind": CARD_KIND,
+        "name": onnx_path.stem,
+        "file": onnx_path.name,
+        "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        "file_bytes": onnx_path.stat().st_size,
+        "arch": meta.arch,
+        "classes": list(prep.class_names),
+        "data": {"spec": data_spec, "train": len(ds.train), "val": len(ds.val), "test": len(ds.test),
+                 "split": f"validation carved from train with seed {cfg.get('seed', 0)}, "
+                          f"fraction {cfg.get('val_fraction', 0.1)}; test split never used for choices"},
+        "preprocessing": json.loads(prep.to_json()),
+        "test_top1": test["top1"],
+        "test_per_class": test.get("per_class"),
+        "params": count_params(widths, meta.arch, ncls),
+        "macs": count_macs(widths, meta.arch, ncls, size),
+        "widths": widths.to_dict(),
+        "feature_sizes": feature_sizes(meta.arch, size),
+        "training": {k: cfg.get(k) for k in ("epochs", "optimizer", "lr", "weight_decay", "batch_size",
+                                             "augment", "label_smoothing", "seed", "input_size")} if cfg else None,
+        "seconds": seconds,
+    }
+    if prune_report:
+        rep = json.loads(prune_report.read_text())
+        card["pruning"] = {k: rep.get(k) for k in ("criterion", "config", "depth_share", "iterations_done",
+                                                   "params_removed", "macs_removed") if k in rep}
+    if bench_json and bench_json.is_file():
+        card["latency_ms"] = _latency(json.loads(bench_json.read_text()).get("rows", []), onnx_path)
+    if baseline:
+        base = json.loads(baseline.with_suffix(".json").read_text())
+        card["vs_baseline"] = {
+            "baseline": base["name"],
+            "params_removed": 1 - card["params"] / base["params"],
+            "macs_removed": 1 - card["macs"] / base["macs"],
+            "file_bytes_removed": 1 - card["file_bytes"] / base["file_bytes"],
+            "top1_delta_points": 100 * (card["test_top1"] - base["test_top1"]),
+        }
+        lat, blat = card.get("latency_ms", {}), base.get("latency_ms", {})
+        for eng in set(lat) & set(blat):
+            card["vs_baseline"][f"{eng}_latency_ratio"] = lat[eng]["median_ms"] / blat[eng]["median_ms"]
+    return card
+
+
+def markdown(card: dict[str, Any]) -> str:
+    """Human-readable card."""
+    p = card["preprocessing"]
+    lines = [f"# Model card: `{card['file']}`", "",
+             f"SqueezeNet ({card['arch']}) classifying the ten Fashion-MNIST classes: "
+             f"{', '.join(card['classes'])}.", "",
+             "| | |", "|---|---|",
+             f"| test top-1 ({card['data']['test']} test images) | **{100 * card['test_top1']:.2f} %** |",
+             f"| parameters | {card['params']:,} |",
+             f"| MACs per image | {card['macs']:,} |",
+             f"| ONNX file | {card['file_bytes']:,} bytes (sha256 `{card['sha256'][:16]}…`) |",
+             f"| input | {p['input_size'][0]}×{p['input_size'][1]} {p['color']} ({p['resize']} resize, "
+             f"mean {p['mean'][0]:.4f}, std {p['std'][0]:.4f}) |"]
+    for eng, v in sorted(card.get("latency_ms", {}).items()):
+        lines.append(f"| latency, {eng}, 1 thread | median {v['median_ms']:.4f} ms, p99 {v['p99_ms']:.4f} ms |")
+    vb = card.get("vs_baseline")
+    if vb:
+        lines += [f"| vs `{vb['baseline']}` | {100 * vb['params_removed']:.1f} % fewer parameters, "
+                  f"{100 * vb['macs_removed']:.1f} % fewer MACs, top-1 {vb['top1_delta_points']:+.2f} points |"]
+        for k, v in sorted(vb.items()):
+            if k.endswith("_latency_ratio"):
+                lines.append(f"| latency ratio ({k[:-14]}) | {v:.3f}× the baseline |")
+    d = card["data"]
+    lines += ["", "## Data", f"`{d['spec']}`: {d['train']} training, {d['val']} validation, {d['test']} test images; {d['split']}.",
+              "", "## Widths (output channels)", "", "| layer | squeeze | expand1x1 | expand3x3 | map |", "|---|---|---|---|---|",
+              f"| conv1 | {card['widths']['conv1']} | | | {card['feature_sizes']['conv1']}² |"]
+    for name, (s, e1, e3) in zip(FIRE_NAMES, card["widths"]["fires"]):
+        lines.append(f"| {name} | {s} | {e1} | {e3} | {card['feature_sizes'][name]}² |")
+    if card.get("training"):
+        lines += ["", "## Training", "```json", json.dumps(card["training"], indent=1), "```"]
+    if card.get("pruning"):
+        lines += ["", "## Pruning", "```json", json.dumps(card["pruning"], indent=1, default=str), "```"]
+    if card.get("seconds"):
+        lines += ["", "## Time on this machine (2 cores)", ""]
+        lines += [f"- {k}: {v / 60:.1f} min" for k, v in card["seconds"].items()]
+    lines += ["", "Regenerate with `make models` (see `models/reproduce.sh`); every figure above is measured by it.", ""]
+    return "\n".join(lines)
+
+
+def write_index(folder: Path) -> dict[str, Any]:
+    """models/index.json: every card in the folder, the fields a tool needs to verify the claims."""
+    keys = ("name", "file", "sha256", "file_bytes", "arch", "test_top1", "params", "macs", "latency_ms",
+            "vs_baseline", "preprocessing")
+    cards = []
+    for f in sorted(folder.glob("*.json")):
+        try:
+            c = json.loads(f.read_text())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(c, dict) and c.get("kind") == CARD_KIND:
+            cards.append({k: c.get(k) for k in keys} | {"card": f.with_suffix(".md").name})
+    index = {"models": cards}
+    _write_atomic(folder / "index.json", json.dumps(index, indent=1) + "\n")
+    return index
+
+
+README_BEGIN, README_END = "<!-- headline:begin (training/model_card.py --readme) -->", "<!-- headline:end -->"
+
+
+def headline(index: dict[str, Any]) -> str:
+    """The README's baseline-vs-pruned table, from models/index.json."""
+    rows = ["| model | test top-1 | parameters | MACs | ONNX size | native, 1 thread | ONNX Runtime, 1 thread |",
+            "|---|---|---|---|---|---|---|"]
+    for c in index["models"]:
+        lat = c.get("latency_ms") or {}
+        cell = lambda e: f"{lat[e]['median_ms']:.3f} ms" if e in lat else "n/a"  # noqa: E731
+        rows.append(f"| [`{c['file']}`](models/{c['card']}) | {100 * c['test_top1']:.2f} % | {c['params']:,} | "
+                    f"{c['macs'] / 1e6:.2f} M | {c['file_bytes'] / 1024:.0f} KiB | {cell('native')} | {cell('onnxruntime')} |")
+    for c in index["models"]:
+        vb = c.get("vs_baseline")
+        if vb:
+            rows.append("")
+            rows.append(f"`{c['file']}`: **{100 * vb['params_removed']:.1f} % fewer parameters** "
+                        f"({100 * vb['macs_removed']:.1f} % fewer MACs) than `{vb['baseline']}`, "
+                        f"top-1 {vb['top1_delta_points']:+.2f} points"
+                        + (f", native latency {vb['native_latency_ratio']:.2f}× the baseline's"
+                           if "native_latency_ratio" in vb else "") + ".")
+    return "\n".join(rows)
+
+
+def update_readme(readme: Path, index: dict[str, Any]) -> None:
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f"{readme}: no headline markers ({README_BEGIN} ... {README_END})")
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    _write_atomic(readme, f"{head}{README_BEGIN}\n{headline(index)}\n{README_END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Write a model card (Markdown + JSON) for a shipped ONNX model and refresh models/index.json.")
+    ap.add_argument("onnx", type=Path, nargs="?", help="the ONNX model to describe (omit with --readme only)")
+    ap.add_argument("--readme", type=Path, help="rewrite the headline table in this README from models/index.json")
+    ap.add_argument("--data", default="fashion-mnist")
+    ap.add_argument("--train-metrics", type=Path, help="metrics.json of the training run")
+    ap.add_argument("--prune-report", type=Path, help="report.json of the pruning run")
+    ap.add_argument("--bench", type=Path, help="`bluefire bench --json` output")
+    ap.add_argument("--baseline", type=Path, help="the baseline's ONNX file (its card must exist)")
+    ap.add_argument("--seconds", action="append", default=[], metavar="STEP=SECONDS",
+                    help="wall time of a step that made this model (repeatable)")
+    a = ap.parse_args(argv)
+    if a.onnx is None:
+        if not a.readme:
+            ap.error("give an ONNX model, or --readme")
+        update_readme(a.readme, json.loads(Path("models/index.json").read_text()))
+        return 0
+    secs = {}
+    for item in a.seconds:
+        k, _, v = item.partition("=")
+        secs[k] = float(v)
+    card = build_card(a.onnx, a.data, a.train_metrics, a.prune_report, a.bench, a.baseline, secs)
+    _write_atomic(a.onnx.with_suffix(".json"), json.dumps(card, indent=1, default=str) + "\n")
+    _write_atomic(a.onnx.with_suffix(".md"), markdown(card))
+    index = write_index(a.onnx.parent)
+    if a.readme:
+        update_readme(a.readme, index)
+    print(f"{a.onnx.with_suffix('.md')}: test top-1 {100 * card['test_top1']:.2f} %, {card['params']:,} params")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
