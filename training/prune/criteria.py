@@ -180,8 +180,8 @@ def l2_normalise(v: torch.Tensor) -> torch.Tensor:
 
 def rank_scores(raw: dict[str, torch.Tensor], normalise: bool = True, flops_lambda: float = 0.0,
                 filter_macs: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
-    """Final per-filter scores: per-layer L2 normalisation, then Θ − λ·cost, cost = the MACs one filter
-    of that layer costs (itself plus its consumers' input channel) divided by the largest such cost."""
+    """Final per-filter scores: per-layer L2 normalisation, then Θ − λ·cost, cost = the MACs (or parameters)
+    one filter of that layer costs (itself plus its consumers' input channel) divided by the largest such cost."""
     out = {n: l2_normalise(v) if normalise else v.clone() for n, v in raw.items()}
     if flops_lambda:
         if not filter_macs:

@@ -36,7 +36,8 @@ class PruneConfig:
     criterion: str = "taylor"        # taylor | l2 | combined | weight-l1 | random
     alpha: float = crit_mod.DEFAULT_ALPHA  # combined = alpha * Taylor + (1 - alpha) * L2 (both layer-normalised)
     normalize: bool = True           # per-layer L2 normalisation of the scores before global ranking
-    flops_lambda: float = 0.0        # score - lambda * (per-filter MACs / largest per-filter MACs); 0 = off
+    flops_lambda: float = 0.0        # score - lambda * (per-filter cost / largest per-filter cost); 0 = off
+    cost: str = "macs"               # what flops_lambda penalises: macs (speed) | params (model size)
     target_params: float = 0.8       # stop once this fraction of the parameters is removed (0 = no such target)
     target_macs: float = 0.0         # stop once this fraction of the MACs is removed (0 = no such target)
     min_val_acc: float = 0.0         # accuracy floor: an iteration below it is undone and pruning stops (0 = off)
@@ -63,6 +64,8 @@ class PruneConfig:
     def validate(self) -> None:
         if self.criterion not in crit_mod.CRITERIA:
             raise ValueError(f"criterion: expected one of {', '.join(crit_mod.CRITERIA)}, got {self.criterion!r}")
+        if self.cost not in ("macs", "params"):
+            raise ValueError(f"cost: expected 'macs' or 'params', got {self.cost!r}")
         if self.ranking not in ("global", "per-layer"):
             raise ValueError(f"ranking: expected 'global' or 'per-layer', got {self.ranking!r}")
         for name in ("target_params", "target_macs", "min_val_acc", "max_val_drop"):
@@ -245,7 +248,8 @@ def rank(model: SqueezeNet, cfg: PruneConfig, d: PruneData, prep, iteration: int
     raw = c.scores(model)
     costs = None
     if cfg.flops_lambda:
-        costs = {n: float(v[1]) for n, v in marginal_costs(model.widths, model.arch, model.num_classes, size).items()}
+        pick = 1 if cfg.cost == "macs" else 0
+        costs = {n: float(v[pick]) for n, v in marginal_costs(model.widths, model.arch, model.num_classes, size).items()}
     return crit_mod.rank_scores(raw, cfg.normalize, cfg.flops_lambda, costs)
 
 
@@ -276,7 +280,11 @@ def _model_from(arch: str, num_classes: int, s: dict) -> SqueezeNet:
 
 
 def config_diff(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
-    """{key: (checkpoint value, requested value)} for every setting that differs."""
+    """{key: (checkpoint value, requested value)} for every setting that differs.
+
+    A setting added to PruneConfig after the run started counts as its default in the old run."""
+    defaults = {f.name: f.default for f in fields(PruneConfig)}
+    old = {**{k: v for k, v in defaults.items() if k not in old}, **old}
     return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
 
 
