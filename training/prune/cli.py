@@ -19,6 +19,19 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _field_comments() -> dict[str, str]:
+    """The `# ...` comment after each PruneConfig field: one source of truth for defaults and --help."""
+    import inspect
+    import re
+
+    out = {}
+    for line in inspect.getsource(PruneConfig).splitlines():
+        m = re.match(r"\s+(\w+): [^=]+=.*?#\s*(.*)$", line)
+        if m:
+            out[m.group(1)] = m.group(2).replace("%", "%%")
+    return out
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", nargs="?", default=None, help="trained bluefire checkpoint (e.g. runs/baseline/best.pt)")
     p.add_argument("--config", help="JSON file of PruneConfig fields (flags override it)")
@@ -26,12 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", metavar="C1,C2,...",
                    help=f"run several criteria ({','.join(CRITERIA)}) on the same budget into OUT/<criterion> "
                         "and write OUT/comparison.{json,md,png}")
+    comments = _field_comments()
     for f in fields(PruneConfig):
         if f.name == "checkpoint":
             continue
         kind = _bool if isinstance(f.default, bool) else type(f.default)
         p.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
-                       help=f"(default: {f.default!r})")
+                       help=f"{comments.get(f.name, '')} (default: {f.default!r})".strip())
 
 
 def main(args: argparse.Namespace) -> int:

@@ -67,9 +67,10 @@ def _pct(x: float | None) -> str:
 def markdown(rep: dict[str, Any]) -> str:
     """A short human summary of one run."""
     b, f = rep["base"], rep["final"]
+    status = {"prune": "still pruning", "final": f"in the final fine-tune ({rep['stop_reason']})",
+              "done": f"done ({rep['stop_reason']})"}[rep["phase"]]
     lines = [f"# Pruning run: {rep['criterion']}", "",
-             f"Stopped: {rep['stop_reason'] or rep['phase']} after {rep['iterations']} iterations "
-             f"({rep['seconds'] / 60:.1f} min).", "",
+             f"Status: {status}; {rep['iterations']} iterations, {rep['seconds'] / 60:.1f} min of work.", "",
              "| | unpruned | pruned |", "|---|---|---|",
              f"| parameters | {b['params']:,} | {f['params']:,} (−{_pct(f['params_removed'])}) |",
              f"| MACs | {b['macs']:,} | {f['macs']:,} (−{_pct(f['macs_removed'])}) |",
