@@ -149,8 +149,8 @@ def config_from(cls: type, file: str | None, overrides: dict[str, Any]):
 # ---------------------------------------------------------------- batches
 def to_input(x: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
     """uint8 (B, H, W, 3) RGB -> normalised float32 (B, 3, H, W); same arithmetic as Preprocessing.normalize."""
-    mean = torch.tensor(prep.mean, dtype=torch.float32)
-    std = torch.tensor(prep.std, dtype=torch.float32)
+    mean = torch.tensor(prep.mean, dtype=torch.float32, device=x.device)
+    std = torch.tensor(prep.std, dtype=torch.float32, device=x.device)
     y = (x.to(torch.float32) * prep.scale - mean) / std
     if prep.channel_order == "BGR":
         y = y.flip(-1)
@@ -222,8 +222,15 @@ def predict(model: nn.Module, images: np.ndarray | torch.Tensor, prep: Preproces
     """Logits of a prepared uint8 (N, H, W, 3) array, in eval mode."""
     model.eval()
     x = torch.as_tensor(images)
-    out = [model(to_input(x[i:i + batch], prep)) for i in range(0, len(x), batch)]
+    dev = model_device(model)
+    out = [model(to_input(x[i:i + batch].to(dev), prep)).cpu() for i in range(0, len(x), batch)]
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's weights live (batches are moved there)."""
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
 
 
 def accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray, prep: Preprocessing) -> float:
@@ -283,7 +290,9 @@ def run_epoch(model: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor
                             "flip" in aug and flip_ok, rank, world)
     loss_sum, correct, seen = 0.0, 0, 0
     bar = progress(batches, n_steps, f"epoch {epoch + 1}/{cfg.epochs}", show)
+    dev = model_device(model)
     for i, (xb, yb) in enumerate(bar):
+        xb, yb = xb.to(dev), yb.to(dev)
         lr = lr_at(step0 + i, total_steps, warmup_steps, cfg.lr)
         loss, ok = train_step(model, opt, to_input(xb, prep), yb, lr, cfg.label_smoothing)
         loss_sum += loss * len(yb)

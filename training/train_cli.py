@@ -48,6 +48,8 @@ def main(args: argparse.Namespace) -> int:
         result = fit(cfg, resume=args.resume)
     except ValueError as e:
         raise SystemExit(f"bluefire train: {e}")
+    finally:
+        _shutdown()
     print(json.dumps({k: result[k] for k in ("best_val_acc", "test_acc", "checkpoint")}, indent=1))
     return 0
 
@@ -59,6 +61,8 @@ def _dist() -> tuple[int, int]:
         return 0, 1
     import torch.distributed as dist
     if not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     return dist.get_rank(), world
 
@@ -66,6 +70,9 @@ def _dist() -> tuple[int, int]:
 def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, Any]:
     """Train per `cfg`; writes out/checkpoint.pt (last), out/best.pt (best validation) and out/metrics.json."""
     rank, world = _dist()
+    # One GPU per process when there are GPUs (torchrun's LOCAL_RANK picks it); the CPU otherwise.
+    device = (torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if torch.cuda.is_available()
+              else torch.device("cpu"))
     out = Path(cfg.out)
     last_path = out / "checkpoint.pt"
     if cfg.weights and cfg.init:
@@ -102,6 +109,7 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
         print(f"transfer: re-initialised {', '.join(reinit)} for {len(ds.class_names)} classes", flush=True)
     if rank > 0:  # DDP copies rank 0's weights; dropout masks should differ between ranks
         torch.manual_seed(cfg.seed + 1000003 * rank)
+    model.to(device)  # before the optimizer: its state (loaded below) follows the parameters' device
     opt = make_optimizer(model.parameters(), cfg)
     history: list[dict] = []
     start_epoch, best_acc = 0, -1.0
@@ -122,7 +130,8 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
             p.requires_grad_(not head_only or name.startswith("classifier."))
         if world > 1 and ddp_phase != head_only:
             # DDP fixes the set of trainable parameters when it is built: rebuild it when the phase changes
-            ddp, ddp_phase = torch.nn.parallel.DistributedDataParallel(model), head_only
+            ddp, ddp_phase = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None), head_only
         loss, acc, _ = run_epoch(ddp, opt, train_x, train_y, prep, cfg, epoch, ds.flip_ok, epoch * n_steps,
                                  total, warmup, rank, world, show and rank == 0)
         val_acc = accuracy(model, val_x, ds.val.labels, prep)
@@ -174,6 +183,13 @@ def _gather(world: int, obj: Any) -> list:
     out: list = [None] * world
     dist.all_gather_object(out, obj)
     return out
+
+
+def _shutdown() -> None:
+    """Leave the DDP process group cleanly (torchrun runs)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _barrier(world: int) -> None:
