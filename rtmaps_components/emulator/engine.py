@@ -293,7 +293,8 @@ class Engine:
             return "interrupted"
 
     def _next_event(self, stopping: bool) -> int | None:
-        times = [n.busy_until for n in self.nodes.values() if n.pending()]
+        now = self.clock.now_us()
+        times = [n.busy_until for n in self.nodes.values() if n.pending() and n.busy_until > now]
         if not stopping:
             times += [n.next_tick for n in self.nodes.values() if n.policy == 2]
         return min(times) if times else None

@@ -95,7 +95,13 @@ class Node:
             raise DiagramError(f"{self.name}: samplingPeriod must be >= 1 µs, got {self.sampling_period_us}")
 
     def pending(self) -> bool:
-        return any(len(i.fifo) for i in self.inputs.values())
+        """Whether queued samples will trigger a Core by themselves (Sampling waits for its tick)."""
+        ins = list(self.inputs.values())
+        if self.policy == RP.TRIGGERED:
+            return bool(ins) and len(ins[0].fifo) > 0
+        if self.policy == RP.REACTIVE:
+            return any(len(i.fifo) for i in ins)
+        return False
 
     def _inputs_filled(self) -> bool:
         return all(i.current is not None or len(i.fifo) for i in self.inputs.values() if i.connected)
@@ -106,10 +112,7 @@ class Node:
             return False
         if self.policy == RP.SAMPLING:
             return self.next_tick <= now and not (sources_stopped and self.is_source)
-        ins = list(self.inputs.values())
-        if self.policy == RP.TRIGGERED:
-            return bool(ins) and len(ins[0].fifo) > 0
-        return any(len(i.fifo) for i in ins)
+        return self.pending()
 
     def take_inputs(self) -> None:
         """Move samples from FIFOs to what `inputs[...].ioelt` returns in this Core, per policy."""
