@@ -30,6 +30,7 @@ def test_transfer_study_end_to_end(tmp_path, capsys):
     assert differing == {"init", "head_epochs", "out"}, differing  # same schedule, only the start differs
     md = (tmp_path / "ev" / "transfer_study.md").read_text()
     assert "| labels per class | scratch | transfer | gain |" in md and md.count("\n| ") == 3
+    assert all(isinstance(r["dead_classes"], int) for r in rows.values())
     assert (tmp_path / "ev" / "transfer_study.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
     assert main(argv) == 0  # finished runs are reused, not retrained

@@ -18,7 +18,7 @@ from . import checkpoint as ckpt_io
 from . import data as data_mod
 from .model import build
 from .train import (EpochLog, TrainConfig, accuracy, add_config_arguments, config_from, make_optimizer,
-                    rng_state, run_epoch, set_rng_state, set_seed, steps_per_epoch)
+                    predict, rng_state, run_epoch, set_rng_state, set_seed, steps_per_epoch)
 from .weights import load_pretrained
 
 
@@ -134,16 +134,21 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
                 model, device_ids=[device.index] if device.type == "cuda" else None), head_only
         loss, acc, _ = run_epoch(ddp, opt, train_x, train_y, prep, cfg, epoch, ds.flip_ok, epoch * n_steps,
                                  total, warmup, rank, world, show and rank == 0)
-        val_acc = accuracy(model, val_x, ds.val.labels, prep)
+        val_logits = predict(model, val_x, prep)
+        val_acc = float((val_logits.argmax(1) == ds.val.labels).mean()) if len(ds.val) else float("nan")
+        # conv10 feeds a ReLU (torchvision's head): a class whose output is 0 on every validation image has
+        # died and gets no gradient again. Without batch norm this is how a too-high learning rate fails.
+        dead = int((val_logits <= 0).all(0).sum()) if len(ds.val) else 0
         log = EpochLog(epoch + 1, opt.param_groups[0]["lr"], loss, acc, val_acc, time.time() - t0,
-                       {"head_only": head_only})
+                       {"head_only": head_only, "dead_classes": dead})
         history.append(log.as_dict())
         improved = val_acc > best_acc or not (out / "best.pt").is_file()
         best_acc = max(best_acc, val_acc)
         rngs = _gather(world, rng_state())  # each rank's dropout stream, for an exact DDP resume
         if rank == 0:
             print(f"epoch {epoch + 1}/{cfg.epochs}  loss {loss:.4f}  train {acc:.4f}  val {val_acc:.4f}  "
-                  f"{log.seconds:.0f}s{'  (head only)' if head_only else ''}", flush=True)
+                  f"{log.seconds:.0f}s{'  (head only)' if head_only else ''}"
+                  f"{f'  ({dead} dead classes: lower --lr)' if dead else ''}", flush=True)
             state = _state(model, prep, cfg, epoch + 1, opt, history, best_acc)
             state["rng_ranks"] = rngs
             if improved:

@@ -78,6 +78,8 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
                              "min_per_class": int(counts.min()), "max_per_class": int(counts.max()),
                              "test_acc": result["test_acc"], "best_val_acc": result["best_val_acc"],
                              "final_val_acc": result["history"][-1]["val_acc"],
+                             # classes whose ReLU'd output died (0 on all validation images) by the last epoch
+                             "dead_classes": result["history"][-1].get("extra", {}).get("dead_classes"),
                              "seconds": round(sum(h["seconds"] for h in result["history"]), 1),
                              "reinitialised": result.get("reinitialised", []), "run": cfg.out})
                 print(f"[{mode} {k}/class seed {seed}] test {result['test_acc']:.4f}  ({time.time() - t0:.0f}s)", flush=True)
@@ -85,8 +87,10 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
     for k in per_class_list:
         entry: dict[str, Any] = {"per_class": k}
         for mode in MODES:
-            accs = [r["test_acc"] for r in rows if r["per_class"] == k and r["mode"] == mode]
-            entry[mode] = {"mean": float(np.mean(accs)), "std": float(np.std(accs)), "n": len(accs)}
+            mine = [r for r in rows if r["per_class"] == k and r["mode"] == mode]
+            accs = [r["test_acc"] for r in mine]
+            entry[mode] = {"mean": float(np.mean(accs)), "std": float(np.std(accs)), "n": len(accs),
+                           "dead_classes": int(sum(r["dead_classes"] or 0 for r in mine))}
         entry["gain"] = entry["transfer"]["mean"] - entry["scratch"]["mean"]
         summary.append(entry)
     src_cfg = pretrained.get("config") or {}
@@ -113,10 +117,14 @@ def markdown(study: dict[str, Any]) -> str:
              f"best-validation checkpoint, mean ± std over {n} seed(s). Both arms: {s['epochs']} epochs, "
              f"batch {s['batch_size']}, AdamW lr {s['lr']}, {s['warmup_epochs']} warm-up epochs, cosine; "
              f"transfer trains only the new classifier for its first {s['head_epochs_transfer']} epoch(s).", "",
-             "| labels per class | scratch | transfer | gain |", "|---:|---:|---:|---:|"]
+             "| labels per class | scratch | transfer | gain | dead classes (scratch / transfer, all seeds) |",
+             "|---:|---:|---:|---:|---:|"]
     for e in study["summary"]:
         lines.append(f"| {e['per_class']} | {e['scratch']['mean']:.4f} ± {e['scratch']['std']:.4f} | "
-                     f"{e['transfer']['mean']:.4f} ± {e['transfer']['std']:.4f} | {e['gain']:+.4f} |")
+                     f"{e['transfer']['mean']:.4f} ± {e['transfer']['std']:.4f} | {e['gain']:+.4f} | "
+                     f"{e['scratch']['dead_classes']} / {e['transfer']['dead_classes']} |")
+    lines += ["", "A dead class: its conv10 output (followed by a ReLU, as in torchvision) is 0 on every validation "
+              "image at the last epoch; it then never learns again and its images are always misclassified."]
     return "\n".join(lines) + "\n"
 
 
