@@ -96,6 +96,7 @@ def test_short_digits_run_clearly_beats_chance(tmp_path):
     best = ckpt_io.load(tmp_path / "best.pt")
     assert best["best_val_acc"] == pytest.approx(max(h["val_acc"] for h in r["history"]))
     assert best["preprocessing"] and best["widths"]["conv1"] == 64
+    assert best["data"] == {"spec": "digits", "seed": 0, "val_fraction": 0.1}
 
 
 DIGITS_EPOCHS = 12
@@ -206,3 +207,13 @@ def test_ddp_two_cpu_processes_stay_in_sync(tmp_path):
     assert weights_digest(model) == a
     # 160 images, 16 per rank and step, 2 ranks: 5 steps per epoch; each rank saw different images
     assert len(m["history"]) == 2 and p.stdout.count("epoch 1/2") == 1  # only rank 0 prints
+
+
+def test_checkpoint_names_its_data_split():
+    from training.checkpoint import data_split_of
+    assert data_split_of({"config": {"data": "digits", "seed": 4, "val_fraction": 0.2}}) == \
+        {"spec": "digits", "seed": 4, "val_fraction": 0.2}
+    # a derived checkpoint (e.g. pruned) whose config is another tool's: its "data" entry wins
+    assert data_split_of({"config": {"data": "", "seed": 0}, "data": {"spec": "fashion-mnist", "seed": 3, "val_fraction": 0.1}}) \
+        == {"spec": "fashion-mnist", "seed": 3, "val_fraction": 0.1}
+    assert data_split_of({})["spec"] == ""

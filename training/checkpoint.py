@@ -51,3 +51,18 @@ def model_from_checkpoint(ckpt: dict, source: str = "checkpoint") -> tuple[Squee
     except RuntimeError as e:
         raise ValueError(f"{source}: weights do not match the width table ({e})") from None
     return model, Preprocessing.from_json(ckpt["preprocessing"], source)
+
+
+def data_split_of(ckpt: dict) -> dict[str, Any]:
+    """The data a checkpoint was trained on: {"spec", "seed", "val_fraction"} (spec "" when unknown).
+
+    Read from the checkpoint's "data" entry (written by `bluefire train`, and by any tool that derives
+    a checkpoint from another and passes it on), else from its training config. Evaluating or
+    exporting with the same seed and fraction reproduces the same validation and test splits.
+    """
+    d = ckpt.get("data")
+    if isinstance(d, dict) and "spec" in d:
+        return {"spec": str(d["spec"]), "seed": int(d.get("seed", 0)), "val_fraction": float(d.get("val_fraction", 0.1))}
+    cfg = ckpt.get("config") or {}
+    return {"spec": str(cfg.get("data") or ""), "seed": int(cfg.get("seed", 0)),
+            "val_fraction": float(cfg.get("val_fraction", 0.1))}

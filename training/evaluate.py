@@ -199,16 +199,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     path = Path(args.model)
     is_onnx = path.suffix.lower() == ".onnx"
-    ckpt, cfg = None, {}
+    ckpt, known = None, {"spec": "", "seed": 0, "val_fraction": 0.1}
     if not is_onnx:
         from . import checkpoint as ckpt_io
         ckpt = ckpt_io.load(path)
-        cfg = ckpt.get("config") or {}
-    spec = args.data or cfg.get("data")
+        known = ckpt_io.data_split_of(ckpt)
+    spec = args.data or known["spec"]
     if not spec:
-        raise ValueError(f"{path}: give --data SPEC (an ONNX file does not record its data set)")
-    seed = args.seed if args.seed is not None else int(cfg.get("seed", 0))
-    val_fraction = args.val_fraction if args.val_fraction is not None else float(cfg.get("val_fraction", 0.1))
+        raise ValueError(f"{path}: give --data SPEC (" + ("an ONNX file does not record its data set)" if is_onnx
+                         else "the checkpoint does not name its data set)"))
+    seed = args.seed if args.seed is not None else known["seed"]
+    val_fraction = args.val_fraction if args.val_fraction is not None else known["val_fraction"]
     if args.threads:
         try:
             import torch

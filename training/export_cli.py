@@ -57,11 +57,13 @@ def real_inputs(ckpt: dict, prep, spec: str | None, n: int) -> np.ndarray:
     from . import data as data_mod
     from .train import to_input
 
-    cfg = ckpt.get("config") or {}
-    spec = spec or cfg.get("data")
+    from .checkpoint import data_split_of
+
+    known = data_split_of(ckpt)
+    spec = spec or known["spec"]
     if not spec:
         raise ValueError("the checkpoint does not name its data set: give --data SPEC or --parity-images 0")
-    ds = data_mod.load(spec, int(cfg.get("seed", 0)), float(cfg.get("val_fraction", 0.1)))
+    ds = data_mod.load(spec, known["seed"], known["val_fraction"])
     split = ds.val if len(ds.val) else ds.test
     x = data_mod.prepare(split.subset(np.arange(min(n, len(split)))), prep)
     return to_input(torch.from_numpy(x), prep).numpy()

@@ -206,7 +206,9 @@ def _barrier(world: int) -> None:
 def _state(model, prep, cfg, epoch, opt, history, best) -> dict[str, Any]:
     return {"model": model.state_dict(), "arch": model.arch, "num_classes": model.num_classes,
             "widths": model.widths.to_dict(), "preprocessing": prep.to_json(), "optimizer": opt.state_dict(),
-            "config": asdict(cfg), "epoch": epoch, "history": history, "best_val_acc": best, "rng": rng_state()}
+            "config": asdict(cfg), "epoch": epoch, "history": history, "best_val_acc": best, "rng": rng_state(),
+            # what evaluate/export/prune need to rebuild the same splits, whatever later tools do to "config"
+            "data": {"spec": cfg.data, "seed": cfg.seed, "val_fraction": cfg.val_fraction}}
 
 
 def _init_from_checkpoint(model, src: dict, source: str, class_names: tuple[str, ...]) -> list[str]:
