@@ -16,9 +16,37 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DIAGRAMS = REPO / "diagrams"
+COMPONENTS = REPO / "rtmaps_components"
 REPLAY = DIAGRAMS / "classify_replay.rtd"
 CAMERA = DIAGRAMS / "classify_camera.rtd"
+NS = 'xmlns="http://schemas.intempora.com/RTMaps/2011/RTMapsFiles"'
 TINY_WIDTHS = {"conv1": 16, "fires": [[8, 16, 16]] * 2 + [[8, 24, 24]] * 2 + [[12, 32, 32]] * 4}
+
+
+def bridge(inst: str, script: str, cls: str, policy: int | None = None, props: dict[str, str] | None = None,
+           period: int | None = None, outputs: dict[str, int] | None = None) -> str:
+    """A PythonBridge <Component> as RTMaps Studio writes it (script relative to the diagram, or absolute)."""
+    rel = script if Path(script).is_absolute() else f"%RTMAPS_DIAGRAMDIR%/{script}"
+    p = [f'<Property LongName="{inst}.pythonFilename" Type="3" SubType="80"><![CDATA[/nowhere/{Path(script).name}]]>'
+         f'<Relative><![CDATA[{rel}]]></Relative></Property>',
+         f'<Property LongName="{inst}.className" Type="3"><![CDATA[{cls}]]></Property>']
+    if policy is not None:
+        p.append(f'<Property LongName="{inst}.readingPolicy" Type="4"><![CDATA[5|{policy}|Synchro|Reactive|Sampling|'
+                 f'Triggered by First Input|Periodic Resampling Based on Timestamps]]></Property>')
+    if period is not None:
+        p.append(f'<Property LongName="{inst}.samplingPeriod" Type="1" SubType="1">{period}</Property>')
+    for k, v in (props or {}).items():
+        p.append(f'<Property LongName="{inst}.{k}" Type="3"><![CDATA[{v}]]></Property>')
+    ports = "".join(f'<Output LongName="{inst}.{o}" Name="{o}"><Property LongName="{inst}.{o}.fifosize" Type="1">{n}'
+                    f'</Property></Output>' for o, n in (outputs or {}).items())
+    return f'<Component InstanceName="{inst}" Model="PythonBridge" Version="4.9.0" x="0" y="0" z="0">{ports}{"".join(p)}</Component>'
+
+
+def write_rtd(path: Path, body: str, connections=()) -> Path:
+    """A minimal but real .rtd (namespace, components, connections) around `body`."""
+    conns = "".join(f'<Connection Output="{o}" Input="{i}"/>' for o, i in connections)
+    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<RTMapsDiagram version="4.8.0" {NS}>{body}{conns}</RTMapsDiagram>')
+    return path
 
 
 def clip(name: str) -> Path:
@@ -66,7 +94,27 @@ def digits_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=None)
 def digits_model(steps: int = 300, size: int = 32) -> Path:
-    """A narrow SqueezeNet 1.1 trained briefly on digits (well above chance, ~35 % top-1), exported to ONNX."""
+    """A narrow SqueezeNet 1.1 trained briefly on digits (well above chance, ~35 % top-1), exported to ONNX.
+
+    Cached across test runs under the temp folder, keyed by the code that makes it (model, export,
+    this fixture), because training takes a minute on a loaded 2-core machine.
+    """
+    import hashlib
+    import inspect
+
+    key = hashlib.sha256()
+    for src in (REPO / "training" / "model.py", REPO / "training" / "export.py", REPO / "rtmaps_components" / "preprocess.py"):
+        key.update(src.read_bytes())
+    key.update(inspect.getsource(_train_digits).encode() + f"{steps} {size} {TINY_WIDTHS}".encode())
+    cache = Path(tempfile.gettempdir()) / "bluefire-test-cache" / f"digits_{key.hexdigest()[:16]}.onnx"
+    if not cache.is_file():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _train_digits(steps, size, workdir() / cache.name)
+        os.replace(tmp, cache)  # atomic: a concurrent or killed run never sees half a file
+    return cache
+
+
+def _train_digits(steps: int, size: int, path: Path) -> Path:
     import torch
 
     from rtmaps_components.preprocess import Preprocessing
@@ -89,7 +137,7 @@ def digits_model(steps: int = 300, size: int = 32) -> Path:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return export_onnx(model, prep, workdir() / f"digits_{steps}_{size}.onnx")
+    return export_onnx(model, prep, path)
 
 
 def write_labelled_folder(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:

@@ -9,7 +9,7 @@ import pytest
 
 from rtmaps_components.emulator import DiagramError, Engine, load_rtd
 
-NS = 'xmlns="http://schemas.intempora.com/RTMaps/2011/RTMapsFiles"'
+from pipeline_fixtures import NS, bridge, write_rtd
 
 SOURCE = """
 import rtmaps.core as rt
@@ -64,30 +64,10 @@ class Sink(BaseComponent):
 """
 
 
-def bridge(inst: str, script: str, cls: str, policy: int | None = None, props: dict[str, str] | None = None,
-           period: int | None = None, outputs: dict[str, int] | None = None) -> str:
-    p = [f'<Property LongName="{inst}.pythonFilename" Type="3" SubType="80"><![CDATA[/nowhere/{script}]]>'
-         f'<Relative><![CDATA[%RTMAPS_DIAGRAMDIR%/{script}]]></Relative></Property>',
-         f'<Property LongName="{inst}.className" Type="3"><![CDATA[{cls}]]></Property>']
-    if policy is not None:
-        p.append(f'<Property LongName="{inst}.readingPolicy" Type="4"><![CDATA[5|{policy}|Synchro|Reactive|Sampling|'
-                 f'Triggered by First Input|Periodic Resampling Based on Timestamps]]></Property>')
-    if period is not None:
-        p.append(f'<Property LongName="{inst}.samplingPeriod" Type="1" SubType="1">{period}</Property>')
-    for k, v in (props or {}).items():
-        p.append(f'<Property LongName="{inst}.{k}" Type="3"><![CDATA[{v}]]></Property>')
-    ports = "".join(f'<Output LongName="{inst}.{o}" Name="{o}"><Property LongName="{inst}.{o}.fifosize" Type="1">{n}'
-                    f'</Property></Output>' for o, n in (outputs or {}).items())
-    return f'<Component InstanceName="{inst}" Model="PythonBridge" Version="4.9.0" x="0" y="0" z="0">{ports}{"".join(p)}</Component>'
-
-
 def diagram(tmp: Path, body: str, connections: list[tuple[str, str]] = (), name: str = "d.rtd") -> Path:
     (tmp / "source.py").write_text(SOURCE)
     (tmp / "sink.py").write_text(SINK)
-    conns = "".join(f'<Connection Output="{o}" Input="{i}"/>' for o, i in connections)
-    path = tmp / name
-    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<RTMapsDiagram version="4.8.0" {NS}>{body}{conns}</RTMapsDiagram>')
-    return path
+    return write_rtd(tmp / name, body, connections)
 
 
 def run_sink(path: Path, **kw) -> tuple[dict, list]:

@@ -1,0 +1,227 @@
+"""Components and backends: model loading errors, channel sequences, faults of the camera, latency meter."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+import pipeline_fixtures as F
+from rtmaps_components.backends import ModelLoadError, load_model, native_status
+from rtmaps_components.emulator import Engine
+
+SEQ_SOURCE = """
+import cv2
+import numpy as np
+import rtmaps.core as rt
+import rtmaps.reading_policy
+import rtmaps.types
+from rtmaps.base_component import BaseComponent
+
+CONVERT = {"RGB": cv2.COLOR_BGR2RGB, "BGRA": cv2.COLOR_BGR2BGRA, "RGBA": cv2.COLOR_BGR2RGBA, "GRAY": cv2.COLOR_BGR2GRAY,
+           "YUV": cv2.COLOR_BGR2YUV}
+
+class SeqSource(BaseComponent):
+    def __init__(self):
+        BaseComponent.__init__(self)
+        self.force_reading_policy(rtmaps.reading_policy.SAMPLING)
+    def Dynamic(self):
+        self.add_output("image", rtmaps.types.IPL_IMAGE)
+        self.add_property("frames", "")
+        self.add_property("seq", "BGR")
+    def Birth(self):
+        self.frames = np.load(self.properties["frames"].data)
+        self.seq = self.properties["seq"].data
+        self.i = 0
+    def Core(self):
+        if self.i >= len(self.frames):
+            return
+        bgr = self.frames[self.i]
+        out = rtmaps.types.Ioelt()
+        out.data = rtmaps.types.IplImage()
+        out.data.image_data = bgr if self.seq == "BGR" else cv2.cvtColor(bgr, CONVERT[self.seq])
+        out.data.channel_seq = self.seq
+        out.ts = rt.current_time()
+        out.misc1 = self.i
+        self.outputs["image"].write(out)
+        self.i += 1
+"""
+
+
+def classify_frames(tmp_path, frames_bgr: np.ndarray, seq: str, model, backend: str = "onnxruntime"):
+    """Run SeqSource(seq) -> Classifier; returns (class indices by frame, engine, report)."""
+    np.save(tmp_path / "frames.npy", frames_bgr)
+    (tmp_path / "seq_source.py").write_text(SEQ_SOURCE)
+    body = (F.bridge("Src", "seq_source.py", "SeqSource", period=1000,
+                     props={"frames": str(tmp_path / "frames.npy"), "seq": seq})
+            + F.bridge("Classifier", str(F.COMPONENTS / "classifier.py"), "Classifier",
+                       props={"model_file": str(model), "backend": backend}))
+    d = F.write_rtd(tmp_path / f"seq_{seq}.rtd", body, [("Src.image", "Classifier.image")])
+    got: dict[int, int] = {}
+
+    def grab(engine, node):
+        out = node.outputs["class_index"] if node.name == "Classifier" else None
+        if out is not None and out.last is not None and out.last.misc1 not in got:
+            got[out.last.misc1] = int(out.last.data)
+
+    eng = Engine(d, clock="sim", echo=False)
+    rep = eng.run(idle_stop_s=0.05, after_core=[grab])
+    return [got.get(i) for i in range(len(frames_bgr))], eng, rep
+
+
+def colour_frames(n: int = 12) -> np.ndarray:
+    """Real digits images, tinted so that R, G and B differ (a BGR/RGB swap would change the gray)."""
+    _, _, x, _ = F.digits_data()
+    g = x[:n].astype(np.float32)
+    bgr = np.stack([g * 0.2, g * 0.5, g * 1.0], axis=-1)
+    return np.clip(bgr, 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- backends
+def test_load_model_errors_name_the_file(tmp_path):
+    with pytest.raises(ModelLoadError, match="no such model file"):
+        load_model(tmp_path / "nope.onnx")
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x08\x07garbage" * 100)
+    with pytest.raises(ModelLoadError, match=r"corrupt.onnx: not a readable ONNX model"):
+        load_model(corrupt, backend="onnxruntime")
+    import onnx
+
+    proto = onnx.load(str(F.digits_model()))
+    del proto.metadata_props[:]
+    plain = tmp_path / "plain.onnx"
+    onnx.save(proto, str(plain))
+    with pytest.raises(ModelLoadError, match=r"plain.onnx: no 'bluefire.arch' metadata"):
+        load_model(plain, backend="onnxruntime")
+    with pytest.raises(ModelLoadError, match="backend must be one of"):
+        load_model(F.digits_model(), backend="tensorrt")
+
+
+def test_onnxruntime_backend_matches_direct_session():
+    import onnxruntime as ort
+
+    m = load_model(F.digits_model(), backend="onnxruntime")
+    _, _, x, _ = F.digits_data()
+    inp = np.concatenate([m.prep.apply(img, "GRAY") for img in x[:16]])
+    sess = ort.InferenceSession(str(F.digits_model()), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(m.run(inp), sess.run(["logits"], {"image": inp})[0], rtol=1e-5, atol=1e-6)
+    assert m.backend == "onnxruntime" and m.num_classes == 10
+
+
+def test_native_backend_agrees_with_onnxruntime():
+    F.native_or_skip()
+    nat = load_model(F.digits_model(), backend="native")
+    ort_ = load_model(F.digits_model(), backend="onnxruntime")
+    _, _, x, _ = F.digits_data()
+    inp = np.concatenate([ort_.prep.apply(img, "GRAY") for img in x[:64]])
+    a, b = nat.run(inp), ort_.run(inp)
+    np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-3)
+    assert (a.argmax(1) == b.argmax(1)).all()
+
+
+def test_auto_backend_prefers_native():
+    m = load_model(F.digits_model(), backend="auto")
+    assert m.backend == ("native" if native_status()[0] else "onnxruntime")
+
+
+# ---------------------------------------------------------------- classifier
+def test_classifier_honours_channel_seq(tmp_path):
+    frames = colour_frames()
+    model = F.digits_model()
+    direct = load_model(model, backend="onnxruntime")
+    expect = [int(direct.classify(f, "BGR").argmax()) for f in frames]
+    for seq in ("BGR", "RGB", "BGRA", "RGBA"):
+        got, _, rep = classify_frames(tmp_path, frames, seq, model)
+        assert got == expect, seq
+        assert rep["components"]["Classifier"]["exceptions"] == 0
+    # A GRAY frame is the luma the model would compute itself
+    got, _, _ = classify_frames(tmp_path, frames, "GRAY", model)
+    assert got == expect
+
+
+def test_classifier_refuses_unknown_channel_seq_with_rate_limited_warning(tmp_path):
+    got, eng, rep = classify_frames(tmp_path, colour_frames(12), "YUV", F.digits_model())
+    assert got == [None] * 12
+    assert eng.nodes["Classifier"].obj.refused == 12
+    warnings = [m for m in rep["messages"] if m["level"] == "warning" and m["component"] == "Classifier"]
+    assert len(warnings) == 1 and "'YUV' is not supported" in warnings[0]["message"]
+    assert rep["components"]["Classifier"]["exceptions"] == 0
+
+
+def test_corrupt_model_is_one_clear_error_and_the_run_stops(tmp_path):
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"not an onnx file")
+    shutil.copytree(F.DIAGRAMS / "data" / "fmnist_clip", tmp_path / "clip")
+    eng = Engine(F.REPLAY, clock="sim", echo=False,
+                 overrides=F.replay_overrides(bad, tmp_path / "clip", tmp_path / "clip" / "labels.txt"))
+    rep = eng.run(max_wall_s=30)
+    errors = [m for m in rep["messages"] if m["level"] == "error" and m["component"] == "Classifier"]
+    assert len(errors) == 1 and "model.onnx: not a readable ONNX model" in errors[0]["message"]
+    assert rep["stop_reason"] == "birth_error" and rep["frames"] == 0
+    assert rep["components"]["Classifier"]["exceptions"] == 0
+
+
+# ---------------------------------------------------------------- camera faults
+def test_undecodable_frames_are_skipped_and_counted(tmp_path):
+    _, _, x, y = F.digits_data()
+    folder = F.write_labelled_folder(tmp_path / "clip", x[:30], y[:30])
+    for k in (3, 10, 11):
+        (folder / f"{k:06d}.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    eng = Engine(F.REPLAY, clock="sim", echo=False,
+                 overrides=F.replay_overrides(F.digits_model(), folder, folder / "labels.txt"))
+    rep = eng.run(max_wall_s=60)
+    cam = eng.nodes["Camera"].obj
+    assert cam.bad_frames == 3 and cam.emitted == 27
+    assert rep["components"]["Classifier"]["inputs"]["image"]["received"] == 27
+    acc = eng.nodes["Accuracy"].obj
+    assert acc.total == 27  # misc1 keeps each frame's own label across the gaps
+    assert rep["stop_reason"] == "idle" and rep["exceptions"] == 0
+    assert any("cannot be decoded" in m["message"] for m in rep["messages"] if m["level"] == "warning")
+
+
+def test_stream_that_vanishes_mid_run_reconnects_with_backoff_then_idles(tmp_path):
+    src = tmp_path / "cam.mp4"
+    shutil.copy(F.clip("carphone_pristine.mp4"), src)
+
+    def vanish(engine, node):
+        if node.name == "Camera" and node.cores == 10 and src.exists():
+            src.unlink()
+
+    eng = Engine(F.REPLAY, clock="sim", echo=False,
+                 overrides=F.replay_overrides(F.digits_model(), src, kind="stream", period_us=20000))
+    rep = eng.run(idle_stop_s=3.0, max_wall_s=60, after_core=[vanish])
+    cam = eng.nodes["Camera"].obj
+    assert rep["stop_reason"] == "idle" and rep["exceptions"] == 0
+    assert 10 <= cam.emitted <= 120
+    assert 3 <= cam.reconnects <= 6  # back-off 0.2, 0.4, 0.8, 1.6 s... within the 3 s idle window
+    assert any("retrying in" in m["message"] for m in rep["messages"] if m["level"] == "warning")
+
+
+def test_missing_replay_file_is_an_error(tmp_path):
+    rep = Engine(F.REPLAY, clock="sim", echo=False,
+                 overrides=F.replay_overrides(F.digits_model(), tmp_path / "gone.mp4", kind="file")).run(max_wall_s=30)
+    assert rep["stop_reason"] == "birth_error"
+    assert any("does not exist" in m["message"] for m in rep["messages"] if m["component"] == "Camera")
+
+
+# ---------------------------------------------------------------- latency meter
+def test_latency_meter_csv_misses_and_slow_consumer_drops(tmp_path):
+    _, _, x, y = F.digits_data()
+    folder = F.write_labelled_folder(tmp_path / "clip", x[:60], y[:60])
+    csv = tmp_path / "lat.csv"
+    overrides = F.replay_overrides(F.digits_model(), folder, period_us=5000) + [
+        f"Latency.csv_file={csv}", "Latency.deadline_us=8000", "Camera.image.fifosize=2"]
+    eng = Engine(F.REPLAY, clock="sim", overrides=overrides, core_cost_us={"Classifier": 8000}, echo=False)
+    rep = eng.run(max_wall_s=60)
+    image_in = rep["components"]["Classifier"]["inputs"]["image"]
+    assert image_in["fifo_size"] == 2 and image_in["dropped"] > 0
+    assert image_in["dropped"] + rep["components"]["Classifier"]["cores"] == 60
+    rows = csv.read_text().splitlines()
+    assert rows[0] == "ts_us,arrival_us,latency_us,frame" and len(rows) == 1 + rep["components"]["Classifier"]["cores"]
+    lat = np.array([int(r.split(",")[2]) for r in rows[1:]])
+    assert lat.max() > 8000 and lat.max() <= 3 * 8000  # queueing behind a slow classifier, bounded by the FIFO
+    meter = eng.nodes["Latency"].obj
+    assert meter.misses == int((lat > 8000).sum()) > 0
+    stats = rep["components"]["Latency"]["outputs"]["stats"]["last"]
+    assert stats[5] == meter.misses and stats[6] == len(lat)
+    assert any(m["message"].startswith("latency meter:") for m in rep["messages"] if m["component"] == "Latency")
