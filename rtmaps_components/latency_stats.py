@@ -6,8 +6,6 @@ fixed log-spaced histogram (1 % relative resolution) rather than from a list of 
 from __future__ import annotations
 
 import math
-from collections import deque
-
 import numpy as np
 
 # The latency meter's `stats` output vector, in this order (latencies in µs).
@@ -58,29 +56,42 @@ class LatencyHistogram:
 
 
 class RollingWindow:
-    """The last `size` (arrival time, latency) pairs: live percentiles and frame rate."""
+    """The last `size` (arrival time, latency) pairs in fixed arrays: live percentiles and frame rate."""
 
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError(f"window size must be >= 1, got {size}")
-        self.latencies: deque[float] = deque(maxlen=size)
-        self.arrivals: deque[int] = deque(maxlen=size)
+        self.size = size
+        self._lat = np.zeros(size, np.float64)
+        self._arr = np.zeros(size, np.int64)
+        self.n = 0  # samples ever added
 
     def add(self, arrival_us: int, latency_us: float) -> None:
-        self.arrivals.append(int(arrival_us))
-        self.latencies.append(float(latency_us))
+        i = self.n % self.size
+        self._arr[i] = arrival_us
+        self._lat[i] = latency_us
+        self.n += 1
+
+    def __len__(self) -> int:
+        return min(self.n, self.size)
 
     def percentiles(self, qs: tuple[float, ...] = (50, 95, 99)) -> list[float]:
-        if not self.latencies:
+        """Nearest-rank percentiles of the window (cheap enough to compute on every frame)."""
+        k = len(self)
+        if k == 0:
             return [math.nan] * len(qs)
-        return [float(v) for v in np.percentile(np.fromiter(self.latencies, np.float64), qs)]
+        s = np.sort(self._lat[:k])
+        return [float(s[min(k - 1, max(0, math.ceil(q / 100.0 * k) - 1))]) for q in qs]
 
     def max(self) -> float:
-        return max(self.latencies) if self.latencies else math.nan
+        return float(self._lat[: len(self)].max()) if self.n else math.nan
 
     def fps(self) -> float:
         """Arrivals per second over the window (0 until two samples span some time)."""
-        if len(self.arrivals) < 2:
+        k = len(self)
+        if k < 2:
             return 0.0
-        span = self.arrivals[-1] - self.arrivals[0]
-        return (len(self.arrivals) - 1) * 1e6 / span if span > 0 else 0.0
+        newest = self._arr[(self.n - 1) % self.size]
+        oldest = self._arr[self.n % self.size] if self.n > self.size else self._arr[0]
+        span = newest - oldest
+        return (k - 1) * 1e6 / span if span > 0 else 0.0

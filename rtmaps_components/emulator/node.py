@@ -96,11 +96,14 @@ class Node:
 
     def pending(self) -> bool:
         """Whether queued samples will trigger a Core by themselves (Sampling waits for its tick)."""
-        ins = list(self.inputs.values())
-        if self.policy == RP.TRIGGERED:
-            return bool(ins) and len(ins[0].fifo) > 0
         if self.policy == RP.REACTIVE:
-            return any(len(i.fifo) for i in ins)
+            for i in self.inputs.values():
+                if i.fifo.items:
+                    return True
+            return False
+        if self.policy == RP.TRIGGERED:
+            first = next(iter(self.inputs.values()), None)
+            return first is not None and bool(first.fifo.items)
         return False
 
     def _inputs_filled(self) -> bool:

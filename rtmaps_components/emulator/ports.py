@@ -154,6 +154,10 @@ class OutputPort:
                 raise TypeError(f"{where}: a TEXT_ASCII output needs a str, got {type(data).__name__}")
             n = len(data)
         elif tn in _FLOAT_TYPES or tn in _INT_TYPES:
+            if isinstance(data, (int, np.integer)) and not isinstance(data, bool):  # the common scalar case
+                return (float(data) if tn in _FLOAT_TYPES else int(data)), 1
+            if isinstance(data, (float, np.floating)) and tn in _FLOAT_TYPES:
+                return float(data), 1
             arr = np.asarray(data)
             kind = "fc" if tn in _FLOAT_TYPES else "iub"
             if arr.dtype.kind not in kind + ("iub" if tn in _FLOAT_TYPES else ""):
