@@ -14,6 +14,7 @@
 #include "bluefire/kernels.h"
 #include "bluefire/registry.h"
 #include "bluefire/thread_pool.h"
+#include "bluefire/winograd.h"
 
 namespace bluefire {
 namespace {
@@ -26,6 +27,8 @@ constexpr int kTileRows = 4;      // output rows per tile of a padded direct con
 // Stride-1 convolutions with output rows at least this wide read a zero-padded copy of their
 // input through per-tap row offsets (no im2col); narrower maps fill SIMD rows better via im2col.
 constexpr int kDirectMinWidth = 20;
+constexpr int kWinogradTiles = 64;    // 2x2 output tiles per Winograd task
+constexpr int kWinogradMinWidth = 4;  // narrower maps waste most of each tile on padding
 constexpr int kPoolChannels = 16;
 constexpr size_t kAlign = 16;     // floats (64 bytes)
 
@@ -39,7 +42,7 @@ struct Tensor {
 };
 
 enum class Kind { Conv, MaxPool, Mean, Relu };
-enum class ConvMode { Pointwise, Padded, Im2col };
+enum class ConvMode { Pointwise, Padded, Im2col, Winograd };
 
 struct Layer {
   Kind kind;
@@ -54,6 +57,9 @@ struct Layer {
   int pb = 0, pr = 0, PH = 0, PW = 0;  // bottom/right padding; padded input size (Padded mode)
   std::vector<float> packed, bias;
   std::vector<int> brow;               // B row offsets, see GemmArgs
+  int TX = 0, T = 0;                   // Winograd: tiles per row, tiles in all
+  size_t upanel = 0;                   // Winograd: floats per packed transformed-weight matrix
+  std::vector<float> zeros;            // Winograd: the GEMMs' (zero) bias
   int mb = 0, nb = 0, m_tiles = 0, n_tiles = 0;
   int tasks() const {
     switch (kind) {
@@ -82,7 +88,9 @@ struct Engine::Impl {
   std::vector<float> arena;
   std::vector<float> scratch;  // im2col columns, one slice per thread
   size_t scratch_per_thread = 0;
-  std::vector<float> padded;   // zero-padded input of the current Padded-mode convolution
+  std::vector<float> padded;   // zero-padded input of the current Padded/Winograd convolution
+  std::vector<float> wino;     // Winograd transformed inputs and products, one slice per thread
+  size_t wino_per_thread = 0;
   std::vector<float*> ptr;     // per tensor, refreshed for each image
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<Preprocessor> prep;
@@ -212,11 +220,22 @@ void Engine::Impl::build(const OnnxModel& m) {
         wm = w->floats;
       }
       const bool pointwise = L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 && L.pr == 0;
+      const bool wino = variant->kernels.winograd && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 && L.sw == 1 &&
+                        L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.OW >= kWinogradMinWidth;
       L.mode = single_pixel || pointwise ? ConvMode::Pointwise
+               : wino ? ConvMode::Winograd
                : L.sh == 1 && L.sw == 1 && L.OW >= kDirectMinWidth ? ConvMode::Padded : ConvMode::Im2col;
       const int mr = variant->kernels.mr;
-      L.packed.resize(packed_size(L.M, L.K, mr));
-      pack_weights(wm.data(), L.M, L.K, mr, L.packed.data());
+      if (L.mode == ConvMode::Winograd) {  // 16 transformed M x C weight matrices, each packed
+        std::vector<float> u(size_t(16) * L.M * L.C);
+        winograd_weights(wm.data(), L.M, L.C, u.data());
+        L.upanel = packed_size(L.M, L.C, mr);
+        L.packed.resize(16 * L.upanel);
+        for (int i = 0; i < 16; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
+      } else {
+        L.packed.resize(packed_size(L.M, L.K, mr));
+        pack_weights(wm.data(), L.M, L.K, mr, L.packed.data());
+      }
       const int N = L.OH * L.OW;
       L.mb = kTileM;
       L.m_tiles = (L.M + L.mb - 1) / L.mb;
@@ -230,6 +249,18 @@ void Engine::Impl::build(const OnnxModel& m) {
         L.n_tiles = (N + L.nb - 1) / L.nb;
         for (int k = 0; k < L.K; ++k) L.brow[k] = k * L.nb;
         scratch_per_thread = std::max(scratch_per_thread, size_t(L.K) * L.nb);
+      } else if (L.mode == ConvMode::Winograd) {
+        L.TX = (L.OW + 1) / 2;
+        L.T = L.TX * ((L.OH + 1) / 2);
+        L.PH = 2 * ((L.OH + 1) / 2) + 2, L.PW = 2 * L.TX + 2;  // whole 4x4 patches for every tile
+        L.nb = kWinogradTiles;
+        L.mb = L.M;
+        L.m_tiles = 1;
+        L.n_tiles = (L.T + L.nb - 1) / L.nb;
+        for (int k = 0; k < L.C; ++k) L.brow[k] = k * L.nb;
+        L.zeros.assign(size_t(L.M), 0.f);
+        padded_size = std::max(padded_size, size_t(L.C) * L.PH * L.PW);
+        wino_per_thread = std::max(wino_per_thread, size_t(16) * ((L.C + L.M) * L.nb + 2 * kAlign) + kAlign);
       } else {
         L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
         L.nb = kTileRows;
@@ -409,6 +440,7 @@ void Engine::Impl::build(const OnnxModel& m) {
   arena.assign(total + kAlign, 0.f);
   scratch.assign(scratch_per_thread * size_t(pool->threads()) + kAlign, 0.f);
   padded.assign(padded_size + kAlign, 0.f);
+  wino.assign(wino_per_thread * size_t(pool->threads()), 0.f);
   ptr.assign(tensors.size(), nullptr);
 }
 
@@ -444,6 +476,26 @@ void Engine::Impl::task(void* self, int t, int thread) {
       g.bias = L.bias.data() + m0;
       g.ldc = N;
       g.relu = L.relu;
+      if (L.mode == ConvMode::Winograd) {  // the tile's "columns" are 2x2 output tiles
+        const int t0 = nt * L.nb, t1 = std::min(L.T, t0 + L.nb);
+        float* v = e.wino.data() + size_t(thread) * e.wino_per_thread;
+        const size_t vs = size_t(L.C) * L.nb + kAlign, ms = size_t(L.M) * L.nb + kAlign;  // see winograd.h
+        float* mo = v + 16 * vs;
+        winograd_input(e.padded.data(), L.PH, L.PW, L.C, L.TX, t0, t1, v, L.nb, vs);
+        g.N = t1 - t0;
+        g.K = L.C;
+        g.bias = L.zeros.data();
+        g.ldc = L.nb;
+        g.relu = false;
+        for (int i = 0; i < 16; ++i) {
+          g.a = L.packed.data() + i * L.upanel;
+          g.b = v + i * vs;
+          g.c = mo + i * ms;
+          k.gemm(g);
+        }
+        winograd_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, out, L.OH, L.OW);
+        break;
+      }
       if (L.mode == ConvMode::Padded) {  // here the tile's "columns" are output rows
         const int r0 = nt * L.nb, r1 = std::min(L.OH, r0 + L.nb);
         g.N = L.OW;
@@ -484,7 +536,7 @@ void Engine::Impl::task(void* self, int t, int thread) {
 // Copies a Padded-mode convolution's input into `padded` with its zero border (one pass, before
 // the tiles run; every row is written whole, so no stale border survives from another layer).
 void Engine::Impl::pad_input(const Layer& L) {
-  if (L.kind != Kind::Conv || L.mode != ConvMode::Padded) return;
+  if (L.kind != Kind::Conv || (L.mode != ConvMode::Padded && L.mode != ConvMode::Winograd)) return;
   const float* in = ptr[L.in];
   float* p = padded.data();
   for (int c = 0; c < L.C; ++c) {
@@ -495,9 +547,9 @@ void Engine::Impl::pad_input(const Layer& L) {
     for (int y = 0; y < L.H; ++y, dst += L.PW, src += L.W) {
       std::fill(dst, dst + L.pl, 0.f);
       std::memcpy(dst + L.pl, src, size_t(L.W) * sizeof(float));
-      std::fill(dst + L.pl + L.W, dst + L.PW, 0.f);
+      std::fill(dst + L.pl + L.W, dst + L.PW, 0.f);  // right padding (Winograd: up to a whole tile)
     }
-    std::fill(dst, dst + size_t(L.pb) * L.PW, 0.f);
+    std::fill(dst, dst + size_t(L.PH - L.pt - L.H) * L.PW, 0.f);
   }
 }
 

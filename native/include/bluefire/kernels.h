@@ -53,6 +53,7 @@ using MeanFn = void (*)(const MeanArgs&);
 
 struct KernelTable {
   int mr;  // rows per packed weight panel that `gemm` expects
+  bool winograd;  // 3x3 stride-1 pad-1 convolutions via Winograd F(2x2, 3x3) (never the reference)
   GemmFn gemm;
   Im2colFn im2col;
   MaxPoolFn maxpool;

@@ -1,0 +1,87 @@
+// Winograd F(2x2, 3x3) transforms (Lavin & Gray 2015), with
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
+//   A^T = [1 1 1 0; 0 1 -1 -1].
+#include "bluefire/winograd.h"
+
+#include <algorithm>
+#include <cstddef>
+
+namespace bluefire {
+
+void winograd_weights(const float* w, int M, int C, float* u) {
+  const float G[4][3] = {{1, 0, 0}, {.5f, .5f, .5f}, {.5f, -.5f, .5f}, {0, 0, 1}};
+  for (int m = 0; m < M; ++m)
+    for (int c = 0; c < C; ++c) {
+      const float* g = w + (size_t(m) * C + c) * 9;
+      float tmp[4][3];  // G g
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 3; ++j) tmp[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j)
+          u[(size_t(i * 4 + j) * M + m) * C + c] = tmp[i][0] * G[j][0] + tmp[i][1] * G[j][1] + tmp[i][2] * G[j][2];
+    }
+}
+
+// Both transforms walk the tiles of one tile row at a time with straight-line code, so the
+// compiler vectorises across tiles (stride-2 loads of the patches, contiguous rows of v and mo).
+void winograd_input(const float* padded, int PH, int PW, int C, int TX, int t0, int t1, float* v, int ld, size_t ms) {
+  for (int c = 0; c < C; ++c) {
+    const float* plane = padded + size_t(c) * PH * PW;
+    for (int t = t0; t < t1;) {
+      const int ty = t / TX, tx0 = t % TX, n = std::min(TX - tx0, t1 - t);
+      const float* r0 = plane + size_t(2 * ty) * PW + 2 * tx0;
+      const float *r1 = r0 + PW, *r2 = r1 + PW, *r3 = r2 + PW;
+      float* o = v + size_t(c) * ld + (t - t0);
+      for (int x = 0; x < n; ++x) {
+        const int j = 2 * x;
+        // B^T d, column by column
+        const float a0 = r0[j] - r2[j], a1 = r0[j + 1] - r2[j + 1], a2 = r0[j + 2] - r2[j + 2], a3 = r0[j + 3] - r2[j + 3];
+        const float b0 = r1[j] + r2[j], b1 = r1[j + 1] + r2[j + 1], b2 = r1[j + 2] + r2[j + 2], b3 = r1[j + 3] + r2[j + 3];
+        const float c0 = r2[j] - r1[j], c1 = r2[j + 1] - r1[j + 1], c2 = r2[j + 2] - r1[j + 2], c3 = r2[j + 3] - r1[j + 3];
+        const float d0 = r1[j] - r3[j], d1 = r1[j + 1] - r3[j + 1], d2 = r1[j + 2] - r3[j + 2], d3 = r1[j + 3] - r3[j + 3];
+        // (B^T d) B, row by row
+        o[0 * ms + x] = a0 - a2, o[1 * ms + x] = a1 + a2, o[2 * ms + x] = a2 - a1, o[3 * ms + x] = a1 - a3;
+        o[4 * ms + x] = b0 - b2, o[5 * ms + x] = b1 + b2, o[6 * ms + x] = b2 - b1, o[7 * ms + x] = b1 - b3;
+        o[8 * ms + x] = c0 - c2, o[9 * ms + x] = c1 + c2, o[10 * ms + x] = c2 - c1, o[11 * ms + x] = c1 - c3;
+        o[12 * ms + x] = d0 - d2, o[13 * ms + x] = d1 + d2, o[14 * ms + x] = d2 - d1, o[15 * ms + x] = d1 - d3;
+      }
+      t += n;
+    }
+  }
+}
+
+void winograd_output(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias, bool relu,
+                     float* out, int OH, int OW) {
+  const float lo = relu ? 0.f : -3.4e38f;
+  constexpr int kChunk = 64;
+  float r[4][kChunk];  // the 2x2 outputs of up to kChunk tiles, computed vectorised, then scattered
+  for (int m = 0; m < M; ++m) {
+    float* o = out + size_t(m) * OH * OW;
+    const float bm = bias[m];
+    for (int t = t0; t < t1;) {
+      const int ty = t / TX, tx0 = t % TX, n = std::min({TX - tx0, t1 - t, kChunk});
+      const float* q = mo + size_t(m) * ld + (t - t0);
+      for (int x = 0; x < n; ++x) {
+        const float s0 = q[0 * ms + x], s1 = q[1 * ms + x], s2 = q[2 * ms + x], s3 = q[3 * ms + x];
+        const float s4 = q[4 * ms + x], s5 = q[5 * ms + x], s6 = q[6 * ms + x], s7 = q[7 * ms + x];
+        const float s8 = q[8 * ms + x], s9 = q[9 * ms + x], s10 = q[10 * ms + x], s11 = q[11 * ms + x];
+        const float s12 = q[12 * ms + x], s13 = q[13 * ms + x], s14 = q[14 * ms + x], s15 = q[15 * ms + x];
+        const float a0 = s0 + s4 + s8, a1 = s1 + s5 + s9, a2 = s2 + s6 + s10, a3 = s3 + s7 + s11;      // A^T s, row 0
+        const float b0 = s4 - s8 - s12, b1 = s5 - s9 - s13, b2 = s6 - s10 - s14, b3 = s7 - s11 - s15;  // row 1
+        r[0][x] = std::max(a0 + a1 + a2 + bm, lo), r[1][x] = std::max(a1 - a2 - a3 + bm, lo);
+        r[2][x] = std::max(b0 + b1 + b2 + bm, lo), r[3][x] = std::max(b1 - b2 - b3 + bm, lo);
+      }
+      const int oy = 2 * ty, ox0 = 2 * tx0;
+      const int cols = std::min(2 * n, OW - ox0);  // an odd map drops the last tile's right column
+      float* y0 = o + size_t(oy) * OW + ox0;
+      for (int j = 0; j < cols; ++j) y0[j] = r[j & 1][j >> 1];
+      if (oy + 1 < OH) {
+        float* y1 = y0 + OW;
+        for (int j = 0; j < cols; ++j) y1[j] = r[2 + (j & 1)][j >> 1];
+      }
+      t += n;
+    }
+  }
+}
+
+}  // namespace bluefire

@@ -1,0 +1,228 @@
+"""`bluefire bench`: latency of the native engine vs ONNX Runtime vs torch, batch 1.
+
+Engines are timed interleaved (one call each per round, the order rotating), after a warm-up,
+so a noisy shared machine slows all of them alike; the ratio to ONNX Runtime is the number to
+quote. GFLOP/s use the model's standard multiply-accumulate count (2 FLOP each) and are set
+against a measured single-thread sgemm peak.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+# Built-in cases, random weights (timing does not depend on them): name -> (arch, size, classes)
+BUILTIN = {"squeezenet1_1-224-1000": ("squeezenet1_1", 224, 1000), "squeezenet1_1-32-10": ("squeezenet1_1", 32, 10)}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", metavar="FILE", help="write the rows as JSON here")
+    p.add_argument("--runs", type=int, default=200, help="timed calls per engine and case (>= 200 for the report)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed calls per engine first")
+    p.add_argument("--threads", default="1", help="comma list of thread counts, e.g. 1,2,4")
+    p.add_argument("--variant", default="auto", help="native kernel variant (see _native.available_variants())")
+    p.add_argument("--engines", default="native,ort,torch", help="comma list from native, ort, torch")
+    p.add_argument("--models-dir", default=str(REPO / "models"), help="every *.onnx here is a case")
+    p.add_argument("--no-builtin", action="store_true", help="skip the built-in random-weight SqueezeNet 1.1 cases")
+    p.add_argument("--pipeline", action="store_true", help="benchmark the RTMaps replay pipeline instead")
+    p.add_argument("--pipeline-model", help="model for --pipeline (default: the emulator's)")
+    p.add_argument("--pipeline-clip", help="clip for --pipeline (default: the emulator's)")
+    p.add_argument("--pipeline-frames", type=int, default=300)
+    p.add_argument("--backend", default="auto", help="backend for --pipeline")
+
+
+def _export_builtin(d: Path) -> list[Path]:
+    from rtmaps_components.preprocess import Preprocessing
+
+    from .export import export_onnx
+    from .model import SqueezeNet
+    import torch
+
+    out = []
+    for name, (arch, size, classes) in BUILTIN.items():
+        torch.manual_seed(0)
+        prep = Preprocessing((size, size), tuple(f"class{i}" for i in range(classes)))
+        out.append(export_onnx(SqueezeNet(arch, classes), prep, d / f"{name}.onnx"))
+    return out
+
+
+def _torch_model(path: Path):
+    """The same network in torch eager, its weights read from the ONNX initializers."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    from rtmaps_components.model_meta import ModelMeta
+
+    from .model import Widths, build
+
+    proto = onnx.load(str(path))
+    meta = ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
+    model = build(meta.arch, meta.preprocessing.num_classes, Widths.from_dict(meta.widths, str(path)))
+    inits = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in proto.graph.initializer}
+    state = model.state_dict()
+    for k in state:  # the exporter drops all-zero biases
+        state[k] = inits.get(k, torch.zeros_like(state[k]))
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def _macs(path: Path, native_macs: int | None) -> tuple[int, tuple[int, int]]:
+    import onnx
+
+    from rtmaps_components.model_meta import ModelMeta
+
+    from .model import Widths, count_macs
+
+    proto = onnx.load(str(path), load_external_data=False)
+    meta = ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
+    h, w = meta.preprocessing.input_size
+    if h == w:
+        return count_macs(Widths.from_dict(meta.widths), meta.arch, meta.preprocessing.num_classes, h), (h, w)
+    return int(native_macs or 0), (h, w)
+
+
+def measure_peak_gflops() -> float:
+    """Single-thread fp32 GEMM throughput (torch.mm 2048^3, best of 5): the machine's practical peak."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    torch.mm(a, b)
+    best = min(_time(lambda: torch.mm(a, b)) for _ in range(5))
+    torch.set_num_threads(old)
+    return 2 * 2048 ** 3 / best / 1e9
+
+
+def _time(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _engines(path: Path, threads: int, variant: str, which: list[str]) -> dict[str, tuple[Callable, str]]:
+    """engine name -> (callable on x, variant label)."""
+    out: dict[str, tuple[Callable, str]] = {}
+    if "native" in which:
+        from rtmaps_components import _native
+
+        eng = _native.Engine(str(path), threads=threads, variant=variant)
+        out["native"] = (eng.run, eng.variant)
+    if "ort" in which:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        out["ort"] = (lambda x: sess.run(None, {name: x}), "mlas")
+    if "torch" in which:
+        import torch
+
+        torch.set_num_threads(threads)
+        model = _torch_model(path)
+
+        def run_torch(x: np.ndarray):
+            with torch.inference_mode():
+                return model(torch.from_numpy(x))
+        out["torch"] = (run_torch, "eager")
+    return out
+
+
+def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) -> list[dict]:
+    """Interleaved timing of every engine on one model; one row per engine."""
+    which = [e.strip() for e in args.engines.split(",") if e.strip()]
+    engines = _engines(path, threads, args.variant, which)
+    native_macs = None
+    if "native" in engines:
+        from rtmaps_components import _native
+
+        native_macs = _native.Engine(str(path), threads=1, variant=args.variant).macs
+    macs, (h, w) = _macs(path, native_macs)
+    x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+    names = list(engines)
+    for name in names:
+        for _ in range(args.warmup):
+            engines[name][0](x)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(args.runs):
+        for j in range(len(names)):
+            name = names[(i + j) % len(names)]
+            times[name].append(_time(lambda: engines[name][0](x)))
+    rows = []
+    for name in names:
+        t = np.asarray(times[name]) * 1e3
+        med = float(np.median(t))
+        rows.append({"model": path.stem, "engine": name, "threads": threads, "variant": engines[name][1],
+                     "median_ms": med, "p99_ms": float(np.percentile(t, 99)), "gflops": 2 * macs / med / 1e6,
+                     "peak_gflops": peak, "macs": macs, "runs": args.runs})
+    ort_med = next((r["median_ms"] for r in rows if r["engine"] == "ort"), None)
+    for r in rows:
+        r["vs_ort"] = r["median_ms"] / ort_med if ort_med else None
+    return rows
+
+
+def format_table(rows: list[dict], peak: float) -> str:
+    head = f"{'model':<34} {'engine':<7} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} {'% peak':>7} {'x ORT':>6}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        vs = f"{r['vs_ort']:.2f}" if r.get("vs_ort") else "-"
+        lines.append(f"{r['model'][:34]:<34} {r['engine']:<7} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
+                     f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}")
+    lines.append(f"peak: {peak:.1f} GFLOP/s measured (torch.mm 2048^3 fp32, 1 thread); "
+                 f"x ORT = median / ONNX Runtime's median in the same interleaved run")
+    return "\n".join(lines)
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    try:
+        from rtmaps_components.emulator.pipeline_bench import format_pipeline_bench, run_pipeline_bench
+    except ImportError as e:
+        print(f"bluefire bench --pipeline: the pipeline benchmark is not available ({e})", file=sys.stderr)
+        return 2
+    kw = {"frames": args.pipeline_frames, "backend": args.backend, "threads": int(args.threads.split(",")[0])}
+    if args.pipeline_model:
+        kw["model"] = args.pipeline_model
+    if args.pipeline_clip:
+        kw["clip"] = args.pipeline_clip
+    result = run_pipeline_bench(**kw)
+    print(format_pipeline_bench(result))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.pipeline:
+        return _pipeline(args)
+    if args.runs < 1:
+        print("bluefire bench: --runs must be >= 1", file=sys.stderr)
+        return 2
+    threads = [int(t) for t in args.threads.split(",")]
+    peak = measure_peak_gflops()
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = [] if args.no_builtin else _export_builtin(Path(tmp))
+        models = Path(args.models_dir)
+        cases += sorted(models.glob("*.onnx")) if models.is_dir() else []
+        for path in cases:
+            for t in threads:
+                print(f"  timing {path.name}, {t} thread(s), {args.runs} runs per engine ...", file=sys.stderr, flush=True)
+                rows += bench_case(path, t, args, peak)
+    print(format_table(rows, peak))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"peak_gflops": peak, "rows": rows}, indent=2))
+    return 0
