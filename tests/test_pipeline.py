@@ -157,3 +157,24 @@ def test_pipeline_bench_reports_overhead():
     assert r["pipeline_fps"] > 0 and 0 < r["raw_infer_us"] <= r["raw_preprocess_infer_us"] * 1.5
     assert r["overhead_us"] == pytest.approx(r["pipeline_frame_us"] - r["raw_infer_us"])
     assert "overhead of components + emulator" in format_pipeline_bench(r)
+
+
+def test_vehicle_camera_diagram_runs_on_a_recorded_stream(tmp_path):
+    """classify_camera.rtd as shipped (annotated image to an ImageViewer), with the camera on a file."""
+    path = F.clip("carphone_pristine.mp4")
+    sets = [f"Classifier.model_file={F.digits_model()}", "Classifier.backend=onnxruntime",
+            f"Camera.source={path}", "Camera.source_kind=file"]
+    eng = Engine(F.CAMERA, clock="sim", overrides=sets, save_dir=str(tmp_path / "frames"), echo=False)
+    rep = eng.run(frames=20, max_wall_s=60)
+    view = rep["components"]["ImageView"]
+    assert rep["stop_reason"] == "frames" and rep["exceptions"] == 0
+    assert view["received"] == 20 and view["last_image_shape"] == [144, 176, 3]
+    saved = sorted((tmp_path / "frames" / "ImageView").glob("*.png"))
+    assert len(saved) == 20 and cv2.imread(str(saved[0])).shape == (144, 176, 3)
+    assert rep["components"]["LatencyView"]["received"] == 20
+    # the annotated output exists only because the diagram sets annotate=true: without it the
+    # connection to ImageView names a port the classifier no longer declares
+    from rtmaps_components.emulator import DiagramError
+
+    with pytest.raises(DiagramError, match="lists output 'annotated', which Classifier does not declare"):
+        Engine(F.CAMERA, clock="sim", overrides=sets + ["Classifier.annotate=false"], echo=False).load()
