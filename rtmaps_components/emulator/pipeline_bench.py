@@ -4,10 +4,11 @@
 fast as the components go (samplingPeriod 1 µs, the clip looped), and times the same backend on
 the same frames without the diagram. per-frame time minus raw inference = what the components
 and the emulator cost per frame (camera decode, preprocessing, copies, meters, scheduling).
+Times are medians (means are reported too): on a shared machine, preemptions by other processes
+land in the mean and say nothing about the pipeline.
 """
 from __future__ import annotations
 
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -46,14 +47,14 @@ def _clip_frames(clip: Path, n: int) -> list[np.ndarray]:
     return frames
 
 
-def _median_us(fn: Any, items: list, repeats: int) -> float:
+def _times_us(fn: Any, items: list, repeats: int) -> np.ndarray:
     times = []
     for _ in range(repeats):
         for it in items:
             t0 = time.perf_counter_ns()
             fn(it)
             times.append((time.perf_counter_ns() - t0) / 1000)
-    return float(statistics.median(times))
+    return np.asarray(times)
 
 
 def run_pipeline_bench(model: str | Path = DEFAULT_MODEL, clip: str | Path = DEFAULT_CLIP, frames: int = 300,
@@ -66,12 +67,21 @@ def run_pipeline_bench(model: str | Path = DEFAULT_MODEL, clip: str | Path = DEF
                  f"Camera.source={clip}", f"Camera.source_kind={kind}", "Camera.loop=true", "Camera.samplingPeriod=1",
                  "Accuracy.labels_file="]
     engine = Engine(diagram, clock="real", overrides=overrides, echo=False)
-    report = engine.run(frames=frames + warmup, idle_stop_s=5.0, max_wall_s=300)
+    sent: list[int] = []
+
+    def on_core(eng: Engine, node: Any) -> None:
+        if node.name == "Camera" and len(sent) < eng.source_frames:
+            sent.append(eng.last_source_write_us)
+
+    report = engine.run(frames=frames + warmup, idle_stop_s=5.0, max_wall_s=300, after_core=[on_core])
     if report["stop_reason"] != "frames":
         errors = [m["message"] for m in report["messages"] if m["level"] == "error"]
         raise RuntimeError(f"pipeline bench: the diagram stopped early ({report['stop_reason']}): {errors[:3]}")
     viewer = report["components"]["LatencyView"]["latency"]
-    frame_us = 1e6 / engine.source_fps()
+    # frame time = interval between frames sent back to back (the camera ticks as soon as the chain
+    # is done); the median, like the raw timings, so another process' preemptions don't count
+    intervals = np.diff(np.asarray(sent[warmup:], np.float64))
+    frame_us = float(np.median(intervals))
 
     loaded = load_model(str(model), backend=backend, threads=threads)
     imgs = _clip_frames(clip, 64)
@@ -79,17 +89,19 @@ def run_pipeline_bench(model: str | Path = DEFAULT_MODEL, clip: str | Path = DEF
     for x in xs[:warmup]:
         loaded.run(x)
     repeats = max(1, frames // len(xs))
-    infer_us = _median_us(loaded.run, xs, repeats)
-    prep_infer_us = _median_us(lambda img: loaded.classify(img, "BGR"), imgs, repeats)
+    infer = _times_us(loaded.run, xs, repeats)
+    prep_infer = _times_us(lambda img: loaded.classify(img, "BGR"), imgs, repeats)
+    infer_us, prep_infer_us = float(np.median(infer)), float(np.median(prep_infer))
     overhead = frame_us - infer_us
     return {
         "model": str(model), "backend": loaded.backend, "threads": threads, "clip": str(clip),
         "input_size": list(loaded.prep.input_size), "frames": report["frames"],
         "pipeline_fps": 1e6 / frame_us, "pipeline_frame_us": frame_us,
+        "pipeline_frame_mean_us": float(intervals.mean()), "raw_infer_mean_us": float(infer.mean()),
         "latency_p50_us": viewer["p50_us"], "latency_p99_us": viewer["p99_us"],
         "raw_infer_us": infer_us, "raw_preprocess_infer_us": prep_infer_us,
         "overhead_us": overhead, "overhead_pct": 100.0 * overhead / frame_us,
-        "components_core_us": {n: c["core_time"].get("mean_us") for n, c in report["components"].items()},
+        "components_core_p50_us": {n: c["core_time"].get("p50_us") for n, c in report["components"].items()},
         "dropped": report["dropped"], "exceptions": report["exceptions"],
     }
 
