@@ -126,6 +126,8 @@ class Engine:
                 node.check_policy()
                 self.nodes[spec.instance] = node
             self._connect(name)
+            for node in self.nodes.values():
+                node.freeze_wiring()
             self.order = self._downstream_first()
         finally:
             context.engine = prev

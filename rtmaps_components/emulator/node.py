@@ -64,6 +64,7 @@ class Node:
         self.errors = 0
         self.core_hist = LatencyHistogram()
         self.input_that_answered = -1
+        self._is_source: bool | None = None
 
     # -- declarations --
     def declare_input(self, name: str, io_type: Any) -> None:
@@ -84,7 +85,13 @@ class Node:
     # -- scheduling --
     @property
     def is_source(self) -> bool:
-        return not any(i.connected for i in self.inputs.values())
+        """No connected input (cached once the engine has wired the diagram)."""
+        if self._is_source is None:
+            return not any(i.connected for i in self.inputs.values())
+        return self._is_source
+
+    def freeze_wiring(self) -> None:
+        self._is_source = not any(i.connected for i in self.inputs.values())
 
     def check_policy(self) -> None:
         if self.policy not in SUPPORTED_POLICIES:

@@ -101,7 +101,8 @@ class OutputPort:
     def __init__(self, owner: str, name: str, io_type: Any, buffer_size: int | None,
                  clock_us: Callable[[], int], on_write: Callable[["OutputPort"], None]) -> None:
         self.owner, self.name, self.type = owner, name, io_type
-        tn = type_name(io_type)
+        tn = self._tn = type_name(io_type)
+        self._where = f"{owner}.{name}"
         if buffer_size is None and tn not in ("AUTO", "ANY"):
             buffer_size = DEFAULT_TEXT_BUFFER if tn == "TEXT_ASCII" else 1
         if buffer_size is not None and (not isinstance(buffer_size, int) or buffer_size < 1):
@@ -143,8 +144,7 @@ class OutputPort:
 
     def _checked_copy(self, data: Any) -> tuple[Any, int]:
         """Copy `data` as the output's type allows; TypeError/ValueError name the port."""
-        where = f"{self.owner}.{self.name}"
-        tn = type_name(self.type)
+        where, tn = self._where, self._tn
         if tn == "IPL_IMAGE" or isinstance(data, T.IplImage):
             if not isinstance(data, T.IplImage):
                 raise TypeError(f"{where}: an IPL_IMAGE output needs an rtmaps.types.IplImage, got {type(data).__name__}")
@@ -158,12 +158,15 @@ class OutputPort:
                 return (float(data) if tn in _FLOAT_TYPES else int(data)), 1
             if isinstance(data, (float, np.floating)) and tn in _FLOAT_TYPES:
                 return float(data), 1
+            dtype = _FLOAT_TYPES.get(tn) or _INT_TYPES[tn]
+            if isinstance(data, np.ndarray) and data.dtype == dtype and data.ndim == 1:  # already right: copy
+                self._check_size(data.size)
+                return data.copy(), data.size
             arr = np.asarray(data)
             kind = "fc" if tn in _FLOAT_TYPES else "iub"
             if arr.dtype.kind not in kind + ("iub" if tn in _FLOAT_TYPES else ""):
                 raise TypeError(f"{where}: a {tn} output cannot carry {arr.dtype} data")
             n = int(arr.size)
-            dtype = _FLOAT_TYPES.get(tn) or _INT_TYPES[tn]
             data = arr.astype(dtype).reshape(-1) if arr.ndim else dtype(arr).item()
         else:
             n = len(data) if hasattr(data, "__len__") and not isinstance(data, (str, bytes)) else 1
@@ -171,10 +174,13 @@ class OutputPort:
                 data = data.copy()
             elif isinstance(data, list):
                 data = list(data)
-        if self.buffer_size is not None and n > self.buffer_size:
-            raise ValueError(f"{where}: wrote {n} elements into a buffer of {self.buffer_size} "
-                             f"(size it with add_output(..., buffer_size) or alloc_output_buffer)")
+        self._check_size(n)
         return data, n
+
+    def _check_size(self, n: int) -> None:
+        if self.buffer_size is not None and n > self.buffer_size:
+            raise ValueError(f"{self._where}: wrote {n} elements into a buffer of {self.buffer_size} "
+                             f"(size it with add_output(..., buffer_size) or alloc_output_buffer)")
 
     def stats(self) -> dict:
         out: dict = {"written": self.written, "connections": [f"{t.owner}.{t.name}" for t in self.targets]}
