@@ -122,7 +122,8 @@ def _train_digits(steps: int, size: int, path: Path) -> Path:
     from training.model import SqueezeNet, Widths
 
     torch.manual_seed(0)
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the machine is shared; restored below for the other tests
     xtr, ytr, _, _ = digits_data()
     prep = Preprocessing((size, size), tuple(str(i) for i in range(10)), color="gray", mean=(0.2,) * 3, std=(0.3,) * 3)
     x = torch.from_numpy(np.concatenate([prep.apply(img, "GRAY") for img in xtr]))
@@ -131,12 +132,15 @@ def _train_digits(steps: int, size: int, path: Path) -> Path:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     g = torch.Generator().manual_seed(0)
     model.train()
-    for _ in range(steps):
-        b = torch.randint(0, len(y), (32,), generator=g)
-        loss = torch.nn.functional.cross_entropy(model(x[b]), y[b])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    try:
+        for _ in range(steps):
+            b = torch.randint(0, len(y), (32,), generator=g)
+            loss = torch.nn.functional.cross_entropy(model(x[b]), y[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
     return export_onnx(model, prep, path)
 
 
