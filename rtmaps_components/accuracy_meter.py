@@ -75,7 +75,11 @@ class AccuracyMeter(BaseComponent):
         out.ts = elt.ts
         out.misc1 = elt.misc1
         self.outputs["accuracy"].write(out)
-        self.write("text", f"top-1 {100 * acc:.2f} % ({self.correct}/{self.total})")
+        line = rtmaps.types.Ioelt()
+        line.data = f"top-1 {100 * acc:.2f} % ({self.correct}/{self.total})"
+        line.ts = elt.ts
+        line.misc1 = elt.misc1
+        self.outputs["text"].write(line)
 
     def Death(self):
         if self.labels is not None:

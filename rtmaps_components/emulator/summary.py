@@ -55,7 +55,7 @@ def format_summary(s: dict) -> str:
             lines.append(f"latency {name}: n={st['count']} p50 {st['p50_us'] / 1e3:.2f} ms p95 {st['p95_us'] / 1e3:.2f} ms "
                          f"p99 {st['p99_us'] / 1e3:.2f} ms max {st['max_us'] / 1e3:.2f} ms")
         elif "p50_us" in st:
-            lines.append(f"latency {name} (last {STATS_FIELDS[-1]}={st['count']:.0f}): p50 {st['p50_us'] / 1e3:.2f} ms "
+            lines.append(f"latency {name} (rolling window, {st['count']:.0f} samples in all): p50 {st['p50_us'] / 1e3:.2f} ms "
                          f"p99 {st['p99_us'] / 1e3:.2f} ms, {st['fps']:.1f} fps, {st['deadline_misses']:.0f} deadline miss(es)")
     if s["accuracy"]:
         a = s["accuracy"]
