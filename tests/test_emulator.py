@@ -29,6 +29,8 @@ class Counter(BaseComponent):
         self.mode = self.properties["mode"].data
     def Core(self):
         self.n += 1
+        if (self.mode == "late" and self.n <= 5) or self.mode == "silent" or (self.mode == "five" and self.n > 5):
+            return
         if self.mode == "undeclared":
             self.write("nope", 1)
         elif self.mode == "raise" and self.n % 2 == 0:
@@ -179,6 +181,28 @@ def test_sampling_consumer_reads_latest(tmp_path):
     # sources that tick at the same time, so at t=4 ms it reads A's sample from t=3 ms (the 4th)
     assert [t for t, *_ in seen] == [4000, 8000, 12000]
     assert [s[2] for s in seen] == [4, 8, 12]
+
+
+WAIT_ALL = {"inputsBehavior": "2|1|AllowEmptyInputs|Wait4AllInputs"}
+
+
+def test_wait_for_all_inputs_holds_core_until_every_input_has_a_sample(tmp_path):
+    body = (bridge("A", "source.py", "Counter", period=1000)
+            + bridge("B", "source.py", "Counter", period=1000, props={"mode": "late"})
+            + bridge("Sink", "sink.py", "Sink", policy=1, props=WAIT_ALL))
+    rep, seen = run_sink(diagram(tmp_path, body, [("A.out", "Sink.a"), ("B.out", "Sink.b")]), duration_s=0.0095)
+    assert seen and seen[0][0] == 5000 and all(s[3] is not None for s in seen)
+    assert rep["components"]["Sink"]["exceptions"] == 0
+
+
+def test_samples_held_by_wait_for_all_inputs_do_not_keep_an_idle_diagram_alive(tmp_path):
+    body = (bridge("A", "source.py", "Counter", period=1000, props={"mode": "five"})
+            + bridge("B", "source.py", "Counter", period=1000, props={"mode": "silent"})
+            + bridge("Sink", "sink.py", "Sink", policy=1, props=WAIT_ALL))
+    d = diagram(tmp_path, body, [("A.out", "Sink.a"), ("B.out", "Sink.b")])
+    rep = Engine(d, clock="sim", echo=False).run(idle_stop_s=0.5, max_wall_s=20)
+    assert rep["stop_reason"] == "idle" and rep["components"]["Sink"]["cores"] == 0
+    assert rep["components"]["Sink"]["inputs"]["a"]["pending"] == 5
 
 
 def test_slow_consumer_bounded_fifo_counts_drops(tmp_path):

@@ -275,7 +275,7 @@ class Engine:
                     elif max_wall_s is not None and time.perf_counter() - wall0 > max_wall_s:
                         stop_reason = "max_wall"
                     elif (idle_us > 0 and has_sources and now - self.last_source_write_us >= idle_us
-                          and not any(n.pending() for n in self.nodes.values())):
+                          and not any(n.has_work() for n in self.nodes.values())):
                         stop_reason = "idle"
                 if on_status is not None and time.perf_counter() >= next_status:
                     on_status(self.status())
@@ -286,7 +286,7 @@ class Engine:
                     self._core(node)
                     continue
                 t_next = self._next_event(stopping)
-                if t_next is None or (stopping and not any(n.pending() for n in self.nodes.values())):
+                if t_next is None or (stopping and not any(n.has_work() for n in self.nodes.values())):
                     return stop_reason or "finished"
                 if stopping and max_wall_s is not None and time.perf_counter() - wall0 > max_wall_s:
                     return stop_reason
@@ -296,7 +296,7 @@ class Engine:
 
     def _next_event(self, stopping: bool) -> int | None:
         now = self.clock.now_us()
-        times = [n.busy_until for n in self.nodes.values() if n.pending() and n.busy_until > now]
+        times = [n.busy_until for n in self.nodes.values() if n.has_work() and n.busy_until > now]
         if not stopping:
             times += [n.next_tick for n in self.nodes.values() if n.policy == 2]
         return min(times) if times else None

@@ -113,6 +113,10 @@ class Node:
             return first is not None and bool(first.fifo.items)
         return False
 
+    def has_work(self) -> bool:
+        """Queued samples that will run Core (not ones held back by Wait4AllInputs forever)."""
+        return self.pending() and (not self.wait_all_inputs or self._inputs_filled())
+
     def _inputs_filled(self) -> bool:
         return all(i.current is not None or len(i.fifo) for i in self.inputs.values() if i.connected)
 
@@ -134,6 +138,10 @@ class Node:
                 first = min(waiting, key=lambda i: (i.fifo.items[0].ts, i.index))
                 first.current = first.fifo.pop()
                 self.input_that_answered = first.index
+                if self.wait_all_inputs:  # every input must hold a sample when Core runs
+                    for i in waiting:
+                        if i.current is None:
+                            i.current = i.fifo.pop()
             return
         for k, i in enumerate(ins):
             if not len(i.fifo):
