@@ -256,3 +256,22 @@ def test_component_source_is_unchanged_rtmaps_code():
             if line.startswith(("import rtmaps.", "from rtmaps.", "import rtmaps ", "from rtmaps ")):
                 mod = line.split()[1]
                 assert mod in ("rtmaps.core", "rtmaps.types", "rtmaps.reading_policy", "rtmaps.base_component"), line
+
+
+def test_studio_sections_and_read_only_properties_are_accepted(tmp_path):
+    """What RTMaps Studio adds around components (engine/clock sections, read-only and hidden bridge
+    properties, the board view) parses and runs."""
+    text = diagram(tmp_path, bridge("A", "source.py", "Counter", period=1000)).read_text()
+    extra_engine = ('<EngineProperties><Property LongName="Engine.startTimespeed" Type="1">1000</Property></EngineProperties>'
+                    '<ClocksManagement><Property LongName="ClocksManagement.activeClock" Type="4">'
+                    '<![CDATA[1|0|RTMaps_standard_clock]]></Property></ClocksManagement>')
+    extra_comp = ('<ReadOnlyProperty LongName="A.pythonPID" Type="1">25680</ReadOnlyProperty>'
+                  '<Property LongName="A.internalProperties" Type="3" SubType="128"><![CDATA[mode||13||ok]]></Property>'
+                  '<Property LongName="A.useNuitka" Type="0">false</Property></Component>')
+    text = (text.replace("<Component ", extra_engine + "<Component ", 1).replace("</Component>", extra_comp, 1)
+            .replace("</RTMapsDiagram>", '<RTBoardView ID="JavaStudio1.0"><ComponentBox InstanceName="A" '
+                     'reversed="false"><Description/></ComponentBox></RTBoardView></RTMapsDiagram>'))
+    p = tmp_path / "studio.rtd"
+    p.write_text(text)
+    rep = Engine(p, clock="sim", echo=False).run(frames=5)
+    assert rep["frames"] == 5 and rep["exceptions"] == 0
