@@ -92,3 +92,15 @@ def test_pruned_model_rebuilds_from_its_width_table():
 def test_width_table_errors_name_the_field(bad, field):
     with pytest.raises(ValueError, match=field):
         Widths.from_dict(bad, "ckpt.pt: widths")
+
+
+def test_every_class_starts_alive():
+    """conv10 feeds a ReLU: with a zero bias some classes output 0 for every image from the start (1x1 maps at 32)."""
+    from training.model import HEAD_BIAS_INIT
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model = squeezenet1_1(num_classes=10).eval()
+        assert torch.all(model.final_conv.bias == HEAD_BIAS_INIT)
+        with torch.no_grad():
+            logits = model(torch.rand(16, 3, 32, 32) * 2 - 1)
+        assert (logits > 0).any(0).all(), f"seed {seed}: classes {(logits <= 0).all(0).nonzero().flatten().tolist()} start dead"

@@ -88,9 +88,10 @@ def test_batches_are_seeded_and_ddp_shards_partition_the_global_batch():
 
 # ---------------------------------------------------------------- real training
 def test_short_digits_run_clearly_beats_chance(tmp_path):
-    r = train_digits(tmp_path, epochs=DIGITS_EPOCHS, train_limit=0, warmup_epochs=3.0)
-    assert r["best_val_acc"] > 0.5, r["history"]
-    assert r["test_acc"] > 0.5  # chance is 0.1
+    r = train_digits(tmp_path, epochs=DIGITS_EPOCHS, train_limit=0, warmup_epochs=2.0)
+    assert r["best_val_acc"] > 0.6, r["history"]
+    assert r["test_acc"] > 0.6  # chance is 0.1
+    assert r["history"][-1]["extra"]["dead_classes"] == 0
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert len(m["history"]) == DIGITS_EPOCHS and m["test_acc"] == r["test_acc"]
     best = ckpt_io.load(tmp_path / "best.pt")
@@ -99,7 +100,7 @@ def test_short_digits_run_clearly_beats_chance(tmp_path):
     assert best["data"] == {"spec": "digits", "seed": 0, "val_fraction": 0.1}
 
 
-DIGITS_EPOCHS = 12
+DIGITS_EPOCHS = 8
 
 
 def _interrupt_after(monkeypatch, epochs_done: int):

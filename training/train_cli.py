@@ -136,8 +136,8 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
                                  total, warmup, rank, world, show and rank == 0)
         val_logits = predict(model, val_x, prep)
         val_acc = float((val_logits.argmax(1) == ds.val.labels).mean()) if len(ds.val) else float("nan")
-        # conv10 feeds a ReLU (torchvision's head): a class whose output is 0 on every validation image has
-        # died and gets no gradient again. Without batch norm this is how a too-high learning rate fails.
+        # conv10 feeds a ReLU (torchvision's head): a class whose output is 0 on every validation image is
+        # "dead", gets no gradient of its own and revives only if the features below shift (model.HEAD_BIAS_INIT).
         dead = int((val_logits <= 0).all(0).sum()) if len(ds.val) else 0
         log = EpochLog(epoch + 1, opt.param_groups[0]["lr"], loss, acc, val_acc, time.time() - t0,
                        {"head_only": head_only, "dead_classes": dead})
@@ -148,7 +148,7 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
         if rank == 0:
             print(f"epoch {epoch + 1}/{cfg.epochs}  loss {loss:.4f}  train {acc:.4f}  val {val_acc:.4f}  "
                   f"{log.seconds:.0f}s{'  (head only)' if head_only else ''}"
-                  f"{f'  ({dead} dead classes: lower --lr)' if dead else ''}", flush=True)
+                  f"{f'  ({dead} dead classes: output 0 on all validation images)' if dead else ''}", flush=True)
             state = _state(model, prep, cfg, epoch + 1, opt, history, best_acc)
             state["rng_ranks"] = rngs
             if improved:

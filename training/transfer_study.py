@@ -95,7 +95,7 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
         summary.append(entry)
     src_cfg = pretrained.get("config") or {}
     return {"pretrained": str(args.pretrained), "pretrained_data": src_cfg.get("data"),
-            "pretrained_best_val_acc": pretrained.get("best_val_acc"), "target": args.data,
+            "pretrained_best_val_acc": pretrained.get("best_val_acc"), "target": args.data, "classes": classes,
             "arch": pretrained["arch"], "input_size": json.loads(pretrained["preprocessing"])["input_size"],
             "schedule": {"epochs": args.epochs, "head_epochs_transfer": args.head_epochs, "batch_size": args.batch_size,
                          "lr": args.lr, "warmup_epochs": args.warmup_epochs, "weight_decay": args.weight_decay,
@@ -124,7 +124,7 @@ def markdown(study: dict[str, Any]) -> str:
                      f"{e['transfer']['mean']:.4f} ± {e['transfer']['std']:.4f} | {e['gain']:+.4f} | "
                      f"{e['scratch']['dead_classes']} / {e['transfer']['dead_classes']} |")
     lines += ["", "A dead class: its conv10 output (followed by a ReLU, as in torchvision) is 0 on every validation "
-              "image at the last epoch; it then never learns again and its images are always misclassified."]
+              "image at the last epoch: it gets no gradient of its own and its images are always misclassified."]
     return "\n".join(lines) + "\n"
 
 
@@ -139,6 +139,9 @@ def plot(study: dict[str, Any], path: Path) -> Path:
     for mode, color in zip(MODES, ("tab:gray", "tab:blue")):
         ax.errorbar(ks, [e[mode]["mean"] for e in study["summary"]], yerr=[e[mode]["std"] for e in study["summary"]],
                     marker="o", capsize=3, color=color, label=mode)
+    chance = 1.0 / study["classes"] if study.get("classes") else None
+    if chance:
+        ax.axhline(chance, color="tab:red", lw=0.8, ls="--", label="chance")
     ax.set_xscale("log")
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.set_xlabel("labelled training images per class")
