@@ -92,7 +92,7 @@ def camera(source_rel: str | None, source_text: str, kind: int, loop: bool, peri
             prop("Camera.source_kind", 4, f"5|{kind}|auto|device|file|folder|stream"),
             prop("Camera.width", 1, 0), prop("Camera.height", 1, 0), prop("Camera.fps", 2, 0.0),
             prop("Camera.loop", 0, loop), prop("Camera.reconnect_min_us", 1, 200000),
-            prop("Camera.reconnect_max_us", 1, 5000000)]
+            prop("Camera.reconnect_max_us", 1, 5000000), prop("Camera.timeout_ms", 1, 2000)]
     return python_bridge("Camera", (40, 32), "camera_input.py", "CameraInput", 2, [], [("image", 4)], user, period_us)
 
 

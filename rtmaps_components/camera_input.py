@@ -64,8 +64,14 @@ class _FolderSource:
 class _CaptureSource:
     """cv2.VideoCapture on a device index, a file or a URL."""
 
-    def __init__(self, source, kind, width, height, fps):
-        self.cap = cv2.VideoCapture(int(source)) if kind == "device" else cv2.VideoCapture(source)
+    def __init__(self, source, kind, width, height, fps, timeout_ms):
+        if kind == "device":
+            self.cap = cv2.VideoCapture(int(source))
+        elif kind == "stream":  # a network camera must not block the component for FFmpeg's default 30 s
+            self.cap = cv2.VideoCapture(source, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
+                                                              cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+        else:
+            self.cap = cv2.VideoCapture(source)
         if kind in ("device", "stream"):
             if width > 0 and height > 0:
                 self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
@@ -107,6 +113,7 @@ class CameraInput(BaseComponent):
         self.add_property("loop", False)  # rewind files and folders at their end
         self.add_property("reconnect_min_us", 200000)  # first back-off after a failure
         self.add_property("reconnect_max_us", 5000000)  # back-off doubles up to this
+        self.add_property("timeout_ms", 2000)  # open/read timeout of a stream URL
 
     def Birth(self):
         self.source = str(self.properties["source"].data)
@@ -118,6 +125,7 @@ class CameraInput(BaseComponent):
         self.loop = bool(self.properties["loop"].data)
         self.backoff_min = max(1, int(self.properties["reconnect_min_us"].data))
         self.backoff_max = max(self.backoff_min, int(self.properties["reconnect_max_us"].data))
+        self.timeout_ms = max(1, int(self.properties["timeout_ms"].data))
         self.backoff = self.backoff_min
         self.retry_at = 0
         self.done = False
@@ -137,7 +145,7 @@ class CameraInput(BaseComponent):
         if self.kind == "folder":
             self.src = _FolderSource(self.source)
             return True
-        src = _CaptureSource(self.source, self.kind, self.width, self.height, self.fps)
+        src = _CaptureSource(self.source, self.kind, self.width, self.height, self.fps, self.timeout_ms)
         if not src.opened():
             src.release()
             return False
