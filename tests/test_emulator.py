@@ -275,3 +275,12 @@ def test_studio_sections_and_read_only_properties_are_accepted(tmp_path):
     p.write_text(text)
     rep = Engine(p, clock="sim", echo=False).run(frames=5)
     assert rep["frames"] == 5 and rep["exceptions"] == 0
+
+
+def test_real_clock_paces_sampling_components(tmp_path):
+    d = diagram(tmp_path, bridge("A", "source.py", "Counter", period=20_000))
+    eng = Engine(d, clock="real", echo=False)
+    rep = eng.run(frames=10, max_wall_s=10)
+    assert rep["frames"] == 10 and rep["clock"] == "real"
+    assert 0.17 <= rep["engine_time_s"] <= 1.0  # nine 20 ms periods between ten frames, loaded machine
+    assert 10 <= eng.source_fps() <= 51
