@@ -86,3 +86,7 @@ class AccuracyMeter(BaseComponent):
             acc = self.correct / self.total if self.total else float("nan")
             rt.report_info(f"accuracy meter: top-1 {100 * acc:.2f} % over {self.total} labelled frame(s)"
                            f"{f', {self.unlabelled} without a label' if self.unlabelled else ''}")
+
+
+# The PythonBridge looks for `rtmaps_python` unless the diagram sets className: both names work.
+rtmaps_python = AccuracyMeter

@@ -208,3 +208,7 @@ class CameraInput(BaseComponent):
             self.src = None
         rt.report_info(f"camera: {self.emitted} frame(s) sent, {self.bad_frames} undecodable, "
                        f"{self.reconnects} reconnect attempt(s)")
+
+
+# The PythonBridge looks for `rtmaps_python` unless the diagram sets className: both names work.
+rtmaps_python = CameraInput

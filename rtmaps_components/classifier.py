@@ -115,3 +115,7 @@ class Classifier(BaseComponent):
 
     def Death(self):
         rt.report_info(f"classifier: {self.classified} frame(s) classified, {self.refused} refused")
+
+
+# The PythonBridge looks for `rtmaps_python` unless the diagram sets className: both names work.
+rtmaps_python = Classifier

@@ -284,3 +284,12 @@ def test_real_clock_paces_sampling_components(tmp_path):
     assert rep["frames"] == 10 and rep["clock"] == "real"
     assert 0.17 <= rep["engine_time_s"] <= 1.0  # nine 20 ms periods between ten frames, loaded machine
     assert 10 <= eng.source_fps() <= 51
+
+
+def test_components_load_under_the_bridge_default_class_name(tmp_path):
+    from pipeline_fixtures import COMPONENTS
+
+    body = bridge("M", str(COMPONENTS / "latency_meter.py"), "rtmaps_python")
+    eng = Engine(diagram(tmp_path, body), clock="sim", echo=False)
+    eng.load()
+    assert type(eng.nodes["M"].obj).__name__ == "LatencyMeter"
