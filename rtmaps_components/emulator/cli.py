@@ -22,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop when sources have sent nothing for S seconds and every FIFO is empty (0 = never)")
     p.add_argument("--clock", choices=("real", "sim"), default="real",
                    help="real time, or a simulated clock that jumps to the next event (deterministic, fast)")
+    p.add_argument("--cost", action="append", default=[], metavar="Instance=US",
+                   help="with --clock sim: model a component's service time per Core in µs (what-if: a slower CPU)")
     p.add_argument("--report", type=Path, metavar="FILE.json", help="write the full run report as JSON")
     p.add_argument("--save-frames", metavar="DIR", help="ImageViewer stand-ins save what they receive as PNG here")
     p.add_argument("--quiet", action="store_true", help="no live status line, no component console echo")
@@ -45,8 +47,16 @@ def main(args: argparse.Namespace) -> int:
         print("error: --frames must be >= 1", file=sys.stderr)
         return 2
     try:
-        engine = Engine(args.diagram, clock=args.clock, overrides=args.overrides, save_dir=args.save_frames,
-                        echo=not args.quiet)
+        costs = {}
+        for text in args.cost:
+            name, _, us = text.partition("=")
+            if not name or not us.strip().isdigit():
+                raise DiagramError(f"--cost {text!r}: expected Instance=microseconds")
+            costs[name] = int(us)
+        if costs and args.clock != "sim":
+            raise DiagramError("--cost models service times on the simulated clock: add --clock sim")
+        engine = Engine(args.diagram, clock=args.clock, overrides=args.overrides, core_cost_us=costs,
+                        save_dir=args.save_frames, echo=not args.quiet)
         report = engine.run(frames=args.frames, duration_s=args.duration, idle_stop_s=args.idle_stop,
                             on_status=_status_printer(args.quiet), status_every_s=0.5 if sys.stderr.isatty() else 5.0)
     except DiagramError as e:

@@ -23,6 +23,7 @@ from .clock import make_clock
 from .errors import DiagramError
 from .node import Node
 from .rtd import Diagram, PortSpec, PropertySpec, load_rtd
+from .sdk.rtmaps import reading_policy as RP
 from .sdk_loader import sdk_modules
 from .stand_ins import STAND_INS
 
@@ -49,6 +50,8 @@ class Engine:
         self.clock = make_clock(clock)
         self.overrides = list(overrides)
         self.core_cost_us = dict(core_cost_us or {})
+        if self.core_cost_us and clock != "sim":
+            raise ValueError("core_cost_us (a modelled service time) needs the simulated clock")
         self.save_dir = save_dir
         self.echo = echo
         self.nodes: dict[str, Node] = {}
@@ -125,6 +128,9 @@ class Engine:
                                                 f"{name}: {spec.instance}.{pname}.{k}")
                 node.check_policy()
                 self.nodes[spec.instance] = node
+            unknown = sorted(set(self.core_cost_us) - set(self.nodes))
+            if unknown:
+                raise DiagramError(f"{name}: service time given for unknown component(s) {', '.join(unknown)}")
             self._connect(name)
             for node in self.nodes.values():
                 node.freeze_wiring()
@@ -194,7 +200,7 @@ class Engine:
         node.cores += 1
         if self.clock.kind == "sim":
             node.busy_until = self.clock.now_us() + int(self.core_cost_us.get(node.name, 0))
-        if node.policy == 2:  # Sampling: next tick, skipping the ones missed while busy
+        if node.policy == RP.SAMPLING:  #: next tick, skipping the ones missed while busy
             node.next_tick += node.sampling_period_us
             if node.next_tick < self.clock.now_us():
                 node.next_tick = self.clock.now_us()
@@ -298,7 +304,7 @@ class Engine:
         now = self.clock.now_us()
         times = [n.busy_until for n in self.nodes.values() if n.has_work() and n.busy_until > now]
         if not stopping:
-            times += [n.next_tick for n in self.nodes.values() if n.policy == 2]
+            times += [n.next_tick for n in self.nodes.values() if n.policy == RP.SAMPLING]
         return min(times) if times else None
 
     # ------------------------------------------------------------------ report
