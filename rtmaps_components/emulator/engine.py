@@ -22,6 +22,7 @@ from .bridge import PythonBridgeNode, apply_port_property
 from .clock import make_clock
 from .errors import DiagramError
 from .node import Node
+from .ports import SAMPLING_READER, Fifo, type_name, types_compatible
 from .rtd import Diagram, PortSpec, PropertySpec, load_rtd
 from .sdk.rtmaps import reading_policy as RP
 from .sdk_loader import sdk_modules
@@ -139,8 +140,6 @@ class Engine:
             context.engine = prev
 
     def _connect(self, name: str) -> None:
-        from .ports import Fifo, SAMPLING_READER, types_compatible, type_name
-
         for c in self.diagram.connections:
             src, dst = self.nodes[c.out_instance], self.nodes[c.in_instance]
             if c.out_port not in src.outputs:
