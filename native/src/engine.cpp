@@ -20,7 +20,7 @@ namespace bluefire {
 namespace {
 
 constexpr int kMaxThreads = 4;
-constexpr int kTileM = 96;        // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8)
+constexpr int kTileM = 96;        // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8, 16)
 constexpr int kTileNDirect = 256; // pixels per tile of a 1x1 convolution
 constexpr int kTileNIm2col = 64;  // pixels per tile of an im2col convolution (K x 64 scratch)
 constexpr int kTileRows = 4;      // output rows per tile of a padded direct convolution
@@ -28,7 +28,7 @@ constexpr int kTileRows = 4;      // output rows per tile of a padded direct con
 // input through per-tap row offsets (no im2col); narrower maps fill SIMD rows better via im2col.
 constexpr int kDirectMinWidth = 20;
 constexpr int kWinogradTiles = 64;    // 2x2 output tiles per Winograd task
-constexpr int kWinogradMinWidth = 4;  // narrower maps waste most of each tile on padding
+constexpr int kWinogradMinWidth = 4;  // on 2x2 and 3x3 maps most of each 2x2 tile is padding
 constexpr int kPoolChannels = 16;
 constexpr size_t kAlign = 16;     // floats (64 bytes)
 
@@ -53,6 +53,7 @@ struct Layer {
   // Conv
   int M = 0, K = 0;
   bool relu = false;
+  bool narrow = false;                 // GEMM calls of at most kNarrowN columns: gemm_narrow
   ConvMode mode = ConvMode::Pointwise;
   int pb = 0, pr = 0, PH = 0, PW = 0;  // bottom/right padding; padded input size (Padded mode)
   std::vector<float> packed, bias;
@@ -225,7 +226,10 @@ void Engine::Impl::build(const OnnxModel& m) {
       L.mode = single_pixel || pointwise ? ConvMode::Pointwise
                : wino ? ConvMode::Winograd
                : L.sh == 1 && L.sw == 1 && L.OW >= kDirectMinWidth ? ConvMode::Padded : ConvMode::Im2col;
-      const int mr = variant->kernels.mr;
+      const int N = L.OH * L.OW;
+      L.narrow = L.mode == ConvMode::Winograd ? ((L.OW + 1) / 2) * ((L.OH + 1) / 2) <= kNarrowN
+                                              : L.mode != ConvMode::Padded && N <= kNarrowN;
+      const int mr = L.narrow ? variant->kernels.narrow_mr : variant->kernels.mr;
       if (L.mode == ConvMode::Winograd) {  // 16 transformed M x C weight matrices, each packed
         std::vector<float> u(size_t(16) * L.M * L.C);
         winograd_weights(wm.data(), L.M, L.C, u.data());
@@ -236,7 +240,6 @@ void Engine::Impl::build(const OnnxModel& m) {
         L.packed.resize(packed_size(L.M, L.K, mr));
         pack_weights(wm.data(), L.M, L.K, mr, L.packed.data());
       }
-      const int N = L.OH * L.OW;
       L.mb = kTileM;
       L.m_tiles = (L.M + L.mb - 1) / L.mb;
       L.brow.resize(size_t(L.K));
@@ -462,6 +465,7 @@ void Engine::Impl::task(void* self, int t, int thread) {
   Impl& e = *static_cast<Impl*>(self);
   const Layer& L = *e.current;
   const KernelTable& k = e.variant->kernels;
+  const GemmFn gemm = L.narrow ? k.gemm_narrow : k.gemm;
   const float* in = e.ptr[L.in];
   float* out = e.ptr[L.out];
   switch (L.kind) {
@@ -491,7 +495,7 @@ void Engine::Impl::task(void* self, int t, int thread) {
           g.a = L.packed.data() + i * L.upanel;
           g.b = v + i * vs;
           g.c = mo + i * ms;
-          k.gemm(g);
+          gemm(g);
         }
         winograd_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, out, L.OH, L.OW);
         break;
@@ -502,7 +506,7 @@ void Engine::Impl::task(void* self, int t, int thread) {
         for (int oy = r0; oy < r1; ++oy) {
           g.b = e.padded.data() + size_t(oy) * L.PW;
           g.c = out + size_t(m0) * N + size_t(oy) * L.OW;
-          k.gemm(g);
+          gemm(g);
         }
         break;
       }
@@ -516,7 +520,7 @@ void Engine::Impl::task(void* self, int t, int thread) {
       } else {
         g.b = in + n0;
       }
-      k.gemm(g);
+      gemm(g);
       break;
     }
     case Kind::MaxPool: {

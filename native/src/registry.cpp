@@ -26,13 +26,13 @@ const std::vector<Variant>& all_variants() {
     std::vector<Variant> out;
 #if defined(BLUEFIRE_HAVE_AVX2)
     out.push_back({"avx2", [](const CpuFeatures& c) { return c.avx2_fma; },
-                   {kAvx2Mr, true, gemm_avx2, im2col_ref, maxpool_ref, mean_ref}});
+                   {kAvx2Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx2, im2col_ref, maxpool_ref, mean_ref}});
 #endif
 #if defined(BLUEFIRE_HAVE_NEON)
     out.push_back({"neon", [](const CpuFeatures& c) { return c.neon; },
-                   {kNeonMr, true, gemm_neon, im2col_ref, maxpool_ref, mean_ref}});
+                   {kNeonMr, kNeonMr, gemm_neon, true, gemm_neon, im2col_ref, maxpool_ref, mean_ref}});
 #endif
-    out.push_back({"ref", [](const CpuFeatures&) { return true; }, {kRefMr, false, gemm_ref, im2col_ref, maxpool_ref, mean_ref}});
+    out.push_back({"ref", [](const CpuFeatures&) { return true; }, {kRefMr, kRefMr, gemm_ref, false, gemm_ref, im2col_ref, maxpool_ref, mean_ref}});
     return out;
   }();
   return v;

@@ -37,7 +37,13 @@ TEST(gemm_variants_match_reference) {
   const int Ms[] = {1, 3, 4, 5, 7, 8, 13, 16, 24, 37};
   const int Ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 24, 49, 55};
   const int Ks[] = {1, 3, 8, 27, 37, 144};
-  for (const Variant* v : available_variants()) {
+  struct Fn {
+    const char* name;
+    GemmFn fn;
+    int mr;
+  };
+  for (const Variant* v : available_variants())
+   for (Fn f : {Fn{"gemm", v->kernels.gemm, v->kernels.mr}, Fn{"gemm_narrow", v->kernels.gemm_narrow, v->kernels.narrow_mr}}) {
     if (std::string(v->name) == "ref") continue;
     int bad = 0;
     for (int M : Ms)
@@ -47,13 +53,13 @@ TEST(gemm_variants_match_reference) {
             auto w = random_vec(size_t(M) * K, rng), b = random_vec(size_t(K) * (N + 3), rng), bias = random_vec(size_t(M), rng);
             const int ldc = N + 2;
             auto want = run_gemm(gemm_ref, kRefMr, M, N, K, ldc, relu, w, b, bias);
-            auto got = run_gemm(v->kernels.gemm, v->kernels.mr, M, N, K, ldc, relu, w, b, bias);
+            auto got = run_gemm(f.fn, f.mr, M, N, K, ldc, relu, w, b, bias);
             for (int m = 0; m < M && bad < 5; ++m)
               for (int n = 0; n < ldc; ++n) {
                 float x = got[size_t(m) * ldc + n], y = want[size_t(m) * ldc + n];
                 bool ok = n < N ? std::fabs(x - y) <= 1e-5f * (1.f + std::sqrt(float(K))) : x == 12345.f;
                 if (!ok && bad++ < 5)
-                  CHECK(ok, "variant %s M=%d N=%d K=%d relu=%d at (m=%d, n=%d): got %g, reference %g%s", v->name, M, N, K,
+                  CHECK(ok, "variant %s %s M=%d N=%d K=%d relu=%d at (m=%d, n=%d): got %g, reference %g%s", v->name, f.name, M, N, K,
                         relu, m, n, x, y, n >= N ? " (wrote past N)" : "");
               }
           }
@@ -66,6 +72,7 @@ TEST(gemm_m_offset_panels) {
   std::mt19937 rng(7);
   for (const Variant* v : available_variants()) {
     const int M = 100, N = 21, K = 19, mr = v->kernels.mr, m0 = 96;
+    CHECK(m0 % v->kernels.narrow_mr == 0 && m0 % mr == 0, "variant %s: panel heights must divide the engine's row tile", v->name);
     auto w = random_vec(size_t(M) * K, rng), b = random_vec(size_t(K) * (N + 3), rng), bias = random_vec(M, rng);
     std::vector<float> packed(packed_size(M, K, mr));
     pack_weights(w.data(), M, K, mr, packed.data());

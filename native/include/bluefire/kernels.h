@@ -51,8 +51,14 @@ struct MeanArgs {
 };
 using MeanFn = void (*)(const MeanArgs&);
 
+// GEMM calls with at most this many columns (maps of a few pixels: fire4-9 at 32x32 input) use
+// the table's gemm_narrow, which vectorises over output channels instead of pixels.
+constexpr int kNarrowN = 12;
+
 struct KernelTable {
   int mr;  // rows per packed weight panel that `gemm` expects
+  int narrow_mr;  // the same for `gemm_narrow`
+  GemmFn gemm_narrow;
   bool winograd;  // 3x3 stride-1 pad-1 convolutions via Winograd F(2x2, 3x3) (never the reference)
   GemmFn gemm;
   Im2colFn im2col;

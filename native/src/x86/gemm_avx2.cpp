@@ -91,7 +91,79 @@ void column(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
   }
 }
 
+// Narrow calls (a few pixels): 16 weight rows in two ymm per k, each pixel's value broadcast,
+// NC pixels at once; with NC <= 2, KU independent chains over k hide the FMA latency.
+template <int NC, int KU>
+void narrow_block(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
+  constexpr int R = kAvx2NarrowMr;
+  __m256 lo[KU][NC], hi[KU][NC];
+#pragma GCC unroll 4
+  for (int u = 0; u < KU; ++u)
+#pragma GCC unroll 8
+    for (int j = 0; j < NC; ++j) lo[u][j] = hi[u][j] = _mm256_setzero_ps();
+  const float* bp = g.b + n;
+  int k = 0;
+  for (; k + KU <= g.K; k += KU)
+#pragma GCC unroll 4
+    for (int u = 0; u < KU; ++u) {
+      const float* a = ap + size_t(k + u) * R;
+      const __m256 a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + 8);
+      const float* row = bp + g.brow[k + u];
+#pragma GCC unroll 8
+      for (int j = 0; j < NC; ++j) {
+        const __m256 b = _mm256_broadcast_ss(row + j);
+        lo[u][j] = _mm256_fmadd_ps(a0, b, lo[u][j]);
+        hi[u][j] = _mm256_fmadd_ps(a1, b, hi[u][j]);
+      }
+    }
+  for (; k < g.K; ++k) {
+    const float* a = ap + size_t(k) * R;
+    const __m256 a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + 8);
+    const float* row = bp + g.brow[k];
+#pragma GCC unroll 8
+    for (int j = 0; j < NC; ++j) {
+      const __m256 b = _mm256_broadcast_ss(row + j);
+      lo[0][j] = _mm256_fmadd_ps(a0, b, lo[0][j]);
+      hi[0][j] = _mm256_fmadd_ps(a1, b, hi[0][j]);
+    }
+  }
+  // Spill through a buffer with constant indices only: a runtime index into lo/hi would keep the
+  // accumulators in memory inside the k loop.
+  alignas(32) float t[NC][R];
+#pragma GCC unroll 8
+  for (int j = 0; j < NC; ++j) {
+    __m256 l = lo[0][j], h = hi[0][j];
+#pragma GCC unroll 4
+    for (int u = 1; u < KU; ++u) l = _mm256_add_ps(l, lo[u][j]), h = _mm256_add_ps(h, hi[u][j]);
+    _mm256_store_ps(t[j], l);
+    _mm256_store_ps(t[j] + 8, h);
+  }
+  for (int j = 0; j < NC; ++j)
+    for (int i = 0; i < rows; ++i) {
+      const float v = t[j][i] + g.bias[m0 + i];
+      g.c[size_t(m0 + i) * g.ldc + n + j] = g.relu ? std::max(v, 0.f) : v;
+    }
+}
+
 }  // namespace
+
+void gemm_narrow_avx2(const GemmArgs& g) {
+  constexpr int R = kAvx2NarrowMr;
+  for (int m0 = 0; m0 < g.M; m0 += R) {
+    const float* ap = g.a + size_t(m0) * g.K;
+    const int rows = std::min(R, g.M - m0);
+    for (int n = 0; n < g.N;) {
+      switch (std::min(6, g.N - n)) {
+        case 6: narrow_block<6, 1>(g, ap, m0, rows, n); n += 6; break;
+        case 5: narrow_block<5, 1>(g, ap, m0, rows, n); n += 5; break;
+        case 4: narrow_block<4, 1>(g, ap, m0, rows, n); n += 4; break;
+        case 3: narrow_block<3, 1>(g, ap, m0, rows, n); n += 3; break;
+        case 2: narrow_block<2, 2>(g, ap, m0, rows, n); n += 2; break;
+        default: narrow_block<1, 4>(g, ap, m0, rows, n); n += 1; break;
+      }
+    }
+  }
+}
 
 void gemm_avx2(const GemmArgs& g) {
   if (g.N <= 4) {
