@@ -97,7 +97,7 @@ def test_shipped_clip_with_shipped_model():
     labels = np.array([int(v) for v in (clip / "labels.txt").read_text().split()])
     imgs = np.stack([cv2.imread(str(clip / f"{k:06d}.png"), cv2.IMREAD_GRAYSCALE) for k in range(len(labels))])
     direct = evaluate_onnx(model, imgs[..., None], labels, channel_seq="GRAY")
-    eng = Engine(F.REPLAY, clock="sim", echo=False)
+    eng = Engine(F.REPLAY, clock="sim", echo=False, overrides=["Classifier.backend=onnxruntime"])  # as evaluate
     rep = eng.run(max_wall_s=120)
     acc = eng.nodes["Accuracy"].obj
     assert acc.total == len(labels) and rep["exceptions"] == 0
