@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module, one-line help). Order is the order shown in --help.
@@ -43,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0 if argv else 2
     args = build_parser(load=name).parse_args(argv)
-    return int(importlib.import_module(COMMANDS[name][0]).main(args) or 0)
+    try:
+        return int(importlib.import_module(COMMANDS[name][0]).main(args) or 0)
+    except BrokenPipeError:  # `bluefire evaluate ... | head`: the reader left; not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
