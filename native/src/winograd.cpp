@@ -72,12 +72,15 @@ void winograd_output(const float* mo, int M, int ld, size_t ms, int TX, int t0, 
         r[2][x] = std::max(b0 + b1 + b2 + bm, lo), r[3][x] = std::max(b1 - b2 - b3 + bm, lo);
       }
       const int oy = 2 * ty, ox0 = 2 * tx0;
-      const int cols = std::min(2 * n, OW - ox0);  // an odd map drops the last tile's right column
+      const int pairs = std::min(n, (OW - ox0) / 2);  // tiles whose right column exists
       float* y0 = o + size_t(oy) * OW + ox0;
-      for (int j = 0; j < cols; ++j) y0[j] = r[j & 1][j >> 1];
-      if (oy + 1 < OH) {
-        float* y1 = y0 + OW;
-        for (int j = 0; j < cols; ++j) y1[j] = r[2 + (j & 1)][j >> 1];
+      float* y1 = oy + 1 < OH ? y0 + OW : nullptr;
+      for (int x = 0; x < pairs; ++x) y0[2 * x] = r[0][x], y0[2 * x + 1] = r[1][x];  // interleaving stores
+      if (y1)
+        for (int x = 0; x < pairs; ++x) y1[2 * x] = r[2][x], y1[2 * x + 1] = r[3][x];
+      if (pairs < n) {  // an odd map: the last tile has no right column
+        y0[2 * pairs] = r[0][pairs];
+        if (y1) y1[2 * pairs] = r[2][pairs];
       }
       t += n;
     }
