@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Transfer learning evidence (issue 6): the Fashion-MNIST baseline fine-tuned on scikit-learn's digits with
-# 10, 30 and 100 labelled images per class, against the same runs from scratch (same schedule, 3 seeds).
+# 10, 30 and 100 labelled images per class (full fine-tuning and a frozen-feature probe), against the same
+# runs from scratch (same schedule, 3 seeds).
 # Resumable: finished runs under runs/transfer_study are reused. Writes models/evidence/transfer_study.{json,md,png}.
 # Usage: models/transfer_study.sh [PRETRAINED_CKPT] [extra flags for python -m training.transfer_study]
 set -euo pipefail

@@ -18,9 +18,10 @@ def test_transfer_study_end_to_end(tmp_path, capsys):
     assert main(argv) == 0
     study = json.loads((tmp_path / "ev" / "transfer_study.json").read_text())
     rows = {(r["mode"], r["per_class"]): r for r in study["rows"]}
-    assert set(rows) == {("scratch", 2), ("transfer", 2), ("scratch", 4), ("transfer", 4)}
+    assert set(rows) == {(m, k) for m in ("scratch", "transfer", "probe") for k in (2, 4)}
     assert rows[("transfer", 2)]["reinitialised"] == ["classifier.1.weight", "classifier.1.bias"]  # other classes
     assert rows[("scratch", 2)]["reinitialised"] == []
+    assert rows[("probe", 4)]["reinitialised"] == rows[("transfer", 2)]["reinitialised"]
     assert rows[("scratch", 4)]["train_images"] == rows[("transfer", 4)]["train_images"] == 40
     assert rows[("transfer", 2)]["min_per_class"] == 2 == rows[("transfer", 2)]["max_per_class"]
     assert all(0.0 <= r["test_acc"] <= 1.0 for r in rows.values())
@@ -28,8 +29,10 @@ def test_transfer_study_end_to_end(tmp_path, capsys):
     s = json.loads((tmp_path / "runs" / "2_per_class" / "seed0" / "scratch" / "metrics.json").read_text())
     differing = {k for k in t["config"] if t["config"][k] != s["config"][k]}
     assert differing == {"init", "head_epochs", "out"}, differing  # same schedule, only the start differs
+    p = json.loads((tmp_path / "runs" / "2_per_class" / "seed0" / "probe" / "metrics.json").read_text())
+    assert p["config"]["head_epochs"] == p["config"]["epochs"] == 2 and all(h["extra"]["head_only"] for h in p["history"])
     md = (tmp_path / "ev" / "transfer_study.md").read_text()
-    assert "| labels per class | scratch | transfer | gain |" in md and md.count("\n| ") == 3
+    assert "| labels per class | scratch | transfer | probe |" in md and md.count("\n| ") == 3
     assert all(isinstance(r["dead_classes"], int) for r in rows.values())
     assert (tmp_path / "ev" / "transfer_study.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()

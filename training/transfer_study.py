@@ -2,10 +2,11 @@
 
     python -m training.transfer_study --pretrained runs/baseline/best.pt --per-class 10,30,100 --seeds 0,1,2
 
-For each labels-per-class budget and seed, two runs share everything (data subset, epochs, batch,
-optimizer, learning-rate schedule, seed) except the start: `transfer` starts from the pretrained
-checkpoint's features with a new classifier (trained alone for --head-epochs first), `scratch`
-starts from random weights. Each run is a normal `bluefire train` run (resumable; a finished one is
+For each labels-per-class budget and seed, three runs share everything (data subset, epochs, batch,
+optimizer, learning-rate schedule, seed) except the start: `scratch` starts from random weights,
+`transfer` from the pretrained checkpoint's features with a new classifier (trained alone for
+--head-epochs first, then everything is fine-tuned), `probe` from the same but trains only the new
+classifier, the pretrained features frozen throughout. Each run is a normal `bluefire train` run (resumable; a finished one is
 reused), reported on the target's test split for its best-validation checkpoint.
 Writes JSON, a Markdown table and a PNG plot.
 """
@@ -21,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
-MODES = ("scratch", "transfer")
+# scratch: random start. transfer: pretrained features, new classifier trained alone for --head-epochs, then
+# everything. probe: pretrained features frozen for the whole run, only the new classifier trains.
+MODES = ("scratch", "transfer", "probe")
 
 
 def parse_ints(text: str, name: str) -> list[int]:
@@ -35,14 +38,14 @@ def parse_ints(text: str, name: str) -> list[int]:
 
 
 def run_config(args: argparse.Namespace, pretrained: dict, mode: str, per_class: int, seed: int, classes: int):
-    """The TrainConfig of one run: identical for both modes except `init` and the head-only epochs."""
+    """The TrainConfig of one run: identical for every mode except `init` and the head-only epochs."""
     from .train import TrainConfig
 
     h, _ = json.loads(pretrained["preprocessing"])["input_size"]
     return TrainConfig(
         data=args.data, arch=pretrained["arch"], input_size=int(h), epochs=args.epochs,
-        head_epochs=args.head_epochs if mode == "transfer" else 0,
-        init=str(args.pretrained) if mode == "transfer" else "",
+        head_epochs={"scratch": 0, "transfer": args.head_epochs, "probe": args.epochs}[mode],
+        init="" if mode == "scratch" else str(args.pretrained),
         batch_size=args.batch_size, lr=args.lr, warmup_epochs=args.warmup_epochs, weight_decay=args.weight_decay,
         augment=args.augment, train_limit=per_class * classes, seed=seed, threads=args.threads,
         out=str(Path(args.out) / f"{per_class}_per_class" / f"seed{seed}" / mode))
@@ -92,6 +95,7 @@ def run_study(args: argparse.Namespace) -> dict[str, Any]:
             entry[mode] = {"mean": float(np.mean(accs)), "std": float(np.std(accs)), "n": len(accs),
                            "dead_classes": int(sum(r["dead_classes"] or 0 for r in mine))}
         entry["gain"] = entry["transfer"]["mean"] - entry["scratch"]["mean"]
+        entry["gain_probe"] = entry["probe"]["mean"] - entry["scratch"]["mean"]
         summary.append(entry)
     src_cfg = pretrained.get("config") or {}
     return {"pretrained": str(args.pretrained), "pretrained_data": src_cfg.get("data"),
@@ -116,13 +120,15 @@ def markdown(study: dict[str, Any]) -> str:
              f"{study['arch']} at {study['input_size'][0]}x{study['input_size'][1]}; test accuracy of the "
              f"best-validation checkpoint, mean ± std over {n} seed(s). Both arms: {s['epochs']} epochs, "
              f"batch {s['batch_size']}, AdamW lr {s['lr']}, {s['warmup_epochs']} warm-up epochs, cosine; "
-             f"transfer trains only the new classifier for its first {s['head_epochs_transfer']} epoch(s).", "",
-             "| labels per class | scratch | transfer | gain | dead classes (scratch / transfer, all seeds) |",
-             "|---:|---:|---:|---:|---:|"]
+             f"transfer trains only the new classifier for its first {s['head_epochs_transfer']} epoch(s), then "
+             "everything; probe trains only the new classifier (pretrained features frozen).", "",
+             "| labels per class | scratch | transfer | probe | transfer − scratch | probe − scratch "
+             "| dead classes (scratch / transfer / probe, all seeds) |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
     for e in study["summary"]:
-        lines.append(f"| {e['per_class']} | {e['scratch']['mean']:.4f} ± {e['scratch']['std']:.4f} | "
-                     f"{e['transfer']['mean']:.4f} ± {e['transfer']['std']:.4f} | {e['gain']:+.4f} | "
-                     f"{e['scratch']['dead_classes']} / {e['transfer']['dead_classes']} |")
+        cells = " | ".join(f"{e[m]['mean']:.4f} ± {e[m]['std']:.4f}" for m in MODES)
+        dead = " / ".join(str(e[m]["dead_classes"]) for m in MODES)
+        lines.append(f"| {e['per_class']} | {cells} | {e['gain']:+.4f} | {e['gain_probe']:+.4f} | {dead} |")
     lines += ["", "A dead class: its conv10 output (followed by a ReLU, as in torchvision) is 0 on every validation "
               "image at the last epoch: it gets no gradient of its own and its images are always misclassified."]
     return "\n".join(lines) + "\n"
@@ -136,7 +142,7 @@ def plot(study: dict[str, Any], path: Path) -> Path:
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=110)
     ks = [e["per_class"] for e in study["summary"]]
-    for mode, color in zip(MODES, ("tab:gray", "tab:blue")):
+    for mode, color in zip(MODES, ("tab:gray", "tab:blue", "tab:green")):
         ax.errorbar(ks, [e[mode]["mean"] for e in study["summary"]], yerr=[e[mode]["std"] for e in study["summary"]],
                     marker="o", capsize=3, color=color, label=mode)
     chance = 1.0 / study["classes"] if study.get("classes") else None
@@ -149,7 +155,7 @@ def plot(study: dict[str, Any], path: Path) -> Path:
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title(f"{study['pretrained_data']} → {study['target']}: transfer vs scratch", fontsize=10)
+    ax.set_title(f"{study['pretrained_data']} → {study['target']}: transfer, probe, scratch", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
