@@ -13,6 +13,16 @@ namespace bluefire {
 namespace {
 
 constexpr int MR = kAvx2Mr;
+constexpr int kPackMaxK = 1024;  // a packed strip lives on the stack: 64 KiB at most
+
+struct StripRows {  // row offsets of a packed 16-column strip: k * 16
+  int v[kPackMaxK];
+  constexpr StripRows() : v() {
+    for (int k = 0; k < kPackMaxK; ++k) v[k] = 16 * k;
+  }
+};
+constexpr StripRows kStripRowTable;
+const int* const kStripRows = kStripRowTable.v;
 
 inline __m256 finish(__m256 v, float bias, bool relu) {
   v = _mm256_add_ps(v, _mm256_set1_ps(bias));
@@ -174,10 +184,26 @@ void gemm_avx2(const GemmArgs& g) {
     return;
   }
   // Pixels outer, weight panels inner: a 16-pixel strip of B (K x 64 bytes) stays in L1
-  // while every panel of A streams past it.
+  // while every panel of A streams past it. A strip whose rows lie far apart (a 1x1
+  // convolution reads whole channel planes) is first copied to an aligned contiguous block.
   int n = 0;
-  for (; n + 16 <= g.N; n += 16)
+  const bool pack = g.M > 2 * MR && g.K >= 64 && g.K <= kPackMaxK && g.brow[g.K - 1] != (g.K - 1) * 16;
+  for (; n + 16 <= g.N; n += 16) {
+    GemmArgs s = g;
+    if (pack) {
+      alignas(64) float strip[kPackMaxK * 16];
+      for (int k = 0; k < g.K; ++k) {
+        const float* src = g.b + g.brow[k] + n;
+        _mm256_store_ps(strip + 16 * k, _mm256_loadu_ps(src));
+        _mm256_store_ps(strip + 16 * k + 8, _mm256_loadu_ps(src + 8));
+      }
+      s.b = strip - n;  // block_16 reads s.b + n + brow[k]
+      s.brow = kStripRows;
+      for (int m0 = 0; m0 < g.M; m0 += MR) block_16(s, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+      continue;
+    }
     for (int m0 = 0; m0 < g.M; m0 += MR) block_16(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+  }
   if (n + 8 <= g.N) {
     for (int m0 = 0; m0 < g.M; m0 += MR)
       block_8<false>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, __m256i());
