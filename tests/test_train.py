@@ -123,7 +123,8 @@ def test_resume_is_exact(tmp_path, monkeypatch):
         train_digits(tmp_path / "cut", **kw)
     assert ckpt_io.load(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 2
     monkeypatch.undo()
-    _resume(tmp_path / "cut", **kw)
+    from training.cli import main
+    assert main(["train", "--resume", "--out", str(tmp_path / "cut")]) == 0  # settings come from the checkpoint
     a = ckpt_io.load(tmp_path / "straight" / "checkpoint.pt")
     b = ckpt_io.load(tmp_path / "cut" / "checkpoint.pt")
     assert a["epoch"] == b["epoch"] == 3

@@ -34,16 +34,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                 "  bluefire train --data fashion-mnist --epochs 30 --out runs/baseline\n"
                 "  bluefire train --data digits --init runs/baseline/best.pt --head-epochs 2 --out runs/digits\n"
                 "  bluefire train --data cifar10:~/cifar-10-batches-py --weights squeezenet1_1-b8a52dc0.pth --input-size 64\n"
-                "  bluefire train --out runs/baseline --resume        # same flags as the interrupted run")
+                "  bluefire train --out runs/baseline --resume        # the run's own settings, from its checkpoint")
     p.add_argument("--config", metavar="FILE", help="JSON object of the settings below (underscored names); flags override it")
     p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from OUT/checkpoint.pt; the settings must equal the checkpoint's")
+                   help="continue the run in --out from OUT/checkpoint.pt; with no other settings given it uses the "
+                        "checkpoint's, otherwise they must equal them (except --threads)")
     add_config_arguments(p, TrainConfig)
 
 
 def main(args: argparse.Namespace) -> int:
     overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
     try:
+        if args.resume and args.config is None and all(v is None for k, v in overrides.items() if k not in RESUME_FREE):
+            # `--resume --out DIR` alone: the run's own settings, from its checkpoint
+            out = Path(overrides["out"] or TrainConfig.out)
+            saved = dict(ckpt_io.load(out / "checkpoint.pt").get("config") or {})
+            saved.update({k: v for k, v in overrides.items() if v is not None}, out=str(out))
+            overrides = saved
         cfg = config_from(TrainConfig, args.config, overrides)
         result = fit(cfg, resume=args.resume)
     except ValueError as e:
@@ -52,6 +59,11 @@ def main(args: argparse.Namespace) -> int:
         _shutdown()
     print(json.dumps({k: result[k] for k in ("best_val_acc", "test_acc", "checkpoint")}, indent=1))
     return 0
+
+
+# Settings a resumed run may change: where the run folder now is, and how many CPU threads to use
+# (a different thread count may change float rounding, so bit-exact resumes keep it).
+RESUME_FREE = ("out", "threads")
 
 
 def _dist() -> tuple[int, int]:
@@ -81,10 +93,11 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
         torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
     state = ckpt_io.load(last_path) if resume else None
-    if state is not None and state.get("config") != asdict(cfg):
-        diff = {k: (state.get("config", {}).get(k), v) for k, v in asdict(cfg).items()
-                if state.get("config", {}).get(k) != v}
-        raise ValueError(f"{last_path}: refusing to resume with a different config: {diff} (checkpoint, now)")
+    if state is not None:
+        saved = state.get("config") or {}
+        diff = {k: (saved.get(k), v) for k, v in asdict(cfg).items() if k not in RESUME_FREE and saved.get(k) != v}
+        if diff:
+            raise ValueError(f"{last_path}: refusing to resume with a different config: {diff} (checkpoint, now)")
     src = ckpt_io.load(cfg.init) if cfg.init else None
     ds = data_mod.load(cfg.data, cfg.seed, cfg.val_fraction)
     if cfg.train_limit:
