@@ -225,3 +225,46 @@ def test_latency_meter_csv_misses_and_slow_consumer_drops(tmp_path):
     stats = rep["components"]["Latency"]["outputs"]["stats"]["last"]
     assert stats[5] == meter.misses and stats[6] == len(lat)
     assert any(m["message"].startswith("latency meter:") for m in rep["messages"] if m["component"] == "Latency")
+
+
+def test_slow_consumer_keeps_memory_flat(tmp_path):
+    _, _, x, y = F.digits_data()
+    folder = F.write_labelled_folder(tmp_path / "clip", x[:20], y[:20])
+    rss: dict[int, int] = {}
+
+    def sample(engine, node):
+        if node.name == "Camera" and node.cores in (500, 3000):
+            rss[node.cores] = F.rss_bytes()
+
+    overrides = F.replay_overrides(F.digits_model(), folder, period_us=5000) + ["Camera.loop=true",
+                                                                               "Camera.image.fifosize=3"]
+    eng = Engine(F.REPLAY, clock="sim", overrides=overrides, core_cost_us={"Classifier": 8000}, echo=False)
+    rep = eng.run(frames=3000, max_wall_s=90, after_core=[sample])
+    image_in = rep["components"]["Classifier"]["inputs"]["image"]
+    assert rep["stop_reason"] == "frames" and image_in["dropped"] > 1000 and image_in["fifo_high_water"] == 3
+    assert rss[3000] - rss[500] < 4 * 1024 * 1024, f"RSS grew {(rss[3000] - rss[500]) / 2**20:.1f} MiB"
+
+
+def test_every_classifier_output_carries_the_frame_timestamp(tmp_path):
+    frames = colour_frames(4)
+    np.save(tmp_path / "frames.npy", frames)
+    (tmp_path / "seq_source.py").write_text(SEQ_SOURCE)
+    body = (F.bridge("Src", "seq_source.py", "SeqSource", period=1000, props={"frames": str(tmp_path / "frames.npy")})
+            + F.bridge("Classifier", str(F.COMPONENTS / "classifier.py"), "Classifier",
+                       props={"model_file": str(F.digits_model()), "annotate": "true", "top_k": "3"}))
+    seen = []
+
+    def grab(engine, node):
+        if node.name == "Classifier":
+            seen.append({n: (o.last.ts, o.last.misc1) for n, o in node.outputs.items()})
+
+    eng = Engine(F.write_rtd(tmp_path / "ts.rtd", body, [("Src.image", "Classifier.image")]), clock="sim", echo=False)
+    eng.clock.wait_until(123_456)  # start at a time that is not 0
+    eng.run(idle_stop_s=0.01, after_core=[grab])
+    assert len(seen) == 4
+    for k, outs in enumerate(seen):
+        assert set(outs) == {"class_index", "label", "scores", "topk", "annotated"}
+        assert len({v for v in outs.values()}) == 1 and outs["class_index"][1] == k
+    last = eng.nodes["Classifier"].outputs
+    assert last["scores"].buffer_size == 10 and len(last["topk"].last.data) == 3
+    assert last["annotated"].last.data.image_data.shape == frames[0].shape
