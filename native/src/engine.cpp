@@ -27,7 +27,8 @@ constexpr int kTileRows = 4;      // output rows per tile of a padded direct con
 // Stride-1 convolutions with output rows at least this wide read a zero-padded copy of their
 // input through per-tap row offsets (no im2col); narrower maps fill SIMD rows better via im2col.
 constexpr int kDirectMinWidth = 20;
-constexpr int kWinogradTiles = 64;    // 2x2 output tiles per Winograd task
+constexpr int kWinogradTiles = 64;
+constexpr size_t kBandFloats = 128 * 1024;  // per-thread band of a convolution fused with its pool    // 2x2 output tiles per Winograd task
 constexpr int kWinogradMinWidth = 4;  // on 2x2 and 3x3 maps most of each 2x2 tile is padding
 constexpr int kPoolChannels = 16;
 constexpr size_t kAlign = 16;     // floats (64 bytes)
@@ -61,6 +62,9 @@ struct Layer {
   int TX = 0, T = 0;                   // Winograd: tiles per row, tiles in all
   size_t upanel = 0;                   // Winograd: floats per packed transformed-weight matrix
   std::vector<float> zeros;            // Winograd: the GEMMs' (zero) bias
+  int pool = -1;                       // index of a MaxPool fused into this conv (row bands)
+  int pool_rows = 0;                   // pooled rows per band
+  bool fused = false;                  // a MaxPool that its producer runs
   int mb = 0, nb = 0, m_tiles = 0, n_tiles = 0;
   int tasks() const {
     switch (kind) {
@@ -92,6 +96,8 @@ struct Engine::Impl {
   std::vector<float> padded;   // zero-padded input of the current Padded/Winograd convolution
   std::vector<float> wino;     // Winograd transformed inputs and products, one slice per thread
   size_t wino_per_thread = 0;
+  std::vector<float> band;     // conv rows of a conv+pool band, one slice per thread
+  size_t band_per_thread = 0;
   std::vector<float*> ptr;     // per tensor, refreshed for each image
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<Preprocessor> prep;
@@ -104,6 +110,8 @@ struct Engine::Impl {
   void resolve(const float* in);
   void run_one(const float* in, float* out);
   void run_layer(const Layer& L);
+  void fuse_pools();
+  void conv_pool_band(const Layer& L, int band, int thread);
   void pad_input(const Layer& L);
   static void task(void* self, int t, int thread);
 };
@@ -432,6 +440,7 @@ void Engine::Impl::build(const OnnxModel& m) {
   out_shape = tensors[output].shape;
   if (layers.empty()) throw ModelError(m.source + ": the graph computes nothing");
 
+  fuse_pools();
   // Storage: every root tensor gets its own aligned arena slice (no reuse: SqueezeNet's
   // activations total a few MB). Views and Concat slices resolve against their root per image.
   size_t total = 0;
@@ -444,7 +453,58 @@ void Engine::Impl::build(const OnnxModel& m) {
   scratch.assign(scratch_per_thread * size_t(pool->threads()) + kAlign, 0.f);
   padded.assign(padded_size + kAlign, 0.f);
   wino.assign(wino_per_thread * size_t(pool->threads()), 0.f);
+  band.assign(band_per_thread * size_t(pool->threads()), 0.f);
   ptr.assign(tensors.size(), nullptr);
+}
+
+// A strided im2col convolution (the stem) whose only reader is a MaxPool runs in bands of pooled
+// rows: each band's conv rows go to a per-thread buffer that stays in L2 and are pooled at once,
+// instead of writing the whole map (3 MB at 224x224) and reading it back. A band recomputes the
+// one conv row it shares with the next (kh - sh rows; about 1/8 more work for the stem).
+void Engine::Impl::fuse_pools() {
+  for (Layer& L : layers) {
+    if (L.kind != Kind::Conv || L.mode != ConvMode::Im2col || L.narrow || L.out == output || tensors[L.out].parent >= 0)
+      continue;
+    int users = 0, pool_index = -1;
+    for (size_t j = 0; j < layers.size(); ++j)
+      if (layers[j].in == L.out) ++users, pool_index = layers[j].kind == Kind::MaxPool ? int(j) : pool_index;
+    for (const Tensor& t : tensors) users += t.parent == L.out;
+    if (users != 1 || pool_index < 0) continue;
+    Layer& P = layers[size_t(pool_index)];
+    const int rows_fit = int(kBandFloats / (size_t(L.M) * L.OW));
+    if (rows_fit < P.kh + P.sh) continue;  // bands too thin to pay off
+    L.pool = pool_index;
+    L.pool_rows = (rows_fit - P.kh) / P.sh + 1;
+    L.m_tiles = 1;
+    L.n_tiles = (P.OH + L.pool_rows - 1) / L.pool_rows;
+    P.fused = true;
+    band_per_thread = std::max(band_per_thread, size_t(L.M) * ((L.pool_rows - 1) * P.sh + P.kh) * L.OW + kAlign);
+  }
+}
+
+void Engine::Impl::conv_pool_band(const Layer& L, int b, int thread) {
+  const Layer& P = layers[size_t(L.pool)];
+  const KernelTable& k = variant->kernels;
+  const int p0 = b * L.pool_rows, p1 = std::min(P.OH, p0 + L.pool_rows);
+  const int r0 = std::max(0, p0 * P.sh - P.pt), r1 = std::min(L.OH, (p1 - 1) * P.sh - P.pt + P.kh);
+  const int base = r0 * L.OW, N = (r1 - r0) * L.OW;
+  float* buf = band.data() + size_t(thread) * band_per_thread;
+  float* cols = scratch.data() + size_t(thread) * scratch_per_thread;
+  const float* in = ptr[L.in];
+  GemmArgs g;
+  g.M = L.M, g.K = L.K, g.a = L.packed.data(), g.brow = L.brow.data(), g.bias = L.bias.data();
+  g.ldc = N, g.relu = L.relu, g.b = cols;
+  for (int n0 = base; n0 < base + N; n0 += L.nb) {
+    const int n1 = std::min(base + N, n0 + L.nb);
+    k.im2col({in, L.C, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, n0, n1, L.nb, cols});
+    g.N = n1 - n0;
+    g.c = buf + (n0 - base);
+    k.gemm(g);
+  }
+  float* out = ptr[P.out];
+  for (int c = 0; c < L.M; ++c)  // band row 0 is conv row r0: shift the pool's top padding to match
+    k.maxpool({buf + size_t(c) * N, r1 - r0, L.OW, P.kh, P.kw, P.sh, P.sw, P.pt + r0 - p0 * P.sh, P.pl, p1 - p0, P.OW, 0, 1,
+               out + (size_t(c) * P.OH + p0) * P.OW});
 }
 
 void Engine::Impl::resolve(const float* in) {
@@ -470,6 +530,10 @@ void Engine::Impl::task(void* self, int t, int thread) {
   float* out = e.ptr[L.out];
   switch (L.kind) {
     case Kind::Conv: {
+      if (L.pool >= 0) {
+        e.conv_pool_band(L, t, thread);
+        break;
+      }
       const int N = L.OH * L.OW;
       const int mt = t / L.n_tiles, nt = t % L.n_tiles;
       const int m0 = mt * L.mb, m1 = std::min(L.M, m0 + L.mb);
@@ -558,6 +622,7 @@ void Engine::Impl::pad_input(const Layer& L) {
 }
 
 void Engine::Impl::run_layer(const Layer& L) {
+  if (L.fused) return;  // its producer pooled each band
   pad_input(L);
   current = &L;
   pool->run(L.tasks(), &Impl::task, this);
