@@ -162,3 +162,13 @@ def test_cli_prune_and_compare(ckpt, tmp_path, capsys):
         main(["prune", str(ckpt), "--compare", "l2,oracle", "--out", str(tmp_path / "bad"), *common])
     with pytest.raises(SystemExit, match="criterion"):
         main(["prune", str(ckpt), "--criterion", "magic", "--out", str(tmp_path / "bad"), *common])
+
+
+def test_distillation_from_the_unpruned_model(ckpt, data, tmp_path):
+    plain = schedule.run(fast_config(ckpt, tmp_path / "plain", final_epochs=0), show=False, data=data)
+    kd = schedule.run(fast_config(ckpt, tmp_path / "kd", final_epochs=0, distill=0.7), show=False, data=data)
+    # the same cuts in the first iteration (same scores), a different fine-tune after it
+    assert kd["iteration_log"][0]["removed"] == plain["iteration_log"][0]["removed"]
+    assert kd["iteration_log"][0]["train_loss"] != plain["iteration_log"][0]["train_loss"]
+    with pytest.raises(ValueError, match="distill"):
+        fast_config(ckpt, tmp_path, distill=1.5).validate()

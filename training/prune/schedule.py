@@ -51,6 +51,8 @@ class PruneConfig:
     final_lr: float = 5e-4           # peak AdamW lr of the final fine-tune
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
+    distill: float = 0.0             # weight of distillation from the unpruned model (KL at temperature distill_t); 0 = off
+    distill_t: float = 4.0           # distillation temperature
     augment: str = "crop,flip"       # as in training; flips are skipped where the data set forbids them
     batch_size: int = 128
     min_width: int = 1               # guard: no layer keeps fewer filters
@@ -81,6 +83,8 @@ class PruneConfig:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
         if self.rank_batches == 0 and self.criterion in ("taylor", "l2", "combined"):
             raise ValueError(f"rank_batches: {self.criterion} needs at least one batch")
+        if not 0.0 <= self.distill <= 1.0 or self.distill_t <= 0:
+            raise ValueError(f"distill must be in [0, 1] and distill_t > 0, got {self.distill}, {self.distill_t}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha: must be in [0, 1], got {self.alpha}")
         if self.lr <= 0 or self.final_lr <= 0:
@@ -253,7 +257,29 @@ def rank(model: SqueezeNet, cfg: PruneConfig, d: PruneData, prep, iteration: int
     return crit_mod.rank_scores(raw, cfg.normalize, cfg.flops_lambda, costs)
 
 
-def finetune(model: SqueezeNet, cfg: PruneConfig, d: PruneData, prep, iteration: int, show: bool) -> float:
+def step(model: SqueezeNet, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, lr: float,
+         cfg: PruneConfig, teacher: SqueezeNet | None) -> float:
+    """One AdamW step: cross-entropy, plus distillation from the unpruned model when cfg.distill > 0."""
+    if teacher is None or not cfg.distill:
+        return train_step(model, opt, x, y, lr, cfg.label_smoothing)[0]
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        soft = F.softmax(teacher.eval()(x) / cfg.distill_t, dim=1)
+    for g in opt.param_groups:
+        g["lr"] = lr
+    model.train()
+    logits = model(x)
+    kd = F.kl_div(F.log_softmax(logits / cfg.distill_t, dim=1), soft, reduction="batchmean") * cfg.distill_t ** 2
+    loss = (1 - cfg.distill) * F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing) + cfg.distill * kd
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
+def finetune(model: SqueezeNet, cfg: PruneConfig, d: PruneData, prep, iteration: int, show: bool,
+             teacher: SqueezeNet | None = None) -> float:
     """M AdamW steps at constant lr with a fresh optimizer (the cut changed every shape); mean loss."""
     if cfg.finetune_batches == 0:
         return float("nan")
@@ -263,8 +289,7 @@ def finetune(model: SqueezeNet, cfg: PruneConfig, d: PruneData, prep, iteration:
     bar = progress(_batches(d, cfg, 2 * iteration, cfg.finetune_batches, augment=True), cfg.finetune_batches,
                    f"fine-tune {iteration + 1}", show)
     for xb, yb in bar:
-        loss, _ = train_step(model, opt, to_input(xb, prep), yb, cfg.lr, cfg.label_smoothing)
-        losses.append(loss)
+        losses.append(step(model, opt, to_input(xb, prep), yb, cfg.lr, cfg, teacher))
     return float(np.mean(losses))
 
 
@@ -342,6 +367,7 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
     base = state["base"]
     floor = floor_of(cfg, base["val_acc"])
     model = _model_from(arch, num_classes, state)
+    teacher = base_model.eval() if cfg.distill else None
 
     bar = progress(iter(int, 1), None, f"prune {cfg.criterion}", show)  # endless; advanced by hand
     if hasattr(bar, "update"):
@@ -363,7 +389,7 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
         t0 = time.time()
         widths_before = model.widths
         model = prune(model, plan, cfg.min_width, cfg.round_to)
-        loss = finetune(model, cfg, d, prep, it, show)
+        loss = finetune(model, cfg, d, prep, it, show, teacher)
         val = accuracy(model, d.val_x, d.val_y, prep)
         now = sizes(model.widths, arch, num_classes, size)
         rec = {"iteration": it + 1, **now, "widths": model.widths.to_dict(), "val_acc": val, "train_loss": loss,
@@ -394,7 +420,7 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
         bar.close()
 
     if state["phase"] == "final":
-        model = _final_finetune(model, state, cfg, d, prep, state_path, show, stop_after, done_now)
+        model = _final_finetune(model, state, cfg, d, prep, state_path, show, stop_after, done_now, teacher)
         if model is None:
             return {"stopped": True}
     model = _model_from(arch, num_classes, state)
@@ -408,7 +434,8 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
 
 
 def _final_finetune(model: SqueezeNet, state: dict, cfg: PruneConfig, d: PruneData, prep, state_path: Path,
-                    show: bool, stop_after: int | None, done_now: int) -> SqueezeNet | None:
+                    show: bool, stop_after: int | None, done_now: int,
+                    teacher: SqueezeNet | None) -> SqueezeNet | None:
     """cfg.final_epochs epochs, warm-up then cosine to zero, checkpointed (with optimizer) every epoch."""
     steps = max(1, len(d.train_y) // min(cfg.batch_size, len(d.train_y)))
     total, warmup = steps * cfg.final_epochs, min(100, steps * cfg.final_epochs // 10)
@@ -422,9 +449,8 @@ def _final_finetune(model: SqueezeNet, state: dict, cfg: PruneConfig, d: PruneDa
         bar = progress(_batches(d, cfg, 1_000_000 + epoch, steps, augment=True), steps,
                        f"final fine-tune {epoch + 1}/{cfg.final_epochs}", show)
         for i, (xb, yb) in enumerate(bar):
-            loss, _ = train_step(model, opt, to_input(xb, prep), yb, lr_at(epoch * steps + i, total, warmup, cfg.final_lr),
-                                 cfg.label_smoothing)
-            losses.append(loss)
+            losses.append(step(model, opt, to_input(xb, prep), yb, lr_at(epoch * steps + i, total, warmup, cfg.final_lr),
+                               cfg, teacher))
         val = accuracy(model, d.val_x, d.val_y, prep)
         state["final_history"].append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_acc": val,
                                        "seconds": time.time() - t0})
