@@ -118,7 +118,7 @@ def markdown(study: dict[str, Any]) -> str:
     n = study["summary"][0]["scratch"]["n"] if study["summary"] else 0
     lines = [f"Transfer from `{study['pretrained']}` (trained on {study['pretrained_data']}) to {study['target']}, "
              f"{study['arch']} at {study['input_size'][0]}x{study['input_size'][1]}; test accuracy of the "
-             f"best-validation checkpoint, mean ± std over {n} seed(s). Both arms: {s['epochs']} epochs, "
+             f"best-validation checkpoint, mean ± std over {n} seed(s). Every arm: {s['epochs']} epochs, "
              f"batch {s['batch_size']}, AdamW lr {s['lr']}, {s['warmup_epochs']} warm-up epochs, cosine; "
              f"transfer trains only the new classifier for its first {s['head_epochs_transfer']} epoch(s), then "
              "everything; probe trains only the new classifier (pretrained features frozen).", "",
