@@ -26,7 +26,7 @@ const std::vector<Variant>& all_variants() {
     std::vector<Variant> out;
 #if defined(BLUEFIRE_HAVE_AVX2)
     out.push_back({"avx2", [](const CpuFeatures& c) { return c.avx2_fma; },
-                   {kAvx2Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx2, im2col_ref, maxpool_ref, mean_ref}});
+                   {kAvx2Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx2, im2col_ref, maxpool_avx2, mean_ref}});
 #endif
 #if defined(BLUEFIRE_HAVE_NEON)
     out.push_back({"neon", [](const CpuFeatures& c) { return c.neon; },

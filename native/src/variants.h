@@ -8,6 +8,7 @@ constexpr int kAvx2Mr = 6;
 void gemm_avx2(const GemmArgs& a);
 constexpr int kAvx2NarrowMr = 16;
 void gemm_narrow_avx2(const GemmArgs& a);
+void maxpool_avx2(const MaxPoolArgs& a);
 #endif
 #if defined(BLUEFIRE_HAVE_NEON)
 constexpr int kNeonMr = 8;
