@@ -38,6 +38,8 @@ def test_every_criterion_reaches_the_target_and_writes_a_usable_checkpoint(ckpt,
     for key in ("model", "arch", "num_classes", "widths", "preprocessing", "optimizer", "config", "epoch",
                 "history", "best_val_acc", "rng"):
         assert key in final, key
+    assert ckpt_io.data_split_of(final) == {"spec": "digits", "seed": 0, "val_fraction": 0.1}
+    assert rep["params_removed"] == rep["final"]["params_removed"] and set(rep["depth_share"]) == {"early", "mid", "high"}
     model, prep = ckpt_io.model_from_checkpoint(final)
     assert sum(p.numel() for p in model.parameters()) == rep["final"]["params"]
     assert prep.input_size == (32, 32)
@@ -121,6 +123,7 @@ def test_accuracy_floor_undoes_the_iteration_that_crossed_it(ckpt, data, tmp_pat
     kept = [h for h in log if not h["reverted"]]
     expect = kept[-1]["widths"] if kept else rep["base"]["widths"]
     assert rep["final"]["widths"] == expect
+    assert rep["final"]["val_acc"] == (kept[-1]["val_acc"] if kept else rep["base"]["val_acc"])  # no final fine-tune
     model, _ = ckpt_io.model_from_checkpoint(ckpt_io.load(tmp_path / schedule.MODEL_FILE))
     assert model.widths.to_dict() == expect
 
@@ -149,6 +152,8 @@ def test_cli_prune_and_compare(ckpt, tmp_path, capsys):
               "--batch-size", "32", "--target-params", "0.4", "--threads", "1", "--normalize", "true"]
     assert main(["prune", str(ckpt), "--criterion", "weight-l1", "--out", str(tmp_path / "one"), *common]) == 0
     assert (tmp_path / "one" / schedule.MODEL_FILE).exists()
+    # the pruned checkpoint is a first-class bluefire model: evaluate finds its data and split by itself
+    assert main(["evaluate", str(tmp_path / "one" / schedule.MODEL_FILE), "--split", "val", "--limit", "40"]) == 0
     assert main(["prune", str(ckpt), "--compare", "l2,random", "--out", str(tmp_path / "cmp"), *common]) == 0
     table = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     assert {r["criterion"] for r in table["rows"]} == {"l2", "random"}

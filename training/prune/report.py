@@ -30,6 +30,8 @@ def summarise(state: dict[str, Any]) -> dict[str, Any]:
     kept = [h for h in state["history"] if not h["reverted"]]
     last = kept[-1] if kept else {**base, "val_acc": base["val_acc"]}
     final_val = state["final_history"][-1]["val_acc"] if state.get("final_history") else None
+    if final_val is None and state["phase"] == "done":  # no final fine-tune: the last kept model is final
+        final_val = kept[-1]["val_acc"] if kept else base["val_acc"]
     layers = []
     for n in LAYERS:
         before, after = width(b_w, n), width(f_w, n)
@@ -53,6 +55,9 @@ def summarise(state: dict[str, Any]) -> dict[str, Any]:
     cfg = state["config"]
     return {"criterion": cfg["criterion"], "phase": state["phase"], "stop_reason": state["stop_reason"],
             "iterations": state["iteration"], "config": cfg,
+            # flat summary keys (read by training/model_card.py)
+            "iterations_done": state["iteration"], "params_removed": final["params_removed"],
+            "macs_removed": final["macs_removed"], "depth_share": {b: v["share_of_removed"] for b, v in depth.items()},
             "base": {k: base.get(k) for k in ("params", "macs", "size_bytes", "val_acc", "test_acc", "widths")},
             "final": final, "layers": layers, "depth": depth, "curve": curve,
             "iteration_log": [{k: v for k, v in h.items() if k != "widths_before"} for h in state["history"]],

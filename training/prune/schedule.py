@@ -107,25 +107,26 @@ class PruneData:
     test_y: np.ndarray
     flip_ok: bool
     spec: str
+    seed: int = 0
+    val_fraction: float = 0.1
 
 
 def load_data(cfg: PruneConfig, ckpt: dict) -> PruneData:
     """The checkpoint's own data and validation split (same spec, seed and val_fraction as its training)."""
     from rtmaps_components.preprocess import Preprocessing
 
-    tcfg = ckpt.get("config") or {}
-    spec = cfg.data or tcfg.get("data", "")
+    known = ckpt_io.data_split_of(ckpt)
+    spec = cfg.data or known["spec"]
     if not spec:
         raise ValueError(f"{cfg.checkpoint}: the checkpoint names no training data; give --data")
-    seed = int(tcfg.get("seed", cfg.seed))
-    val_fraction = float(tcfg.get("val_fraction", 0.1))
+    seed, val_fraction = known["seed"], known["val_fraction"]
     prep = Preprocessing.from_json(ckpt["preprocessing"], cfg.checkpoint)
     ds = data_mod.load(spec, seed, val_fraction)
     if len(ds.class_names) != int(ckpt["num_classes"]):
         raise ValueError(f"{cfg.checkpoint}: the model has {ckpt['num_classes']} classes, data {spec!r} has {len(ds.class_names)}")
     return PruneData(torch.from_numpy(data_mod.prepare(ds.train, prep)), torch.from_numpy(ds.train.labels),
                      data_mod.prepare(ds.val, prep), ds.val.labels, data_mod.prepare(ds.test, prep), ds.test.labels,
-                     ds.flip_ok, spec)
+                     ds.flip_ok, spec, seed, val_fraction)
 
 
 def _batches(d: PruneData, cfg: PruneConfig, key: int, count: int, augment: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -360,10 +361,12 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
         if floor and floor >= base["val_acc"]:
             raise ValueError(f"min_val_acc={floor:.4f} is not below the unpruned validation accuracy {base['val_acc']:.4f}")
         state = {"arch": arch, "num_classes": num_classes, "preprocessing": src["preprocessing"],
+                 "data": {"spec": d.spec, "seed": d.seed, "val_fraction": d.val_fraction},
                  "config": asdict(cfg), "phase": "prune", "iteration": 0, "history": [], "base": base,
                  "final_epoch": 0, "final_history": [], "stop_reason": "", **_model_state(base_model),
                  "prev": _model_state(base_model)}
         ckpt_io.save_atomic(state, state_path)
+    state.setdefault("data", {"spec": d.spec, "seed": d.seed, "val_fraction": d.val_fraction})
     base = state["base"]
     floor = floor_of(cfg, base["val_acc"])
     model = _model_from(arch, num_classes, state)
@@ -477,6 +480,7 @@ def _training_checkpoint(model: SqueezeNet, state: dict, cfg: PruneConfig) -> di
             "widths": model.widths.to_dict(), "preprocessing": state["preprocessing"],
             "optimizer": state.get("optimizer", {}), "config": asdict(cfg), "epoch": state["final_epoch"],
             "history": state["final_history"], "best_val_acc": val, "rng": {"torch": torch.get_rng_state()},
+            "data": state["data"],  # the data and split it was trained on, for evaluate/export
             "pruning": {"criterion": cfg.criterion, "base": state["base"], "iterations": state["iteration"],
                         "stop_reason": state["stop_reason"], "test_acc": state.get("test_acc")}}
 
