@@ -247,7 +247,7 @@ def load(spec: str, seed: int = 0, val_fraction: float = 0.1) -> DataSet:
 def make_preprocessing(ds: DataSet, input_size: int, resize: str = "bilinear") -> Preprocessing:
     """The spec a model trained on `ds` will carry: size, colour, and mean/std of the training split."""
     base = Preprocessing((input_size, input_size), ds.class_names, color=ds.color, resize=resize)
-    x = prepare(ds.train, base)[:20000].astype(np.float64) * base.scale
+    x = prepare(ds.train.subset(np.arange(min(len(ds.train), 20000))), base).astype(np.float64) * base.scale
     mean = tuple(float(v) for v in x.mean(axis=(0, 1, 2)))
     std = tuple(float(max(v, 1e-3)) for v in x.std(axis=(0, 1, 2)))
     return Preprocessing(base.input_size, ds.class_names, color=ds.color, resize=resize, mean=mean, std=std)
