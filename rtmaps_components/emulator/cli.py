@@ -65,6 +65,9 @@ def main(args: argparse.Namespace) -> int:
     if sys.stderr.isatty() and not args.quiet:
         print(file=sys.stderr)
     summary = summarize(report)
+    if args.quiet:  # errors are echoed live otherwise; never hide why a run stopped
+        for m in [m for m in report["messages"] if m["level"] == "error"][:5]:
+            print(f"[error] {m['component']}: {m['message']}", file=sys.stderr)
     print(format_summary(summary))
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
