@@ -293,3 +293,12 @@ def test_components_load_under_the_bridge_default_class_name(tmp_path):
     eng = Engine(diagram(tmp_path, body), clock="sim", echo=False)
     eng.load()
     assert type(eng.nodes["M"].obj).__name__ == "LatencyMeter"
+
+
+def test_windows_relative_paths_resolve(tmp_path):
+    body = bridge("A", "source.py", "Counter", period=1000).replace("%RTMAPS_DIAGRAMDIR%/source.py",
+                                                                    "%RTMAPS_DIAGRAMDIR%\\source.py")
+    assert "\\source.py" in body
+    eng = Engine(diagram(tmp_path, body), clock="sim", echo=False)
+    eng.load()
+    assert Path(eng.nodes["A"].script) == (tmp_path / "source.py").resolve()

@@ -67,7 +67,8 @@ class Diagram:
     def resolve(self, prop: PropertySpec) -> str:
         """A file property's path: its <Relative> form against the diagram's folder, else its text."""
         if prop.relative:
-            rel = prop.relative.replace("%RTMAPS_DIAGRAMDIR%", str(self.directory))
+            # Studio on Windows writes backslashes; the vehicle and the desk are POSIX
+            rel = prop.relative.replace("\\", "/").replace("%RTMAPS_DIAGRAMDIR%", str(self.directory))
             if "%" not in rel:
                 return str(Path(rel).resolve())
         text = prop.text.strip()
