@@ -441,13 +441,45 @@ void Engine::Impl::build(const OnnxModel& m) {
   if (layers.empty()) throw ModelError(m.source + ": the graph computes nothing");
 
   fuse_pools();
-  // Storage: every root tensor gets its own aligned arena slice (no reuse: SqueezeNet's
-  // activations total a few MB). Views and Concat slices resolve against their root per image.
+  // Storage: root tensors whose lifetimes (first write .. last read, in layer order) do not overlap
+  // share arena space, first fit. The working set stays a few MB and hot in cache instead of
+  // the sum of all activations. Views and Concat slices resolve against their root per image.
+  auto root = [&](int t) {
+    while (tensors[t].parent >= 0) t = tensors[t].parent;
+    return t;
+  };
+  const int never = int(layers.size()) + 1;
+  std::vector<int> def(tensors.size(), never), last(tensors.size(), -1);
+  for (int i = 0; i < int(layers.size()); ++i) {
+    const Layer& L = layers[i];
+    if (L.fused) continue;  // run by its producer, which writes the pooled output directly
+    const int written = L.pool >= 0 ? layers[size_t(L.pool)].out : L.out;
+    last[root(L.in)] = std::max(last[root(L.in)], i);
+    def[root(written)] = std::min(def[root(written)], i);
+    last[root(written)] = std::max(last[root(written)], i);
+  }
+  last[root(output)] = never;  // copied out after the last layer
+  struct Block {
+    size_t begin, end;
+    int last;
+  };
+  std::vector<Block> live;  // sorted by begin
   size_t total = 0;
-  for (size_t t = 0; t < tensors.size(); ++t) {
-    if (tensors[t].parent >= 0 || int(t) == input) continue;
-    tensors[t].offset = total;
-    total += (tensors[t].size() + kAlign - 1) / kAlign * kAlign;
+  for (int i = 0; i < int(layers.size()); ++i) {
+    for (size_t t = 0; t < tensors.size(); ++t) {
+      if (def[t] != i || int(t) == input || tensors[t].parent >= 0) continue;
+      live.erase(std::remove_if(live.begin(), live.end(), [&](const Block& b) { return b.last < i; }), live.end());
+      const size_t need = (tensors[t].size() + kAlign - 1) / kAlign * kAlign;
+      size_t at = 0;
+      for (const Block& b : live) {
+        if (b.begin >= at + need) break;
+        at = std::max(at, b.end);
+      }
+      tensors[t].offset = at;
+      live.push_back({at, at + need, last[t]});
+      std::sort(live.begin(), live.end(), [](const Block& x, const Block& y) { return x.begin < y.begin; });
+      total = std::max(total, at + need);
+    }
   }
   arena.assign(total + kAlign, 0.f);
   scratch.assign(scratch_per_thread * size_t(pool->threads()) + kAlign, 0.f);
