@@ -167,3 +167,23 @@ def test_scores_are_summed_across_ddp_ranks(tmp_path):
     ref = c.scores(model)
     for n in LAYERS:
         torch.testing.assert_close(got[n], ref[n], rtol=1e-5, atol=1e-12)
+
+
+def test_oracle_study_on_digits():
+    import numpy as np
+
+    from tests.fixtures_prune import digits_checkpoint
+    from training.prune import oracle
+
+    assert oracle.spearman(np.array([1, 2, 3, 4]), np.array([10, 20, 30, 40])) == pytest.approx(1.0)
+    assert oracle.spearman(np.array([1, 2, 3, 4]), np.array([4, 3, 2, 1])) == pytest.approx(-1.0)
+    assert oracle.spearman(np.array([1, 1, 2, 2]), np.array([5, 5, 7, 7])) == pytest.approx(1.0)  # ties averaged
+    model, x, y = _setup()
+    with torch.no_grad():
+        conv(model, "fire5.squeeze").weight[2] = 0
+        conv(model, "fire5.squeeze").bias[2] = 0  # a dead filter: removing it costs nothing
+    truth = oracle.oracle(model, x, y, [("fire5.squeeze", 2), ("conv1", 0)])
+    assert truth[0] == 0.0 and truth[1] > 0.0
+    res = oracle.study(str(digits_checkpoint()), per_layer=2, n_eval=60, rank_batches=1)
+    assert res["filters"] == 50 and res["best_alpha_global"] in oracle.ALPHAS
+    assert {"taylor", "l2", "weight-l1", "random", "combined@0.5"} <= set(res["rows"])
