@@ -81,7 +81,8 @@ def test_resume_after_a_kill_ends_with_the_same_model(ckpt, data, tmp_path):
         out = tmp_path / f"killed{stops[0]}"
         k = replace(cfg, out=str(out))
         assert schedule.run(k, show=False, data=data, stop_after=stops[0]) == {"stopped": True}
-        assert not (out / schedule.MODEL_FILE).exists()
+        assert not (out / schedule.MODEL_FILE).exists() and not (out / "report.json").exists()
+        assert json.loads((out / "progress.json").read_text())["phase"] in ("prune", "final")
         rep = schedule.run(k, resume=True, show=False, data=data)
         got = ckpt_io.load(out / schedule.MODEL_FILE)["model"]
         assert got.keys() == ref_model.keys()

@@ -127,13 +127,15 @@ def _plots(rep: dict[str, Any], out: Path) -> None:
     plt.close(fig)
 
 
-def write(out: str | Path, state: dict[str, Any], plots: bool = True) -> dict[str, Any]:
-    """Write report.json and report.md (and the PNGs) for a run; returns the report dict."""
+def write(out: str | Path, state: dict[str, Any], plots: bool = True, name: str = "report") -> dict[str, Any]:
+    """Write NAME.json and NAME.md (and the PNGs) for a run; returns the report dict.
+
+    A running schedule writes progress.* after every iteration; report.* exist only for finished runs."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rep = summarise(state)
-    _atomic_text(out / "report.json", json.dumps(rep, indent=1))
-    _atomic_text(out / "report.md", markdown(rep))
+    _atomic_text(out / f"{name}.json", json.dumps(rep, indent=1))
+    _atomic_text(out / f"{name}.md", markdown(rep))
     if plots:
         _plots(rep, out)
     return rep

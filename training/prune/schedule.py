@@ -25,7 +25,7 @@ from .group import LAYERS, marginal_costs, width, with_widths
 from .surgery import prune
 
 STATE_FILE = "state.pt"
-MODEL_FILE = "pruned.pt"
+MODEL_FILE = "model.pt"
 
 
 @dataclass
@@ -323,7 +323,7 @@ def _log(bar, text: str) -> None:
 
 def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneData | None = None,
         stop_after: int | None = None) -> dict[str, Any]:
-    """Prune per `cfg` into cfg.out (state.pt, pruned.pt, report.*); returns the report dict.
+    """Prune per `cfg` into cfg.out (state.pt, model.pt, report.*); returns the report dict.
 
     `stop_after` ends the process-equivalent of a kill after that many iterations (tests use it).
     """
@@ -408,7 +408,7 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
         if not rec["reverted"]:
             state["prev"] = _model_state(model)
         ckpt_io.save_atomic(state, state_path)
-        report_mod.write(out, state, plots=False)
+        report_mod.write(out, state, plots=False, name="progress")  # report.* appear only when done
         if hasattr(bar, "update"):
             bar.update(1)
             bar.set_postfix(params=f"{now['params'] / base['params']:.1%}", macs=f"{now['macs'] / base['macs']:.1%}",
