@@ -29,7 +29,7 @@ constexpr int kTileRows = 4;      // output rows per tile of a padded direct con
 constexpr int kDirectMinWidth = 20;
 constexpr int kWinogradTiles = 64;
 constexpr size_t kBandFloats = 128 * 1024;  // per-thread band of a convolution fused with its pool    // 2x2 output tiles per Winograd task
-constexpr int kWinogradMinWidth = 4;  // on 2x2 and 3x3 maps most of each 2x2 tile is padding
+constexpr int kWinogradMinWidth = 3;  // on 2x2 maps most of each 2x2 tile is padding
 constexpr int kPoolChannels = 16;
 constexpr size_t kAlign = 16;     // floats (64 bytes)
 
