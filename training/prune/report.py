@@ -65,6 +65,10 @@ def summarise(state: dict[str, Any]) -> dict[str, Any]:
             "seconds": sum(h["seconds"] for h in state["history"]) + sum(h["seconds"] for h in state.get("final_history", []))}
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.2f} %"
 
@@ -75,7 +79,7 @@ def markdown(rep: dict[str, Any]) -> str:
     status = {"prune": "still pruning", "final": f"in the final fine-tune ({rep['stop_reason']})",
               "done": f"done ({rep['stop_reason']})"}[rep["phase"]]
     lines = [f"# Pruning run: {rep['criterion']}", "",
-             f"Status: {status}; {rep['iterations']} iterations, {rep['seconds'] / 60:.1f} min of work.", "",
+             f"Status: {status}; {rep['iterations']} iterations, {_duration(rep['seconds'])} of work.", "",
              "| | unpruned | pruned |", "|---|---|---|",
              f"| parameters | {b['params']:,} | {f['params']:,} (−{_pct(f['params_removed'])}) |",
              f"| MACs | {b['macs']:,} | {f['macs']:,} (−{_pct(f['macs_removed'])}) |",
