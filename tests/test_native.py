@@ -170,3 +170,23 @@ def test_refusals(tmp_path, nets) -> None:
     conv = fx.conv_model(tmp_path / "nometa.onnx", 3, 4, 8, 3, 1, 1, True, True, np.random.default_rng(0))
     with pytest.raises(ValueError, match="preprocessing"):
         _native.Engine(str(conv)).run_image(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_run_image_needs_bilinear_but_run_does_not(tmp_path, nets) -> None:
+    import json
+
+    import onnx
+
+    proto = onnx.load(str(nets["v1_1_32"]))
+    for p in proto.metadata_props:
+        if p.key == "bluefire.preprocessing":
+            d = json.loads(p.value)
+            d["resize"] = "area"
+            p.value = json.dumps(d)
+    path = tmp_path / "area.onnx"
+    onnx.save(proto, str(path))
+    eng = _native.Engine(str(path))
+    x = np.random.default_rng(5).random((1, 3, 32, 32), dtype=np.float32)
+    np.testing.assert_array_equal(eng.run(x), _native.Engine(str(nets["v1_1_32"])).run(x))
+    with pytest.raises(ValueError, match="bilinear"):
+        eng.run_image(np.zeros((40, 40, 3), np.uint8))

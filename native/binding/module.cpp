@@ -24,9 +24,11 @@ std::string shape_str(const py::array& a) {
 }
 
 // The model's preprocessing from its 'bluefire.preprocessing' metadata (parsed with Python's json).
-void load_preprocessing(Engine& e, const std::string& source) {
+// Returns why run_image cannot be used ("" when it can); run() never depends on it.
+std::string load_preprocessing(Engine& e, const std::string& source) {
   auto it = e.metadata().find("bluefire.preprocessing");
-  if (it == e.metadata().end()) return;
+  if (it == e.metadata().end())
+    return source + ": no 'bluefire.preprocessing' metadata; export the model with `bluefire export`";
   py::dict d;
   try {
     d = py::module_::import("json").attr("loads")(it->second);
@@ -39,8 +41,8 @@ void load_preprocessing(Engine& e, const std::string& source) {
     s.height = size[0].cast<int>(), s.width = size[1].cast<int>();
     if (d.contains("color")) s.gray = d["color"].cast<std::string>() == "gray";
     if (d.contains("resize") && d["resize"].cast<std::string>() != "bilinear")
-      throw py::value_error(source + ": the native engine implements resize 'bilinear' only, the model asks for '" +
-                            d["resize"].cast<std::string>() + "'");
+      return source + ": run_image implements resize 'bilinear' only, the model asks for '" +
+             d["resize"].cast<std::string>() + "'; preprocess in Python and call run()";
     if (d.contains("scale")) s.scale = d["scale"].cast<float>();
     for (int c = 0; c < 3; ++c) {
       if (d.contains("mean")) s.mean[c] = py::list(d["mean"])[c].cast<float>();
@@ -51,15 +53,17 @@ void load_preprocessing(Engine& e, const std::string& source) {
   } catch (py::cast_error& err) {
     throw py::value_error(source + ": bad 'bluefire.preprocessing': " + err.what());
   }
+  return "";
 }
 
 struct PyEngine {
   std::unique_ptr<Engine> e;
   std::string path;
+  std::string no_image;  // why run_image is unavailable, if it is
 
   PyEngine(const std::string& p, int threads, const std::string& variant) : path(p) {
     e = Engine::from_file(p, threads, variant);
-    load_preprocessing(*e, p);
+    no_image = load_preprocessing(*e, p);
   }
 
   py::array_t<float> run(const py::array& x) {
@@ -87,8 +91,7 @@ struct PyEngine {
   }
 
   py::array_t<float> image_call(const py::array& img, bool preprocess_only) {
-    if (!e->has_preprocessing())
-      throw py::value_error(path + ": no 'bluefire.preprocessing' metadata; export the model with `bluefire export`");
+    if (!no_image.empty()) throw py::value_error(no_image);
     const char* want = "uint8 C-contiguous (H, W, 3) RGB";
     if (!py::isinstance<py::array_t<uint8_t>>(img) || img.dtype().kind() != 'u' || img.itemsize() != 1)
       throw py::value_error(path + ": run_image() expects " + std::string(want) + ", got dtype " + std::string(py::str(img.dtype())));
