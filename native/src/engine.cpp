@@ -255,6 +255,12 @@ void Engine::Impl::build(const OnnxModel& m) {
         L.nb = kTileNDirect;
         L.n_tiles = (N + L.nb - 1) / L.nb;
         for (int k = 0; k < L.K; ++k) L.brow[k] = k * L.H * L.W;
+        if (L.n_tiles == 1 && !L.narrow) {
+          // One pixel tile (the classifier): a quarter of the rows per tile, so each of up to four
+          // threads has one, and the GEMM packs each strip of B 4 times rather than M/96 times.
+          L.mb = std::max(kTileM, (L.M / 4 + kTileM - 1) / kTileM * kTileM);
+          L.m_tiles = (L.M + L.mb - 1) / L.mb;
+        }
       } else if (L.mode == ConvMode::Im2col) {
         L.nb = kTileNIm2col;
         L.n_tiles = (N + L.nb - 1) / L.nb;
