@@ -190,3 +190,16 @@ def test_run_image_needs_bilinear_but_run_does_not(tmp_path, nets) -> None:
     np.testing.assert_array_equal(eng.run(x), _native.Engine(str(nets["v1_1_32"])).run(x))
     with pytest.raises(ValueError, match="bilinear"):
         eng.run_image(np.zeros((40, 40, 3), np.uint8))
+
+
+@pytest.mark.parametrize("cout,cin,size", [(1000, 512, 1), (300, 64, 13), (1000, 37, 2)])
+def test_classifier_shaped_convs(tmp_path, cout, cin, size) -> None:
+    """Wide 1x1 convolutions (split into row tiles) on small maps, every variant, 1 and 3 threads."""
+    rng = np.random.default_rng(cout + size)
+    path = fx.conv_model(tmp_path / "cls.onnx", cin, cout, size, 1, 1, 0, relu=True, bias=True, rng=rng)
+    x = rng.standard_normal((1, cin, size, size)).astype(np.float32)
+    want = fx.ort_run(path, x)
+    for v in VARIANTS:
+        one = _native.Engine(str(path), variant=v).run(x)
+        assert_close(one, want, f"{v} 1x1 {cin}->{cout} map {size}")
+        np.testing.assert_array_equal(_native.Engine(str(path), threads=3, variant=v).run(x), one)
