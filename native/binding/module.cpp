@@ -157,5 +157,5 @@ PYBIND11_MODULE(_native, m) {
              return out;
            }, py::arg("x"), "One timed pass: [(layer, kind, macs, seconds)], for benchmarks.")
       .def_property_readonly("macs", [](const PyEngine& s) { return s.e->macs(); },
-                             "Multiply-accumulates computed per image (padding-only taps skipped).");
+                             "Direct-convolution multiply-accumulates per image, less taps skipped on 1x1 maps.");
 }

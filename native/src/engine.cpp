@@ -1,7 +1,10 @@
 // Graph -> layer list. Conv+Relu are fused; a Concat's inputs are placed at their channel offset
 // inside the Concat's buffer, so each Fire expand writes straight into its half; Reshape, Flatten,
-// Identity and Dropout are views. Tiles depend on layer shapes only, never on the thread count,
-// and each output is computed by one tile, so results are identical with 1-4 threads.
+// Identity and Dropout are views; a strided conv read only by a max-pool runs fused with it in row
+// bands. Each conv picks one of four GEMM formulations (ConvMode), weights are packed for the
+// variant once, and activations share arena space by lifetime. Tiles depend on layer shapes only,
+// never on the thread count, and each output is computed by one tile, so results are identical
+// with 1-4 threads. See native/README.md.
 #include "bluefire/engine.h"
 
 #include <algorithm>
@@ -27,8 +30,8 @@ constexpr int kTileRows = 4;      // output rows per tile of a padded direct con
 // Stride-1 convolutions with output rows at least this wide read a zero-padded copy of their
 // input through per-tap row offsets (no im2col); narrower maps fill SIMD rows better via im2col.
 constexpr int kDirectMinWidth = 20;
-constexpr int kWinogradTiles = 64;
-constexpr size_t kBandFloats = 128 * 1024;  // per-thread band of a convolution fused with its pool    // 2x2 output tiles per Winograd task
+constexpr int kWinogradTiles = 64;    // 2x2 output tiles per Winograd task
+constexpr size_t kBandFloats = 128 * 1024;  // per-thread band of a convolution fused with its pool
 constexpr int kWinogradMinWidth = 3;  // on 2x2 maps most of each 2x2 tile is padding
 constexpr int kPoolChannels = 16;
 constexpr size_t kAlign = 16;     // floats (64 bytes)

@@ -41,7 +41,8 @@ class Engine {
   const char* variant() const;
   int threads() const;
   const std::map<std::string, std::string>& metadata() const;
-  // Multiply-accumulates actually computed per image (padding-only taps skipped).
+  // Direct-convolution multiply-accumulates per image, less the taps skipped on 1x1 maps
+  // (Winograd layers count as direct: they execute 2.25x fewer multiplies).
   int64_t macs() const;
 
   // One timed pass over `in` (one image): per layer its name, kind, multiply-accumulates and
