@@ -12,6 +12,7 @@ const CpuFeatures& cpu_features() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     c.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    c.avx512f = __builtin_cpu_supports("avx512f");
 #endif
 #if defined(__aarch64__)
     c.neon = true;  // Advanced SIMD is mandatory in Armv8-A
@@ -25,6 +26,9 @@ const std::vector<Variant>& all_variants() {
   static const std::vector<Variant> v = [] {
     std::vector<Variant> out;
 #if defined(BLUEFIRE_HAVE_AVX2)
+    // AVX-512F for the main GEMM; its narrow kernel and max-pool are the AVX2 ones.
+    out.push_back({"avx512", [](const CpuFeatures& c) { return c.avx512f && c.avx2_fma; },
+                   {kAvx512Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx512, im2col_ref, maxpool_avx2, mean_ref}});
     out.push_back({"avx2", [](const CpuFeatures& c) { return c.avx2_fma; },
                    {kAvx2Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx2, im2col_ref, maxpool_avx2, mean_ref}});
 #endif

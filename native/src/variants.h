@@ -4,6 +4,8 @@
 
 namespace bluefire {
 #if defined(BLUEFIRE_HAVE_AVX2)
+constexpr int kAvx512Mr = 6;
+void gemm_avx512(const GemmArgs& a);
 constexpr int kAvx2Mr = 6;
 void gemm_avx2(const GemmArgs& a);
 constexpr int kAvx2NarrowMr = 16;

@@ -10,6 +10,7 @@ namespace bluefire {
 
 struct CpuFeatures {
   bool avx2_fma = false;
+  bool avx512f = false;
   bool neon = false;
 };
 const CpuFeatures& cpu_features();  // detected on first call, cached
