@@ -28,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=200, help="timed calls per engine and case (>= 200 for the report)")
     p.add_argument("--warmup", type=int, default=20, help="untimed calls per engine first")
     p.add_argument("--threads", default="1", help="comma list of thread counts, e.g. 1,2,4")
-    p.add_argument("--variant", default="auto", help="native kernel variant (see _native.available_variants())")
+    p.add_argument("--variant", default="auto",
+                   help="native kernel variant(s), comma list, or 'all' for every available one (see _native.available_variants())")
     p.add_argument("--engines", default="native,ort,torch", help="comma list from native, ort, torch")
     p.add_argument("--models-dir", default=str(REPO / "models"), help="every *.onnx here is a case")
     p.add_argument("--no-builtin", action="store_true", help="skip the built-in random-weight SqueezeNet 1.1 cases")
@@ -112,14 +113,23 @@ def _time(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
+def _native_variants(spec: str) -> list[str]:
+    from rtmaps_components import _native
+
+    if spec == "all":
+        return [v for v in _native.available_variants()]
+    return [v.strip() for v in spec.split(",") if v.strip()]
+
+
 def _engines(path: Path, threads: int, variant: str, which: list[str]) -> dict[str, tuple[Callable, str]]:
-    """engine name -> (callable on x, variant label)."""
+    """engine key -> (callable on x, variant label); native engines are keyed 'native:<variant>'."""
     out: dict[str, tuple[Callable, str]] = {}
     if "native" in which:
         from rtmaps_components import _native
 
-        eng = _native.Engine(str(path), threads=threads, variant=variant)
-        out["native"] = (eng.run, eng.variant)
+        for v in _native_variants(variant):
+            eng = _native.Engine(str(path), threads=threads, variant=v)
+            out[f"native:{eng.variant}"] = (eng.run, eng.variant)
     if "ort" in which:
         import onnxruntime as ort
 
@@ -151,7 +161,7 @@ def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) 
     if "native" in engines:
         from rtmaps_components import _native
 
-        native_macs = _native.Engine(str(path), threads=1, variant=args.variant).macs
+        native_macs = _native.Engine(str(path), threads=1).macs
     macs, (h, w) = _macs(path, native_macs)
     x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
     names = list(engines)
@@ -167,7 +177,7 @@ def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) 
     for name in names:
         t = np.asarray(times[name]) * 1e3
         med = float(np.median(t))
-        rows.append({"model": path.stem, "engine": name, "threads": threads, "variant": engines[name][1],
+        rows.append({"model": path.stem, "engine": name.split(":")[0], "threads": threads, "variant": engines[name][1],
                      "median_ms": med, "p99_ms": float(np.percentile(t, 99)), "gflops": 2 * macs / med / 1e6,
                      "peak_gflops": peak, "macs": macs, "runs": args.runs})
     ort_med = next((r["median_ms"] for r in rows if r["engine"] == "ort"), None)

@@ -25,7 +25,7 @@ namespace {
 constexpr int kMaxThreads = 4;
 constexpr int kTileM = 96;        // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8, 16)
 constexpr int kTileNDirect = 256; // pixels per tile of a 1x1 convolution
-constexpr int kTileNIm2col = 64;  // pixels per tile of an im2col convolution (K x 64 scratch)
+constexpr int kTileNIm2col = 128; // pixels per tile of an im2col convolution (K x 128 scratch)
 constexpr int kTileRows = 4;      // output rows per tile of a padded direct convolution
 // Stride-1 convolutions with output rows at least this wide read a zero-padded copy of their
 // input through per-tap row offsets (no im2col); narrower maps fill SIMD rows better via im2col.
