@@ -25,13 +25,14 @@ void winograd_weights(const float* w, int M, int C, float* u) {
 // Both transforms walk the tiles of one tile row at a time with straight-line code, so the
 // compiler vectorises across tiles (stride-2 loads of the patches, contiguous rows of v and mo).
 void winograd_input(const float* padded, int PH, int PW, int C, int TX, int t0, int t1, float* v, int ld, size_t ms) {
+  constexpr int kChunk = 64;
+  float r[16][kChunk];  // computed into a local block (no aliasing with the input: vectorises), then copied
   for (int c = 0; c < C; ++c) {
     const float* plane = padded + size_t(c) * PH * PW;
     for (int t = t0; t < t1;) {
-      const int ty = t / TX, tx0 = t % TX, n = std::min(TX - tx0, t1 - t);
+      const int ty = t / TX, tx0 = t % TX, n = std::min({TX - tx0, t1 - t, kChunk});
       const float* r0 = plane + size_t(2 * ty) * PW + 2 * tx0;
       const float *r1 = r0 + PW, *r2 = r1 + PW, *r3 = r2 + PW;
-      float* o = v + size_t(c) * ld + (t - t0);
       for (int x = 0; x < n; ++x) {
         const int j = 2 * x;
         // B^T d, column by column
@@ -40,11 +41,13 @@ void winograd_input(const float* padded, int PH, int PW, int C, int TX, int t0, 
         const float c0 = r2[j] - r1[j], c1 = r2[j + 1] - r1[j + 1], c2 = r2[j + 2] - r1[j + 2], c3 = r2[j + 3] - r1[j + 3];
         const float d0 = r1[j] - r3[j], d1 = r1[j + 1] - r3[j + 1], d2 = r1[j + 2] - r3[j + 2], d3 = r1[j + 3] - r3[j + 3];
         // (B^T d) B, row by row
-        o[0 * ms + x] = a0 - a2, o[1 * ms + x] = a1 + a2, o[2 * ms + x] = a2 - a1, o[3 * ms + x] = a1 - a3;
-        o[4 * ms + x] = b0 - b2, o[5 * ms + x] = b1 + b2, o[6 * ms + x] = b2 - b1, o[7 * ms + x] = b1 - b3;
-        o[8 * ms + x] = c0 - c2, o[9 * ms + x] = c1 + c2, o[10 * ms + x] = c2 - c1, o[11 * ms + x] = c1 - c3;
-        o[12 * ms + x] = d0 - d2, o[13 * ms + x] = d1 + d2, o[14 * ms + x] = d2 - d1, o[15 * ms + x] = d1 - d3;
+        r[0][x] = a0 - a2, r[1][x] = a1 + a2, r[2][x] = a2 - a1, r[3][x] = a1 - a3;
+        r[4][x] = b0 - b2, r[5][x] = b1 + b2, r[6][x] = b2 - b1, r[7][x] = b1 - b3;
+        r[8][x] = c0 - c2, r[9][x] = c1 + c2, r[10][x] = c2 - c1, r[11][x] = c1 - c3;
+        r[12][x] = d0 - d2, r[13][x] = d1 + d2, r[14][x] = d2 - d1, r[15][x] = d1 - d3;
       }
+      float* o = v + size_t(c) * ld + (t - t0);
+      for (int i = 0; i < 16; ++i) std::copy(r[i], r[i] + n, o + i * ms);
       t += n;
     }
   }
