@@ -141,6 +141,7 @@ def test_refusals(tmp_path, nets) -> None:
     good = np.zeros((1, 3, 32, 32), np.float32)
     bad_inputs = {
         "float64": good.astype(np.float64),
+        "big-endian": good.astype(">f4"),
         "rank 3": good[0],
         "wrong size": np.zeros((1, 3, 31, 32), np.float32),
         "channels": np.zeros((1, 1, 32, 32), np.float32),

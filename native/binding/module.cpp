@@ -70,7 +70,7 @@ struct PyEngine {
     const int C = e->input_channels(), H = e->input_height(), W = e->input_width();
     std::ostringstream want;
     want << "float32 C-contiguous (N, " << C << ", " << H << ", " << W << ")";
-    if (!py::isinstance<py::array_t<float>>(x) || x.dtype().kind() != 'f' || x.itemsize() != 4)
+    if (!x.dtype().equal(py::dtype::of<float>()))  // also refuses non-native byte order
       throw py::value_error(path + ": run() expects " + want.str() + ", got dtype " + std::string(py::str(x.dtype())));
     if (x.ndim() != 4 || x.shape(1) != C || x.shape(2) != H || x.shape(3) != W || x.shape(0) < 1)
       throw py::value_error(path + ": run() expects " + want.str() + ", got shape " + shape_str(x) +
@@ -93,7 +93,7 @@ struct PyEngine {
   py::array_t<float> image_call(const py::array& img, bool preprocess_only) {
     if (!no_image.empty()) throw py::value_error(no_image);
     const char* want = "uint8 C-contiguous (H, W, 3) RGB";
-    if (!py::isinstance<py::array_t<uint8_t>>(img) || img.dtype().kind() != 'u' || img.itemsize() != 1)
+    if (!img.dtype().equal(py::dtype::of<uint8_t>()))
       throw py::value_error(path + ": run_image() expects " + std::string(want) + ", got dtype " + std::string(py::str(img.dtype())));
     if (img.ndim() != 3 || img.shape(2) != 3 || img.shape(0) < 1 || img.shape(1) < 1)
       throw py::value_error(path + ": run_image() expects " + std::string(want) + ", got shape " + shape_str(img));
