@@ -204,3 +204,34 @@ def test_classifier_shaped_convs(tmp_path, cout, cin, size) -> None:
         one = _native.Engine(str(path), variant=v).run(x)
         assert_close(one, want, f"{v} 1x1 {cin}->{cout} map {size}")
         np.testing.assert_array_equal(_native.Engine(str(path), threads=3, variant=v).run(x), one)
+
+
+@pytest.mark.parametrize("flatten", [True, False])
+def test_head_with_softmax(tmp_path, flatten) -> None:
+    """Conv, ReLU, global mean, then Softmax over the classes (of [N, C] or [N, C, 1, 1])."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(8)
+    w = numpy_helper.from_array(rng.standard_normal((13, 24, 1, 1)).astype(np.float32), "w")
+    axes = numpy_helper.from_array(np.array([2, 3], np.int64), "axes")
+    nodes = [helper.make_node("Conv", ["image", "w"], ["c"], kernel_shape=[1, 1]), helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("ReduceMean", ["r", "axes"], ["m"], keepdims=1)]
+    if flatten:
+        nodes += [helper.make_node("Flatten", ["m"], ["f"], axis=1), helper.make_node("Softmax", ["f"], ["y"], axis=1)]
+        out_shape = ["batch", 13]
+    else:
+        nodes += [helper.make_node("Softmax", ["m"], ["y"], axis=1)]
+        out_shape = ["batch", 13, 1, 1]
+    graph = helper.make_graph(nodes, "head", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 24, 5, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], [w, axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    path = tmp_path / "head.onnx"
+    onnx.save(model, str(path))
+    x = rng.standard_normal((2, 24, 5, 5)).astype(np.float32)
+    want = fx.ort_run(path, x)
+    for v in VARIANTS:
+        got = _native.Engine(str(path), variant=v).run(x)
+        assert_close(got, want, f"{v} softmax head (flatten={flatten})")
+        np.testing.assert_allclose(got.reshape(2, -1).sum(axis=1), 1.0, rtol=1e-5)

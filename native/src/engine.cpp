@@ -45,7 +45,7 @@ struct Tensor {
   size_t size() const { return size_t(C) * H * W; }
 };
 
-enum class Kind { Conv, MaxPool, Mean, Relu };
+enum class Kind { Conv, MaxPool, Mean, Relu, Softmax };
 enum class ConvMode { Pointwise, Padded, Im2col, Winograd };
 
 struct Layer {
@@ -403,6 +403,23 @@ void Engine::Impl::build(const OnnxModel& m) {
       if (!keep) tensors[L.out].shape = {t.C};
       producer[L.out] = int(layers.size());
       layers.push_back(std::move(L));
+    } else if (op == "Softmax") {
+      // Over all of an image's values: [N, C] on axis 1/-1, or [N, C, 1, 1] on axis 1.
+      int x = tensor_of(m, n, 0);
+      const Tensor& t = tensors[x];
+      const int64_t axis = n.attr_int("axis", -1), rank = int64_t(t.shape.size()) + 1;
+      const bool whole = (rank == 2 && (axis == 1 || axis == -1)) ||
+                         (rank == 4 && t.H == 1 && t.W == 1 && (axis == 1 || axis == -3));
+      if (!whole) throw ModelError(where(m, n) + ": only a softmax over the class axis of [N, C] (or [N, C, 1, 1]) is supported");
+      Layer L;
+      L.kind = Kind::Softmax;
+      L.name = n.name;
+      L.in = x;
+      L.C = t.C, L.H = t.H, L.W = t.W;
+      L.out = new_tensor(n.outputs[0], t.C, t.H, t.W);
+      tensors[L.out].shape = t.shape;
+      producer[L.out] = int(layers.size());
+      layers.push_back(std::move(L));
     } else if (op == "Reshape" || op == "Flatten" || op == "Identity" || op == "Dropout") {
       int x = tensor_of(m, n, 0);
       std::vector<int64_t> shape = tensors[x].shape;
@@ -634,6 +651,7 @@ void Engine::Impl::task(void* self, int t, int thread) {
       break;
     }
     case Kind::Mean: k.mean({in, L.H * L.W, 0, L.C, out}); break;
+    case Kind::Softmax: k.softmax(in, L.C * L.H * L.W, out); break;
     case Kind::Relu: {
       const size_t n = size_t(L.C) * L.H * L.W;
       for (size_t i = 0; i < n; ++i) out[i] = std::max(in[i], 0.f);
@@ -735,7 +753,7 @@ std::vector<Engine::LayerTime> Engine::profile(const float* in) {
   Impl& e = *impl_;
   e.resolve(in);
   std::vector<LayerTime> out;
-  static const char* kinds[] = {"Conv", "MaxPool", "Mean", "Relu"};
+  static const char* kinds[] = {"Conv", "MaxPool", "Mean", "Relu", "Softmax"};
   for (const Layer& L : e.layers) {
     auto t0 = std::chrono::steady_clock::now();
     e.run_layer(L);

@@ -51,6 +51,9 @@ struct MeanArgs {
 };
 using MeanFn = void (*)(const MeanArgs&);
 
+// out = softmax(in) over n values (max-subtracted, so no overflow).
+using SoftmaxFn = void (*)(const float* in, int n, float* out);
+
 // GEMM calls with at most this many columns (maps of a few pixels: fire4-9 at 32x32 input) use
 // the table's gemm_narrow, which vectorises over output channels instead of pixels.
 constexpr int kNarrowN = 12;
@@ -64,6 +67,7 @@ struct KernelTable {
   Im2colFn im2col;
   MaxPoolFn maxpool;
   MeanFn mean;
+  SoftmaxFn softmax;
 };
 
 // Packs W (M x K, row-major) into `out` (packed_size floats) for a kernel with panel height mr.
@@ -76,5 +80,6 @@ void gemm_ref(const GemmArgs& a);
 void im2col_ref(const Im2colArgs& a);
 void maxpool_ref(const MaxPoolArgs& a);
 void mean_ref(const MeanArgs& a);
+void softmax_ref(const float* in, int n, float* out);
 
 }  // namespace bluefire

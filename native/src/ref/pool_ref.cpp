@@ -1,5 +1,6 @@
-// Max-pool and global mean, scalar. Both are memory-bound and tiny next to the convolutions.
+// Max-pool, global mean and softmax, scalar. Both are memory-bound and tiny next to the convolutions.
 #include <algorithm>
+#include <cmath>
 
 #include "bluefire/kernels.h"
 
@@ -44,6 +45,14 @@ void mean_ref(const MeanArgs& a) {
     for (; i < a.HW; ++i) s[0] += p[i];
     a.out[c] = (((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))) / float(a.HW);
   }
+}
+
+void softmax_ref(const float* in, int n, float* out) {
+  float mx = in[0];
+  for (int i = 1; i < n; ++i) mx = std::max(mx, in[i]);
+  float sum = 0.f;
+  for (int i = 0; i < n; ++i) sum += out[i] = std::exp(in[i] - mx);
+  for (int i = 0; i < n; ++i) out[i] /= sum;
 }
 
 }  // namespace bluefire
