@@ -26,6 +26,7 @@ def _atomic_save_onnx(model_proto, path: Path) -> None:
     os.close(fd)
     try:
         onnx.save(model_proto, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; RTMaps may run as another user
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
