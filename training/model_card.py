@@ -169,7 +169,7 @@ def headline(index: dict[str, Any]) -> str:
         lat = c.get("latency_ms") or {}
         cell = lambda e: f"{lat[e]['median_ms']:.3f} ms" if e in lat else "n/a"  # noqa: E731
         rows.append(f"| [`{c['file']}`](models/{c['card']}) | {100 * c['test_top1']:.2f} % | {c['params']:,} | "
-                    f"{c['macs'] / 1e6:.2f} M | {c['file_bytes'] / 1024:.0f} KiB | {cell('native')} | {cell('onnxruntime')} |")
+                    f"{c['macs'] / 1e6:.2f} M | {c['file_bytes'] / 1024:.0f} KiB | {cell('native')} | {cell('ort')} |")
     for c in index["models"]:
         vb = c.get("vs_baseline")
         if vb:
