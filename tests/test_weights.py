@@ -67,7 +67,7 @@ def test_wrapped_state_dict_is_accepted(tmp_path):
 def test_hostile_file_is_refused_and_never_runs(tmp_path):
     marker = tmp_path / "pwned"
     torch.save({"features.0.weight": Hostile(marker)}, tmp_path / "evil.pth")
-    with pytest.raises(ValueError, match="evil.pth: not a loadable state dict"):
+    with pytest.raises(ValueError, match="evil.pth: not a readable weights file"):
         load_pretrained(build("squeezenet1_1", 10), tmp_path / "evil.pth")
     assert not marker.exists()
 
@@ -77,7 +77,7 @@ def test_not_a_state_dict(tmp_path):
     with pytest.raises(ValueError, match="list.pth: expected a state dict of tensors"):
         load_pretrained(build("squeezenet1_1", 10), tmp_path / "list.pth")
     (tmp_path / "junk.pth").write_bytes(b"\x00" * 100)
-    with pytest.raises(ValueError, match="junk.pth: not a loadable state dict"):
+    with pytest.raises(ValueError, match="junk.pth: not a readable weights file"):
         load_pretrained(build("squeezenet1_1", 10), tmp_path / "junk.pth")
     with pytest.raises(ValueError, match="nope.pth: no such weights file"):
         load_pretrained(build("squeezenet1_1", 10), tmp_path / "nope.pth")

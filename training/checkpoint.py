@@ -27,15 +27,21 @@ def save_atomic(obj: dict, path: str | Path) -> None:
             os.unlink(tmp)
 
 
-def load(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint with weights_only=True: a file from a stranger cannot run code."""
+def torch_load_safe(path: str | Path, what: str) -> Any:
+    """torch.load with weights_only=True (a file from a stranger cannot run code); errors name the file."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such checkpoint")
+        raise ValueError(f"{path}: no such {what}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, hostile or foreign files raise many different types
+        raise ValueError(f"{path}: not a readable {what} ({type(e).__name__}: {e})") from None
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Load a bluefire checkpoint safely and check it has what rebuilding the model needs."""
+    path = Path(path)
+    ckpt = torch_load_safe(path, "checkpoint")
     for key in ("model", "arch", "num_classes", "widths", "preprocessing"):
         if not isinstance(ckpt, dict) or key not in ckpt:
             raise ValueError(f"{path}: not a bluefire checkpoint (missing '{key}')")

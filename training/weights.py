@@ -5,6 +5,7 @@ from pathlib import Path
 
 import torch
 
+from .checkpoint import torch_load_safe
 from .model import SqueezeNet
 
 HEAD_KEYS = ("classifier.1.weight", "classifier.1.bias")
@@ -16,12 +17,7 @@ def load_pretrained(model: SqueezeNet, path: str | Path) -> list[str]:
     Any other missing, unexpected or mis-shaped key is an error that lists them all.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such weights file")
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path}: not a loadable state dict ({type(e).__name__}: {e})") from None
+    sd = torch_load_safe(path, "weights file")
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
