@@ -97,6 +97,18 @@ def test_resume_refuses_a_different_configuration(ckpt, data, tmp_path):
         schedule.run(cfg, show=False, data=data)
     with pytest.raises(ValueError, match=r"different configuration.*filters_per_step: 12 -> 8.*lr: 0.0005 -> 0.001"):
         schedule.run(replace(cfg, filters_per_step=8, lr=1e-3), resume=True, show=False, data=data)
+    # where a run computes is not what it computes: a GPU-started run may finish on the CPU
+    assert schedule.config_diff({**vars(cfg), "device": "cuda", "threads": 16}, {**vars(cfg), "device": "cpu"}) == {}
+
+
+def test_device_setting_is_checked():
+    with pytest.raises(ValueError, match="device: expected auto, cpu or cuda, got 'tpu'"):
+        schedule.PruneConfig(checkpoint="x", device="tpu").validate()
+    assert schedule.device_of(schedule.PruneConfig(device="cpu")) == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="cuda was asked for"):
+            schedule.PruneConfig(checkpoint="x", device="cuda").validate()
+        assert schedule.device_of(schedule.PruneConfig()) == torch.device("cpu")
 
 
 def test_unreachable_targets_are_errors_before_any_work(ckpt, data, tmp_path):

@@ -54,7 +54,7 @@ class WeightL1(Criterion):
     name = "weight-l1"
 
     def scores(self, model: SqueezeNet) -> dict[str, torch.Tensor]:
-        return {n: conv(model, n).weight.detach().abs().sum((1, 2, 3)).double() for n in LAYERS}
+        return {n: conv(model, n).weight.detach().abs().sum((1, 2, 3)).double().cpu() for n in LAYERS}
 
 
 class Random(Criterion):
@@ -92,11 +92,11 @@ class _Activations(Criterion):
     def _hook(self, name: str):
         def fwd(_module, _inp, out: torch.Tensor) -> None:
             z = out.detach()
-            self._l2[name] += z.flatten(2).norm(dim=2).sum(0).double()
+            self._l2[name] += z.flatten(2).norm(dim=2).sum(0).double().cpu()  # sums live on the CPU
             if self.uses_grad and out.requires_grad:
                 # gradient of the summed loss = each example's own loss gradient
                 def bwd(g: torch.Tensor) -> None:  # returns None: the gradient flows on unchanged
-                    self._taylor[name].add_((z * g).mean((2, 3)).abs().sum(0).double())
+                    self._taylor[name].add_((z * g).mean((2, 3)).abs().sum(0).double().cpu())
                 out.register_hook(bwd)
         return fwd
 

@@ -61,6 +61,7 @@ class PruneConfig:
     data: str = ""                   # data spec; "" = the checkpoint's own training data and validation split
     seed: int = 0
     threads: int = 0                 # torch intra-op threads, 0 = torch's default
+    device: str = "auto"             # auto (cuda when available) | cpu | cuda; not part of a run's identity
     out: str = "runs/prune"
 
     def validate(self) -> None:
@@ -92,6 +93,17 @@ class PruneConfig:
         bad = set(filter(None, self.augment.split(","))) - {"crop", "flip"}
         if bad:
             raise ValueError(f"augment: unknown item(s) {sorted(bad)}; expected crop, flip")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device: expected auto, cpu or cuda, got {self.device!r}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device: cuda was asked for but torch sees no CUDA device")
+
+
+def device_of(cfg: PruneConfig) -> torch.device:
+    """The torch device a run computes on (batches and models are moved there; state is saved on the CPU)."""
+    if cfg.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(cfg.device)
 
 
 # ---------------------------------------------------------------- data
@@ -133,11 +145,12 @@ def _batches(d: PruneData, cfg: PruneConfig, key: int, count: int, augment: bool
     """`count` batches from seeded permutations of the training split; `key` picks the permutation."""
     aug = set(filter(None, cfg.augment.split(","))) if augment else set()
     bs = min(cfg.batch_size, len(d.train_y))
+    dev = device_of(cfg)
     done, rep = 0, 0
     while done < count:
         for xb, yb in epoch_batches(d.train_x, d.train_y, bs, cfg.seed, key * 1000 + rep, "crop" in aug,
                                     "flip" in aug and d.flip_ok):
-            yield xb, yb
+            yield xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
             done += 1
             if done == count:
                 return
@@ -296,13 +309,14 @@ def finetune(model: SqueezeNet, cfg: PruneConfig, d: PruneData, prep, iteration:
 
 # ---------------------------------------------------------------- state
 def _model_state(model: SqueezeNet) -> dict[str, Any]:
-    return {"model": model.state_dict(), "widths": model.widths.to_dict()}
+    """Weights on the CPU, so a state written on a GPU resumes anywhere."""
+    return {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "widths": model.widths.to_dict()}
 
 
-def _model_from(arch: str, num_classes: int, s: dict) -> SqueezeNet:
+def _model_from(arch: str, num_classes: int, s: dict, device: torch.device | str = "cpu") -> SqueezeNet:
     m = build(arch, num_classes, Widths.from_dict(s["widths"]))
     m.load_state_dict(s["model"])
-    return m
+    return m.to(device)
 
 
 def config_diff(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
@@ -311,7 +325,9 @@ def config_diff(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
     A setting added to PruneConfig after the run started counts as its default in the old run."""
     defaults = {f.name: f.default for f in fields(PruneConfig)}
     old = {**{k: v for k, v in defaults.items() if k not in old}, **old}
-    return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
+    where = {"device", "threads"}  # where a run computes is not what it computes
+    return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+            if k not in where and old.get(k) != new.get(k)}
 
 
 def _log(bar, text: str) -> None:
@@ -340,6 +356,8 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
     prep = Preprocessing.from_json(src["preprocessing"], cfg.checkpoint)
     size = prep.input_size[0]
     base_model, _ = ckpt_io.model_from_checkpoint(src, cfg.checkpoint)
+    dev = device_of(cfg)
+    base_model.to(dev)
     check_reachable(base_model.widths, arch, num_classes, size, cfg)
 
     state: dict[str, Any] | None = None
@@ -369,7 +387,7 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
     state.setdefault("data", {"spec": d.spec, "seed": d.seed, "val_fraction": d.val_fraction})
     base = state["base"]
     floor = floor_of(cfg, base["val_acc"])
-    model = _model_from(arch, num_classes, state)
+    model = _model_from(arch, num_classes, state, dev)
     teacher = base_model.eval() if cfg.distill else None
 
     bar = progress(iter(int, 1), None, f"prune {cfg.criterion}", show)  # endless; advanced by hand
@@ -391,7 +409,7 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
             break
         t0 = time.time()
         widths_before = model.widths
-        model = prune(model, plan, cfg.min_width, cfg.round_to)
+        model = prune(model, plan, cfg.min_width, cfg.round_to).to(dev)
         loss = finetune(model, cfg, d, prep, it, show, teacher)
         val = accuracy(model, d.val_x, d.val_y, prep)
         now = sizes(model.widths, arch, num_classes, size)
@@ -400,7 +418,7 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
                "widths_before": widths_before.to_dict(), "seconds": time.time() - t0, "reverted": False}
         if floor and val < floor:
             rec["reverted"] = True
-            model = _model_from(arch, num_classes, state["prev"])
+            model = _model_from(arch, num_classes, state["prev"], dev)
             state.update(phase="final", stop_reason=f"validation accuracy {val:.4f} fell below the floor {floor:.4f}")
         state["history"].append(rec)
         state["iteration"] = it + 1
@@ -426,7 +444,7 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
         model = _final_finetune(model, state, cfg, d, prep, state_path, show, stop_after, done_now, teacher)
         if model is None:
             return {"stopped": True}
-    model = _model_from(arch, num_classes, state)
+    model = _model_from(arch, num_classes, state, dev)
     if "test_acc" not in state:
         state["test_acc"] = accuracy(model, d.test_x, d.test_y, prep)
         state["base"]["test_acc"] = accuracy(base_model, d.test_x, d.test_y, prep)
@@ -476,7 +494,7 @@ def _training_checkpoint(model: SqueezeNet, state: dict, cfg: PruneConfig) -> di
     """The pruned model in `bluefire train`'s checkpoint format, so evaluate/export/train --init accept it."""
     val = (state["final_history"][-1]["val_acc"] if state["final_history"]
            else state["history"][-1]["val_acc"] if state["history"] else state["base"]["val_acc"])
-    return {"model": model.state_dict(), "arch": model.arch, "num_classes": model.num_classes,
+    return {"model": _model_state(model)["model"], "arch": model.arch, "num_classes": model.num_classes,
             "widths": model.widths.to_dict(), "preprocessing": state["preprocessing"],
             "optimizer": state.get("optimizer", {}), "config": asdict(cfg), "epoch": state["final_epoch"],
             "history": state["final_history"], "best_val_acc": val, "rng": {"torch": torch.get_rng_state()},

@@ -62,12 +62,12 @@ def prune(model: SqueezeNet, plan: Mapping[str, Sequence[int]], min_width: int =
     new.train(model.training)
     for name in LAYERS + (CLASSIFIER,):
         src, dst = conv(model, name), conv(new, name)
-        k_in = _keep(src.in_channels, in_drop[name])
+        k_in = _keep(src.in_channels, in_drop[name]).to(src.weight.device)
         w = src.weight.index_select(1, k_in)
         b = src.bias
         if name != CLASSIFIER:
-            w = w.index_select(0, keep_out[name])
-            b = b.index_select(0, keep_out[name])
+            w = w.index_select(0, keep_out[name].to(w.device))
+            b = b.index_select(0, keep_out[name].to(b.device))
         if w.shape != dst.weight.shape:
             raise AssertionError(f"surgery: {name} weight {tuple(w.shape)} != rebuilt {tuple(dst.weight.shape)}")
         dst.weight.copy_(w)
