@@ -8,7 +8,7 @@
 #
 # Choices are fixed here, before any result is seen, and use validation accuracy only:
 #   input size: the smallest size whose best validation accuracy is within SIZE_TOL of the best size's;
-#   shipped target: done in models/choose_pruned.py from the prune reports (validation drop <= 0.5 points).
+#   shipped target: the largest reduction whose validation drop is <= 0.5 points (models/choose.py pruned).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
@@ -37,20 +37,7 @@ for s in $SIZES; do
 done
 wait
 tail -n 2 "$R"/logs/train_*.log
-SIZE=$($PY - "$R" "$SIZE_TOL" <<'PY'
-import json, pathlib, sys
-root, tol = pathlib.Path(sys.argv[1]) / "size_study", float(sys.argv[2])
-done = {int(d.name): json.loads((d / "metrics.json").read_text()) for d in root.iterdir()
-        if d.name.isdigit() and (d / "metrics.json").is_file()}
-if not done:
-    sys.exit("no size finished")
-best = max(m["best_val_acc"] for m in done.values())
-size = min(s for s, m in done.items() if m["best_val_acc"] >= best - tol)
-(root / "choice.json").write_text(json.dumps({"input_size": size, "rule": f"smallest size within {tol} of the best validation accuracy",
-                                              "val_acc": {s: m["best_val_acc"] for s, m in sorted(done.items())}}, indent=1))
-print(size)
-PY
-) || exit 1
+SIZE=$($PY models/choose.py size "$R" "$SIZE_TOL") || exit 1
 echo "chosen input size: $SIZE"
 mkdir -p "$R/baseline"
 cp "$R/size_study/$SIZE/best.pt" "$R/size_study/$SIZE/metrics.json" "$R/baseline/"
@@ -72,3 +59,4 @@ tail -n 3 "$R"/logs/prune_*.log "$R"/logs/ablation_*.log
 timeout "$(left)" $BF prune "$R/baseline/best.pt" --compare "${CRITERIA// /,}" --target-params "$ABLATION_TARGET" --threads 1 $PRUNE_FLAGS $ABLATION_FLAGS --resume \
   --out "$R/ablation" >"$R/logs/compare.log" 2>&1 || echo "comparison not written: see $R/logs/compare.log"
 tail -n 12 "$R/logs/compare.log"
+$PY models/choose.py pruned "$R" || true
