@@ -161,8 +161,7 @@ def markdown(card: dict[str, Any]) -> str:
         lines += ["", "## Why this input size", "",
                   f"Fashion-MNIST is 28×28; the network sees it upscaled. One full baseline per size, same recipe "
                   f"(best validation top-1: {vals}). Rule: {ch['rule']}; chosen {ch['chosen']}×{ch['chosen']}. "
-                  f"32×32 (CIFAR's size) collapses fire6-9 to 1×1 maps and loses accuracy; each step up costs "
-                  f"MACs on the car. Details: [{ch['evidence']}]({ch['evidence']})."]
+                  f"At 32×32 (CIFAR's size) fire6-9 run on 1×1 maps; each step up costs MACs on the car. Details: [{ch['evidence']}]({ch['evidence']})."]
     if card.get("training"):
         lines += ["", "## Training", "```json", json.dumps(card["training"], indent=1), "```"]
     if card.get("pruning"):
