@@ -172,6 +172,8 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
         p.requires_grad_(True)
     result = {"best_val_acc": best_acc, "history": history, "checkpoint": str(out / "best.pt"),
               "config": asdict(cfg), "reinitialised": reinit, "world_size": world,
+              "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                         else f"cpu, {torch.get_num_threads()} threads"),  # where the epoch seconds were spent
               # one digest per rank: DDP replicas that stayed in sync end with identical weights
               "rank_weights_sha256": _gather(world, weights_digest(model))}
     # The test split is reported for the best-validation model, never used to choose anything.
