@@ -19,8 +19,17 @@ from typing import Callable
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-# Built-in cases, random weights (timing does not depend on them): name -> (arch, size, classes)
-BUILTIN = {"squeezenet1_1-224-1000": ("squeezenet1_1", 224, 1000), "squeezenet1_1-32-10": ("squeezenet1_1", 32, 10)}
+# Widths of the shipped 80 %-pruned SqueezeNet 1.1 (models/squeezenet1_1_fmnist_pruned.json): the
+# odd channel counts a pruned network really has.
+PRUNED80 = {"conv1": 37, "fires": [[11, 35, 41], [14, 31, 55], [23, 40, 58], [24, 30, 57], [24, 46, 56], [24, 59, 62],
+                                   [28, 59, 69], [39, 96, 97]]}
+# Built-in cases, random weights (timing does not depend on them): name -> (arch, size, classes, widths or None)
+BUILTIN = {
+    "squeezenet1_1-224-1000": ("squeezenet1_1", 224, 1000, None),
+    "squeezenet1_1-32-10": ("squeezenet1_1", 32, 10, None),
+    "squeezenet1_1-64-10": ("squeezenet1_1", 64, 10, None),
+    "squeezenet1_1-64-10-pruned80": ("squeezenet1_1", 64, 10, PRUNED80),
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engines", default="native,ort,torch", help="comma list from native, ort, torch")
     p.add_argument("--models-dir", default=str(REPO / "models"), help="every *.onnx here is a case")
     p.add_argument("--no-builtin", action="store_true", help="skip the built-in random-weight SqueezeNet 1.1 cases")
+    p.add_argument("--cases", default="all",
+                   help=f"comma list of built-in cases to time, or 'all' ({', '.join(BUILTIN)})")
     p.add_argument("--pipeline", action="store_true", help="benchmark the RTMaps replay pipeline instead")
     p.add_argument("--pipeline-model", help="model for --pipeline (default: the emulator's)")
     p.add_argument("--pipeline-clip", help="clip for --pipeline (default: the emulator's)")
@@ -40,18 +51,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", help="backend for --pipeline")
 
 
-def _export_builtin(d: Path) -> list[Path]:
+def _export_builtin(d: Path, cases: str = "all") -> list[Path]:
     from rtmaps_components.preprocess import Preprocessing
 
     from .export import export_onnx
-    from .model import SqueezeNet
+    from .model import SqueezeNet, Widths
     import torch
 
+    names = list(BUILTIN) if cases == "all" else [c.strip() for c in cases.split(",") if c.strip()]
+    unknown = [n for n in names if n not in BUILTIN]
+    if unknown:
+        raise ValueError(f"--cases: unknown case(s) {', '.join(unknown)}; expected some of {', '.join(BUILTIN)}")
     out = []
-    for name, (arch, size, classes) in BUILTIN.items():
+    for name in names:
+        arch, size, classes, widths = BUILTIN[name]
         torch.manual_seed(0)
         prep = Preprocessing((size, size), tuple(f"class{i}" for i in range(classes)))
-        out.append(export_onnx(SqueezeNet(arch, classes), prep, d / f"{name}.onnx"))
+        w = Widths.from_dict(widths, name) if widths else None
+        out.append(export_onnx(SqueezeNet(arch, classes, w), prep, d / f"{name}.onnx"))
     return out
 
 
@@ -227,7 +244,11 @@ def main(args: argparse.Namespace) -> int:
     peak = measure_peak_gflops()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        cases = [] if args.no_builtin else _export_builtin(Path(tmp))
+        try:
+            cases = [] if args.no_builtin else _export_builtin(Path(tmp), args.cases)
+        except ValueError as e:
+            print(f"bluefire bench: {e}", file=sys.stderr)
+            return 2
         models = Path(args.models_dir)
         cases += sorted(models.glob("*.onnx")) if models.is_dir() else []
         for path in cases:

@@ -46,7 +46,7 @@ struct Tensor {
 };
 
 enum class Kind { Conv, MaxPool, Mean, Relu, Softmax };
-enum class ConvMode { Pointwise, Padded, Im2col, Winograd };
+enum class ConvMode { Pointwise, Padded, Im2col, Winograd, Small };
 
 struct Layer {
   Kind kind;
@@ -60,6 +60,7 @@ struct Layer {
   bool narrow = false;                 // GEMM calls of at most kNarrowN columns: gemm_narrow
   ConvMode mode = ConvMode::Pointwise;
   int pb = 0, pr = 0, PH = 0, PW = 0;  // bottom/right padding; padded input size (Padded mode)
+  int QW = 0;                          // Padded mode: width of one column phase (PW / sw, rounded up)
   std::vector<float> packed, bias;
   std::vector<int> brow;               // B row offsets, see GemmArgs
   int TX = 0, T = 0;                   // Winograd: tiles per row, tiles in all
@@ -234,13 +235,20 @@ void Engine::Impl::build(const OnnxModel& m) {
       const bool pointwise = L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 && L.pr == 0;
       const bool wino = variant->kernels.winograd && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 && L.sw == 1 &&
                         L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.OW >= kWinogradMinWidth;
+      // Tiny maps (2x2, 3x3): a direct kernel that skips the padding taps at compile time.
+      const bool small = variant->kernels.conv3x3_small && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 &&
+                         L.sw == 1 && L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.H >= 2 && L.W >= 2 &&
+                         L.H <= kSmallMap && L.W <= kSmallMap;
       L.mode = single_pixel || pointwise ? ConvMode::Pointwise
+               : small ? ConvMode::Small
                : wino ? ConvMode::Winograd
-               : L.sh == 1 && L.sw == 1 && L.OW >= kDirectMinWidth ? ConvMode::Padded : ConvMode::Im2col;
+               : L.OW >= kDirectMinWidth && L.sw <= 4 ? ConvMode::Padded : ConvMode::Im2col;
       const int N = L.OH * L.OW;
       L.narrow = L.mode == ConvMode::Winograd ? ((L.OW + 1) / 2) * ((L.OH + 1) / 2) <= kNarrowN
                                               : L.mode != ConvMode::Padded && N <= kNarrowN;
-      const int mr = L.narrow ? variant->kernels.narrow_mr : variant->kernels.mr;
+      if (L.mode == ConvMode::Small) L.narrow = false;
+      const int mr = L.mode == ConvMode::Small ? variant->kernels.small_mr
+                     : L.narrow ? variant->kernels.narrow_mr : variant->kernels.mr;
       if (L.mode == ConvMode::Winograd) {  // 16 transformed M x C weight matrices, each packed
         std::vector<float> u(size_t(16) * L.M * L.C);
         winograd_weights(wm.data(), L.M, L.C, u.data());
@@ -264,6 +272,9 @@ void Engine::Impl::build(const OnnxModel& m) {
           L.mb = std::max(kTileM, (L.M / 4 + kTileM - 1) / kTileM * kTileM);
           L.m_tiles = (L.M + L.mb - 1) / L.mb;
         }
+      } else if (L.mode == ConvMode::Small) {
+        L.nb = N;
+        L.n_tiles = 1;
       } else if (L.mode == ConvMode::Im2col) {
         L.nb = kTileNIm2col;
         L.n_tiles = (N + L.nb - 1) / L.nb;
@@ -282,13 +293,17 @@ void Engine::Impl::build(const OnnxModel& m) {
         padded_size = std::max(padded_size, size_t(L.C) * L.PH * L.PW);
         wino_per_thread = std::max(wino_per_thread, size_t(16) * ((L.C + L.M) * L.nb + 2 * kAlign) + kAlign);
       } else {
+        // The padded input, each channel split into sw column phases (phase p holds padded columns
+        // p, p + sw, ...), so tap (ky, kx) of output row oy is one contiguous run of OW floats:
+        // row oy * sh + ky of phase kx % sw, from column kx / sw. Stride 1 is the plain padded copy.
         L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
+        L.QW = (L.PW + L.sw - 1) / L.sw;
         L.nb = kTileRows;
         L.n_tiles = (L.OH + L.nb - 1) / L.nb;
         for (int c = 0, k = 0; c < L.C; ++c)
           for (int ky = 0; ky < L.kh; ++ky)
-            for (int kx = 0; kx < L.kw; ++kx) L.brow[k++] = (c * L.PH + ky) * L.PW + kx;
-        padded_size = std::max(padded_size, size_t(L.C) * L.PH * L.PW);
+            for (int kx = 0; kx < L.kw; ++kx) L.brow[k++] = ((c * L.sw + kx % L.sw) * L.PH + ky) * L.QW + kx / L.sw;
+        padded_size = std::max(padded_size, size_t(L.C) * L.sw * L.PH * L.QW);
       }
       macs += int64_t(L.M) * L.K * N;
       L.in = x;
@@ -521,7 +536,8 @@ void Engine::Impl::build(const OnnxModel& m) {
 // one conv row it shares with the next (kh - sh rows; about 1/8 more work for the stem).
 void Engine::Impl::fuse_pools() {
   for (Layer& L : layers) {
-    if (L.kind != Kind::Conv || L.mode != ConvMode::Im2col || L.narrow || L.out == output || tensors[L.out].parent >= 0)
+    if (L.kind != Kind::Conv || (L.mode != ConvMode::Im2col && L.mode != ConvMode::Padded) || L.narrow || L.out == output ||
+        tensors[L.out].parent >= 0)
       continue;
     int users = 0, pool_index = -1;
     for (size_t j = 0; j < layers.size(); ++j)
@@ -552,7 +568,15 @@ void Engine::Impl::conv_pool_band(const Layer& L, int b, int thread) {
   GemmArgs g;
   g.M = L.M, g.K = L.K, g.a = L.packed.data(), g.brow = L.brow.data(), g.bias = L.bias.data();
   g.ldc = N, g.relu = L.relu, g.b = cols;
-  for (int n0 = base; n0 < base + N; n0 += L.nb) {
+  if (L.mode == ConvMode::Padded) {  // one GEMM per conv row, straight from the phase-split input
+    g.N = L.OW;
+    for (int r = r0; r < r1; ++r) {
+      g.b = padded.data() + size_t(r) * L.sh * L.QW;
+      g.c = buf + size_t(r - r0) * L.OW;
+      k.gemm(g);
+    }
+  }
+  for (int n0 = base; L.mode == ConvMode::Im2col && n0 < base + N; n0 += L.nb) {
     const int n1 = std::min(base + N, n0 + L.nb);
     k.im2col({in, L.C, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, n0, n1, L.nb, cols});
     g.N = n1 - n0;
@@ -602,6 +626,10 @@ void Engine::Impl::task(void* self, int t, int thread) {
       g.bias = L.bias.data() + m0;
       g.ldc = N;
       g.relu = L.relu;
+      if (L.mode == ConvMode::Small) {
+        k.conv3x3_small({in, L.C, L.H, L.W, m1 - m0, g.a, g.bias, out + size_t(m0) * N, L.relu});
+        break;
+      }
       if (L.mode == ConvMode::Winograd) {  // the tile's "columns" are 2x2 output tiles
         const int t0 = nt * L.nb, t1 = std::min(L.T, t0 + L.nb);
         float* v = e.wino.data() + size_t(thread) * e.wino_per_thread;
@@ -626,7 +654,7 @@ void Engine::Impl::task(void* self, int t, int thread) {
         const int r0 = nt * L.nb, r1 = std::min(L.OH, r0 + L.nb);
         g.N = L.OW;
         for (int oy = r0; oy < r1; ++oy) {
-          g.b = e.padded.data() + size_t(oy) * L.PW;
+          g.b = e.padded.data() + size_t(oy) * L.sh * L.QW;
           g.c = out + size_t(m0) * N + size_t(oy) * L.OW;
           gemm(g);
         }
@@ -666,6 +694,25 @@ void Engine::Impl::pad_input(const Layer& L) {
   if (L.kind != Kind::Conv || (L.mode != ConvMode::Padded && L.mode != ConvMode::Winograd)) return;
   const float* in = ptr[L.in];
   float* p = padded.data();
+  if (L.mode == ConvMode::Padded && L.sw > 1) {  // column phases; zero outside the input
+    for (int c = 0; c < L.C; ++c)
+      for (int ph = 0; ph < L.sw; ++ph) {
+        float* dst = p + size_t(c * L.sw + ph) * L.PH * L.QW;
+        for (int y = 0; y < L.PH; ++y, dst += L.QW) {
+          const int iy = y - L.pt;
+          if (iy < 0 || iy >= L.H) {
+            std::fill(dst, dst + L.QW, 0.f);
+            continue;
+          }
+          const float* src = in + (size_t(c) * L.H + iy) * L.W;
+          for (int j = 0; j < L.QW; ++j) {
+            const int ix = j * L.sw + ph - L.pl;
+            dst[j] = ix >= 0 && ix < L.W ? src[ix] : 0.f;
+          }
+        }
+      }
+    return;
+  }
   for (int c = 0; c < L.C; ++c) {
     const float* src = in + size_t(c) * L.H * L.W;
     float* dst = p + size_t(c) * L.PH * L.PW;

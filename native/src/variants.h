@@ -11,6 +11,10 @@ void gemm_avx2(const GemmArgs& a);
 constexpr int kAvx2NarrowMr = 16;
 void gemm_narrow_avx2(const GemmArgs& a);
 void maxpool_avx2(const MaxPoolArgs& a);
+constexpr int kSmallMr = 8;
+void conv3x3_small_avx2(const Conv3x3SmallArgs& a);
+constexpr int kSmallMr512 = 16;
+void conv3x3_small_avx512(const Conv3x3SmallArgs& a);
 #endif
 #if defined(BLUEFIRE_HAVE_NEON)
 constexpr int kNeonMr = 8;

@@ -58,6 +58,20 @@ using SoftmaxFn = void (*)(const float* in, int n, float* out);
 // the table's gemm_narrow, which vectorises over output channels instead of pixels.
 constexpr int kNarrowN = 12;
 
+// A 3x3 stride-1 pad-1 convolution on a map of 2..kSmallMap x 2..kSmallMap pixels (same size out),
+// for output channels [0, M) of the call: weights packed with kSmallMr as an M x (C*9) matrix
+// (k = c*9 + ky*3 + kx); out is M planes of H*W. The tiny-map layers (fire6-9 at 40-64 px input).
+constexpr int kSmallMap = 3;
+struct Conv3x3SmallArgs {
+  const float* in;  // C planes of H*W floats, no padding
+  int C, H, W, M;
+  const float* a;
+  const float* bias;
+  float* out;
+  bool relu;
+};
+using Conv3x3SmallFn = void (*)(const Conv3x3SmallArgs&);
+
 struct KernelTable {
   int mr;  // rows per packed weight panel that `gemm` expects
   int narrow_mr;  // the same for `gemm_narrow`
@@ -68,6 +82,8 @@ struct KernelTable {
   MaxPoolFn maxpool;
   MeanFn mean;
   SoftmaxFn softmax;
+  Conv3x3SmallFn conv3x3_small;  // nullptr: such layers take the general paths
+  int small_mr;                  // rows per packed panel that conv3x3_small expects
 };
 
 // Packs W (M x K, row-major) into `out` (packed_size floats) for a kernel with panel height mr.
