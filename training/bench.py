@@ -40,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", default="auto",
                    help="native kernel variant(s), comma list, or 'all' for every available one (see _native.available_variants())")
     p.add_argument("--engines", default="native,ort,torch", help="comma list from native, ort, torch")
+    p.add_argument("--native-baseline", metavar="SO",
+                   help="also time another build of the native module (e.g. an older commit's _native*.so), "
+                        "engine 'native-base', interleaved with the rest: before/after in one run")
     p.add_argument("--models-dir", default=str(REPO / "models"), help="every *.onnx here is a case")
     p.add_argument("--no-builtin", action="store_true", help="skip the built-in random-weight SqueezeNet 1.1 cases")
     p.add_argument("--cases", default="all",
@@ -138,9 +141,27 @@ def _native_variants(spec: str) -> list[str]:
     return [v.strip() for v in spec.split(",") if v.strip()]
 
 
-def _engines(path: Path, threads: int, variant: str, which: list[str]) -> dict[str, tuple[Callable, str]]:
+def _load_native_build(so: str):
+    """A native extension module from a file, importable beside the installed one."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bluefire_baseline._native", so)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"--native-baseline {so}: not a loadable extension module")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _engines(path: Path, threads: int, variant: str, which: list[str],
+             baseline: str | None = None) -> dict[str, tuple[Callable, str]]:
     """engine key -> (callable on x, variant label); native engines are keyed 'native:<variant>'."""
     out: dict[str, tuple[Callable, str]] = {}
+    if baseline:
+        base = _load_native_build(baseline)
+        for v in _native_variants(variant):
+            eng = base.Engine(str(path), threads=threads, variant=v)
+            out[f"native-base:{eng.variant}"] = (eng.run, eng.variant)
     if "native" in which:
         from rtmaps_components import _native
 
@@ -173,7 +194,7 @@ def _engines(path: Path, threads: int, variant: str, which: list[str]) -> dict[s
 def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) -> list[dict]:
     """Interleaved timing of every engine on one model; one row per engine."""
     which = [e.strip() for e in args.engines.split(",") if e.strip()]
-    engines = _engines(path, threads, args.variant, which)
+    engines = _engines(path, threads, args.variant, which, getattr(args, "native_baseline", None))
     native_macs = None
     if "native" in engines:
         from rtmaps_components import _native
@@ -204,11 +225,11 @@ def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) 
 
 
 def format_table(rows: list[dict], peak: float) -> str:
-    head = f"{'model':<34} {'engine':<7} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} {'% peak':>7} {'x ORT':>6}"
+    head = f"{'model':<34} {'engine':<11} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} {'% peak':>7} {'x ORT':>6}"
     lines = [head, "-" * len(head)]
     for r in rows:
         vs = f"{r['vs_ort']:.2f}" if r.get("vs_ort") else "-"
-        lines.append(f"{r['model'][:34]:<34} {r['engine']:<7} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
+        lines.append(f"{r['model'][:34]:<34} {r['engine']:<11} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
                      f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}")
     lines.append(f"peak: {peak:.1f} GFLOP/s measured (torch.mm 1024^3 fp32, best of 30, 1 thread); "
                  f"x ORT = median / ONNX Runtime's median in the same interleaved run")

@@ -235,10 +235,10 @@ void Engine::Impl::build(const OnnxModel& m) {
       const bool pointwise = L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 && L.pr == 0;
       const bool wino = variant->kernels.winograd && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 && L.sw == 1 &&
                         L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.OW >= kWinogradMinWidth;
-      // Tiny maps (2x2, 3x3): a direct kernel that skips the padding taps at compile time.
+      // Small maps: a direct kernel that skips the padding taps at compile time.
       const bool small = variant->kernels.conv3x3_small && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 &&
-                         L.sw == 1 && L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.H >= 2 && L.W >= 2 &&
-                         L.H <= kSmallMap && L.W <= kSmallMap;
+                         L.sw == 1 && L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.H == L.W && L.H >= 2 &&
+                         L.H <= kSmallMap;
       L.mode = single_pixel || pointwise ? ConvMode::Pointwise
                : small ? ConvMode::Small
                : wino ? ConvMode::Winograd
@@ -695,20 +695,27 @@ void Engine::Impl::pad_input(const Layer& L) {
   const float* in = ptr[L.in];
   float* p = padded.data();
   if (L.mode == ConvMode::Padded && L.sw > 1) {  // column phases; zero outside the input
+    const int s = L.sw;
     for (int c = 0; c < L.C; ++c)
-      for (int ph = 0; ph < L.sw; ++ph) {
-        float* dst = p + size_t(c * L.sw + ph) * L.PH * L.QW;
+      for (int ph = 0; ph < s; ++ph) {
+        float* dst = p + size_t(c * s + ph) * L.PH * L.QW;
         for (int y = 0; y < L.PH; ++y, dst += L.QW) {
           const int iy = y - L.pt;
           if (iy < 0 || iy >= L.H) {
             std::fill(dst, dst + L.QW, 0.f);
             continue;
           }
+          // Columns j with 0 <= j*s + ph - pl < W are [j0, j1); the rest is padding.
           const float* src = in + (size_t(c) * L.H + iy) * L.W;
-          for (int j = 0; j < L.QW; ++j) {
-            const int ix = j * L.sw + ph - L.pl;
-            dst[j] = ix >= 0 && ix < L.W ? src[ix] : 0.f;
-          }
+          const int off = ph - L.pl;
+          const int j0 = std::min(L.QW, std::max(0, (s - 1 - off) / s));
+          const int j1 = L.W - 1 - off < 0 ? j0 : std::max(j0, std::min(L.QW, (L.W - 1 - off) / s + 1));
+          std::fill(dst, dst + j0, 0.f);
+          if (s == 2)
+            for (int j = j0; j < j1; ++j) dst[j] = src[2 * j + off];  // the stems: a constant stride vectorises
+          else
+            for (int j = j0; j < j1; ++j) dst[j] = src[j * s + off];
+          std::fill(dst + j1, dst + L.QW, 0.f);
         }
       }
     return;

@@ -58,10 +58,10 @@ using SoftmaxFn = void (*)(const float* in, int n, float* out);
 // the table's gemm_narrow, which vectorises over output channels instead of pixels.
 constexpr int kNarrowN = 12;
 
-// A 3x3 stride-1 pad-1 convolution on a map of 2..kSmallMap x 2..kSmallMap pixels (same size out),
-// for output channels [0, M) of the call: weights packed with kSmallMr as an M x (C*9) matrix
-// (k = c*9 + ky*3 + kx); out is M planes of H*W. The tiny-map layers (fire6-9 at 40-64 px input).
-constexpr int kSmallMap = 3;
+// A 3x3 stride-1 pad-1 convolution on a square map of 2..kSmallMap pixels a side (same size out),
+// for output channels [0, M) of the call: weights packed with small_mr as an M x (C*9) matrix
+// (k = c*9 + ky*3 + kx); out is M planes of H*W. The small-map layers (fire4-9 at 32-64 px input).
+constexpr int kSmallMap = 7;
 struct Conv3x3SmallArgs {
   const float* in;  // C planes of H*W floats, no padding
   int C, H, W, M;

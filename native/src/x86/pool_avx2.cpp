@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstddef>
 
 #include "../variants.h"
 
@@ -26,9 +27,11 @@ inline __m256i tail_mask(int n) {  // the first n (0..8) lanes
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + 8 - n));
 }
 
-// Column maxima of three rows at columns x .. x+7, the lanes at or past W zero (masked loads).
-inline __m256 max3(const float* r0, const float* r1, const float* r2, int x, int W) {
-  if (x + 8 <= W)
+// Column maxima of three rows at columns x .. x+7; lanes at or past W are not used by the caller:
+// read from the following row while that is inside the plane (`room`: floats after r2 + x),
+// else zero by masked loads.
+inline __m256 max3(const float* r0, const float* r1, const float* r2, int x, int W, ptrdiff_t room) {
+  if (x + 8 <= W || room >= 8)
     return _mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x)), _mm256_loadu_ps(r2 + x));
   if (x >= W) return _mm256_setzero_ps();
   const __m256i k = tail_mask(W - x);
@@ -45,7 +48,7 @@ void maxpool_avx2(const MaxPoolArgs& a) {
   }
   alignas(32) float m[kRowMax];  // column maxima of a window row clipped at the bottom (ceil mode)
   // Output columns whose window lies inside the row; the rest (a ceil-mode edge) are done last.
-  const int full = std::min(a.OW, (a.W - 3) / 2 + 1);
+  const int full = a.W < 3 ? 0 : std::min(a.OW, (a.W - 3) / 2 + 1);  // (a 1-2 column map has none)
   for (int c = a.c0; c < a.c1; ++c) {
     const float* in = a.in + size_t(c) * a.H * a.W;
     float* out = a.out + size_t(c) * a.OH * a.OW;
@@ -59,9 +62,12 @@ void maxpool_avx2(const MaxPoolArgs& a) {
         // column maxima 2ox .. 2ox+16. (Going through a stored row buffer and reading it back at
         // an odd offset stalls on store forwarding, which dominated on 7-15 column maps.)
         const float *r1 = r0 + a.W, *r2 = r1 + a.W;
+        const float* plane_end = in + size_t(a.H) * a.W;
+        float* out_end = out + size_t(a.OH) * a.OW;
         for (; ox < full; ox += 8) {
           const int x = 2 * ox;
-          const __m256 lo = max3(r0, r1, r2, x, a.W), hi = max3(r0, r1, r2, x + 8, a.W);
+          const __m256 lo = max3(r0, r1, r2, x, a.W, plane_end - (r2 + x)),
+                       hi = max3(r0, r1, r2, x + 8, a.W, plane_end - (r2 + x + 8));
           const float last = x + 16 < a.W ? std::max(std::max(r0[x + 16], r1[x + 16]), r2[x + 16]) : 0.f;
           __m256 e0, o0;
           deinterleave(lo, hi, e0, o0);
@@ -69,7 +75,9 @@ void maxpool_avx2(const MaxPoolArgs& a) {
           const __m256 e1 = _mm256_blend_ps(_mm256_permutevar8x32_ps(e0, _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0)),
                                             _mm256_set1_ps(last), 0x80);
           const __m256 r = _mm256_max_ps(_mm256_max_ps(e0, o0), e1);
-          if (ox + 8 <= full) _mm256_storeu_ps(o + ox, r);
+          // A short row's extra lanes land on the next output row, which is written after this
+          // one; only at the plane's end are they kept out (masked stores are slow on AMD).
+          if (ox + 8 <= full || o + ox + 8 <= out_end) _mm256_storeu_ps(o + ox, r);
           else _mm256_maskstore_ps(o + ox, tail_mask(full - ox), r);
         }
         ox = full;
