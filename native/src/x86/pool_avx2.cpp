@@ -28,7 +28,7 @@ inline __m256i tail_mask(int n) {  // the first n (0..8) lanes
 }
 
 // Column maxima of three rows at columns x .. x+7; lanes at or past W are not used by the caller:
-// read from the following row while that is inside the plane (`room`: floats after r2 + x),
+// read from the following row while that is inside the call's input (`room`: floats after r2 + x),
 // else zero by masked loads.
 inline __m256 max3(const float* r0, const float* r1, const float* r2, int x, int W, ptrdiff_t room) {
   if (x + 8 <= W || room >= 8)
@@ -62,8 +62,10 @@ void maxpool_avx2(const MaxPoolArgs& a) {
         // column maxima 2ox .. 2ox+16. (Going through a stored row buffer and reading it back at
         // an odd offset stalls on store forwarding, which dominated on 7-15 column maps.)
         const float *r1 = r0 + a.W, *r2 = r1 + a.W;
-        const float* plane_end = in + size_t(a.H) * a.W;
-        float* out_end = out + size_t(a.OH) * a.OW;
+        // This call owns channels [c0, c1): reads and stores may run into the next channel's
+        // plane, which is read (input) or written later (output); only the last one is guarded.
+        const float* plane_end = a.in + size_t(a.c1) * a.H * a.W;
+        float* out_end = a.out + size_t(a.c1) * a.OH * a.OW;
         for (; ox < full; ox += 8) {
           const int x = 2 * ox;
           const __m256 lo = max3(r0, r1, r2, x, a.W, plane_end - (r2 + x)),
@@ -75,8 +77,9 @@ void maxpool_avx2(const MaxPoolArgs& a) {
           const __m256 e1 = _mm256_blend_ps(_mm256_permutevar8x32_ps(e0, _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0)),
                                             _mm256_set1_ps(last), 0x80);
           const __m256 r = _mm256_max_ps(_mm256_max_ps(e0, o0), e1);
-          // A short row's extra lanes land on the next output row, which is written after this
-          // one; only at the plane's end are they kept out (masked stores are slow on AMD).
+          // A short row's extra lanes land on the next output row (or channel), which is written
+          // after this one; only at the end of the call's output are they kept out (masked
+          // stores are slow on AMD).
           if (ox + 8 <= full || o + ox + 8 <= out_end) _mm256_storeu_ps(o + ox, r);
           else _mm256_maskstore_ps(o + ox, tail_mask(full - ox), r);
         }
