@@ -30,6 +30,9 @@ constexpr int kTileRows = 4;      // output rows per tile of a padded direct con
 // Stride-1 convolutions with output rows at least this wide read a zero-padded copy of their
 // input through per-tap row offsets (no im2col); narrower maps fill SIMD rows better via im2col.
 constexpr int kDirectMinWidth = 20;
+// Strided convolutions (the stems) read their column-phase split input the same way from this
+// width on: one GEMM call per output row still fills the 16-wide blocks, and im2col costs more.
+constexpr int kDirectMinWidthStrided = 8;
 constexpr int kWinogradTiles = 64;    // 2x2 output tiles per Winograd task
 constexpr size_t kBandFloats = 128 * 1024;  // per-thread band of a convolution fused with its pool
 constexpr int kWinogradMinWidth = 3;  // on 2x2 maps most of each 2x2 tile is padding
@@ -242,7 +245,8 @@ void Engine::Impl::build(const OnnxModel& m) {
       L.mode = single_pixel || pointwise ? ConvMode::Pointwise
                : small ? ConvMode::Small
                : wino ? ConvMode::Winograd
-               : L.OW >= kDirectMinWidth && L.sw <= 4 ? ConvMode::Padded : ConvMode::Im2col;
+               : L.OW >= (L.sw > 1 ? kDirectMinWidthStrided : kDirectMinWidth) && L.sw <= 4 ? ConvMode::Padded
+                                                                                       : ConvMode::Im2col;
       const int N = L.OH * L.OW;
       L.narrow = L.mode == ConvMode::Winograd ? ((L.OW + 1) / 2) * ((L.OH + 1) / 2) <= kNarrowN
                                               : L.mode != ConvMode::Padded && N <= kNarrowN;
