@@ -36,6 +36,7 @@ constexpr int kDirectMinWidthStrided = 8;
 constexpr int kWinogradTiles = 64;    // 2x2 output tiles per Winograd task
 constexpr size_t kBandFloats = 128 * 1024;  // per-thread band of a convolution fused with its pool
 constexpr int kWinogradMinWidth = 3;  // on 2x2 maps most of each 2x2 tile is padding
+constexpr int kWinograd4Tiles = 32;   // 4x4 output tiles per F(4x4, 3x3) task
 constexpr int kPoolChannels = 16;
 constexpr size_t kAlign = 16;     // floats (64 bytes)
 
@@ -63,7 +64,9 @@ struct Layer {
   bool narrow = false;                 // GEMM calls of at most kNarrowN columns: gemm_narrow
   ConvMode mode = ConvMode::Pointwise;
   int pb = 0, pr = 0, PH = 0, PW = 0;  // bottom/right padding; padded input size (Padded mode)
-  int QW = 0;                          // Padded mode: width of one column phase (PW / sw, rounded up)
+  int phases = 1;                      // Padded (sw) or Winograd F(4x4) (4): the padded input is split
+  int QW = 0;                          //   into this many column phases, each QW wide
+  int wm = 2;                          // Winograd: output tile side, F(2x2, 3x3) or F(4x4, 3x3)
   std::vector<float> packed, bias;
   std::vector<int> brow;               // B row offsets, see GemmArgs
   int TX = 0, T = 0;                   // Winograd: tiles per row, tiles in all
@@ -248,17 +251,22 @@ void Engine::Impl::build(const OnnxModel& m) {
                : L.OW >= (L.sw > 1 ? kDirectMinWidthStrided : kDirectMinWidth) && L.sw <= 4 ? ConvMode::Padded
                                                                                        : ConvMode::Im2col;
       const int N = L.OH * L.OW;
-      L.narrow = L.mode == ConvMode::Winograd ? ((L.OW + 1) / 2) * ((L.OH + 1) / 2) <= kNarrowN
+      if (L.mode == ConvMode::Winograd && variant->kernels.winograd4_input && L.OW >= kWinograd4MinMap &&
+          L.OH >= kWinograd4MinMap)
+        L.wm = 4;
+      L.narrow = L.mode == ConvMode::Winograd ? ((L.OW + L.wm - 1) / L.wm) * ((L.OH + L.wm - 1) / L.wm) <= kNarrowN
                                               : L.mode != ConvMode::Padded && N <= kNarrowN;
       if (L.mode == ConvMode::Small) L.narrow = false;
       const int mr = L.mode == ConvMode::Small ? variant->kernels.small_mr
                      : L.narrow ? variant->kernels.narrow_mr : variant->kernels.mr;
-      if (L.mode == ConvMode::Winograd) {  // 16 transformed M x C weight matrices, each packed
-        std::vector<float> u(size_t(16) * L.M * L.C);
-        winograd_weights(wm.data(), L.M, L.C, u.data());
+      if (L.mode == ConvMode::Winograd) {  // 16 or 36 transformed M x C weight matrices, each packed
+        const int na = (L.wm + 2) * (L.wm + 2);
+        std::vector<float> u(size_t(na) * L.M * L.C);
+        if (L.wm == 4) winograd4_weights(wm.data(), L.M, L.C, u.data());
+        else winograd_weights(wm.data(), L.M, L.C, u.data());
         L.upanel = packed_size(L.M, L.C, mr);
-        L.packed.resize(16 * L.upanel);
-        for (int i = 0; i < 16; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
+        L.packed.resize(na * L.upanel);
+        for (int i = 0; i < na; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
       } else {
         L.packed.resize(packed_size(L.M, L.K, mr));
         pack_weights(wm.data(), L.M, L.K, mr, L.packed.data());
@@ -285,22 +293,26 @@ void Engine::Impl::build(const OnnxModel& m) {
         for (int k = 0; k < L.K; ++k) L.brow[k] = k * L.nb;
         scratch_per_thread = std::max(scratch_per_thread, size_t(L.K) * L.nb);
       } else if (L.mode == ConvMode::Winograd) {
-        L.TX = (L.OW + 1) / 2;
-        L.T = L.TX * ((L.OH + 1) / 2);
-        L.PH = 2 * ((L.OH + 1) / 2) + 2, L.PW = 2 * L.TX + 2;  // whole 4x4 patches for every tile
-        L.nb = kWinogradTiles;
+        const int r = L.wm, na = (r + 2) * (r + 2);
+        L.TX = (L.OW + r - 1) / r;
+        L.T = L.TX * ((L.OH + r - 1) / r);
+        L.PH = r * ((L.OH + r - 1) / r) + 2, L.PW = r * L.TX + 2;  // whole (r+2)^2 patches for every tile
+        L.phases = r == 4 ? 4 : 1;  // F(4x4): the transform reads 4 column phases (see kernels.h)
+        L.QW = (L.PW + L.phases - 1) / L.phases;
+        L.nb = r == 4 ? kWinograd4Tiles : kWinogradTiles;
         L.mb = L.M;
         L.m_tiles = 1;
         L.n_tiles = (L.T + L.nb - 1) / L.nb;
         for (int k = 0; k < L.C; ++k) L.brow[k] = k * L.nb;
         L.zeros.assign(size_t(L.M), 0.f);
-        padded_size = std::max(padded_size, size_t(L.C) * L.PH * L.PW);
-        wino_per_thread = std::max(wino_per_thread, size_t(16) * ((L.C + L.M) * L.nb + 2 * kAlign) + kAlign);
+        padded_size = std::max(padded_size, size_t(L.C) * L.phases * L.PH * L.QW);
+        wino_per_thread = std::max(wino_per_thread, size_t(na) * ((L.C + L.M) * L.nb + 2 * kAlign) + kAlign);
       } else {
         // The padded input, each channel split into sw column phases (phase p holds padded columns
         // p, p + sw, ...), so tap (ky, kx) of output row oy is one contiguous run of OW floats:
         // row oy * sh + ky of phase kx % sw, from column kx / sw. Stride 1 is the plain padded copy.
         L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
+        L.phases = L.sw;
         L.QW = (L.PW + L.sw - 1) / L.sw;
         L.nb = kTileRows;
         L.n_tiles = (L.OH + L.nb - 1) / L.nb;
@@ -638,20 +650,23 @@ void Engine::Impl::task(void* self, int t, int thread) {
         const int t0 = nt * L.nb, t1 = std::min(L.T, t0 + L.nb);
         float* v = e.wino.data() + size_t(thread) * e.wino_per_thread;
         const size_t vs = size_t(L.C) * L.nb + kAlign, ms = size_t(L.M) * L.nb + kAlign;  // see winograd.h
-        float* mo = v + 16 * vs;
-        winograd_input(e.padded.data(), L.PH, L.PW, L.C, L.TX, t0, t1, v, L.nb, vs);
+        const int na = (L.wm + 2) * (L.wm + 2);
+        float* mo = v + na * vs;
+        if (L.wm == 4) k.winograd4_input(e.padded.data(), L.PH, L.QW, L.C, L.TX, t0, t1, v, L.nb, vs);
+        else winograd_input(e.padded.data(), L.PH, L.PW, L.C, L.TX, t0, t1, v, L.nb, vs);
         g.N = t1 - t0;
         g.K = L.C;
         g.bias = L.zeros.data();
         g.ldc = L.nb;
         g.relu = false;
-        for (int i = 0; i < 16; ++i) {
+        for (int i = 0; i < na; ++i) {
           g.a = L.packed.data() + i * L.upanel;
           g.b = v + i * vs;
           g.c = mo + i * ms;
           gemm(g);
         }
-        winograd_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, out, L.OH, L.OW);
+        if (L.wm == 4) k.winograd4_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, out, L.OH, L.OW);
+        else winograd_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, out, L.OH, L.OW);
         break;
       }
       if (L.mode == ConvMode::Padded) {  // here the tile's "columns" are output rows
@@ -698,8 +713,8 @@ void Engine::Impl::pad_input(const Layer& L) {
   if (L.kind != Kind::Conv || (L.mode != ConvMode::Padded && L.mode != ConvMode::Winograd)) return;
   const float* in = ptr[L.in];
   float* p = padded.data();
-  if (L.mode == ConvMode::Padded && L.sw > 1) {  // column phases; zero outside the input
-    const int s = L.sw;
+  if (L.phases > 1) {  // column phases; zero outside the input
+    const int s = L.phases;
     for (int c = 0; c < L.C; ++c)
       for (int ph = 0; ph < s; ++ph) {
         float* dst = p + size_t(c * s + ph) * L.PH * L.QW;
@@ -717,6 +732,8 @@ void Engine::Impl::pad_input(const Layer& L) {
           std::fill(dst, dst + j0, 0.f);
           if (s == 2)
             for (int j = j0; j < j1; ++j) dst[j] = src[2 * j + off];  // the stems: a constant stride vectorises
+          else if (s == 4)
+            for (int j = j0; j < j1; ++j) dst[j] = src[4 * j + off];  // Winograd F(4x4)
           else
             for (int j = j0; j < j1; ++j) dst[j] = src[j * s + off];
           std::fill(dst + j1, dst + L.QW, 0.f);

@@ -90,4 +90,21 @@ void winograd_output(const float* mo, int M, int ld, size_t ms, int TX, int t0, 
   }
 }
 
+// F(4x4, 3x3) weights, G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6;
+// 0 0 1]; computed in double once at build time, since the fractions are not exact in float.
+void winograd4_weights(const float* w, int M, int C, float* u) {
+  const double G[6][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
+                          {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+  for (int m = 0; m < M; ++m)
+    for (int c = 0; c < C; ++c) {
+      const float* g = w + (size_t(m) * C + c) * 9;
+      double tmp[6][3];  // G g
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 3; ++j) tmp[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j)
+          u[(size_t(i * 6 + j) * M + m) * C + c] = float(tmp[i][0] * G[j][0] + tmp[i][1] * G[j][1] + tmp[i][2] * G[j][2]);
+    }
+}
+
 }  // namespace bluefire

@@ -94,8 +94,9 @@ void conv_small(const Conv3x3SmallArgs& a) {
 }
 
 using SmallFn = void (*)(const Conv3x3SmallArgs&);
-constexpr SmallFn kBySize[kSmallMap + 1] = {nullptr, nullptr, conv_small<2>, conv_small<3>, conv_small<4>,
-                                            conv_small<5>, conv_small<6>, conv_small<7>};
+constexpr SmallFn kBySize[kSmallMap + 1] = {nullptr,        nullptr,        conv_small<2>,  conv_small<3>, conv_small<4>,
+                                            conv_small<5>,  conv_small<6>,  conv_small<7>,  conv_small<8>, conv_small<9>,
+                                            conv_small<10>, conv_small<11>, conv_small<12>};
 
 }  // namespace
 
