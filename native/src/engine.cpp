@@ -30,9 +30,6 @@ constexpr int kTileRows = 4;      // output rows per tile of a padded direct con
 // Stride-1 convolutions with output rows at least this wide read a zero-padded copy of their
 // input through per-tap row offsets (no im2col); narrower maps fill SIMD rows better via im2col.
 constexpr int kDirectMinWidth = 20;
-// Strided convolutions (the stems) read their column-phase split input the same way from this
-// width on: one GEMM call per output row still fills the 16-wide blocks, and im2col costs more.
-constexpr int kDirectMinWidthStrided = 8;
 constexpr int kWinogradTiles = 64;    // 2x2 output tiles per Winograd task
 constexpr size_t kBandFloats = 128 * 1024;  // per-thread band of a convolution fused with its pool
 constexpr int kWinogradMinWidth = 3;  // on 2x2 maps most of each 2x2 tile is padding
@@ -50,7 +47,7 @@ struct Tensor {
 };
 
 enum class Kind { Conv, MaxPool, Mean, Relu, Softmax };
-enum class ConvMode { Pointwise, Padded, Im2col, Winograd, Small };
+enum class ConvMode { Pointwise, Padded, Im2col, Winograd, Small, Strided };
 
 struct Layer {
   Kind kind;
@@ -64,8 +61,9 @@ struct Layer {
   bool narrow = false;                 // GEMM calls of at most kNarrowN columns: gemm_narrow
   ConvMode mode = ConvMode::Pointwise;
   int pb = 0, pr = 0, PH = 0, PW = 0;  // bottom/right padding; padded input size (Padded mode)
-  int phases = 1;                      // Padded (sw) or Winograd F(4x4) (4): the padded input is split
-  int QW = 0;                          //   into this many column phases, each QW wide
+  int phases = 1;                      // Winograd F(4x4): the padded input is split into 4 column
+  int QW = 0;                          //   phases, each QW wide (1 and PW otherwise)
+  int RY = 0;                          // Strided: rows of each shifted plane
   int wm = 2;                          // Winograd: output tile side, F(2x2, 3x3) or F(4x4, 3x3)
   std::vector<float> packed, bias;
   std::vector<int> brow;               // B row offsets, see GemmArgs
@@ -248,8 +246,9 @@ void Engine::Impl::build(const OnnxModel& m) {
       L.mode = single_pixel || pointwise ? ConvMode::Pointwise
                : small ? ConvMode::Small
                : wino ? ConvMode::Winograd
-               : L.OW >= (L.sw > 1 ? kDirectMinWidthStrided : kDirectMinWidth) && L.sw <= 4 ? ConvMode::Padded
-                                                                                       : ConvMode::Im2col;
+               : L.sh > 1 || L.sw > 1 ? ConvMode::Strided
+               : L.sh == 1 && L.sw == 1 && L.OW >= kDirectMinWidth ? ConvMode::Padded
+                                                                   : ConvMode::Im2col;
       const int N = L.OH * L.OW;
       if (L.mode == ConvMode::Winograd && variant->kernels.winograd4_input && L.OW >= kWinograd4MinMap &&
           L.OH >= kWinograd4MinMap)
@@ -287,6 +286,21 @@ void Engine::Impl::build(const OnnxModel& m) {
       } else if (L.mode == ConvMode::Small) {
         L.nb = N;
         L.n_tiles = 1;
+      } else if (L.mode == ConvMode::Strided) {
+        // The stems. The input is rewritten once per image as kw * sh planes per channel: plane
+        // (c, kx, py) row yy, column ox holds padded pixel (py + sh * yy, sw * ox + kx). Tap (ky, kx)
+        // of output pixel n = oy * OW + ox is then plane (c, kx, ky % sh) at n + (ky / sh) * OW: every
+        // B row is contiguous over all output pixels, so the GEMM runs over whole 32-pixel blocks
+        // across output rows, as for a 1x1 convolution (kw * sh planes instead of im2col's kh * kw).
+        L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
+        L.RY = L.OH + (L.kh - 1) / L.sh;
+        L.nb = kTileNDirect;
+        L.n_tiles = (N + L.nb - 1) / L.nb;
+        for (int c = 0, k = 0; c < L.C; ++c)
+          for (int ky = 0; ky < L.kh; ++ky)
+            for (int kx = 0; kx < L.kw; ++kx)
+              L.brow[k++] = (((c * L.kw + kx) * L.sh + ky % L.sh) * L.RY + ky / L.sh) * L.OW;
+        padded_size = std::max(padded_size, size_t(L.C) * L.kw * L.sh * L.RY * L.OW);
       } else if (L.mode == ConvMode::Im2col) {
         L.nb = kTileNIm2col;
         L.n_tiles = (N + L.nb - 1) / L.nb;
@@ -308,18 +322,16 @@ void Engine::Impl::build(const OnnxModel& m) {
         padded_size = std::max(padded_size, size_t(L.C) * L.phases * L.PH * L.QW);
         wino_per_thread = std::max(wino_per_thread, size_t(na) * ((L.C + L.M) * L.nb + 2 * kAlign) + kAlign);
       } else {
-        // The padded input, each channel split into sw column phases (phase p holds padded columns
-        // p, p + sw, ...), so tap (ky, kx) of output row oy is one contiguous run of OW floats:
-        // row oy * sh + ky of phase kx % sw, from column kx / sw. Stride 1 is the plain padded copy.
+        // Stride 1 (the reference's 3x3 convolutions): a zero-padded copy of the input; tap
+        // (ky, kx) of output row oy is the run of OW floats at row oy + ky, column kx.
         L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
-        L.phases = L.sw;
-        L.QW = (L.PW + L.sw - 1) / L.sw;
+        L.QW = L.PW;
         L.nb = kTileRows;
         L.n_tiles = (L.OH + L.nb - 1) / L.nb;
         for (int c = 0, k = 0; c < L.C; ++c)
           for (int ky = 0; ky < L.kh; ++ky)
-            for (int kx = 0; kx < L.kw; ++kx) L.brow[k++] = ((c * L.sw + kx % L.sw) * L.PH + ky) * L.QW + kx / L.sw;
-        padded_size = std::max(padded_size, size_t(L.C) * L.sw * L.PH * L.QW);
+            for (int kx = 0; kx < L.kw; ++kx) L.brow[k++] = (c * L.PH + ky) * L.PW + kx;
+        padded_size = std::max(padded_size, size_t(L.C) * L.PH * L.PW);
       }
       macs += int64_t(L.M) * L.K * N;
       L.in = x;
@@ -552,7 +564,7 @@ void Engine::Impl::build(const OnnxModel& m) {
 // one conv row it shares with the next (kh - sh rows; about 1/8 more work for the stem).
 void Engine::Impl::fuse_pools() {
   for (Layer& L : layers) {
-    if (L.kind != Kind::Conv || (L.mode != ConvMode::Im2col && L.mode != ConvMode::Padded) || L.narrow || L.out == output ||
+    if (L.kind != Kind::Conv || (L.mode != ConvMode::Im2col && L.mode != ConvMode::Strided) || L.narrow || L.out == output ||
         tensors[L.out].parent >= 0)
       continue;
     int users = 0, pool_index = -1;
@@ -584,13 +596,11 @@ void Engine::Impl::conv_pool_band(const Layer& L, int b, int thread) {
   GemmArgs g;
   g.M = L.M, g.K = L.K, g.a = L.packed.data(), g.brow = L.brow.data(), g.bias = L.bias.data();
   g.ldc = N, g.relu = L.relu, g.b = cols;
-  if (L.mode == ConvMode::Padded) {  // one GEMM per conv row, straight from the phase-split input
-    g.N = L.OW;
-    for (int r = r0; r < r1; ++r) {
-      g.b = padded.data() + size_t(r) * L.sh * L.QW;
-      g.c = buf + size_t(r - r0) * L.OW;
-      k.gemm(g);
-    }
+  if (L.mode == ConvMode::Strided) {  // the band's conv rows are one run of pixels of the planes
+    g.N = N;
+    g.b = padded.data() + base;
+    g.c = buf;
+    k.gemm(g);
   }
   for (int n0 = base; L.mode == ConvMode::Im2col && n0 < base + N; n0 += L.nb) {
     const int n1 = std::min(base + N, n0 + L.nb);
@@ -673,7 +683,7 @@ void Engine::Impl::task(void* self, int t, int thread) {
         const int r0 = nt * L.nb, r1 = std::min(L.OH, r0 + L.nb);
         g.N = L.OW;
         for (int oy = r0; oy < r1; ++oy) {
-          g.b = e.padded.data() + size_t(oy) * L.sh * L.QW;
+          g.b = e.padded.data() + size_t(oy) * L.PW;
           g.c = out + size_t(m0) * N + size_t(oy) * L.OW;
           gemm(g);
         }
@@ -686,6 +696,8 @@ void Engine::Impl::task(void* self, int t, int thread) {
         float* cols = e.scratch.data() + size_t(thread) * e.scratch_per_thread;
         k.im2col({in, L.C, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, n0, n1, L.nb, cols});
         g.b = cols;
+      } else if (L.mode == ConvMode::Strided) {
+        g.b = e.padded.data() + n0;
       } else {
         g.b = in + n0;
       }
@@ -710,9 +722,36 @@ void Engine::Impl::task(void* self, int t, int thread) {
 // Copies a Padded-mode convolution's input into `padded` with its zero border (one pass, before
 // the tiles run; every row is written whole, so no stale border survives from another layer).
 void Engine::Impl::pad_input(const Layer& L) {
-  if (L.kind != Kind::Conv || (L.mode != ConvMode::Padded && L.mode != ConvMode::Winograd)) return;
+  if (L.kind != Kind::Conv || (L.mode != ConvMode::Padded && L.mode != ConvMode::Winograd && L.mode != ConvMode::Strided))
+    return;
   const float* in = ptr[L.in];
   float* p = padded.data();
+  if (L.mode == ConvMode::Strided) {  // shifted planes (see build); zero where they read padding
+    const int s = L.sw;
+    for (int c = 0; c < L.C; ++c)
+      for (int kx = 0; kx < L.kw; ++kx)
+        for (int py = 0; py < L.sh; ++py) {
+          float* dst = p + size_t((c * L.kw + kx) * L.sh + py) * L.RY * L.OW;
+          const int off = kx - L.pl;  // input column of output column ox is s * ox + off
+          const int j0 = std::min(L.OW, std::max(0, (s - 1 - off) / s));
+          const int j1 = L.W - 1 - off < 0 ? j0 : std::max(j0, std::min(L.OW, (L.W - 1 - off) / s + 1));
+          for (int yy = 0; yy < L.RY; ++yy, dst += L.OW) {
+            const int iy = py + L.sh * yy - L.pt;
+            if (iy < 0 || iy >= L.H) {
+              std::fill(dst, dst + L.OW, 0.f);
+              continue;
+            }
+            const float* src = in + (size_t(c) * L.H + iy) * L.W;
+            std::fill(dst, dst + j0, 0.f);
+            if (s == 2)
+              for (int j = j0; j < j1; ++j) dst[j] = src[2 * j + off];  // the stems: a constant stride vectorises
+            else
+              for (int j = j0; j < j1; ++j) dst[j] = src[j * s + off];
+            std::fill(dst + j1, dst + L.OW, 0.f);
+          }
+        }
+    return;
+  }
   if (L.phases > 1) {  // column phases; zero outside the input
     const int s = L.phases;
     for (int c = 0; c < L.C; ++c)

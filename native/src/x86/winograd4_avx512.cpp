@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
 
 #include "../variants.h"
 
@@ -126,7 +125,8 @@ void winograd4_output_avx512(const float* mo, int M, int ld, size_t ms, int TX, 
           if (a >= rows[j]) continue;
           const float* src = tr[j & 3] + 4 * (j >> 2);
           if (cols[j] == 4) _mm_storeu_ps(row + off[j], _mm_load_ps(src));
-          else std::memcpy(row + off[j], src, size_t(cols[j]) * sizeof(float));  // the map's last, partial tile
+          else  // the map's last, partial tile: a masked store of its first cols[j] lanes
+            _mm512_mask_storeu_ps(row + off[j], __mmask16((1u << cols[j]) - 1u), _mm512_castps128_ps512(_mm_load_ps(src)));
         }
       }
     }
