@@ -752,30 +752,28 @@ void Engine::Impl::pad_input(const Layer& L) {
         }
     return;
   }
-  if (L.phases > 1) {  // column phases; zero outside the input
-    const int s = L.phases;
+  if (L.phases > 1) {  // Winograd F(4x4): 4 column phases (see kernels.h); zero outside the input
+    constexpr int s = 4;
+    int j0[s], j1[s];  // phase ph holds input columns 4j + ph - pl for j in [j0, j1), padding elsewhere
+    for (int ph = 0; ph < s; ++ph) {
+      const int off = ph - L.pl;
+      j0[ph] = std::min(L.QW, std::max(0, (s - 1 - off) / s));
+      j1[ph] = L.W - 1 - off < 0 ? j0[ph] : std::max(j0[ph], std::min(L.QW, (L.W - 1 - off) / s + 1));
+    }
     for (int c = 0; c < L.C; ++c)
       for (int ph = 0; ph < s; ++ph) {
         float* dst = p + size_t(c * s + ph) * L.PH * L.QW;
+        const int off = ph - L.pl, a = j0[ph], b = j1[ph];
         for (int y = 0; y < L.PH; ++y, dst += L.QW) {
           const int iy = y - L.pt;
           if (iy < 0 || iy >= L.H) {
             std::fill(dst, dst + L.QW, 0.f);
             continue;
           }
-          // Columns j with 0 <= j*s + ph - pl < W are [j0, j1); the rest is padding.
           const float* src = in + (size_t(c) * L.H + iy) * L.W;
-          const int off = ph - L.pl;
-          const int j0 = std::min(L.QW, std::max(0, (s - 1 - off) / s));
-          const int j1 = L.W - 1 - off < 0 ? j0 : std::max(j0, std::min(L.QW, (L.W - 1 - off) / s + 1));
-          std::fill(dst, dst + j0, 0.f);
-          if (s == 2)
-            for (int j = j0; j < j1; ++j) dst[j] = src[2 * j + off];  // the stems: a constant stride vectorises
-          else if (s == 4)
-            for (int j = j0; j < j1; ++j) dst[j] = src[4 * j + off];  // Winograd F(4x4)
-          else
-            for (int j = j0; j < j1; ++j) dst[j] = src[j * s + off];
-          std::fill(dst + j1, dst + L.QW, 0.f);
+          for (int j = 0; j < a; ++j) dst[j] = 0.f;
+          for (int j = a; j < b; ++j) dst[j] = src[4 * j + off];
+          for (int j = b; j < L.QW; ++j) dst[j] = 0.f;
         }
       }
     return;
