@@ -242,7 +242,7 @@ void Engine::Impl::build(const OnnxModel& m) {
       // Small maps: a direct kernel that skips the padding taps at compile time.
       const bool small = variant->kernels.conv3x3_small && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 &&
                          L.sw == 1 && L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.H == L.W && L.H >= 2 &&
-                         L.H <= kSmallMap;
+                         L.H <= variant->kernels.small_max;
       L.mode = single_pixel || pointwise ? ConvMode::Pointwise
                : small ? ConvMode::Small
                : wino ? ConvMode::Winograd

@@ -96,6 +96,7 @@ struct KernelTable {
   SoftmaxFn softmax;
   Conv3x3SmallFn conv3x3_small;  // nullptr: such layers take the general paths
   int small_mr;                  // rows per packed panel that conv3x3_small expects
+  int small_max;                 // the largest map side (<= kSmallMap) this variant sends to conv3x3_small
   Winograd4InputFn winograd4_input;    // nullptr: Winograd layers use F(2x2, 3x3) only
   Winograd4OutputFn winograd4_output;
 };
