@@ -1,4 +1,5 @@
-// 3x3 stride-1 pad-1 convolution on small maps (2x2 .. 7x7: fire4-9 at 32-64 px input), AVX2/FMA
+// 3x3 stride-1 pad-1 convolution on small maps (2x2 .. 12x12, up to the variant's small_max:
+// fire2-9 at 32-64 px input), AVX2/FMA
 // (compiled with -mavx2 -mfma on this file only). The map size is a template parameter, so every
 // tap that would read padding is dropped at compile time: a 3x3 map costs 49 multiplies per
 // (in, out) channel pair, not 81 (im2col) or 64 (Winograd F(2x2,3x3) on 4 tiles), and the weights

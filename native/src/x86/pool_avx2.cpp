@@ -1,7 +1,7 @@
 // AVX2 max-pool for SqueezeNet's 3x3 stride-2 windows (compiled with -mavx2 -mfma, this file only).
-// Per output row: the column maxima of the three input rows, 8 at a time, then the maxima of
-// columns 2x, 2x+1, 2x+2 from even/odd de-interleaved vectors. Windows that are clipped (ceil-mode
-// edges) and any other shape go to the reference.
+// Per output row, 8 outputs at a time: the column maxima of the three input rows, then the maxima
+// of columns 2x, 2x+1, 2x+2 from even/odd de-interleaved vectors, all in registers. Windows clipped
+// by a ceil-mode edge are done scalar here; any other window shape goes to the reference.
 #include <immintrin.h>
 
 #include <algorithm>
