@@ -112,5 +112,11 @@ void im2col_ref(const Im2colArgs& a);
 void maxpool_ref(const MaxPoolArgs& a);
 void mean_ref(const MeanArgs& a);
 void softmax_ref(const float* in, int n, float* out);
+void conv3x3_small_ref(const Conv3x3SmallArgs& a);  // not in the ref variant's table: its engine
+                                                     // path stays the direct convolution
+void winograd4_input_ref(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
+                         size_t ms);
+void winograd4_output_ref(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias, bool relu,
+                          float* out, int OH, int OW);
 
 }  // namespace bluefire
