@@ -85,13 +85,14 @@ void winograd4_output_avx512(const float* mo, int M, int ld, size_t ms, int TX, 
   for (int tt = t0; tt < t1; tt += 16) {
     const int n = std::min(16, t1 - tt);
     const __mmask16 mask = __mmask16((1u << n) - 1u);
-    int off[16], rows[16], cols[16];  // per tile: offset of its top-left output, rows and columns inside the map
+    int off[16], rows[16];  // per tile: offset of its top-left output, rows inside the map
+    __mmask16 cols[16];     // and its columns inside the map, as a store mask
     for (int j = 0; j < n; ++j) {
       const int t = tt + j, y0 = 4 * (t / TX), x0 = 4 * (t % TX);
-      off[j] = y0 * OW + x0, rows[j] = std::min(4, OH - y0), cols[j] = std::min(4, OW - x0);
+      off[j] = y0 * OW + x0, rows[j] = std::min(4, OH - y0), cols[j] = __mmask16((1u << std::min(4, OW - x0)) - 1u);
     }
     bool full = n == 16;
-    for (int j = 0; j < n; ++j) full = full && rows[j] == 4 && cols[j] == 4;
+    for (int j = 0; j < n; ++j) full = full && rows[j] == 4 && cols[j] == 0xf;
     for (int m = 0; m < M; ++m) {
       const float* q = mo + size_t(m) * ld + (tt - t0);
       const __m512 bm = _mm512_set1_ps(bias[m]);
@@ -121,13 +122,9 @@ void winograd4_output_avx512(const float* mo, int M, int ld, size_t ms, int TX, 
           for (int j = 0; j < 16; ++j) _mm_storeu_ps(row + off[j], _mm_load_ps(tr[j & 3] + 4 * (j >> 2)));
           continue;
         }
-        for (int j = 0; j < n; ++j) {
-          if (a >= rows[j]) continue;
-          const float* src = tr[j & 3] + 4 * (j >> 2);
-          if (cols[j] == 4) _mm_storeu_ps(row + off[j], _mm_load_ps(src));
-          else  // the map's last, partial tile: a masked store of its first cols[j] lanes
-            _mm512_mask_storeu_ps(row + off[j], __mmask16((1u << cols[j]) - 1u), _mm512_castps128_ps512(_mm_load_ps(src)));
-        }
+        for (int j = 0; j < n; ++j)  // masked stores: the map's last tiles keep only their columns inside it
+          if (a < rows[j])
+            _mm512_mask_storeu_ps(row + off[j], cols[j], _mm512_castps128_ps512(_mm_load_ps(tr[j & 3] + 4 * (j >> 2))));
       }
     }
   }
