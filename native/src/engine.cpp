@@ -611,7 +611,13 @@ void Engine::Impl::conv_pool_band(const Layer& L, int b, int thread) {
     k.gemm(g);
   }
   float* out = ptr[P.out];
-  for (int c = 0; c < L.M; ++c)  // band row 0 is conv row r0: shift the pool's top padding to match
+  // Band row 0 is conv row r0: shift the pool's top padding to match. A band of all pooled rows
+  // (small maps) has the output's channel stride: one call for every channel.
+  if (p0 == 0 && p1 == P.OH) {
+    k.maxpool({buf, r1 - r0, L.OW, P.kh, P.kw, P.sh, P.sw, P.pt + r0, P.pl, P.OH, P.OW, 0, L.M, out});
+    return;
+  }
+  for (int c = 0; c < L.M; ++c)
     k.maxpool({buf + size_t(c) * N, r1 - r0, L.OW, P.kh, P.kw, P.sh, P.sw, P.pt + r0 - p0 * P.sh, P.pl, p1 - p0, P.OW, 0, 1,
                out + (size_t(c) * P.OH + p0) * P.OW});
 }
