@@ -3,9 +3,9 @@
 // Identity and Dropout are views; a strided conv read only by a max-pool runs fused with it in row
 // bands. Each conv picks one formulation (ConvMode: a 1x1 GEMM, shifted planes for strided convs,
 // Winograd F(2x2) or F(4x4), the small-map direct kernel, a padded copy or im2col), weights are
-// packed for the variant once, and activations share arena space by lifetime. Tiles depend on layer shapes only,
-// never on the thread count, and each output is computed by one tile, so results are identical
-// with 1-4 threads. See native/README.md.
+// packed for the variant once, and activations share arena space by lifetime. Tiles depend on
+// layer shapes only, never on the thread count, and each output is computed by one tile, so
+// results are identical with 1-4 threads. See native/README.md.
 #include "bluefire/engine.h"
 
 #include <algorithm>
