@@ -55,7 +55,12 @@ def test_conv_every_variant(tmp_path, cin, cout, size, kind) -> None:
 
 
 @pytest.mark.parametrize("cin,s,e1,e3,size", [(3, 1, 1, 1, 3), (13, 5, 7, 24, 7), (24, 16, 64, 64, 55),
-                                               (37, 13, 8, 5, 15), (64, 48, 13, 37, 13), (16, 3, 4, 16, 2)])
+                                               (37, 13, 8, 5, 15), (64, 48, 13, 37, 13), (16, 3, 4, 16, 2),
+                                               # the small-map kernel (sides 2..7) on pruned-like widths
+                                               (37, 11, 35, 41, 3), (11, 7, 5, 17, 4), (24, 13, 9, 19, 5),
+                                               (35, 14, 31, 55, 9), (20, 9, 6, 21, 11),
+                                               # Winograd F(4x4, 3x3) on AVX-512, partial last tiles
+                                               (16, 11, 9, 41, 14), (13, 6, 5, 23, 27)])
 def test_fire_every_variant(tmp_path, cin, s, e1, e3, size) -> None:
     rng = np.random.default_rng(size)
     path = fx.fire_model(tmp_path / "fire.onnx", cin, s, e1, e3, size, rng)
@@ -70,6 +75,8 @@ NETS = {  # name: (arch, input size, classes, pruned)
     "v1_1_pruned_96": ("squeezenet1_1", 96, 7, True),
     "v1_0_64": ("squeezenet1_0", 64, 10, False),
     "v1_0_pruned_72": ("squeezenet1_0", 72, 13, True),
+    "v1_1_pruned_64": ("squeezenet1_1", 64, 10, True),  # fire4-5 on 7x7, fire6-9 on 3x3 maps: small-map kernel
+    "v1_1_40": ("squeezenet1_1", 40, 10, False),        # fire4-5 on 4x4, fire6-9 on 2x2
 }
 
 

@@ -19,8 +19,17 @@ from typing import Callable
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-# Built-in cases, random weights (timing does not depend on them): name -> (arch, size, classes)
-BUILTIN = {"squeezenet1_1-224-1000": ("squeezenet1_1", 224, 1000), "squeezenet1_1-32-10": ("squeezenet1_1", 32, 10)}
+# Widths of the shipped 80 %-pruned SqueezeNet 1.1 (models/squeezenet1_1_fmnist_pruned.json): the
+# odd channel counts a pruned network really has.
+PRUNED80 = {"conv1": 37, "fires": [[11, 35, 41], [14, 31, 55], [23, 40, 58], [24, 30, 57], [24, 46, 56], [24, 59, 62],
+                                   [28, 59, 69], [39, 96, 97]]}
+# Built-in cases, random weights (timing does not depend on them): name -> (arch, size, classes, widths or None)
+BUILTIN = {
+    "squeezenet1_1-224-1000": ("squeezenet1_1", 224, 1000, None),
+    "squeezenet1_1-32-10": ("squeezenet1_1", 32, 10, None),
+    "squeezenet1_1-64-10": ("squeezenet1_1", 64, 10, None),
+    "squeezenet1_1-64-10-pruned80": ("squeezenet1_1", 64, 10, PRUNED80),
+}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,8 +40,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", default="auto",
                    help="native kernel variant(s), comma list, or 'all' for every available one (see _native.available_variants())")
     p.add_argument("--engines", default="native,ort,torch", help="comma list from native, ort, torch")
+    p.add_argument("--native-baseline", metavar="SO",
+                   help="also time another build of the native module (e.g. an older commit's _native*.so), "
+                        "engine 'native-base', interleaved with the rest: before/after in one run")
     p.add_argument("--models-dir", default=str(REPO / "models"), help="every *.onnx here is a case")
     p.add_argument("--no-builtin", action="store_true", help="skip the built-in random-weight SqueezeNet 1.1 cases")
+    p.add_argument("--cases", default="all",
+                   help=f"comma list of built-in cases to time, or 'all' ({', '.join(BUILTIN)})")
     p.add_argument("--pipeline", action="store_true", help="benchmark the RTMaps replay pipeline instead")
     p.add_argument("--pipeline-model", help="model for --pipeline (default: the emulator's)")
     p.add_argument("--pipeline-clip", help="clip for --pipeline (default: the emulator's)")
@@ -40,18 +54,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", help="backend for --pipeline")
 
 
-def _export_builtin(d: Path) -> list[Path]:
+def _export_builtin(d: Path, cases: str = "all") -> list[Path]:
     from rtmaps_components.preprocess import Preprocessing
 
     from .export import export_onnx
-    from .model import SqueezeNet
+    from .model import SqueezeNet, Widths
     import torch
 
+    names = list(BUILTIN) if cases == "all" else [c.strip() for c in cases.split(",") if c.strip()]
+    unknown = [n for n in names if n not in BUILTIN]
+    if unknown:
+        raise ValueError(f"--cases: unknown case(s) {', '.join(unknown)}; expected some of {', '.join(BUILTIN)}")
     out = []
-    for name, (arch, size, classes) in BUILTIN.items():
+    for name in names:
+        arch, size, classes, widths = BUILTIN[name]
         torch.manual_seed(0)
         prep = Preprocessing((size, size), tuple(f"class{i}" for i in range(classes)))
-        out.append(export_onnx(SqueezeNet(arch, classes), prep, d / f"{name}.onnx"))
+        w = Widths.from_dict(widths, name) if widths else None
+        out.append(export_onnx(SqueezeNet(arch, classes, w), prep, d / f"{name}.onnx"))
     return out
 
 
@@ -121,9 +141,27 @@ def _native_variants(spec: str) -> list[str]:
     return [v.strip() for v in spec.split(",") if v.strip()]
 
 
-def _engines(path: Path, threads: int, variant: str, which: list[str]) -> dict[str, tuple[Callable, str]]:
+def _load_native_build(so: str):
+    """A native extension module from a file, importable beside the installed one."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bluefire_baseline._native", so)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"--native-baseline {so}: not a loadable extension module")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _engines(path: Path, threads: int, variant: str, which: list[str],
+             baseline: str | None = None) -> dict[str, tuple[Callable, str]]:
     """engine key -> (callable on x, variant label); native engines are keyed 'native:<variant>'."""
     out: dict[str, tuple[Callable, str]] = {}
+    if baseline:
+        base = _load_native_build(baseline)
+        for v in _native_variants(variant):
+            eng = base.Engine(str(path), threads=threads, variant=v)
+            out[f"native-base:{eng.variant}"] = (eng.run, eng.variant)
     if "native" in which:
         from rtmaps_components import _native
 
@@ -156,7 +194,7 @@ def _engines(path: Path, threads: int, variant: str, which: list[str]) -> dict[s
 def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) -> list[dict]:
     """Interleaved timing of every engine on one model; one row per engine."""
     which = [e.strip() for e in args.engines.split(",") if e.strip()]
-    engines = _engines(path, threads, args.variant, which)
+    engines = _engines(path, threads, args.variant, which, getattr(args, "native_baseline", None))
     native_macs = None
     if "native" in engines:
         from rtmaps_components import _native
@@ -187,11 +225,11 @@ def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) 
 
 
 def format_table(rows: list[dict], peak: float) -> str:
-    head = f"{'model':<34} {'engine':<7} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} {'% peak':>7} {'x ORT':>6}"
+    head = f"{'model':<34} {'engine':<11} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} {'% peak':>7} {'x ORT':>6}"
     lines = [head, "-" * len(head)]
     for r in rows:
         vs = f"{r['vs_ort']:.2f}" if r.get("vs_ort") else "-"
-        lines.append(f"{r['model'][:34]:<34} {r['engine']:<7} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
+        lines.append(f"{r['model'][:34]:<34} {r['engine']:<11} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
                      f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}")
     lines.append(f"peak: {peak:.1f} GFLOP/s measured (torch.mm 1024^3 fp32, best of 30, 1 thread); "
                  f"x ORT = median / ONNX Runtime's median in the same interleaved run")
@@ -227,7 +265,11 @@ def main(args: argparse.Namespace) -> int:
     peak = measure_peak_gflops()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        cases = [] if args.no_builtin else _export_builtin(Path(tmp))
+        try:
+            cases = [] if args.no_builtin else _export_builtin(Path(tmp), args.cases)
+        except ValueError as e:
+            print(f"bluefire bench: {e}", file=sys.stderr)
+            return 2
         models = Path(args.models_dir)
         cases += sorted(models.glob("*.onnx")) if models.is_dir() else []
         for path in cases:

@@ -1,10 +1,11 @@
 // Graph -> layer list. Conv+Relu are fused; a Concat's inputs are placed at their channel offset
 // inside the Concat's buffer, so each Fire expand writes straight into its half; Reshape, Flatten,
 // Identity and Dropout are views; a strided conv read only by a max-pool runs fused with it in row
-// bands. Each conv picks one of four GEMM formulations (ConvMode), weights are packed for the
-// variant once, and activations share arena space by lifetime. Tiles depend on layer shapes only,
-// never on the thread count, and each output is computed by one tile, so results are identical
-// with 1-4 threads. See native/README.md.
+// bands. Each conv picks one formulation (ConvMode: a 1x1 GEMM, shifted planes for strided convs,
+// Winograd F(2x2) or F(4x4), the small-map direct kernel, a padded copy or im2col), weights are
+// packed for the variant once, and activations share arena space by lifetime. Tiles depend on
+// layer shapes only, never on the thread count, and each output is computed by one tile, so
+// results are identical with 1-4 threads. See native/README.md.
 #include "bluefire/engine.h"
 
 #include <algorithm>
@@ -33,6 +34,7 @@ constexpr int kDirectMinWidth = 20;
 constexpr int kWinogradTiles = 64;    // 2x2 output tiles per Winograd task
 constexpr size_t kBandFloats = 128 * 1024;  // per-thread band of a convolution fused with its pool
 constexpr int kWinogradMinWidth = 3;  // on 2x2 maps most of each 2x2 tile is padding
+constexpr int kWinograd4Tiles = 32;   // 4x4 output tiles per F(4x4, 3x3) task
 constexpr int kPoolChannels = 16;
 constexpr size_t kAlign = 16;     // floats (64 bytes)
 
@@ -46,7 +48,7 @@ struct Tensor {
 };
 
 enum class Kind { Conv, MaxPool, Mean, Relu, Softmax };
-enum class ConvMode { Pointwise, Padded, Im2col, Winograd };
+enum class ConvMode { Pointwise, Padded, Im2col, Winograd, Small, Strided };
 
 struct Layer {
   Kind kind;
@@ -60,6 +62,10 @@ struct Layer {
   bool narrow = false;                 // GEMM calls of at most kNarrowN columns: gemm_narrow
   ConvMode mode = ConvMode::Pointwise;
   int pb = 0, pr = 0, PH = 0, PW = 0;  // bottom/right padding; padded input size (Padded mode)
+  int phases = 1;                      // Winograd F(4x4): the padded input is split into 4 column
+  int QW = 0;                          //   phases, each QW wide (1 and PW otherwise)
+  int RY = 0;                          // Strided: rows of each shifted plane
+  int wm = 2;                          // Winograd: output tile side, F(2x2, 3x3) or F(4x4, 3x3)
   std::vector<float> packed, bias;
   std::vector<int> brow;               // B row offsets, see GemmArgs
   int TX = 0, T = 0;                   // Winograd: tiles per row, tiles in all
@@ -234,19 +240,33 @@ void Engine::Impl::build(const OnnxModel& m) {
       const bool pointwise = L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 && L.pr == 0;
       const bool wino = variant->kernels.winograd && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 && L.sw == 1 &&
                         L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.OW >= kWinogradMinWidth;
+      // Small maps: a direct kernel that skips the padding taps at compile time.
+      const bool small = variant->kernels.conv3x3_small && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 &&
+                         L.sw == 1 && L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.H == L.W && L.H >= 2 &&
+                         L.H <= variant->kernels.small_max;
       L.mode = single_pixel || pointwise ? ConvMode::Pointwise
+               : small ? ConvMode::Small
                : wino ? ConvMode::Winograd
-               : L.sh == 1 && L.sw == 1 && L.OW >= kDirectMinWidth ? ConvMode::Padded : ConvMode::Im2col;
+               : L.sh > 1 || L.sw > 1 ? ConvMode::Strided
+               : L.sh == 1 && L.sw == 1 && L.OW >= kDirectMinWidth ? ConvMode::Padded
+                                                                   : ConvMode::Im2col;
       const int N = L.OH * L.OW;
-      L.narrow = L.mode == ConvMode::Winograd ? ((L.OW + 1) / 2) * ((L.OH + 1) / 2) <= kNarrowN
+      if (L.mode == ConvMode::Winograd && variant->kernels.winograd4_input && L.OW >= kWinograd4MinMap &&
+          L.OH >= kWinograd4MinMap)
+        L.wm = 4;
+      L.narrow = L.mode == ConvMode::Winograd ? ((L.OW + L.wm - 1) / L.wm) * ((L.OH + L.wm - 1) / L.wm) <= kNarrowN
                                               : L.mode != ConvMode::Padded && N <= kNarrowN;
-      const int mr = L.narrow ? variant->kernels.narrow_mr : variant->kernels.mr;
-      if (L.mode == ConvMode::Winograd) {  // 16 transformed M x C weight matrices, each packed
-        std::vector<float> u(size_t(16) * L.M * L.C);
-        winograd_weights(wm.data(), L.M, L.C, u.data());
+      if (L.mode == ConvMode::Small) L.narrow = false;
+      const int mr = L.mode == ConvMode::Small ? variant->kernels.small_mr
+                     : L.narrow ? variant->kernels.narrow_mr : variant->kernels.mr;
+      if (L.mode == ConvMode::Winograd) {  // 16 or 36 transformed M x C weight matrices, each packed
+        const int na = (L.wm + 2) * (L.wm + 2);
+        std::vector<float> u(size_t(na) * L.M * L.C);
+        if (L.wm == 4) winograd4_weights(wm.data(), L.M, L.C, u.data());
+        else winograd_weights(wm.data(), L.M, L.C, u.data());
         L.upanel = packed_size(L.M, L.C, mr);
-        L.packed.resize(16 * L.upanel);
-        for (int i = 0; i < 16; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
+        L.packed.resize(na * L.upanel);
+        for (int i = 0; i < na; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
       } else {
         L.packed.resize(packed_size(L.M, L.K, mr));
         pack_weights(wm.data(), L.M, L.K, mr, L.packed.data());
@@ -264,25 +284,49 @@ void Engine::Impl::build(const OnnxModel& m) {
           L.mb = std::max(kTileM, (L.M / 4 + kTileM - 1) / kTileM * kTileM);
           L.m_tiles = (L.M + L.mb - 1) / L.mb;
         }
+      } else if (L.mode == ConvMode::Small) {
+        L.nb = N;
+        L.n_tiles = 1;
+      } else if (L.mode == ConvMode::Strided) {
+        // The stems. The input is rewritten once per image as kw * sh planes per channel: plane
+        // (c, kx, py) row yy, column ox holds padded pixel (py + sh * yy, sw * ox + kx). Tap (ky, kx)
+        // of output pixel n = oy * OW + ox is then plane (c, kx, ky % sh) at n + (ky / sh) * OW: every
+        // B row is contiguous over all output pixels, so the GEMM runs over whole 32-pixel blocks
+        // across output rows, as for a 1x1 convolution (kw * sh planes instead of im2col's kh * kw).
+        L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
+        L.RY = L.OH + (L.kh - 1) / L.sh;
+        L.nb = kTileNDirect;
+        L.n_tiles = (N + L.nb - 1) / L.nb;
+        for (int c = 0, k = 0; c < L.C; ++c)
+          for (int ky = 0; ky < L.kh; ++ky)
+            for (int kx = 0; kx < L.kw; ++kx)
+              L.brow[k++] = (((c * L.kw + kx) * L.sh + ky % L.sh) * L.RY + ky / L.sh) * L.OW;
+        padded_size = std::max(padded_size, size_t(L.C) * L.kw * L.sh * L.RY * L.OW);
       } else if (L.mode == ConvMode::Im2col) {
         L.nb = kTileNIm2col;
         L.n_tiles = (N + L.nb - 1) / L.nb;
         for (int k = 0; k < L.K; ++k) L.brow[k] = k * L.nb;
         scratch_per_thread = std::max(scratch_per_thread, size_t(L.K) * L.nb);
       } else if (L.mode == ConvMode::Winograd) {
-        L.TX = (L.OW + 1) / 2;
-        L.T = L.TX * ((L.OH + 1) / 2);
-        L.PH = 2 * ((L.OH + 1) / 2) + 2, L.PW = 2 * L.TX + 2;  // whole 4x4 patches for every tile
-        L.nb = kWinogradTiles;
+        const int r = L.wm, na = (r + 2) * (r + 2);
+        L.TX = (L.OW + r - 1) / r;
+        L.T = L.TX * ((L.OH + r - 1) / r);
+        L.PH = r * ((L.OH + r - 1) / r) + 2, L.PW = r * L.TX + 2;  // whole (r+2)^2 patches for every tile
+        L.phases = r == 4 ? 4 : 1;  // F(4x4): the transform reads 4 column phases (see kernels.h)
+        L.QW = (L.PW + L.phases - 1) / L.phases;
+        L.nb = r == 4 ? kWinograd4Tiles : kWinogradTiles;
         L.mb = L.M;
         L.m_tiles = 1;
         L.n_tiles = (L.T + L.nb - 1) / L.nb;
         for (int k = 0; k < L.C; ++k) L.brow[k] = k * L.nb;
         L.zeros.assign(size_t(L.M), 0.f);
-        padded_size = std::max(padded_size, size_t(L.C) * L.PH * L.PW);
-        wino_per_thread = std::max(wino_per_thread, size_t(16) * ((L.C + L.M) * L.nb + 2 * kAlign) + kAlign);
+        padded_size = std::max(padded_size, size_t(L.C) * L.phases * L.PH * L.QW);
+        wino_per_thread = std::max(wino_per_thread, size_t(na) * ((L.C + L.M) * L.nb + 2 * kAlign) + kAlign);
       } else {
+        // Stride 1 (the reference's 3x3 convolutions): a zero-padded copy of the input; tap
+        // (ky, kx) of output row oy is the run of OW floats at row oy + ky, column kx.
         L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
+        L.QW = L.PW;
         L.nb = kTileRows;
         L.n_tiles = (L.OH + L.nb - 1) / L.nb;
         for (int c = 0, k = 0; c < L.C; ++c)
@@ -521,7 +565,8 @@ void Engine::Impl::build(const OnnxModel& m) {
 // one conv row it shares with the next (kh - sh rows; about 1/8 more work for the stem).
 void Engine::Impl::fuse_pools() {
   for (Layer& L : layers) {
-    if (L.kind != Kind::Conv || L.mode != ConvMode::Im2col || L.narrow || L.out == output || tensors[L.out].parent >= 0)
+    if (L.kind != Kind::Conv || (L.mode != ConvMode::Im2col && L.mode != ConvMode::Strided) || L.narrow || L.out == output ||
+        tensors[L.out].parent >= 0)
       continue;
     int users = 0, pool_index = -1;
     for (size_t j = 0; j < layers.size(); ++j)
@@ -552,7 +597,13 @@ void Engine::Impl::conv_pool_band(const Layer& L, int b, int thread) {
   GemmArgs g;
   g.M = L.M, g.K = L.K, g.a = L.packed.data(), g.brow = L.brow.data(), g.bias = L.bias.data();
   g.ldc = N, g.relu = L.relu, g.b = cols;
-  for (int n0 = base; n0 < base + N; n0 += L.nb) {
+  if (L.mode == ConvMode::Strided) {  // the band's conv rows are one run of pixels of the planes
+    g.N = N;
+    g.b = padded.data() + base;
+    g.c = buf;
+    k.gemm(g);
+  }
+  for (int n0 = base; L.mode == ConvMode::Im2col && n0 < base + N; n0 += L.nb) {
     const int n1 = std::min(base + N, n0 + L.nb);
     k.im2col({in, L.C, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, n0, n1, L.nb, cols});
     g.N = n1 - n0;
@@ -560,7 +611,13 @@ void Engine::Impl::conv_pool_band(const Layer& L, int b, int thread) {
     k.gemm(g);
   }
   float* out = ptr[P.out];
-  for (int c = 0; c < L.M; ++c)  // band row 0 is conv row r0: shift the pool's top padding to match
+  // Band row 0 is conv row r0: shift the pool's top padding to match. A band of all pooled rows
+  // (small maps) has the output's channel stride: one call for every channel.
+  if (p0 == 0 && p1 == P.OH) {
+    k.maxpool({buf, r1 - r0, L.OW, P.kh, P.kw, P.sh, P.sw, P.pt + r0, P.pl, P.OH, P.OW, 0, L.M, out});
+    return;
+  }
+  for (int c = 0; c < L.M; ++c)
     k.maxpool({buf + size_t(c) * N, r1 - r0, L.OW, P.kh, P.kw, P.sh, P.sw, P.pt + r0 - p0 * P.sh, P.pl, p1 - p0, P.OW, 0, 1,
                out + (size_t(c) * P.OH + p0) * P.OW});
 }
@@ -602,24 +659,31 @@ void Engine::Impl::task(void* self, int t, int thread) {
       g.bias = L.bias.data() + m0;
       g.ldc = N;
       g.relu = L.relu;
+      if (L.mode == ConvMode::Small) {
+        k.conv3x3_small({in, L.C, L.H, L.W, m1 - m0, g.a, g.bias, out + size_t(m0) * N, L.relu});
+        break;
+      }
       if (L.mode == ConvMode::Winograd) {  // the tile's "columns" are 2x2 output tiles
         const int t0 = nt * L.nb, t1 = std::min(L.T, t0 + L.nb);
         float* v = e.wino.data() + size_t(thread) * e.wino_per_thread;
         const size_t vs = size_t(L.C) * L.nb + kAlign, ms = size_t(L.M) * L.nb + kAlign;  // see winograd.h
-        float* mo = v + 16 * vs;
-        winograd_input(e.padded.data(), L.PH, L.PW, L.C, L.TX, t0, t1, v, L.nb, vs);
+        const int na = (L.wm + 2) * (L.wm + 2);
+        float* mo = v + na * vs;
+        if (L.wm == 4) k.winograd4_input(e.padded.data(), L.PH, L.QW, L.C, L.TX, t0, t1, v, L.nb, vs);
+        else winograd_input(e.padded.data(), L.PH, L.PW, L.C, L.TX, t0, t1, v, L.nb, vs);
         g.N = t1 - t0;
         g.K = L.C;
         g.bias = L.zeros.data();
         g.ldc = L.nb;
         g.relu = false;
-        for (int i = 0; i < 16; ++i) {
+        for (int i = 0; i < na; ++i) {
           g.a = L.packed.data() + i * L.upanel;
           g.b = v + i * vs;
           g.c = mo + i * ms;
           gemm(g);
         }
-        winograd_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, out, L.OH, L.OW);
+        if (L.wm == 4) k.winograd4_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, out, L.OH, L.OW);
+        else winograd_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, out, L.OH, L.OW);
         break;
       }
       if (L.mode == ConvMode::Padded) {  // here the tile's "columns" are output rows
@@ -639,6 +703,8 @@ void Engine::Impl::task(void* self, int t, int thread) {
         float* cols = e.scratch.data() + size_t(thread) * e.scratch_per_thread;
         k.im2col({in, L.C, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, n0, n1, L.nb, cols});
         g.b = cols;
+      } else if (L.mode == ConvMode::Strided) {
+        g.b = e.padded.data() + n0;
       } else {
         g.b = in + n0;
       }
@@ -663,9 +729,62 @@ void Engine::Impl::task(void* self, int t, int thread) {
 // Copies a Padded-mode convolution's input into `padded` with its zero border (one pass, before
 // the tiles run; every row is written whole, so no stale border survives from another layer).
 void Engine::Impl::pad_input(const Layer& L) {
-  if (L.kind != Kind::Conv || (L.mode != ConvMode::Padded && L.mode != ConvMode::Winograd)) return;
+  if (L.kind != Kind::Conv || (L.mode != ConvMode::Padded && L.mode != ConvMode::Winograd && L.mode != ConvMode::Strided))
+    return;
   const float* in = ptr[L.in];
   float* p = padded.data();
+  if (L.mode == ConvMode::Strided) {  // shifted planes (see build); zero where they read padding
+    const int s = L.sw;
+    for (int c = 0; c < L.C; ++c)
+      for (int kx = 0; kx < L.kw; ++kx)
+        for (int py = 0; py < L.sh; ++py) {
+          float* dst = p + size_t((c * L.kw + kx) * L.sh + py) * L.RY * L.OW;
+          const int off = kx - L.pl;  // input column of output column ox is s * ox + off
+          const int j0 = std::min(L.OW, std::max(0, (s - 1 - off) / s));
+          const int j1 = L.W - 1 - off < 0 ? j0 : std::max(j0, std::min(L.OW, (L.W - 1 - off) / s + 1));
+          for (int yy = 0; yy < L.RY; ++yy, dst += L.OW) {
+            const int iy = py + L.sh * yy - L.pt;
+            if (iy < 0 || iy >= L.H) {
+              std::fill(dst, dst + L.OW, 0.f);
+              continue;
+            }
+            const float* src = in + (size_t(c) * L.H + iy) * L.W;
+            std::fill(dst, dst + j0, 0.f);
+            if (s == 2)
+              for (int j = j0; j < j1; ++j) dst[j] = src[2 * j + off];  // the stems: a constant stride vectorises
+            else
+              for (int j = j0; j < j1; ++j) dst[j] = src[j * s + off];
+            std::fill(dst + j1, dst + L.OW, 0.f);
+          }
+        }
+    return;
+  }
+  if (L.phases > 1) {  // Winograd F(4x4): 4 column phases (see kernels.h); zero outside the input
+    constexpr int s = 4;
+    int j0[s], j1[s];  // phase ph holds input columns 4j + ph - pl for j in [j0, j1), padding elsewhere
+    for (int ph = 0; ph < s; ++ph) {
+      const int off = ph - L.pl;
+      j0[ph] = std::min(L.QW, std::max(0, (s - 1 - off) / s));
+      j1[ph] = L.W - 1 - off < 0 ? j0[ph] : std::max(j0[ph], std::min(L.QW, (L.W - 1 - off) / s + 1));
+    }
+    for (int c = 0; c < L.C; ++c)
+      for (int ph = 0; ph < s; ++ph) {
+        float* dst = p + size_t(c * s + ph) * L.PH * L.QW;
+        const int off = ph - L.pl, a = j0[ph], b = j1[ph];
+        for (int y = 0; y < L.PH; ++y, dst += L.QW) {
+          const int iy = y - L.pt;
+          if (iy < 0 || iy >= L.H) {
+            std::fill(dst, dst + L.QW, 0.f);
+            continue;
+          }
+          const float* src = in + (size_t(c) * L.H + iy) * L.W;
+          for (int j = 0; j < a; ++j) dst[j] = 0.f;
+          for (int j = a; j < b; ++j) dst[j] = src[4 * j + off];
+          for (int j = b; j < L.QW; ++j) dst[j] = 0.f;
+        }
+      }
+    return;
+  }
   for (int c = 0; c < L.C; ++c) {
     const float* src = in + size_t(c) * L.H * L.W;
     float* dst = p + size_t(c) * L.PH * L.PW;

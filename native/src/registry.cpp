@@ -28,15 +28,19 @@ const std::vector<Variant>& all_variants() {
 #if defined(BLUEFIRE_HAVE_AVX2)
     // AVX-512F for the main GEMM; its narrow kernel and max-pool are the AVX2 ones.
     out.push_back({"avx512", [](const CpuFeatures& c) { return c.avx512f && c.avx2_fma; },
-                   {kAvx512Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx512, im2col_ref, maxpool_avx2, mean_ref, softmax_ref}});
+                   {kAvx512Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx512, im2col_ref, maxpool_avx2, mean_ref, softmax_ref,
+                    conv3x3_small_avx512, kSmallMr512, kSmallMap, winograd4_input_avx512, winograd4_output_avx512}});
     out.push_back({"avx2", [](const CpuFeatures& c) { return c.avx2_fma; },
-                   {kAvx2Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx2, im2col_ref, maxpool_avx2, mean_ref, softmax_ref}});
+                   {kAvx2Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx2, im2col_ref, maxpool_avx2, mean_ref, softmax_ref,
+                    conv3x3_small_avx2, kSmallMr, kSmallMaxAvx2, winograd4_input_avx2, winograd4_output_avx2}});
 #endif
 #if defined(BLUEFIRE_HAVE_NEON)
     out.push_back({"neon", [](const CpuFeatures& c) { return c.neon; },
-                   {kNeonMr, kNeonMr, gemm_neon, true, gemm_neon, im2col_ref, maxpool_ref, mean_ref, softmax_ref}});
+                   {kNeonMr, kNeonMr, gemm_neon, true, gemm_neon, im2col_ref, maxpool_ref, mean_ref, softmax_ref,
+                    nullptr, 0, 0, nullptr, nullptr}});
 #endif
-    out.push_back({"ref", [](const CpuFeatures&) { return true; }, {kRefMr, kRefMr, gemm_ref, false, gemm_ref, im2col_ref, maxpool_ref, mean_ref, softmax_ref}});
+    out.push_back({"ref", [](const CpuFeatures&) { return true; }, {kRefMr, kRefMr, gemm_ref, false, gemm_ref, im2col_ref, maxpool_ref, mean_ref, softmax_ref,
+                    nullptr, 0, 0, nullptr, nullptr}});
     return out;
   }();
   return v;

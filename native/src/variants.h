@@ -11,6 +11,22 @@ void gemm_avx2(const GemmArgs& a);
 constexpr int kAvx2NarrowMr = 16;
 void gemm_narrow_avx2(const GemmArgs& a);
 void maxpool_avx2(const MaxPoolArgs& a);
+constexpr int kSmallMr = 8;
+void conv3x3_small_avx2(const Conv3x3SmallArgs& a);
+// With 16 ymm registers a row block holds 12 accumulators: from 7-wide maps on it is one row per
+// block, each weight is reloaded per row and the kernel is load-bound (52 us against 36 us for
+// Winograd F(2x2) on fire4-5 at 64x64 input), so the AVX2 variant stops at 6.
+constexpr int kSmallMaxAvx2 = 6;
+void winograd4_input_avx2(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
+                          size_t ms);
+void winograd4_output_avx2(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
+                           bool relu, float* out, int OH, int OW);
+constexpr int kSmallMr512 = 16;
+void conv3x3_small_avx512(const Conv3x3SmallArgs& a);
+void winograd4_input_avx512(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
+                            size_t ms);
+void winograd4_output_avx512(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
+                             bool relu, float* out, int OH, int OW);
 #endif
 #if defined(BLUEFIRE_HAVE_NEON)
 constexpr int kNeonMr = 8;

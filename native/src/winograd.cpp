@@ -3,6 +3,8 @@
 //   A^T = [1 1 1 0; 0 1 -1 -1].
 #include "bluefire/winograd.h"
 
+#include "bluefire/kernels.h"
+
 #include <algorithm>
 #include <cstddef>
 
@@ -88,6 +90,74 @@ void winograd_output(const float* mo, int M, int ld, size_t ms, int TX, int t0, 
       t += n;
     }
   }
+}
+
+// F(4x4, 3x3) weights, G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6;
+// 0 0 1]; computed in double once at build time, since the fractions are not exact in float.
+void winograd4_weights(const float* w, int M, int C, float* u) {
+  const double G[6][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
+                          {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+  for (int m = 0; m < M; ++m)
+    for (int c = 0; c < C; ++c) {
+      const float* g = w + (size_t(m) * C + c) * 9;
+      double tmp[6][3];  // G g
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 3; ++j) tmp[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j)
+          u[(size_t(i * 6 + j) * M + m) * C + c] = float(tmp[i][0] * G[j][0] + tmp[i][1] * G[j][1] + tmp[i][2] * G[j][2]);
+    }
+}
+
+// The scalar references of the F(4x4) transforms (KernelTable::winograd4_input/output): one tile
+// at a time, B^T d B and A^T m A written out as matrix products.
+void winograd4_input_ref(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld, size_t ms) {
+  const float BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                          {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+  for (int c = 0; c < C; ++c)
+    for (int t = t0; t < t1; ++t) {
+      const int ty = t / TX, tx = t % TX;
+      float d[6][6], tmp[6][6];
+      for (int r = 0; r < 6; ++r)  // padded pixel (4ty + r, 4tx + k) is phase k % 4, index tx + k / 4
+        for (int k = 0; k < 6; ++k) d[r][k] = phases[((size_t(c) * 4 + k % 4) * PH + 4 * ty + r) * QW + tx + k / 4];
+      for (int i = 0; i < 6; ++i)
+        for (int k = 0; k < 6; ++k) {
+          float s = 0.f;
+          for (int r = 0; r < 6; ++r) s += BT[i][r] * d[r][k];
+          tmp[i][k] = s;
+        }
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) {
+          float s = 0.f;
+          for (int k = 0; k < 6; ++k) s += tmp[i][k] * BT[j][k];
+          v[(i * 6 + j) * ms + size_t(c) * ld + (t - t0)] = s;
+        }
+    }
+}
+
+void winograd4_output_ref(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias, bool relu,
+                          float* out, int OH, int OW) {
+  const float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+  for (int m = 0; m < M; ++m)
+    for (int t = t0; t < t1; ++t) {
+      const int ty = t / TX, tx = t % TX;
+      float tmp[4][6];
+      for (int a = 0; a < 4; ++a)
+        for (int k = 0; k < 6; ++k) {
+          float s = 0.f;
+          for (int i = 0; i < 6; ++i) s += AT[a][i] * mo[(i * 6 + k) * ms + size_t(m) * ld + (t - t0)];
+          tmp[a][k] = s;
+        }
+      for (int a = 0; a < 4; ++a)
+        for (int b = 0; b < 4; ++b) {
+          const int y = 4 * ty + a, x = 4 * tx + b;
+          if (y >= OH || x >= OW) continue;
+          float s = 0.f;
+          for (int k = 0; k < 6; ++k) s += tmp[a][k] * AT[b][k];
+          s += bias[m];
+          out[(size_t(m) * OH + y) * OW + x] = relu ? std::max(s, 0.f) : s;
+        }
+    }
 }
 
 }  // namespace bluefire

@@ -65,7 +65,9 @@ bool close(const std::vector<float>& got, const std::vector<float>& want, const 
 TEST(engine_single_conv_all_variants) {
   std::mt19937 rng(42);
   const int widths[] = {1, 3, 4, 5, 7, 8, 13, 16, 24};
-  const int maps[] = {1, 2, 3, 7, 13, 15, 23, 55};
+  // 2..12: the small-map kernel (9, 11: several row blocks and a tail block); 13, 15, 23, 55: Winograd F(4x4)
+  // on AVX-512 (partial last tiles), F(2x2) on the others
+  const int maps[] = {1, 2, 3, 4, 5, 7, 9, 11, 13, 15, 23, 55};
   // 1x1; 3x3 pad 1 (im2col below 20 columns, padded direct from 20); strided stems; 3x3 s2 pad 1
   const ConvSpec kinds[] = {{0, 0, 1, 1, 0}, {0, 0, 3, 1, 1}, {0, 0, 3, 2, 0}, {0, 0, 7, 2, 0}, {0, 0, 3, 2, 1}};
   int cases = 0;
@@ -196,42 +198,44 @@ TEST(engine_refusals) {
 }
 
 TEST(engine_stem_conv_fused_with_pool) {
-  // A strided stem whose only reader is a ceil-mode max-pool runs in row bands (several bands
-  // at this size): equal to conv then pool, for every variant and 1-4 threads.
+  // A strided stem whose only reader is a ceil-mode max-pool runs in row bands: equal to conv then
+  // pool, for every variant and 1-4 threads.
   std::mt19937 rng(11);
-  const int cin = 3, cout = 64, hw = 160;
-  const ConvSpec s{cin, cout, 3, 2, 0};
-  auto w = rnd(size_t(cout) * cin * 9, rng), b = rnd(cout, rng), x = rnd(size_t(cin) * hw * hw, rng);
-  int OH, OW;
-  auto conv = naive_conv(x, cin, hw, hw, s, w, b, true, OH, OW);
-  int PO = (OH - 3 + 1) / 2 + 1;
-  if ((PO - 1) * 2 >= OH) --PO;
-  std::vector<float> want(size_t(cout) * PO * PO);
-  for (int c = 0; c < cout; ++c)
-    for (int oy = 0; oy < PO; ++oy)
-      for (int ox = 0; ox < PO; ++ox) {
-        float mx = -1e30f;
-        for (int y = oy * 2; y < std::min(oy * 2 + 3, OH); ++y)
-          for (int xx = ox * 2; xx < std::min(ox * 2 + 3, OW); ++xx) mx = std::max(mx, conv[(size_t(c) * OH + y) * OW + xx]);
-        want[(size_t(c) * PO + oy) * PO + ox] = mx;
-      }
-  OnnxModel m = parse(model(
-      {node("Conv", {"image", "w", "b"}, {"c"}, {attr_ints("strides", {2, 2}), attr_ints("kernel_shape", {3, 3})}),
-       node("Relu", {"c"}, {"r"}),
-       node("MaxPool", {"r"}, {"y"}, {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_int("ceil_mode", 1)})},
-      {tensor("w", {cout, cin, 3, 3}, w), tensor("b", {cout}, b)}, value_info("image", {-1, cin, hw, hw}),
-      value_info("y", {-1, cout, PO, PO})));
-  for (const Variant* v : available_variants()) {
-    std::vector<float> first;
-    for (int threads = 1; threads <= 4; ++threads) {
-      Engine e(m, threads, v->name);
-      std::vector<float> got(e.output_size());
-      e.run(x.data(), 1, got.data());
-      if (threads == 1) {
-        first = got;
-        close(got, want, "stem+pool", v->name);
-      } else {
-        CHECK(got == first, "variant %s: %d threads differ from 1 thread", v->name, threads);
+  for (int hw : {160, 33}) {  // several bands; one band holding every pooled row (one pool call)
+    const int cin = 3, cout = hw == 160 ? 64 : 37;
+    const ConvSpec s{cin, cout, 3, 2, 0};
+    auto w = rnd(size_t(cout) * cin * 9, rng), b = rnd(cout, rng), x = rnd(size_t(cin) * hw * hw, rng);
+    int OH, OW;
+    auto conv = naive_conv(x, cin, hw, hw, s, w, b, true, OH, OW);
+    int PO = (OH - 3 + 1) / 2 + 1;
+    if ((PO - 1) * 2 >= OH) --PO;
+    std::vector<float> want(size_t(cout) * PO * PO);
+    for (int c = 0; c < cout; ++c)
+      for (int oy = 0; oy < PO; ++oy)
+        for (int ox = 0; ox < PO; ++ox) {
+          float mx = -1e30f;
+          for (int y = oy * 2; y < std::min(oy * 2 + 3, OH); ++y)
+            for (int xx = ox * 2; xx < std::min(ox * 2 + 3, OW); ++xx) mx = std::max(mx, conv[(size_t(c) * OH + y) * OW + xx]);
+          want[(size_t(c) * PO + oy) * PO + ox] = mx;
+        }
+    OnnxModel m = parse(model(
+        {node("Conv", {"image", "w", "b"}, {"c"}, {attr_ints("strides", {2, 2}), attr_ints("kernel_shape", {3, 3})}),
+         node("Relu", {"c"}, {"r"}),
+         node("MaxPool", {"r"}, {"y"}, {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_int("ceil_mode", 1)})},
+        {tensor("w", {cout, cin, 3, 3}, w), tensor("b", {cout}, b)}, value_info("image", {-1, cin, hw, hw}),
+        value_info("y", {-1, cout, PO, PO})));
+    for (const Variant* v : available_variants()) {
+      std::vector<float> first;
+      for (int threads = 1; threads <= 4; ++threads) {
+        Engine e(m, threads, v->name);
+        std::vector<float> got(e.output_size());
+        e.run(x.data(), 1, got.data());
+        if (threads == 1) {
+          first = got;
+          close(got, want, hw == 160 ? "stem+pool, 160" : "stem+pool, 33", v->name);
+        } else {
+          CHECK(got == first, "variant %s map %d: %d threads differ from 1 thread", v->name, hw, threads);
+        }
       }
     }
   }

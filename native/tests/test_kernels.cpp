@@ -117,8 +117,8 @@ TEST(registry_lists_reference_last) {
 TEST(maxpool_variants_match_reference) {
   std::mt19937 rng(3);
   for (const Variant* v : available_variants())
-    for (int H : {3, 4, 5, 7, 13, 15, 27, 55, 111})
-      for (int W : {3, 4, 8, 15, 16, 17, 27, 55, 111}) {
+    for (int H : {2, 3, 4, 5, 7, 13, 15, 27, 55, 111})
+      for (int W : {2, 3, 4, 8, 15, 16, 17, 27, 55, 111}) {
         auto out_size = [](int n) {  // 3x3 stride 2, ceil_mode
           int o = (n - 3 + 1) / 2 + 1;
           return (o - 1) * 2 >= n ? o - 1 : o;
@@ -134,4 +134,73 @@ TEST(maxpool_variants_match_reference) {
             break;
           }
       }
+}
+
+TEST(conv3x3_small_variants_match_reference) {
+  // Every variant's small-map kernel against the scalar reference (weights packed for each one's
+  // panel height), on every map side it accepts and widths that break its panels and row blocks.
+  std::mt19937 rng(21);
+  for (const Variant* v : available_variants()) {
+    if (!v->kernels.conv3x3_small) continue;
+    int bad = 0;
+    for (int S = 2; S <= v->kernels.small_max; ++S)
+      for (int C : {1, 3, 13})
+        for (int M : {1, 5, 8, 13, 16, 17, 37})
+          for (int relu = 0; relu < 2; ++relu) {
+            const int K = C * 9, HW = S * S;
+            auto w = random_vec(size_t(M) * K, rng), x = random_vec(size_t(C) * HW, rng), bias = random_vec(M, rng);
+            std::vector<float> pr(packed_size(M, K, kRefMr)), pv(packed_size(M, K, v->kernels.small_mr));
+            pack_weights(w.data(), M, K, kRefMr, pr.data());
+            pack_weights(w.data(), M, K, v->kernels.small_mr, pv.data());
+            std::vector<float> want(size_t(M) * HW + 8, 777.f), got(want.size(), 777.f);
+            conv3x3_small_ref({x.data(), C, S, S, M, pr.data(), bias.data(), want.data(), bool(relu)});
+            v->kernels.conv3x3_small({x.data(), C, S, S, M, pv.data(), bias.data(), got.data(), bool(relu)});
+            for (size_t i = 0; i < want.size() && bad < 5; ++i)
+              if (!(std::fabs(got[i] - want[i]) <= 1e-5f * (1.f + std::sqrt(float(K))))) {
+                ++bad;
+                CHECK(false, "variant %s conv3x3_small map %d C=%d M=%d relu=%d index %zu%s: got %g, reference %g", v->name, S,
+                      C, M, relu, i, i >= size_t(M) * HW ? " (past the output)" : "", got[i], want[i]);
+              }
+          }
+  }
+}
+
+TEST(winograd4_transforms_match_reference) {
+  // Every variant's F(4x4) input and output transforms against the scalar references: maps whose
+  // last tiles are partial, tile ranges that start and end inside tile rows.
+  std::mt19937 rng(22);
+  for (const Variant* v : available_variants()) {
+    if (!v->kernels.winograd4_input) continue;
+    for (int S : {13, 15, 16, 23}) {
+      const int TX = (S + 3) / 4, T = TX * TX, PH = 4 * TX + 2, QW = (4 * TX + 2 + 3) / 4;
+      for (int range = 0; range < 3; ++range) {
+        const int t0 = range == 0 ? 0 : range == 1 ? 5 : TX + 1, t1 = range == 2 ? std::min(T, t0 + 11) : T;
+        const int C = 5, M = 7, ld = 40;
+        const size_t ms = size_t(std::max(C, M)) * ld + 16;
+        auto ph = random_vec(size_t(C) * 4 * PH * QW, rng);
+        std::vector<float> vw(36 * ms, 0.f), vg(36 * ms, 0.f);
+        winograd4_input_ref(ph.data(), PH, QW, C, TX, t0, t1, vw.data(), ld, ms);
+        v->kernels.winograd4_input(ph.data(), PH, QW, C, TX, t0, t1, vg.data(), ld, ms);
+        int bad = 0;
+        for (size_t i = 0; i < vw.size() && bad < 5; ++i)
+          if (!(std::fabs(vg[i] - vw[i]) <= 1e-5f * (1.f + std::fabs(vw[i])))) {
+            ++bad;
+            CHECK(false, "variant %s winograd4_input map %d tiles [%d, %d) index %zu: got %g, reference %g", v->name, S, t0, t1,
+                  i, vg[i], vw[i]);
+          }
+        auto mo = random_vec(36 * ms, rng), bias = random_vec(M, rng);
+        for (int relu = 0; relu < 2; ++relu) {
+          std::vector<float> ow(size_t(M) * S * S, 5.f), og(ow.size(), 5.f);
+          winograd4_output_ref(mo.data(), M, ld, ms, TX, t0, t1, bias.data(), relu, ow.data(), S, S);
+          v->kernels.winograd4_output(mo.data(), M, ld, ms, TX, t0, t1, bias.data(), relu, og.data(), S, S);
+          for (size_t i = 0; i < ow.size() && bad < 5; ++i)
+            if (!(std::fabs(og[i] - ow[i]) <= 1e-5f * (1.f + std::fabs(ow[i])))) {
+              ++bad;
+              CHECK(false, "variant %s winograd4_output map %d tiles [%d, %d) relu=%d index %zu: got %g, reference %g", v->name,
+                    S, t0, t1, relu, i, og[i], ow[i]);
+            }
+        }
+      }
+    }
+  }
 }

@@ -58,6 +58,32 @@ using SoftmaxFn = void (*)(const float* in, int n, float* out);
 // the table's gemm_narrow, which vectorises over output channels instead of pixels.
 constexpr int kNarrowN = 12;
 
+// A 3x3 stride-1 pad-1 convolution on a square map of 2..kSmallMap pixels a side (same size out),
+// for output channels [0, M) of the call: weights packed with small_mr as an M x (C*9) matrix
+// (k = c*9 + ky*3 + kx); out is M planes of H*W. The small-map layers (fire4-9 at 32-64 px input).
+constexpr int kSmallMap = 12;
+struct Conv3x3SmallArgs {
+  const float* in;  // C planes of H*W floats, no padding
+  int C, H, W, M;
+  const float* a;
+  const float* bias;
+  float* out;
+  bool relu;
+};
+using Conv3x3SmallFn = void (*)(const Conv3x3SmallArgs&);
+
+// Winograd F(4x4, 3x3) transforms for stride-1 pad-1 3x3 convolutions on maps at least
+// kWinograd4MinMap wide. Input: the padded map split into 4 column phases (phase p, row y, index j
+// holds padded column 4j + p; each phase PH x QW); tile t is (t / TX, t % TX), its patch at padded
+// row 4 * (t / TX), index t % TX; tiles [t0, t1) go to 36 matrices `ms` floats apart,
+// v[i * ms + c * ld + t - t0]. Output: 36 product matrices mo[i * ms + m * ld + t - t0] of M rows
+// -> out (M x OH x OW), y = A^T mo A + bias, optionally ReLU; outputs past OH/OW are dropped.
+constexpr int kWinograd4MinMap = 13;
+using Winograd4InputFn = void (*)(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
+                                  size_t ms);
+using Winograd4OutputFn = void (*)(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
+                                   bool relu, float* out, int OH, int OW);
+
 struct KernelTable {
   int mr;  // rows per packed weight panel that `gemm` expects
   int narrow_mr;  // the same for `gemm_narrow`
@@ -68,6 +94,11 @@ struct KernelTable {
   MaxPoolFn maxpool;
   MeanFn mean;
   SoftmaxFn softmax;
+  Conv3x3SmallFn conv3x3_small;  // nullptr: such layers take the general paths
+  int small_mr;                  // rows per packed panel that conv3x3_small expects
+  int small_max;                 // the largest map side (<= kSmallMap) this variant sends to conv3x3_small
+  Winograd4InputFn winograd4_input;    // nullptr: Winograd layers use F(2x2, 3x3) only
+  Winograd4OutputFn winograd4_output;
 };
 
 // Packs W (M x K, row-major) into `out` (packed_size floats) for a kernel with panel height mr.
@@ -81,5 +112,11 @@ void im2col_ref(const Im2colArgs& a);
 void maxpool_ref(const MaxPoolArgs& a);
 void mean_ref(const MeanArgs& a);
 void softmax_ref(const float* in, int n, float* out);
+void conv3x3_small_ref(const Conv3x3SmallArgs& a);  // not in the ref variant's table: its engine
+                                                     // path stays the direct convolution
+void winograd4_input_ref(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
+                         size_t ms);
+void winograd4_output_ref(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias, bool relu,
+                          float* out, int OH, int OW);
 
 }  // namespace bluefire

@@ -23,3 +23,12 @@ void winograd_output(const float* mo, int M, int ld, size_t ms, int TX, int t0, 
                      float* out, int OH, int OW);
 
 }  // namespace bluefire
+
+namespace bluefire {
+
+// Winograd F(4x4, 3x3): 36 products per 4x4 output tile (F(2x2) needs 64 for the same 16 outputs).
+// Its transforms are variant kernels (KernelTable::winograd4_input/output, see kernels.h); only the
+// weight transform is shared. w: M x C x 3 x 3 -> u: 36 matrices of M x C, u = G w G^T.
+void winograd4_weights(const float* w, int M, int C, float* u);
+
+}  // namespace bluefire

@@ -1,10 +1,11 @@
 // AVX2 max-pool for SqueezeNet's 3x3 stride-2 windows (compiled with -mavx2 -mfma, this file only).
-// Per output row: the column maxima of the three input rows, 8 at a time, then the maxima of
-// columns 2x, 2x+1, 2x+2 from even/odd de-interleaved vectors. Windows that are clipped (ceil-mode
-// edges) and any other shape go to the reference.
+// Per output row, 8 outputs at a time: the column maxima of the three input rows, then the maxima
+// of columns 2x, 2x+1, 2x+2 from even/odd de-interleaved vectors, all in registers. Windows clipped
+// by a ceil-mode edge are done scalar here; any other window shape goes to the reference.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstddef>
 
 #include "../variants.h"
 
@@ -13,13 +14,29 @@ namespace {
 
 constexpr int kRowMax = 2048;  // widest row the stack buffer holds
 
-// Evens and odds of the 16 floats at p: (p[0], p[2], ..., p[14]) and (p[1], p[3], ..., p[15]).
-inline void deinterleave(const float* p, __m256& even, __m256& odd) {
-  const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+// Evens and odds of a:b (16 floats): (a0, a2, ..., b6) and (a1, a3, ..., b7).
+inline void deinterleave(__m256 a, __m256 b, __m256& even, __m256& odd) {
   const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));  // a0 a2 b0 b2 | a4 a6 b4 b6
   const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
   even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
   odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+inline __m256i tail_mask(int n) {  // the first n (0..8) lanes
+  alignas(32) static const int m[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + 8 - n));
+}
+
+// Column maxima of three rows at columns x .. x+7; lanes at or past W are not used by the caller:
+// read from the following row while that is inside the call's input (`room`: floats after r2 + x),
+// else zero by masked loads.
+inline __m256 max3(const float* r0, const float* r1, const float* r2, int x, int W, ptrdiff_t room) {
+  if (x + 8 <= W || room >= 8)
+    return _mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x)), _mm256_loadu_ps(r2 + x));
+  if (x >= W) return _mm256_setzero_ps();
+  const __m256i k = tail_mask(W - x);
+  return _mm256_max_ps(_mm256_max_ps(_mm256_maskload_ps(r0 + x, k), _mm256_maskload_ps(r1 + x, k)),
+                       _mm256_maskload_ps(r2 + x, k));
 }
 
 }  // namespace
@@ -29,42 +46,58 @@ void maxpool_avx2(const MaxPoolArgs& a) {
     maxpool_ref(a);
     return;
   }
-  alignas(32) float m[kRowMax];
-  // Output columns whose window lies inside the row; the rest (a ceil-mode edge) are done by the
-  // reference on a one-column slice below.
-  const int full = std::min(a.OW, (a.W - 3) / 2 + 1);
+  alignas(32) float m[kRowMax];  // column maxima of a window row clipped at the bottom (ceil mode)
+  // Output columns whose window lies inside the row; the rest (a ceil-mode edge) are done last.
+  const int full = a.W < 3 ? 0 : std::min(a.OW, (a.W - 3) / 2 + 1);  // (a 1-2 column map has none)
   for (int c = a.c0; c < a.c1; ++c) {
     const float* in = a.in + size_t(c) * a.H * a.W;
     float* out = a.out + size_t(c) * a.OH * a.OW;
     for (int oy = 0; oy < a.OH; ++oy) {
       const int y0 = std::max(oy * 2 - a.pad_top, 0), y1 = std::min(oy * 2 - a.pad_top + 3, a.H);
       const float* r0 = in + size_t(y0) * a.W;
-      int x = 0;
+      float* o = out + size_t(oy) * a.OW;
+      int ox = 0;
       if (y1 - y0 == 3) {
+        // Straight from the three input rows, in registers: output columns ox .. ox+7 need the
+        // column maxima 2ox .. 2ox+16. (Going through a stored row buffer and reading it back at
+        // an odd offset stalls on store forwarding, which dominated on 7-15 column maps.)
         const float *r1 = r0 + a.W, *r2 = r1 + a.W;
-        for (; x + 8 <= a.W; x += 8)
-          _mm256_store_ps(m + x, _mm256_max_ps(_mm256_max_ps(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x)),
-                                               _mm256_loadu_ps(r2 + x)));
-        for (; x < a.W; ++x) m[x] = std::max(std::max(r0[x], r1[x]), r2[x]);
+        // This call owns channels [c0, c1): reads and stores may run into the next channel's
+        // plane, which is read (input) or written later (output); only the last one is guarded.
+        const float* plane_end = a.in + size_t(a.c1) * a.H * a.W;
+        float* out_end = a.out + size_t(a.c1) * a.OH * a.OW;
+        for (; ox < full; ox += 8) {
+          const int x = 2 * ox;
+          const __m256 lo = max3(r0, r1, r2, x, a.W, plane_end - (r2 + x)),
+                       hi = max3(r0, r1, r2, x + 8, a.W, plane_end - (r2 + x + 8));
+          const float last = x + 16 < a.W ? std::max(std::max(r0[x + 16], r1[x + 16]), r2[x + 16]) : 0.f;
+          __m256 e0, o0;
+          deinterleave(lo, hi, e0, o0);
+          // e1 = column maxima 2ox+2, 2ox+4, ..., 2ox+16: e0 moved down one lane, `last` on top
+          const __m256 e1 = _mm256_blend_ps(_mm256_permutevar8x32_ps(e0, _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0)),
+                                            _mm256_set1_ps(last), 0x80);
+          const __m256 r = _mm256_max_ps(_mm256_max_ps(e0, o0), e1);
+          // A short row's extra lanes land on the next output row (or channel), which is written
+          // after this one; only at the end of the call's output are they kept out (masked
+          // stores are slow on AMD).
+          if (ox + 8 <= full || o + ox + 8 <= out_end) _mm256_storeu_ps(o + ox, r);
+          else _mm256_maskstore_ps(o + ox, tail_mask(full - ox), r);
+        }
+        ox = full;
       } else {
+        int x = 0;
         for (; x < a.W; ++x) {
           float v = r0[x];
           for (int y = y0 + 1; y < y1; ++y) v = std::max(v, in[size_t(y) * a.W + x]);
           m[x] = v;
         }
+        for (; ox < full; ++ox) o[ox] = std::max(std::max(m[2 * ox], m[2 * ox + 1]), m[2 * ox + 2]);
       }
-      float* o = out + size_t(oy) * a.OW;
-      int ox = 0;
-      for (; ox + 8 <= full; ox += 8) {  // reads m[2ox .. 2ox+17] (lane 17 unused), inside the buffer
-        __m256 e0, o0, e1, o1;
-        deinterleave(m + 2 * ox, e0, o0);
-        deinterleave(m + 2 * ox + 2, e1, o1);  // e1 = m[2ox+2], m[2ox+4], ...
-        _mm256_storeu_ps(o + ox, _mm256_max_ps(_mm256_max_ps(e0, o0), e1));
-      }
-      for (; ox < a.OW; ++ox) {
+      for (; ox < a.OW; ++ox) {  // a window clipped on the right (ceil mode)
         const int x0 = ox * 2, x1 = std::min(x0 + 3, a.W);
-        float v = m[x0];
-        for (int xx = x0 + 1; xx < x1; ++xx) v = std::max(v, m[xx]);
+        float v = r0[x0];
+        for (int y = y0; y < y1; ++y)
+          for (int xx = x0; xx < x1; ++xx) v = std::max(v, in[size_t(y) * a.W + xx]);
         o[ox] = v;
       }
     }
