@@ -122,7 +122,7 @@ def build_card(onnx_path: Path, data_spec: str, train_metrics: Path | None, prun
             "top1_delta_points": 100 * (card["test_top1"] - base["test_top1"]),
         }
         lat, blat = card.get("latency_ms", {}), base.get("latency_ms", {})
-        for eng in set(lat) & set(blat):
+        for eng in sorted(set(lat) & set(blat)):  # a stable order keeps regenerated files diffable
             card["vs_baseline"][f"{eng}_latency_ratio"] = lat[eng]["median_ms"] / blat[eng]["median_ms"]
     return card
 
