@@ -40,5 +40,6 @@ void conv3x3_small_neon(const Conv3x3SmallArgs& a);
 // the 17 % difference), 256 vs 144 at 6. Up to 5 a block of two rows fits the register budget.
 constexpr int kSmallMaxNeon = 5;
 static_assert(kSmallMaxNeon <= kSmallMap, "beyond the engine's small-map range");
+void maxpool_neon(const MaxPoolArgs& a);
 #endif
 }  // namespace bluefire
