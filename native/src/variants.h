@@ -41,5 +41,9 @@ void conv3x3_small_neon(const Conv3x3SmallArgs& a);
 constexpr int kSmallMaxNeon = 5;
 static_assert(kSmallMaxNeon <= kSmallMap, "beyond the engine's small-map range");
 void maxpool_neon(const MaxPoolArgs& a);
+void winograd4_input_neon(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
+                          size_t ms);
+void winograd4_output_neon(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
+                           bool relu, float* out, int OH, int OW);
 #endif
 }  // namespace bluefire
