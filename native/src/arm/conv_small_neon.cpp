@@ -8,8 +8,9 @@
 // values the block needs (its rows plus one above and below, at most 5 q registers here) are
 // loaded once per input channel and used by lane: `fmla v.4s, w.4s, x.s[i]`, so no broadcast or
 // DUP is spent and nothing is reloaded inside a channel. Per channel and tap: two weight loads
-// feed 2 x (pixels) FMLAs; the next tap's weights are loaded before this tap's FMLAs, so on the
-// A53 the loads pair with FMLAs instead of stalling them. Accumulators stay in registers over the
+// feed 2 x (pixels) FMLAs. The source loads the next tap's weights before this tap's FMLAs; GCC's
+// Cortex-A53 schedule (-mcpu=cortex-a53) spreads the weight loads (LDP) among the FMLAs, so they
+// can dual-issue rather than stall. Accumulators stay in registers over the
 // whole channel loop; each output is stored once.
 #include <arm_neon.h>
 
@@ -28,7 +29,7 @@ constexpr int kAccRegs = 24;  // q accumulators per row block (2 per pixel)
 // Accumulators + input vectors per block. The other 6 hold weights: GCC's A53 schedule hoists the
 // next taps' weight loads ahead of their FMLAs, and with 28 the 4x4 map's 3-row block spilled
 // accumulators every channel (checked in the disassembly); with 26 only the 5x5 map's middle block
-// (20 accumulators + 5 input vectors) keeps one pair of them in memory.
+// (20 accumulators + 5 input vectors) spills two registers, one store and reload each per channel.
 constexpr int kRegs = 26;
 
 // The input rows a block of output rows [Y0, Y0 + NY) reads, as one contiguous span of the plane.
