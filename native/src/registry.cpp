@@ -36,8 +36,8 @@ const std::vector<Variant>& all_variants() {
 #endif
 #if defined(BLUEFIRE_HAVE_NEON)
     out.push_back({"neon", [](const CpuFeatures& c) { return c.neon; },
-                   {kNeonMr, kNeonMr, gemm_neon, true, gemm_neon, im2col_ref, maxpool_ref, mean_ref, softmax_ref,
-                    nullptr, 0, 0, nullptr, nullptr}});
+                   {kNeonMr, kNeonMr, gemm_neon, true, gemm_neon, im2col_ref, maxpool_neon, mean_ref, softmax_ref,
+                    conv3x3_small_neon, kSmallMrNeon, kSmallMaxNeon, winograd4_input_neon, winograd4_output_neon}});
 #endif
     out.push_back({"ref", [](const CpuFeatures&) { return true; }, {kRefMr, kRefMr, gemm_ref, false, gemm_ref, im2col_ref, maxpool_ref, mean_ref, softmax_ref,
                     nullptr, 0, 0, nullptr, nullptr}});

@@ -31,5 +31,19 @@ void winograd4_output_avx512(const float* mo, int M, int ld, size_t ms, int TX, 
 #if defined(BLUEFIRE_HAVE_NEON)
 constexpr int kNeonMr = 8;
 void gemm_neon(const GemmArgs& a);
+constexpr int kSmallMrNeon = 8;  // two q registers of output channels
+void conv3x3_small_neon(const Conv3x3SmallArgs& a);
+// Maps up to 5 wide take the small-map kernel, larger ones Winograd F(2x2). Chosen by multiply
+// count, not measured (no A53 timings): per (in, out) channel pair the direct kernel does
+// (3S-2)^2 multiplies against F(2x2)'s 16 per 2x2 tile: 49 vs 64 at 3, 100 vs 64 at 4, 169 vs 144
+// at 5 (where F(2x2)'s transforms and its GEMMs over 9 tiles, one a scalar column, cost more than
+// the 17 % difference), 256 vs 144 at 6. Up to 5 a block of two rows fits the register budget.
+constexpr int kSmallMaxNeon = 5;
+static_assert(kSmallMaxNeon <= kSmallMap, "beyond the engine's small-map range");
+void maxpool_neon(const MaxPoolArgs& a);
+void winograd4_input_neon(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
+                          size_t ms);
+void winograd4_output_neon(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
+                           bool relu, float* out, int OH, int OW);
 #endif
 }  // namespace bluefire

@@ -118,21 +118,24 @@ TEST(maxpool_variants_match_reference) {
   std::mt19937 rng(3);
   for (const Variant* v : available_variants())
     for (int H : {2, 3, 4, 5, 7, 13, 15, 27, 55, 111})
-      for (int W : {2, 3, 4, 8, 15, 16, 17, 27, 55, 111}) {
+      for (int W : {2, 3, 4, 5, 8, 9, 11, 13, 15, 16, 17, 27, 55, 111}) {
         auto out_size = [](int n) {  // 3x3 stride 2, ceil_mode
           int o = (n - 3 + 1) / 2 + 1;
           return (o - 1) * 2 >= n ? o - 1 : o;
         };
-        const int C = 3, OH = out_size(H), OW = out_size(W);
-        auto in = random_vec(size_t(C) * H * W, rng);
-        std::vector<float> want(size_t(C) * OH * OW), got(want.size(), -7.f);
-        maxpool_ref({in.data(), H, W, 3, 3, 2, 2, 0, 0, OH, OW, 0, C, want.data()});
-        v->kernels.maxpool({in.data(), H, W, 3, 3, 2, 2, 0, 0, OH, OW, 0, C, got.data()});
-        for (size_t i = 0; i < want.size(); ++i)
-          if (got[i] != want[i]) {
-            CHECK(false, "variant %s maxpool %dx%d index %zu: got %g, reference %g", v->name, H, W, i, got[i], want[i]);
-            break;
-          }
+        for (int pt = 0; pt < 2; ++pt) {  // top padding 1: every window one row higher
+          const int C = 3, OH = out_size(H + pt), OW = out_size(W);
+          auto in = random_vec(size_t(C) * H * W, rng);
+          std::vector<float> want(size_t(C) * OH * OW), got(want.size(), -7.f);
+          maxpool_ref({in.data(), H, W, 3, 3, 2, 2, pt, 0, OH, OW, 0, C, want.data()});
+          v->kernels.maxpool({in.data(), H, W, 3, 3, 2, 2, pt, 0, OH, OW, 0, C, got.data()});
+          for (size_t i = 0; i < want.size(); ++i)
+            if (got[i] != want[i]) {
+              CHECK(false, "variant %s maxpool %dx%d pad_top %d index %zu: got %g, reference %g", v->name, H, W, pt, i,
+                    got[i], want[i]);
+              break;
+            }
+        }
       }
 }
 
