@@ -50,6 +50,9 @@ $PY -m training.model_card "$PRUNED" --train-metrics runs/baseline/metrics.json 
   ${MADE_ON:+--made-on "$MADE_ON"} --readme README.md
 cp runs/prune_targets/choice.json models/evidence/prune_targets.json
 cp "$CHOSEN"/report.md models/evidence/prune_report.md
+for t in $TARGETS; do  # the targets not shipped, for the record
+  [ "runs/prune_targets/$t" = "$CHOSEN" ] || cp "runs/prune_targets/$t/report.md" "models/evidence/prune_report_$t.md"
+done
 cp "$CHOSEN"/accuracy_vs_params.png models/evidence/prune_accuracy_vs_params.png
 cp "$CHOSEN"/widths.png models/evidence/prune_widths.png
 
