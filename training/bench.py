@@ -96,19 +96,22 @@ def _torch_model(path: Path):
     return model.eval()
 
 
-def _macs(path: Path, native_macs: int | None) -> tuple[int, tuple[int, int]]:
+def _macs(path: Path, native_macs: int | None) -> tuple[int, int | None, tuple[int, int]]:
+    """(plain MAC count, fewest-multiply floor or None, input size) of a model file."""
     import onnx
 
     from rtmaps_components.model_meta import ModelMeta
 
+    from .floor import floor_macs
     from .model import Widths, count_macs
 
     proto = onnx.load(str(path), load_external_data=False)
     meta = ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
     h, w = meta.preprocessing.input_size
     if h == w:
-        return count_macs(Widths.from_dict(meta.widths), meta.arch, meta.preprocessing.num_classes, h), (h, w)
-    return int(native_macs or 0), (h, w)
+        args = (Widths.from_dict(meta.widths), meta.arch, meta.preprocessing.num_classes, h)
+        return count_macs(*args), floor_macs(*args), (h, w)
+    return int(native_macs or 0), None, (h, w)
 
 
 def measure_peak_gflops() -> float:
@@ -193,6 +196,8 @@ def _engines(path: Path, threads: int, variant: str, which: list[str],
 
 def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) -> list[dict]:
     """Interleaved timing of every engine on one model; one row per engine."""
+    from .floor import floor_ms
+
     which = [e.strip() for e in args.engines.split(",") if e.strip()]
     engines = _engines(path, threads, args.variant, which, getattr(args, "native_baseline", None))
     native_macs = None
@@ -200,7 +205,7 @@ def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) 
         from rtmaps_components import _native
 
         native_macs = _native.Engine(str(path), threads=1).macs
-    macs, (h, w) = _macs(path, native_macs)
+    macs, fewest, (h, w) = _macs(path, native_macs)
     x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
     names = list(engines)
     for name in names:
@@ -219,8 +224,13 @@ def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) 
                      "median_ms": med, "p99_ms": float(np.percentile(t, 99)), "gflops": 2 * macs / med / 1e6,
                      "peak_gflops": peak, "macs": macs, "runs": args.runs})
     ort_med = next((r["median_ms"] for r in rows if r["engine"] == "ort"), None)
+    floor = floor_ms(fewest, peak) if fewest else None
     for r in rows:
         r["vs_ort"] = r["median_ms"] / ort_med if ort_med else None
+        # The fewest-multiply fp32 floor at the measured peak (training/floor.py): no engine can
+        # take less, so a target ratio below floor_vs_ort is out of reach on this machine.
+        r["floor_macs"], r["floor_ms"] = fewest, floor
+        r["floor_vs_ort"] = floor / ort_med if floor and ort_med else None
     return rows
 
 
@@ -231,6 +241,13 @@ def format_table(rows: list[dict], peak: float) -> str:
         vs = f"{r['vs_ort']:.2f}" if r.get("vs_ort") else "-"
         lines.append(f"{r['model'][:34]:<34} {r['engine']:<11} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
                      f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}")
+    seen = set()
+    for r in rows:
+        if r.get("floor_ms") and r["model"] not in seen:
+            seen.add(r["model"])
+            vs = f" = {r['floor_vs_ort']:.2f}x ORT" if r.get("floor_vs_ort") else ""
+            lines.append(f"floor {r['model'][:34]}: {r['floor_macs'] / 1e6:.2f} M MACs with the fewest-multiply fp32 "
+                         f"algorithms, {r['floor_ms']:.3f} ms at peak{vs}")
     lines.append(f"peak: {peak:.1f} GFLOP/s measured (torch.mm 1024^3 fp32, best of 30, 1 thread); "
                  f"x ORT = median / ONNX Runtime's median in the same interleaved run")
     return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""Arithmetic floor of a SqueezeNet: the fewest multiplies any standard fp32 algorithm needs.
+
+The benchmark's targets are ratios to ONNX Runtime; this says whether a ratio is reachable at all.
+Per layer it takes the cheapest of the algorithms in use for convolutions of that shape:
+direct convolution with the taps that only read padding skipped, and Winograd F(m x m, 3x3) for
+m = 2, 4, 6 (F(6x6) being the largest tile commonly used in fp32; larger tiles lose accuracy).
+Transforms, weight traffic and every other overhead are left out, so it is a lower bound on time:
+floor_ms = 2 * MACs / peak. Nothing here knows about the native engine's choices.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .model import _STEM_KERNEL, FIRE_NAMES, Widths, feature_sizes
+
+WINOGRAD_TILES = (2, 4, 6)  # output tile side m of F(m x m, 3x3); input tile m + 2
+
+
+def direct_3x3_taps(side: int) -> int:
+    """Multiplies per (input, output) channel pair of a 3x3 pad-1 stride-1 convolution on a side x side
+    map, counting only taps that land inside the map: per axis 3 per pixel, minus one at each edge."""
+    return (3 * side - 2) ** 2
+
+
+def winograd_3x3_mults(side: int, m: int) -> int:
+    """Multiplies per channel pair of Winograd F(m x m, 3x3) covering a side x side output."""
+    return math.ceil(side / m) ** 2 * (m + 2) ** 2
+
+
+def best_3x3(side: int) -> tuple[str, int]:
+    """The cheapest algorithm for a 3x3 pad-1 convolution on this map and its multiplies per pair."""
+    options = [("direct", direct_3x3_taps(side))] + [(f"F({m}x{m})", winograd_3x3_mults(side, m)) for m in WINOGRAD_TILES]
+    return min(options, key=lambda o: o[1])
+
+
+@dataclass(frozen=True)
+class LayerFloor:
+    name: str
+    direct_macs: int  # the plain count (every tap, padding included), as count_macs
+    floor_macs: int
+    algorithm: str
+
+
+def layer_floors(widths: Widths, arch: str, num_classes: int, size: int) -> list[LayerFloor]:
+    """Per convolution, its plain MAC count and the fewest multiplies of the algorithms above."""
+    fs = feature_sizes(arch, size)
+    k = _STEM_KERNEL[arch]
+    stem = widths.conv1 * 3 * k * k * fs["conv1"] ** 2  # strided: no Winograd in common use
+    out = [LayerFloor("conv1", stem, stem, "direct")]
+    for name, cin, (s, e1, e3) in zip(FIRE_NAMES, widths.fire_inputs(), widths.fires):
+        side = fs[name]
+        hw = side * side
+        out.append(LayerFloor(f"{name}.squeeze", hw * cin * s, hw * cin * s, "direct"))
+        out.append(LayerFloor(f"{name}.expand1x1", hw * s * e1, hw * s * e1, "direct"))
+        alg, per_pair = best_3x3(side)
+        out.append(LayerFloor(f"{name}.expand3x3", hw * 9 * s * e3, per_pair * s * e3, alg))
+    cls = fs["fire9"] ** 2 * widths.classifier_in * num_classes
+    out.append(LayerFloor("classifier", cls, cls, "direct"))
+    return out
+
+
+def floor_macs(widths: Widths, arch: str, num_classes: int, size: int) -> int:
+    return sum(layer.floor_macs for layer in layer_floors(widths, arch, num_classes, size))
+
+
+def floor_ms(macs: int, peak_gflops: float) -> float:
+    """Time for `macs` multiply-adds at the measured peak (2 FLOP each)."""
+    return 2 * macs / (peak_gflops * 1e9) * 1e3
