@@ -1,7 +1,9 @@
 // Whole-graph checks of the engine against a naive direct convolution, for every variant:
 // single convolutions with tail-breaking widths and map sizes, a Fire module with its concat,
 // ceil-mode pooling, thread-count invariance, and refusals.
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <stdexcept>
 
@@ -237,6 +239,34 @@ TEST(engine_stem_conv_fused_with_pool) {
           CHECK(got == first, "variant %s map %d: %d threads differ from 1 thread", v->name, hw, threads);
         }
       }
+    }
+  }
+}
+
+// The models we ship, whole, on every variant against the reference variant (which never uses
+// Winograd or the small-map kernel): on aarch64 under qemu this is the NEON engine running the
+// real pruned network, odd widths and all. Also 1 vs 4 threads, bit for bit.
+TEST(engine_shipped_models_match_reference) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> models;
+  for (const auto& entry : fs::directory_iterator(BLUEFIRE_MODELS_DIR))
+    if (entry.path().extension() == ".onnx") models.push_back(entry.path());
+  CHECK(!models.empty(), "no .onnx model in %s", BLUEFIRE_MODELS_DIR);
+  std::sort(models.begin(), models.end());
+  std::mt19937 rng(11);
+  for (const auto& path : models) {
+    auto ref = Engine::from_file(path.string(), 1, "ref");
+    auto x = rnd(size_t(ref->input_channels()) * ref->input_height() * ref->input_width(), rng, 2.f);
+    std::vector<float> want(ref->output_size());
+    ref->run(x.data(), 1, want.data());
+    for (const Variant* v : available_variants()) {
+      auto one = Engine::from_file(path.string(), 1, v->name);
+      auto four = Engine::from_file(path.string(), 4, v->name);
+      std::vector<float> got(one->output_size()), got4(four->output_size());
+      one->run(x.data(), 1, got.data());
+      four->run(x.data(), 1, got4.data());
+      close(got, want, path.filename().c_str(), v->name);
+      CHECK(got == got4, "%s, variant %s: 4 threads differ from 1", path.filename().c_str(), v->name);
     }
   }
 }
