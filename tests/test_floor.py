@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,28 @@ def test_bench_rows_carry_the_floor(tmp_path: Path) -> None:
         assert r["floor_vs_ort"] == pytest.approx(r["floor_ms"] / ort)
     table = bench.format_table(rows, 100.0)
     assert table.count("floor squeezenet1_1_fmnist_pruned:") == 1
+
+
+def test_floor_cli_prices_shipped_model(capsys: pytest.CaptureFixture[str]) -> None:
+    from training.floor import main
+
+    assert main([str(REPO / "models" / "squeezenet1_1_fmnist_pruned.onnx"), "--gflops", "4"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"fire4.expand3x3 +F\(4x4\) ", out)  # 7x7 maps at 64x64 input
+    total = int(next(line for line in out.splitlines() if line.strip().startswith("total")).split()[-1].replace(",", ""))
+    assert f"{floor_ms(total, 4.0):.2f} ms at 4 GFLOP/s" in out
+
+
+def test_floor_cli_names_missing_metadata(tmp_path: Path) -> None:
+    import onnx
+
+    from training.floor import main
+
+    model = onnx.load(str(REPO / "models" / "squeezenet1_1_fmnist_pruned.onnx"))
+    keep = [p for p in model.metadata_props if p.key != "bluefire.widths"]
+    del model.metadata_props[:]
+    model.metadata_props.extend(keep)
+    bad = tmp_path / "nometa.onnx"
+    onnx.save(model, str(bad))
+    with pytest.raises(SystemExit, match="nometa.onnx: metadata field 'bluefire.widths' missing"):
+        main([str(bad)])

@@ -67,3 +67,40 @@ def floor_macs(widths: Widths, arch: str, num_classes: int, size: int) -> int:
 def floor_ms(macs: int, peak_gflops: float) -> float:
     """Time for `macs` multiply-adds at the measured peak (2 FLOP each)."""
     return 2 * macs / (peak_gflops * 1e9) * 1e3
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m training.floor MODEL.onnx [--gflops 4 16]`: per-layer floor and its time at given peaks."""
+    import argparse
+    import json
+
+    import onnx
+
+    ap = argparse.ArgumentParser(prog="python -m training.floor", description=main.__doc__)
+    ap.add_argument("models", nargs="+", help="ONNX files exported by bluefire (widths in their metadata)")
+    ap.add_argument("--gflops", type=float, nargs="+", default=[4.0, 16.0],
+                    help="peaks to price the floor at (default: one and four Cortex-A53 cores at 1 GHz, "
+                         "4 GFLOP/s each, shared/reference-facts.md)")
+    a = ap.parse_args(argv)
+    for path in a.models:
+        meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
+        try:
+            arch, widths = meta["bluefire.arch"], Widths.from_dict(json.loads(meta["bluefire.widths"]))
+            pre = json.loads(meta["bluefire.preprocessing"])
+        except KeyError as e:
+            raise SystemExit(f"{path}: metadata field {e.args[0]!r} missing; expected a model exported by bluefire")
+        size, classes = pre["input_size"][0], len(pre["class_names"])
+        layers = layer_floors(widths, arch, classes, size)
+        print(f"{path}: {arch} at {size}x{size}, {classes} classes")
+        print(f"  {'layer':<18} {'algorithm':<9} {'plain MACs':>11} {'floor MACs':>11}")
+        for lay in layers:
+            print(f"  {lay.name:<18} {lay.algorithm:<9} {lay.direct_macs:>11,} {lay.floor_macs:>11,}")
+        total = sum(lay.floor_macs for lay in layers)
+        plain = sum(lay.direct_macs for lay in layers)
+        print(f"  {'total':<18} {'':<9} {plain:>11,} {total:>11,}")
+        print("  floor: " + ", ".join(f"{floor_ms(total, g):.2f} ms at {g:g} GFLOP/s" for g in a.gflops))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
