@@ -764,30 +764,9 @@ void Engine::Impl::pad_input(const Layer& L) {
         }
     return;
   }
-  if (L.phases > 1) {  // Winograd F(4x4): 4 column phases (see kernels.h); zero outside the input
-    constexpr int s = 4;
-    int j0[s], j1[s];  // phase ph holds input columns 4j + ph - pl for j in [j0, j1), padding elsewhere
-    for (int ph = 0; ph < s; ++ph) {
-      const int off = ph - L.pl;
-      j0[ph] = std::min(L.QW, std::max(0, (s - 1 - off) / s));
-      j1[ph] = L.W - 1 - off < 0 ? j0[ph] : std::max(j0[ph], std::min(L.QW, (L.W - 1 - off) / s + 1));
-    }
+  if (L.phases > 1) {  // Winograd F(4x4): 4 column phases (see kernels.h), the variant's split
     for (int c = 0; c < L.C; ++c)
-      for (int ph = 0; ph < s; ++ph) {
-        float* dst = p + size_t(c * s + ph) * L.PH * L.QW;
-        const int off = ph - L.pl, a = j0[ph], b = j1[ph];
-        for (int y = 0; y < L.PH; ++y, dst += L.QW) {
-          const int iy = y - L.pt;
-          if (iy < 0 || iy >= L.H) {
-            std::fill(dst, dst + L.QW, 0.f);
-            continue;
-          }
-          const float* src = in + (size_t(c) * L.H + iy) * L.W;
-          for (int j = 0; j < a; ++j) dst[j] = 0.f;
-          for (int j = a; j < b; ++j) dst[j] = src[4 * j + off];
-          for (int j = b; j < L.QW; ++j) dst[j] = 0.f;
-        }
-      }
+      variant->kernels.phase4(in + size_t(c) * L.H * L.W, L.H, L.W, L.pt, L.pl, L.PH, L.QW, p + size_t(c) * 4 * L.PH * L.QW);
     return;
   }
   for (int c = 0; c < L.C; ++c) {

@@ -27,6 +27,7 @@ constexpr int kSmallMr512 = 16;
 void conv3x3_small_avx512(const Conv3x3SmallArgs& a);
 void winograd4_input_avx512(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                             size_t ms);
+void phase4_avx512(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
 void winograd4_output_avx512(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
                              bool relu, float* out, int OH, int OW);
 #endif

@@ -156,6 +156,22 @@ TEST(gather2_variants_match_reference) {
       }
 }
 
+TEST(phase4_variants_match_reference) {
+  // Every variant's F(4x4) column-phase split against the reference: the engine's padded sizes for
+  // maps 13-55 (one to four 16-lane blocks a phase row), padding 0 and 1; sentinels must all go.
+  std::mt19937 rng(9);
+  for (const Variant* v : available_variants())
+    for (int S : {3, 13, 15, 16, 23, 27, 55, 70})
+      for (int pad = 0; pad < 2; ++pad) {
+        const int TX = (S + 3) / 4, PH = 4 * TX + 2, QW = (4 * TX + 2 + 3) / 4, H = S - 1;
+        auto src = random_vec(size_t(H) * S, rng);
+        std::vector<float> want(size_t(4) * PH * QW, -9.f), got(want.size(), -7.f);
+        phase4_ref(src.data(), H, S, pad, pad, PH, QW, want.data());
+        v->kernels.phase4(src.data(), H, S, pad, pad, PH, QW, got.data());
+        CHECK(got == want, "variant %s phase4 map %dx%d pad %d differs from the reference", v->name, H, S, pad);
+      }
+}
+
 TEST(conv3x3_small_variants_match_reference) {
   // Every variant's small-map kernel against the scalar reference (weights packed for each one's
   // panel height), on every map side it accepts and widths that break its panels and row blocks.
