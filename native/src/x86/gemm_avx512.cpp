@@ -65,6 +65,45 @@ void block_16(const GemmArgs& g, const float* ap, int m0, int n, __mmask16 mask)
     _mm512_mask_storeu_ps(g.c + size_t(m0 + r) * g.ldc + n, mask, finish(acc[r], g.bias[m0 + r], g.relu));
 }
 
+// One column n of P consecutive panels (rows m0 .. m0 + 6P - 1, those below M), vectorised over
+// each panel's 6 rows: a 1-column tail (225 = 7 x 32 + 1 pixels on the 15x15 maps at 64x64 input,
+// 961 for the stem) costs P FMAs per k instead of a 6x16 block's 6 per panel, 16 lanes each, for
+// one useful lane. The P accumulators are independent chains.
+template <int P>
+void column_panels(const GemmArgs& g, const float* ap, int m0, int n) {
+  __m512 acc[P];
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) acc[p] = _mm512_setzero_ps();
+  const size_t ps = size_t(MR) * g.K;  // floats per panel
+  const float* bp = g.b + n;
+  for (int k = 0; k < g.K; ++k) {
+    const __m512 b = _mm512_set1_ps(bp[g.brow[k]]);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p)
+      acc[p] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(0x3f, ap + p * ps + size_t(k) * MR), b, acc[p]);
+  }
+  alignas(64) float t[P][16];
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) _mm512_store_ps(t[p], acc[p]);
+  const int rows = std::min(MR * P, g.M - m0);
+  for (int r = 0; r < rows; ++r) {
+    const float v = t[r / MR][r % MR] + g.bias[m0 + r];
+    g.c[size_t(m0 + r) * g.ldc + n] = g.relu ? std::max(v, 0.f) : v;
+  }
+}
+
+void column(const GemmArgs& g, int n) {
+  for (int m0 = 0; m0 < g.M; m0 += 4 * MR) {
+    const float* ap = g.a + size_t(m0) * g.K;
+    switch (std::min(4, (g.M - m0 + MR - 1) / MR)) {
+      case 4: column_panels<4>(g, ap, m0, n); break;
+      case 3: column_panels<3>(g, ap, m0, n); break;
+      case 2: column_panels<2>(g, ap, m0, n); break;
+      default: column_panels<1>(g, ap, m0, n); break;
+    }
+  }
+}
+
 template <bool masked>
 void panel_32(const GemmArgs& g, const float* ap, int m0, int rows, int n, __mmask16 hi = 0xffff) {
   switch (rows) {
@@ -100,6 +139,10 @@ void gemm_avx512(const GemmArgs& g) {
     const __mmask16 hi = __mmask16((1u << (g.N - n - 16)) - 1u);
     for (int m0 = 0; m0 < g.M; m0 += MR) panel_32<true>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, hi);
     n = g.N;
+  }
+  if (g.N - n == 1) {  // one last column (see column_panels)
+    column(g, n);
+    return;
   }
   for (; n < g.N; n += 16) {
     const int cols = std::min(16, g.N - n);
