@@ -18,7 +18,6 @@ namespace {
 
 using Vec = __m256;
 constexpr int R = kSmallMr;    // output channels per panel = lanes of a vector
-constexpr int VL = R;
 constexpr int kMaxAcc = 12;    // accumulators per row block (16 ymm registers)
 inline Vec vzero() { return _mm256_setzero_ps(); }
 inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }

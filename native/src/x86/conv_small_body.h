@@ -1,9 +1,7 @@
 // The body of the x86 small-map 3x3 kernels (conv_small_avx2.cpp, conv_small_avx512.cpp): one text,
 // compiled once per ISA inside each file's anonymous namespace with that file's flags. The includer
-// defines first: Vec, R (output channels per packed panel: the weights' stride), VL (lanes of a
-// Vec <= R: the panel's first VL channels are computed), kMaxAcc (accumulators per row block),
-// vzero, vload, vfma (w * broadcast(*x) + acc), vadd, vstore. Provides kPanelBySize (one panel) and
-// conv_small_by_size(a) (every panel, for VL == R).
+// defines first: Vec, R (output channels per panel = lanes), kMaxAcc (accumulators per row block),
+// vzero, vload, vfma (w * broadcast(*x) + acc), vadd, vstore. Provides conv_small_by_size(a).
 // Not a public header: no include guard, by design (each ISA file includes it exactly once).
 
 // Output pixel p of a block starting at row Y0, tap (ky, kx): skipped at compile time on padding.
@@ -41,13 +39,13 @@ void row_block(const Conv3x3SmallArgs& a, const float* ap, int m0) {
       one_channel<H, W, Y0, NY>(a.in + size_t(c + u) * HW, ap + (c + u) * per_c, acc[u], std::make_integer_sequence<int, 9>());
   for (; c < a.C; ++c)
     one_channel<H, W, Y0, NY>(a.in + size_t(c) * HW, ap + c * per_c, acc[0], std::make_integer_sequence<int, 9>());
-  alignas(64) float t[P][VL];
+  alignas(64) float t[P][R];
   for (int p = 0; p < P; ++p) {
     Vec s = acc[0][p];
     for (int u = 1; u < KU; ++u) s = vadd(s, acc[u][p]);
     vstore(t[p], s);
   }
-  const int rows = std::min(VL, a.M - m0);
+  const int rows = std::min(R, a.M - m0);
   for (int i = 0; i < rows; ++i) {
     float* o = a.out + size_t(m0 + i) * HW + Y0 * W;
     const float b = a.bias[m0 + i];
@@ -68,17 +66,14 @@ void row_blocks(const Conv3x3SmallArgs& a, const float* ap, int m0) {
   }
 }
 
-// Output channels m0 .. m0 + VL - 1 (those below M), from the panel at ap.
 template <int S>
-void conv_panel(const Conv3x3SmallArgs& a, const float* ap, int m0) {
-  row_blocks<S, S>(a, ap, m0);
+void conv_small(const Conv3x3SmallArgs& a) {
+  for (int m0 = 0; m0 < a.M; m0 += R) row_blocks<S, S>(a, a.a + size_t(m0) * a.C * 9, m0);
 }
 
-using PanelFn = void (*)(const Conv3x3SmallArgs&, const float*, int);
-constexpr PanelFn kPanelBySize[kSmallMap + 1] = {
-    nullptr,       nullptr,       conv_panel<2>, conv_panel<3>,  conv_panel<4>,  conv_panel<5>, conv_panel<6>,
-    conv_panel<7>, conv_panel<8>, conv_panel<9>, conv_panel<10>, conv_panel<11>, conv_panel<12>};
+using SmallFn = void (*)(const Conv3x3SmallArgs&);
+constexpr SmallFn kBySize[kSmallMap + 1] = {nullptr,        nullptr,        conv_small<2>,  conv_small<3>, conv_small<4>,
+                                            conv_small<5>,  conv_small<6>,  conv_small<7>,  conv_small<8>, conv_small<9>,
+                                            conv_small<10>, conv_small<11>, conv_small<12>};
 
-inline void conv_small_by_size(const Conv3x3SmallArgs& a) {
-  for (int m0 = 0; m0 < a.M; m0 += R) kPanelBySize[a.H](a, a.a + size_t(m0) * a.C * 9, m0);
-}
+inline void conv_small_by_size(const Conv3x3SmallArgs& a) { kBySize[a.H](a); }
