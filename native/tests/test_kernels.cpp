@@ -35,7 +35,7 @@ std::vector<float> run_gemm(GemmFn gemm, int mr, int M, int N, int K, int ldc, b
 TEST(gemm_variants_match_reference) {
   std::mt19937 rng(1234);
   const int Ms[] = {1, 3, 4, 5, 7, 8, 13, 16, 24, 37};
-  const int Ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 24, 33, 49, 55, 65};
+  const int Ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 24, 33, 49, 55, 65, 81};
   const int Ks[] = {1, 3, 8, 27, 37, 64, 144};
   struct Fn {
     const char* name;

@@ -48,6 +48,34 @@ void block_32(const GemmArgs& g, const float* ap, int m0, int n, __mmask16 hi) {
   }
 }
 
+// R rows x 48 columns: with a 1-column tail, 49 pixels (7x7 maps) take 48 + 1 instead of 32 + a
+// half-masked 32 (2 x 12 FMAs per k and panel against 18 + 1 with column_panels).
+template <int R>
+void block_48(const GemmArgs& g, const float* ap, int m0, int n) {
+  __m512 v0[R], v1[R], v2[R];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) v0[r] = v1[r] = v2[r] = _mm512_setzero_ps();
+  const float* bp = g.b + n;
+  for (int k = 0; k < g.K; ++k, ap += MR) {
+    const float* row = bp + g.brow[k];
+    const __m512 b0 = _mm512_loadu_ps(row), b1 = _mm512_loadu_ps(row + 16), b2 = _mm512_loadu_ps(row + 32);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(ap[r]);
+      v0[r] = _mm512_fmadd_ps(a, b0, v0[r]);
+      v1[r] = _mm512_fmadd_ps(a, b1, v1[r]);
+      v2[r] = _mm512_fmadd_ps(a, b2, v2[r]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    float* cp = g.c + size_t(m0 + r) * g.ldc + n;
+    _mm512_storeu_ps(cp, finish(v0[r], g.bias[m0 + r], g.relu));
+    _mm512_storeu_ps(cp + 16, finish(v1[r], g.bias[m0 + r], g.relu));
+    _mm512_storeu_ps(cp + 32, finish(v2[r], g.bias[m0 + r], g.relu));
+  }
+}
+
 // R rows x up to 16 columns; `mask` selects the valid ones (all 16 for a full block).
 template <int R>
 void block_16(const GemmArgs& g, const float* ap, int m0, int n, __mmask16 mask) {
@@ -116,6 +144,17 @@ void panel_32(const GemmArgs& g, const float* ap, int m0, int rows, int n, __mma
   }
 }
 
+void panel_48(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
+  switch (rows) {
+    case 6: block_48<6>(g, ap, m0, n); break;
+    case 5: block_48<5>(g, ap, m0, n); break;
+    case 4: block_48<4>(g, ap, m0, n); break;
+    case 3: block_48<3>(g, ap, m0, n); break;
+    case 2: block_48<2>(g, ap, m0, n); break;
+    default: block_48<1>(g, ap, m0, n); break;
+  }
+}
+
 void panel_16(const GemmArgs& g, const float* ap, int m0, int rows, int n, __mmask16 mask) {
   switch (rows) {
     case 6: block_16<6>(g, ap, m0, n, mask); break;
@@ -132,9 +171,17 @@ void panel_16(const GemmArgs& g, const float* ap, int m0, int rows, int n, __mma
 void gemm_avx512(const GemmArgs& g) {
   // Pixels outer, weight panels inner, as in the AVX2 kernel. 1x1 convolutions read B rows a
   // whole channel plane apart; the 2 KB strip (K x 128 bytes) is still reused by every panel.
+  // N = 32q + 17 (q >= 1; 49 = 7x7 maps): the last 49 columns as 48 + 1 (block_48, column).
+  const bool split49 = g.N % 32 == 17 && g.N >= 49;
+  const int blocks = split49 ? (g.N - 49) / 32 : g.N / 32;
   int n = 0;
-  for (; n + 32 <= g.N; n += 32)
+  for (; n < 32 * blocks; n += 32)
     for (int m0 = 0; m0 < g.M; m0 += MR) panel_32<false>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+  if (split49) {
+    for (int m0 = 0; m0 < g.M; m0 += MR) panel_48(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+    column(g, n + 48);
+    return;
+  }
   if (g.N - n > 16) {
     const __mmask16 hi = __mmask16((1u << (g.N - n - 16)) - 1u);
     for (int m0 = 0; m0 < g.M; m0 += MR) panel_32<true>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, hi);
