@@ -1,7 +1,8 @@
 // AVX-512F convolution GEMM (compiled with -mavx512f -mavx2 -mfma on this file only).
 // Register block: 6 weight rows x 32 pixels = 12 zmm accumulators, 2 zmm of pixels and one
 // broadcast weight per k; a 17..31-column tail is one 6x32 block with its upper half masked, a
-// 1..16-column tail a 6x16 block with masked loads/stores, on the same running column index. Same packing (mr 6) and contract as the AVX2 kernel; on Zen 4 the
+// 2..16-column tail a 6x16 block with masked loads/stores, on the same running column index; a
+// 1-column tail is vectorised over panel rows instead, and 32q + 17 columns end in 48 + 1. Same packing (mr 6) and contract as the AVX2 kernel; on Zen 4 the
 // gain is fewer instructions per FMA, not wider arithmetic.
 #include <immintrin.h>
 
