@@ -734,6 +734,7 @@ void Engine::Impl::pad_input(const Layer& L) {
   const float* in = ptr[L.in];
   float* p = padded.data();
   if (L.mode == ConvMode::Strided) {  // shifted planes (see build); zero where they read padding
+    const KernelTable& k = variant->kernels;
     const int s = L.sw;
     for (int c = 0; c < L.C; ++c)
       for (int kx = 0; kx < L.kw; ++kx)
@@ -742,47 +743,30 @@ void Engine::Impl::pad_input(const Layer& L) {
           const int off = kx - L.pl;  // input column of output column ox is s * ox + off
           const int j0 = std::min(L.OW, std::max(0, (s - 1 - off) / s));
           const int j1 = L.W - 1 - off < 0 ? j0 : std::max(j0, std::min(L.OW, (L.W - 1 - off) / s + 1));
-          for (int yy = 0; yy < L.RY; ++yy, dst += L.OW) {
-            const int iy = py + L.sh * yy - L.pt;
-            if (iy < 0 || iy >= L.H) {
-              std::fill(dst, dst + L.OW, 0.f);
-              continue;
-            }
-            const float* src = in + (size_t(c) * L.H + iy) * L.W;
-            std::fill(dst, dst + j0, 0.f);
-            if (s == 2)
-              for (int j = j0; j < j1; ++j) dst[j] = src[2 * j + off];  // the stems: a constant stride vectorises
-            else
-              for (int j = j0; j < j1; ++j) dst[j] = src[j * s + off];
-            std::fill(dst + j1, dst + L.OW, 0.f);
+          // Plane rows yy in [y0, y1) read input rows iy = py + sh * yy - pt inside the map.
+          const int y0 = std::min(L.RY, std::max(0, (L.pt - py + L.sh - 1) / L.sh));
+          const int last = L.H - 1 + L.pt - py;  // sh * (last plane row inside the map), if >= 0
+          const int y1 = last < 0 ? y0 : std::max(y0, std::min(L.RY, last / L.sh + 1));
+          std::fill(dst, dst + size_t(y0) * L.OW, 0.f);
+          std::fill(dst + size_t(y1) * L.OW, dst + size_t(L.RY) * L.OW, 0.f);
+          for (int yy = y0; yy < y1; ++yy) {
+            float* d = dst + size_t(yy) * L.OW;
+            std::fill(d, d + j0, 0.f);
+            std::fill(d + j1, d + L.OW, 0.f);
           }
+          if (y1 == y0 || j1 == j0) continue;
+          const float* src = in + (size_t(c) * L.H + py + L.sh * y0 - L.pt) * L.W + s * j0 + off;
+          if (s == 2)  // the stems: the variant's stride-2 gather over all the plane's rows at once
+            k.gather2(src, ptrdiff_t(L.sh) * L.W, y1 - y0, j1 - j0, dst + size_t(y0) * L.OW + j0, L.OW);
+          else
+            for (int yy = y0; yy < y1; ++yy)
+              for (int j = j0; j < j1; ++j) dst[size_t(yy) * L.OW + j] = src[size_t(yy - y0) * L.sh * L.W + size_t(j - j0) * s];
         }
     return;
   }
-  if (L.phases > 1) {  // Winograd F(4x4): 4 column phases (see kernels.h); zero outside the input
-    constexpr int s = 4;
-    int j0[s], j1[s];  // phase ph holds input columns 4j + ph - pl for j in [j0, j1), padding elsewhere
-    for (int ph = 0; ph < s; ++ph) {
-      const int off = ph - L.pl;
-      j0[ph] = std::min(L.QW, std::max(0, (s - 1 - off) / s));
-      j1[ph] = L.W - 1 - off < 0 ? j0[ph] : std::max(j0[ph], std::min(L.QW, (L.W - 1 - off) / s + 1));
-    }
+  if (L.phases > 1) {  // Winograd F(4x4): 4 column phases (see kernels.h), the variant's split
     for (int c = 0; c < L.C; ++c)
-      for (int ph = 0; ph < s; ++ph) {
-        float* dst = p + size_t(c * s + ph) * L.PH * L.QW;
-        const int off = ph - L.pl, a = j0[ph], b = j1[ph];
-        for (int y = 0; y < L.PH; ++y, dst += L.QW) {
-          const int iy = y - L.pt;
-          if (iy < 0 || iy >= L.H) {
-            std::fill(dst, dst + L.QW, 0.f);
-            continue;
-          }
-          const float* src = in + (size_t(c) * L.H + iy) * L.W;
-          for (int j = 0; j < a; ++j) dst[j] = 0.f;
-          for (int j = a; j < b; ++j) dst[j] = src[4 * j + off];
-          for (int j = b; j < L.QW; ++j) dst[j] = 0.f;
-        }
-      }
+      variant->kernels.phase4(in + size_t(c) * L.H * L.W, L.H, L.W, L.pt, L.pl, L.PH, L.QW, p + size_t(c) * 4 * L.PH * L.QW);
     return;
   }
   for (int c = 0; c < L.C; ++c) {

@@ -11,6 +11,8 @@ void gemm_avx2(const GemmArgs& a);
 constexpr int kAvx2NarrowMr = 16;
 void gemm_narrow_avx2(const GemmArgs& a);
 void maxpool_avx2(const MaxPoolArgs& a);
+void maxpool_avx512(const MaxPoolArgs& a);
+void gather2_avx512(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);  // rows of up to 32 columns; the AVX2 kernel otherwise
 constexpr int kSmallMr = 8;
 void conv3x3_small_avx2(const Conv3x3SmallArgs& a);
 // With 16 ymm registers a row block holds 12 accumulators: from 7-wide maps on it is one row per
@@ -25,6 +27,7 @@ constexpr int kSmallMr512 = 16;
 void conv3x3_small_avx512(const Conv3x3SmallArgs& a);
 void winograd4_input_avx512(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                             size_t ms);
+void phase4_avx512(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
 void winograd4_output_avx512(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
                              bool relu, float* out, int OH, int OW);
 #endif

@@ -111,6 +111,24 @@ void winograd4_weights(const float* w, int M, int C, float* u) {
 
 // The scalar references of the F(4x4) transforms (KernelTable::winograd4_input/output): one tile
 // at a time, B^T d B and A^T m A written out as matrix products.
+// Zero the channel's four phases, then scatter each input row's pixels to their phase: one pass
+// over the input with no short loops (the previous per-phase loops of 0-5 iterations each took
+// 4.4 us for fire2's 12 channels of 15x15).
+void phase4_ref(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst) {
+  const size_t ps = size_t(PH) * QW;  // floats per phase
+  std::fill(dst, dst + 4 * ps, 0.f);
+  const int y0 = std::max(0, pt), y1 = std::min(PH, pt + H);
+  const int x0 = std::max(0, -pl), x1 = std::min(W, 4 * QW - pl);  // input columns inside the phases
+  for (int y = y0; y < y1; ++y) {
+    const float* s = src + size_t(y - pt) * W;
+    float* d = dst + size_t(y) * QW;
+    for (int x = x0; x < x1; ++x) {
+      const int p = x + pl;
+      d[(p & 3) * ps + (p >> 2)] = s[x];
+    }
+  }
+}
+
 void winograd4_input_ref(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld, size_t ms) {
   const float BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
                           {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};

@@ -35,7 +35,7 @@ std::vector<float> run_gemm(GemmFn gemm, int mr, int M, int N, int K, int ldc, b
 TEST(gemm_variants_match_reference) {
   std::mt19937 rng(1234);
   const int Ms[] = {1, 3, 4, 5, 7, 8, 13, 16, 24, 37};
-  const int Ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 24, 49, 55};
+  const int Ns[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 15, 16, 17, 24, 33, 49, 55, 65, 81};
   const int Ks[] = {1, 3, 8, 27, 37, 64, 144};
   struct Fn {
     const char* name;
@@ -117,8 +117,8 @@ TEST(registry_lists_reference_last) {
 TEST(maxpool_variants_match_reference) {
   std::mt19937 rng(3);
   for (const Variant* v : available_variants())
-    for (int H : {2, 3, 4, 5, 7, 13, 15, 27, 55, 111})
-      for (int W : {2, 3, 4, 5, 8, 9, 11, 13, 15, 16, 17, 27, 55, 111}) {
+    for (int H : {2, 3, 4, 5, 7, 13, 15, 27, 31, 55, 111})
+      for (int W : {2, 3, 4, 5, 8, 9, 11, 13, 15, 16, 17, 27, 31, 32, 33, 55, 111}) {
         auto out_size = [](int n) {  // 3x3 stride 2, ceil_mode
           int o = (n - 3 + 1) / 2 + 1;
           return (o - 1) * 2 >= n ? o - 1 : o;
@@ -136,6 +136,39 @@ TEST(maxpool_variants_match_reference) {
               break;
             }
         }
+      }
+}
+
+TEST(gather2_variants_match_reference) {
+  // Every variant's stride-2 column gather (the stems' shifted planes) against the reference, on
+  // 1-40 outputs a row (every 16-lane tail); the source ends at the last float it may read, and the
+  // destination rows carry sentinels past n.
+  std::mt19937 rng(8);
+  for (const Variant* v : available_variants())
+    for (int rows : {1, 3})
+      for (int n = 1; n <= 40; ++n) {
+        const int sld = 2 * n + 3, dld = n + 5;
+        auto src = random_vec(size_t(rows - 1) * sld + 2 * (n - 1) + 1, rng);
+        std::vector<float> want(size_t(rows) * dld, -9.f), got(want);
+        gather2_ref(src.data(), sld, rows, n, want.data(), dld);
+        v->kernels.gather2(src.data(), sld, rows, n, got.data(), dld);
+        CHECK(got == want, "variant %s gather2 rows %d n %d differs from the reference", v->name, rows, n);
+      }
+}
+
+TEST(phase4_variants_match_reference) {
+  // Every variant's F(4x4) column-phase split against the reference: the engine's padded sizes for
+  // maps 13-55 (one to four 16-lane blocks a phase row), padding 0 and 1; sentinels must all go.
+  std::mt19937 rng(9);
+  for (const Variant* v : available_variants())
+    for (int S : {3, 13, 15, 16, 23, 27, 55, 70})
+      for (int pad = 0; pad < 2; ++pad) {
+        const int TX = (S + 3) / 4, PH = 4 * TX + 2, QW = (4 * TX + 2 + 3) / 4, H = S - 1;
+        auto src = random_vec(size_t(H) * S, rng);
+        std::vector<float> want(size_t(4) * PH * QW, -9.f), got(want.size(), -7.f);
+        phase4_ref(src.data(), H, S, pad, pad, PH, QW, want.data());
+        v->kernels.phase4(src.data(), H, S, pad, pad, PH, QW, got.data());
+        CHECK(got == want, "variant %s phase4 map %dx%d pad %d differs from the reference", v->name, H, S, pad);
       }
 }
 

@@ -84,6 +84,16 @@ using Winograd4InputFn = void (*)(const float* phases, int PH, int QW, int C, in
 using Winograd4OutputFn = void (*)(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
                                    bool relu, float* out, int OH, int OW);
 
+// dst[r * dld + j] = src[r * sld + 2 * j] for r < rows, j < n: every other column of `rows` rows,
+// the stride-2 convolutions' shifted planes (see engine.cpp). Reads nothing past src[(rows - 1) *
+// sld + 2 * (n - 1)].
+using Gather2Fn = void (*)(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);
+
+// The F(4x4) column-phase split of one channel (the Winograd4 input's layout): for ph < 4, y < PH,
+// j < QW, dst[(ph * PH + y) * QW + j] = the padded map at row y, column 4j + ph, i.e.
+// src[(y - pt) * W + 4j + ph - pl] inside the H x W map and 0 outside it.
+using Phase4Fn = void (*)(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
+
 struct KernelTable {
   int mr;  // rows per packed weight panel that `gemm` expects
   int narrow_mr;  // the same for `gemm_narrow`
@@ -99,6 +109,8 @@ struct KernelTable {
   int small_max;                 // the largest map side (<= kSmallMap) this variant sends to conv3x3_small
   Winograd4InputFn winograd4_input;    // nullptr: Winograd layers use F(2x2, 3x3) only
   Winograd4OutputFn winograd4_output;
+  Gather2Fn gather2;
+  Phase4Fn phase4;  // used with winograd4_input
 };
 
 // Packs W (M x K, row-major) into `out` (packed_size floats) for a kernel with panel height mr.
@@ -112,6 +124,8 @@ void im2col_ref(const Im2colArgs& a);
 void maxpool_ref(const MaxPoolArgs& a);
 void mean_ref(const MeanArgs& a);
 void softmax_ref(const float* in, int n, float* out);
+void phase4_ref(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
+void gather2_ref(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);
 void conv3x3_small_ref(const Conv3x3SmallArgs& a);  // not in the ref variant's table: its engine
                                                      // path stays the direct convolution
 void winograd4_input_ref(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,

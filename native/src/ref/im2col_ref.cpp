@@ -7,6 +7,11 @@
 
 namespace bluefire {
 
+void gather2_ref(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld) {
+  for (int r = 0; r < rows; ++r, src += sld, dst += dld)
+    for (int j = 0; j < n; ++j) dst[j] = src[2 * j];
+}
+
 void im2col_ref(const Im2colArgs& a) {
   float* row = a.out;
   for (int c = 0; c < a.C; ++c) {

@@ -1,7 +1,8 @@
 // AVX-512F convolution GEMM (compiled with -mavx512f -mavx2 -mfma on this file only).
 // Register block: 6 weight rows x 32 pixels = 12 zmm accumulators, 2 zmm of pixels and one
 // broadcast weight per k; a 17..31-column tail is one 6x32 block with its upper half masked, a
-// 1..16-column tail a 6x16 block with masked loads/stores, on the same running column index. Same packing (mr 6) and contract as the AVX2 kernel; on Zen 4 the
+// 2..16-column tail a 6x16 block with masked loads/stores, on the same running column index; a
+// 1-column tail is vectorised over panel rows instead, and 32q + 17 columns end in 48 + 1. Same packing (mr 6) and contract as the AVX2 kernel; on Zen 4 the
 // gain is fewer instructions per FMA, not wider arithmetic.
 #include <immintrin.h>
 
@@ -48,6 +49,34 @@ void block_32(const GemmArgs& g, const float* ap, int m0, int n, __mmask16 hi) {
   }
 }
 
+// R rows x 48 columns: with a 1-column tail, 49 pixels (7x7 maps) take 48 + 1 instead of 32 + a
+// half-masked 32 (2 x 12 FMAs per k and panel against 18 + 1 with column_panels).
+template <int R>
+void block_48(const GemmArgs& g, const float* ap, int m0, int n) {
+  __m512 v0[R], v1[R], v2[R];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) v0[r] = v1[r] = v2[r] = _mm512_setzero_ps();
+  const float* bp = g.b + n;
+  for (int k = 0; k < g.K; ++k, ap += MR) {
+    const float* row = bp + g.brow[k];
+    const __m512 b0 = _mm512_loadu_ps(row), b1 = _mm512_loadu_ps(row + 16), b2 = _mm512_loadu_ps(row + 32);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(ap[r]);
+      v0[r] = _mm512_fmadd_ps(a, b0, v0[r]);
+      v1[r] = _mm512_fmadd_ps(a, b1, v1[r]);
+      v2[r] = _mm512_fmadd_ps(a, b2, v2[r]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    float* cp = g.c + size_t(m0 + r) * g.ldc + n;
+    _mm512_storeu_ps(cp, finish(v0[r], g.bias[m0 + r], g.relu));
+    _mm512_storeu_ps(cp + 16, finish(v1[r], g.bias[m0 + r], g.relu));
+    _mm512_storeu_ps(cp + 32, finish(v2[r], g.bias[m0 + r], g.relu));
+  }
+}
+
 // R rows x up to 16 columns; `mask` selects the valid ones (all 16 for a full block).
 template <int R>
 void block_16(const GemmArgs& g, const float* ap, int m0, int n, __mmask16 mask) {
@@ -65,6 +94,45 @@ void block_16(const GemmArgs& g, const float* ap, int m0, int n, __mmask16 mask)
     _mm512_mask_storeu_ps(g.c + size_t(m0 + r) * g.ldc + n, mask, finish(acc[r], g.bias[m0 + r], g.relu));
 }
 
+// One column n of P consecutive panels (rows m0 .. m0 + 6P - 1, those below M), vectorised over
+// each panel's 6 rows: a 1-column tail (225 = 7 x 32 + 1 pixels on the 15x15 maps at 64x64 input,
+// 961 for the stem) costs P FMAs per k instead of a 6x16 block's 6 per panel, 16 lanes each, for
+// one useful lane. The P accumulators are independent chains.
+template <int P>
+void column_panels(const GemmArgs& g, const float* ap, int m0, int n) {
+  __m512 acc[P];
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) acc[p] = _mm512_setzero_ps();
+  const size_t ps = size_t(MR) * g.K;  // floats per panel
+  const float* bp = g.b + n;
+  for (int k = 0; k < g.K; ++k) {
+    const __m512 b = _mm512_set1_ps(bp[g.brow[k]]);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p)
+      acc[p] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(0x3f, ap + p * ps + size_t(k) * MR), b, acc[p]);
+  }
+  alignas(64) float t[P][16];
+#pragma GCC unroll 4
+  for (int p = 0; p < P; ++p) _mm512_store_ps(t[p], acc[p]);
+  const int rows = std::min(MR * P, g.M - m0);
+  for (int r = 0; r < rows; ++r) {
+    const float v = t[r / MR][r % MR] + g.bias[m0 + r];
+    g.c[size_t(m0 + r) * g.ldc + n] = g.relu ? std::max(v, 0.f) : v;
+  }
+}
+
+void column(const GemmArgs& g, int n) {
+  for (int m0 = 0; m0 < g.M; m0 += 4 * MR) {
+    const float* ap = g.a + size_t(m0) * g.K;
+    switch (std::min(4, (g.M - m0 + MR - 1) / MR)) {
+      case 4: column_panels<4>(g, ap, m0, n); break;
+      case 3: column_panels<3>(g, ap, m0, n); break;
+      case 2: column_panels<2>(g, ap, m0, n); break;
+      default: column_panels<1>(g, ap, m0, n); break;
+    }
+  }
+}
+
 template <bool masked>
 void panel_32(const GemmArgs& g, const float* ap, int m0, int rows, int n, __mmask16 hi = 0xffff) {
   switch (rows) {
@@ -74,6 +142,17 @@ void panel_32(const GemmArgs& g, const float* ap, int m0, int rows, int n, __mma
     case 3: block_32<3, masked>(g, ap, m0, n, hi); break;
     case 2: block_32<2, masked>(g, ap, m0, n, hi); break;
     default: block_32<1, masked>(g, ap, m0, n, hi); break;
+  }
+}
+
+void panel_48(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
+  switch (rows) {
+    case 6: block_48<6>(g, ap, m0, n); break;
+    case 5: block_48<5>(g, ap, m0, n); break;
+    case 4: block_48<4>(g, ap, m0, n); break;
+    case 3: block_48<3>(g, ap, m0, n); break;
+    case 2: block_48<2>(g, ap, m0, n); break;
+    default: block_48<1>(g, ap, m0, n); break;
   }
 }
 
@@ -93,13 +172,25 @@ void panel_16(const GemmArgs& g, const float* ap, int m0, int rows, int n, __mma
 void gemm_avx512(const GemmArgs& g) {
   // Pixels outer, weight panels inner, as in the AVX2 kernel. 1x1 convolutions read B rows a
   // whole channel plane apart; the 2 KB strip (K x 128 bytes) is still reused by every panel.
+  // N = 32q + 17 (q >= 1; 49 = 7x7 maps): the last 49 columns as 48 + 1 (block_48, column).
+  const bool split49 = g.N % 32 == 17 && g.N >= 49;
+  const int blocks = split49 ? (g.N - 49) / 32 : g.N / 32;
   int n = 0;
-  for (; n + 32 <= g.N; n += 32)
+  for (; n < 32 * blocks; n += 32)
     for (int m0 = 0; m0 < g.M; m0 += MR) panel_32<false>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+  if (split49) {
+    for (int m0 = 0; m0 < g.M; m0 += MR) panel_48(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+    column(g, n + 48);
+    return;
+  }
   if (g.N - n > 16) {
     const __mmask16 hi = __mmask16((1u << (g.N - n - 16)) - 1u);
     for (int m0 = 0; m0 < g.M; m0 += MR) panel_32<true>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, hi);
     n = g.N;
+  }
+  if (g.N - n == 1) {  // one last column (see column_panels)
+    column(g, n);
+    return;
   }
   for (; n < g.N; n += 16) {
     const int cols = std::min(16, g.N - n);

@@ -1,0 +1,55 @@
+"""Per-layer times of the native engine: minima of `Engine.profile` over many passes.
+
+    .venv/bin/python native/tools/profile_layers.py models/squeezenet1_1_fmnist_pruned.onnx \
+        [--baseline OLD/_native*.so] [--variant avx512] [--passes 300]
+
+With --baseline, that build of the extension is profiled too, pass by pass in turn with the
+current one (so both see the same machine load), and the table has a column for each.
+Only ratios within one run mean anything on a shared host.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+import numpy as np
+
+
+def _load(so: str | None):
+    if so is None:
+        from rtmaps_components import _native
+        return _native
+    spec = importlib.util.spec_from_file_location("_native", so)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model")
+    ap.add_argument("--baseline", help="another build's _native*.so, profiled interleaved")
+    ap.add_argument("--variant", default="avx512")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--passes", type=int, default=300)
+    args = ap.parse_args()
+    builds = ([("before", args.baseline)] if args.baseline else []) + [("after" if args.baseline else "us", None)]
+    engines = [_load(so).Engine(args.model, threads=args.threads, variant=args.variant) for _, so in builds]
+    h, w = engines[0].input_size
+    x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+    best: list[list[float] | None] = [None] * len(engines)
+    rows = []
+    for _ in range(args.passes):
+        for i, eng in enumerate(engines):
+            prof = eng.profile(x)
+            t = [r[3] for r in prof]
+            best[i] = t if best[i] is None else [min(a, b) for a, b in zip(best[i], t)]
+            rows = [(r[0], r[1], r[2]) for r in prof]
+    print(f"{'layer':24s} {'kind':8s} {'MACs':>9s} " + " ".join(f"{n:>8s}" for n, _ in builds))
+    for j, (name, kind, macs) in enumerate(rows):
+        print(f"{name:24s} {kind:8s} {macs:9d} " + " ".join(f"{b[j] * 1e6:8.2f}" for b in best))
+    print(f"{'total':43s}" + " ".join(f"{sum(b) * 1e6:8.1f}" for b in best))
+
+
+if __name__ == "__main__":
+    main()
