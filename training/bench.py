@@ -281,6 +281,13 @@ def main(args: argparse.Namespace) -> int:
         print("bluefire bench: --runs must be >= 1", file=sys.stderr)
         return 2
     threads = [int(t) for t in args.threads.split(",")]
+    models = Path(args.models_dir)
+    if not models.is_dir():
+        print(f"bluefire bench: --models-dir {models}: no such directory", file=sys.stderr)
+        return 2
+    if args.no_builtin and not any(models.glob("*.onnx")):
+        print(f"bluefire bench: nothing to time: --no-builtin and no *.onnx in {models}", file=sys.stderr)
+        return 2
     peak = measure_peak_gflops()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -289,8 +296,7 @@ def main(args: argparse.Namespace) -> int:
         except ValueError as e:
             print(f"bluefire bench: {e}", file=sys.stderr)
             return 2
-        models = Path(args.models_dir)
-        cases += sorted(models.glob("*.onnx")) if models.is_dir() else []
+        cases += sorted(models.glob("*.onnx"))
         for path in cases:
             for t in threads:
                 print(f"  timing {path.name}, {t} thread(s), {args.runs} runs per engine ...", file=sys.stderr, flush=True)

@@ -1,0 +1,19 @@
+"""`bluefire bench` refuses what it cannot time, before it spends time measuring the peak."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from training.cli import main
+
+
+def test_missing_models_dir_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope"
+    assert main(["bench", "--models-dir", str(missing), "--runs", "1"]) == 2
+    assert f"--models-dir {missing}: no such directory" in capsys.readouterr().err
+
+
+def test_nothing_to_time_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--models-dir", str(tmp_path), "--no-builtin"]) == 2
+    assert "nothing to time" in capsys.readouterr().err
