@@ -53,7 +53,7 @@ class LoadedModel:
         return self.prep.num_classes
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """float32 (N, 3, H, W) -> float32 (N, num_classes) logits."""
+        """float32 (N, C, H, W) (C = the preprocessing's channels) -> float32 (N, num_classes) logits."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         if self.backend == "native":
             return np.asarray(self._impl.run(x), dtype=np.float32)
@@ -92,8 +92,9 @@ def _load_onnxruntime(path: str, threads: int) -> tuple[Any, ModelMeta]:
                              f"{[i.name for i in inputs]} and outputs {[o.name for o in outputs]}")
     shape = inputs[0].shape
     h, w = meta.preprocessing.input_size
-    if len(shape) != 4 or shape[1] != 3 or shape[2:] != [h, w]:
-        raise ModelLoadError(f"{path}: input '{INPUT_NAME}' has shape {shape}, the metadata says [batch, 3, {h}, {w}]")
+    c = meta.preprocessing.channels
+    if len(shape) != 4 or shape[1] != c or shape[2:] != [h, w]:
+        raise ModelLoadError(f"{path}: input '{INPUT_NAME}' has shape {shape}, the metadata says [batch, {c}, {h}, {w}]")
     return sess, meta
 
 
@@ -137,7 +138,7 @@ def load_model(path: str, backend: str = "auto", threads: int = 1, variant: str 
         impl, meta = _load_onnxruntime(path, threads)
     n = meta.preprocessing.num_classes
     out = LoadedModel(path, backend, meta, threads, impl)
-    probe = out.run(np.zeros((1, 3, *meta.preprocessing.input_size), np.float32))
+    probe = out.run(np.zeros((1, meta.preprocessing.channels, *meta.preprocessing.input_size), np.float32))
     if probe.shape != (1, n):
         raise ModelLoadError(f"{path}: output '{OUTPUT_NAME}' has shape {probe.shape[1:]}, the metadata names {n} classes")
     return out

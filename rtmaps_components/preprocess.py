@@ -31,6 +31,8 @@ class Preprocessing:
 
     color: "rgb" keeps colour; "gray" converts to luma first and replicates it to three
     channels (a model trained on gray data must see gray frames from a colour camera too).
+    channels: the network's input planes, 3, or 1 for a gray model exported with its stem folded
+    to one plane (`bluefire export --planes 1`): the luma plane alone, normalised by mean[0], std[0].
     """
 
     input_size: tuple[int, int]  # (height, width)
@@ -38,9 +40,10 @@ class Preprocessing:
     color: str = "rgb"
     resize: str = "bilinear"
     scale: float = 1.0 / 255.0
-    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: tuple[float, ...] = (1.0, 1.0, 1.0)
     channel_order: str = "RGB"  # the order of the network's three input planes
+    channels: int = 3
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -53,8 +56,13 @@ class Preprocessing:
             raise ValueError(f"resize must be one of {sorted(_RESIZE)}, got {self.resize!r}")
         if self.channel_order not in ("RGB", "BGR"):
             raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {self.channel_order!r}")
-        if len(self.mean) != 3 or len(self.std) != 3 or any(s <= 0 for s in self.std):
-            raise ValueError(f"mean and std need 3 values each, std > 0; got {self.mean}, {self.std}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
+        if self.channels == 1 and self.color != "gray":
+            raise ValueError("channels 1 needs color 'gray' (one luma plane)")
+        n = self.channels
+        if len(self.mean) != n or len(self.std) != n or any(s <= 0 for s in self.std):
+            raise ValueError(f"mean and std need {n} value(s) each, std > 0; got {self.mean}, {self.std}")
         if not self.class_names:
             raise ValueError("class_names must not be empty")
 
@@ -76,7 +84,7 @@ class Preprocessing:
             raise ValueError(f"{source}: '{METADATA_KEY}' is not valid JSON ({e})") from None
         if not isinstance(d, dict):
             raise ValueError(f"{source}: '{METADATA_KEY}' must be a JSON object")
-        known = {"input_size", "class_names", "color", "resize", "scale", "mean", "std", "channel_order"}
+        known = {"input_size", "class_names", "color", "resize", "scale", "mean", "std", "channel_order", "channels"}
         missing = {"input_size", "class_names"} - set(d)
         if missing:
             raise ValueError(f"{source}: '{METADATA_KEY}' lacks field(s) {sorted(missing)}")
@@ -91,6 +99,9 @@ class Preprocessing:
             for k in ("mean", "std"):
                 if k in d:
                     d[k] = tuple(float(v) for v in d[k])
+            if "channels" in d:
+                if isinstance(d["channels"], bool) or not isinstance(d["channels"], int):
+                    raise ValueError(f"channels must be an integer, got {d['channels']!r}")
             return Preprocessing(**d)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{source}: bad '{METADATA_KEY}': {e}") from None
@@ -128,7 +139,9 @@ class Preprocessing:
         return cv2.resize(rgb, (w, h), interpolation=_RESIZE[self.resize])
 
     def normalize(self, rgb: np.ndarray) -> np.ndarray:
-        """uint8 (..., H, W, 3) RGB -> float32 (..., 3, H, W) in the network's channel order."""
+        """uint8 (..., H, W, 3) RGB -> float32 (..., channels, H, W) in the network's channel order."""
+        if self.channels == 1:  # gray: the three planes are the same luma; keep one
+            rgb = rgb[..., :1]
         x = rgb.astype(np.float32) * np.float32(self.scale)
         x = (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         if self.channel_order == "BGR":
@@ -136,5 +149,5 @@ class Preprocessing:
         return np.ascontiguousarray(np.moveaxis(x, -1, -3))
 
     def apply(self, image: np.ndarray, channel_seq: str = "RGB") -> np.ndarray:
-        """One uint8 image in any supported `channel_seq` -> float32 (1, 3, H, W) network input."""
+        """One uint8 image in any supported `channel_seq` -> float32 (1, channels, H, W) network input."""
         return self.normalize(self.resize_rgb(self.to_rgb(image, channel_seq)))[None]

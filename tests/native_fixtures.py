@@ -61,8 +61,9 @@ def fire_model(path: Path, cin: int, s: int, e1: int, e3: int, size: int, rng: n
 
 
 def network(path: Path, arch: str, size: int, classes: int, pruned: bool, seed: int, color: str = "rgb",
-            channel_order: str = "RGB") -> Path:
-    """A whole SqueezeNet through the real exporter; `pruned` draws odd per-Fire widths and biases."""
+            channel_order: str = "RGB", planes: int = 3) -> Path:
+    """A whole SqueezeNet through the real exporter; `pruned` draws odd per-Fire widths and biases;
+    planes=1: a gray model exported with its stem folded to the luma plane."""
     import torch
 
     from rtmaps_components.preprocess import Preprocessing
@@ -84,7 +85,7 @@ def network(path: Path, arch: str, size: int, classes: int, pruned: bool, seed: 
                     m.bias.uniform_(-0.1, 0.1)
     prep = Preprocessing((size, size), tuple(f"c{i}" for i in range(classes)), color=color,
                          mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), channel_order=channel_order)
-    return export_onnx(model, prep, path)
+    return export_onnx(model, prep, path, planes=planes)
 
 
 def ort_run(path: Path, x: np.ndarray) -> np.ndarray:

@@ -268,3 +268,34 @@ def test_every_classifier_output_carries_the_frame_timestamp(tmp_path):
     last = eng.nodes["Classifier"].outputs
     assert last["scores"].buffer_size == 10 and len(last["topk"].last.data) == 3
     assert last["annotated"].last.data.image_data.shape == frames[0].shape
+
+
+def test_single_plane_gray_model_on_both_backends(tmp_path):
+    """A gray model exported with one input plane loads on each backend and classifies a frame as the
+    three-plane export of the same network does (the classifier feeds what the metadata asks for)."""
+    import torch
+
+    from rtmaps_components.preprocess import Preprocessing
+    from training.export import export_onnx
+    from training.model import SqueezeNet
+
+    torch.manual_seed(1)
+    model = SqueezeNet("squeezenet1_1", 3).eval()
+    prep = Preprocessing((40, 40), ("x", "y", "z"), color="gray", mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    paths = {n: export_onnx(model, prep, tmp_path / f"p{n}.onnx", planes=n) for n in (1, 3)}
+    frame = np.random.default_rng(0).integers(0, 256, (60, 50, 3), dtype=np.uint8)
+    backends = ["onnxruntime"] + (["native"] if native_status()[0] else [])
+    ref = load_model(paths[3], backend="onnxruntime").classify(frame, "BGR")
+    for b in backends:
+        m = load_model(paths[1], backend=b)
+        assert m.prep.channels == 1
+        np.testing.assert_allclose(m.classify(frame, "BGR"), ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ModelLoadError, match=r"the metadata says \[batch, 3, 40, 40\]"):
+        import onnx
+
+        proto = onnx.load(str(paths[1]))
+        for p in proto.metadata_props:
+            if p.key == "bluefire.preprocessing":
+                p.value = Preprocessing((40, 40), ("x", "y", "z"), color="gray", mean=prep.mean, std=prep.std).to_json()
+        onnx.save(proto, str(tmp_path / "lies.onnx"))
+        load_model(tmp_path / "lies.onnx", backend="onnxruntime")

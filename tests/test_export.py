@@ -101,3 +101,47 @@ def test_evaluate_onnx_agrees_with_torch():
     bgr = np.repeat(ds.test.images, 3, axis=-1)
     assert evaluate_onnx(onnx_path, bgr, ds.test.labels, "BGR")["confusion"] == a["confusion"]
     json.dumps(a)  # plain JSON types
+
+
+@pytest.mark.parametrize("order", ["RGB", "BGR"])
+def test_gray_stem_folds_to_one_plane_exactly(tmp_path, order):
+    """A gray model exported with one input plane computes what the trained three-plane model does,
+    even when its three planes are normalised differently (ImageNet statistics on a gray camera)."""
+    from rtmaps_components.preprocess import Preprocessing
+    from training.export import fold_gray_stem
+
+    torch.manual_seed(3)
+    model = build("squeezenet1_1", 4, None).eval()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.1)
+    prep = Preprocessing((48, 48), ("a", "b", "c", "d"), color="gray", mean=(0.485, 0.456, 0.406),
+                         std=(0.229, 0.224, 0.225), channel_order=order)
+    path = export_onnx(model, prep, tmp_path / "one.onnx", planes=1)
+    meta = ModelMeta.from_metadata({p.key: p.value for p in __import__("onnx").load(str(path)).metadata_props})
+    assert (meta.preprocessing.channels, meta.preprocessing.mean, meta.preprocessing.std) == (1, (0.485,), (0.229,))
+    images = np.random.default_rng(0).integers(0, 256, (6, 48, 48, 3), dtype=np.uint8)
+    x3 = np.concatenate([prep.apply(im) for im in images])  # what the trained model sees
+    x1 = np.concatenate([meta.preprocessing.apply(im) for im in images])
+    assert x1.shape == (6, 1, 48, 48)
+    with torch.no_grad():
+        assert np.abs(model(torch.from_numpy(x3)).numpy()).max() > 0.1  # not a dead network
+    assert check_parity(model, path, x3, onnx_inputs=x1) <= 1e-4
+    folded, _ = fold_gray_stem(model, prep)
+    assert folded.conv1.in_channels == 1 and model.conv1.in_channels == 3  # the original is untouched
+    with pytest.raises(ValueError, match="only a 3-plane gray model"):
+        fold_gray_stem(model, Preprocessing((48, 48), ("a", "b", "c", "d")))
+
+
+def test_export_cli_planes(tmp_path):
+    from training.export_cli import export_checked
+
+    ckpt_path, _ = digits_checkpoint_and_onnx()  # a gray model (digits)
+    auto = export_checked(ckpt_path, tmp_path / "auto.onnx", parity_images=16)
+    three = export_checked(ckpt_path, tmp_path / "three.onnx", parity_images=16, planes="3")
+    assert (auto["planes"], three["planes"]) == (1, 3)
+    assert auto["max_abs_diff_real"] <= 1e-4 and auto["max_abs_diff_random"] <= 1e-4
+    import onnxruntime as ort
+
+    shapes = [ort.InferenceSession(str(tmp_path / f), providers=["CPUExecutionProvider"]).get_inputs()[0].shape[1]
+              for f in ("auto.onnx", "three.onnx")]
+    assert shapes == [1, 3]

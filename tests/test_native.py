@@ -120,11 +120,14 @@ def test_batch_equals_single_images(nets) -> None:
 @pytest.fixture(scope="module")
 def prep_nets(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("prep")
-    return {(c, o): fx.network(d / f"{c}{o}.onnx", "squeezenet1_1", 96, 5, False, seed=4, color=c, channel_order=o)
+    nets = {(c, o): fx.network(d / f"{c}{o}.onnx", "squeezenet1_1", 96, 5, False, seed=4, color=c, channel_order=o)
             for c, o in (("rgb", "RGB"), ("gray", "BGR"))}
+    nets[("gray1", "BGR")] = fx.network(d / "gray1.onnx", "squeezenet1_1", 96, 5, False, seed=4, color="gray",
+                                        channel_order="BGR", planes=1)
+    return nets
 
 
-@pytest.mark.parametrize("color,order", [("rgb", "RGB"), ("gray", "BGR")])
+@pytest.mark.parametrize("color,order", [("rgb", "RGB"), ("gray", "BGR"), ("gray1", "BGR")])
 @pytest.mark.parametrize("shape", [(96, 96), (192, 192), (50, 70), (17, 200), (300, 41)])
 def test_run_image_matches_python_preprocessing(prep_nets, color, order, shape) -> None:
     from rtmaps_components.preprocess import Preprocessing
@@ -140,6 +143,41 @@ def test_run_image_matches_python_preprocessing(prep_nets, color, order, shape) 
     assert diff.max() <= step * 1.001 + 1e-6, f"{shape} {color}: preprocessing differs by {diff.max()} (> {step})"
     assert np.mean(diff > 1e-5) < 0.05, f"{shape} {color}: {np.mean(diff > 1e-5):.1%} of values off by one level"
     np.testing.assert_array_equal(eng.run_image(img), eng.run(got)[0])
+    assert got.shape == (1, eng.input_channels, 96, 96) == (1, prep.channels, 96, 96)
+
+
+def test_single_plane_gray_model_equals_three_planes(prep_nets) -> None:
+    # The same network exported both ways (export folds the stem over the identical luma planes):
+    # from the same image, the native engine gives the same logits to float rounding.
+    img = np.random.default_rng(9).integers(0, 256, (120, 80, 3), dtype=np.uint8)
+    three, one = (_native.Engine(str(prep_nets[(k, "BGR")])) for k in ("gray", "gray1"))
+    assert (three.input_channels, one.input_channels) == (3, 1)
+    a, b = three.run_image(img), one.run_image(img)
+    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4 * np.abs(a).max())
+    assert three.macs - one.macs == 2 * 64 * 9 * 47 * 47  # two planes fewer through the 3x3 s2 stem
+    with pytest.raises(ValueError, match=r"\(N, 1, 96, 96\)"):
+        one.run(np.zeros((1, 3, 96, 96), np.float32))
+
+
+def test_preprocessing_metadata_must_match_the_graph(tmp_path, prep_nets) -> None:
+    import json
+
+    import onnx
+
+    for change, match in (({"channels": 3}, "preprocessing 3x96x96 does not match the graph input 1x96x96"),
+                          ({"mean": [0.1, 0.2]}, "mean needs 1 value"), ({"channels": 2}, "channels must be 1 or 3")):
+        proto = onnx.load(str(prep_nets[("gray1", "BGR")]))
+        for p in proto.metadata_props:
+            if p.key == "bluefire.preprocessing":
+                d = json.loads(p.value)
+                if "channels" in change and change["channels"] == 3:
+                    d["mean"], d["std"] = d["mean"] * 3, d["std"] * 3
+                d.update(change)
+                p.value = json.dumps(d)
+        path = tmp_path / "meta.onnx"
+        onnx.save(proto, str(path))
+        with pytest.raises(ValueError, match=match):
+            _native.Engine(str(path))
 
 
 def test_refusals(tmp_path, nets) -> None:

@@ -96,8 +96,8 @@ def _torch_model(path: Path):
     return model.eval()
 
 
-def _macs(path: Path, native_macs: int | None) -> tuple[int, int | None, tuple[int, int]]:
-    """(plain MAC count, fewest-multiply floor or None, input size) of a model file."""
+def _macs(path: Path, native_macs: int | None) -> tuple[int, int | None, tuple[int, int, int]]:
+    """(plain MAC count, fewest-multiply floor or None, input planes and size) of a model file."""
     import onnx
 
     from rtmaps_components.model_meta import ModelMeta
@@ -108,10 +108,11 @@ def _macs(path: Path, native_macs: int | None) -> tuple[int, int | None, tuple[i
     proto = onnx.load(str(path), load_external_data=False)
     meta = ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
     h, w = meta.preprocessing.input_size
+    c = meta.preprocessing.channels
     if h == w:
-        args = (Widths.from_dict(meta.widths), meta.arch, meta.preprocessing.num_classes, h)
-        return count_macs(*args), floor_macs(*args), (h, w)
-    return int(native_macs or 0), None, (h, w)
+        args = (Widths.from_dict(meta.widths), meta.arch, meta.preprocessing.num_classes, h, c)
+        return count_macs(*args), floor_macs(*args), (c, h, w)
+    return int(native_macs or 0), None, (c, h, w)
 
 
 def measure_peak_gflops() -> float:
@@ -205,8 +206,8 @@ def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) 
         from rtmaps_components import _native
 
         native_macs = _native.Engine(str(path), threads=1).macs
-    macs, fewest, (h, w) = _macs(path, native_macs)
-    x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+    macs, fewest, (c, h, w) = _macs(path, native_macs)
+    x = np.random.default_rng(0).random((1, c, h, w), dtype=np.float32)
     names = list(engines)
     for name in names:
         for _ in range(args.warmup):

@@ -1,6 +1,8 @@
 """Export a (pruned or not) SqueezeNet to ONNX with its preprocessing in the metadata, and check parity."""
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import os
 import tempfile
@@ -33,18 +35,60 @@ def _atomic_save_onnx(model_proto, path: Path) -> None:
             os.unlink(tmp)
 
 
-def export_onnx(model: SqueezeNet, prep: Preprocessing, path: str | Path, opset: int = DEFAULT_OPSET) -> Path:
-    """Write `model` as ONNX (dynamic batch, input 'image', output 'logits') with bluefire metadata."""
+def luma_plane(prep: Preprocessing) -> int:
+    """Which of a gray model's three input planes holds RGB channel 0's normalisation."""
+    return 2 if prep.channel_order == "BGR" else 0
+
+
+def fold_gray_stem(model: SqueezeNet, prep: Preprocessing) -> tuple[SqueezeNet, Preprocessing]:
+    """A gray model whose stem takes the luma plane alone: the same function, a third of the stem.
+
+    A gray model's planes are x_c = (v * scale - mean_c) / std_c of one luma v. With x the plane
+    normalised as RGB channel 0 is, x_c = (std_0 / std_c) x + (mean_0 - mean_c) / std_c, so
+    sum_c W_c * x_c + b = (sum_c W_c std_0 / std_c) * x + b + sum_c sum(W_c) (mean_0 - mean_c) / std_c.
+    Exact because SqueezeNet's stems have no padding: every tap reads a pixel, never a zero.
+    Folded in double, rounded once to float32. Returns a copy; `model` is untouched.
+    """
+    if prep.color != "gray" or prep.channels != 3:
+        raise ValueError(f"only a 3-plane gray model folds to one plane (color {prep.color!r}, {prep.channels} planes)")
+    conv = model.conv1
+    if tuple(conv.padding) != (0, 0) or conv.in_channels != 3:
+        raise ValueError(f"the stem must be an unpadded 3-plane convolution, got padding {conv.padding}")
+    order = [0, 1, 2] if prep.channel_order == "RGB" else [2, 1, 0]  # RGB channel of each plane
+    mean = torch.tensor([prep.mean[c] for c in order], dtype=torch.float64)
+    std = torch.tensor([prep.std[c] for c in order], dtype=torch.float64)
+    w = conv.weight.detach().to(torch.float64)
+    b = conv.bias.detach().to(torch.float64) if conv.bias is not None else torch.zeros(w.shape[0], dtype=torch.float64)
+    gain, offset = prep.std[0] / std, (prep.mean[0] - mean) / std
+    folded = torch.nn.Conv2d(1, conv.out_channels, conv.kernel_size, conv.stride)
+    with torch.no_grad():
+        folded.weight.copy_((w * gain[None, :, None, None]).sum(1, keepdim=True).float())
+        folded.bias.copy_((b + (w.sum((2, 3)) * offset[None, :]).sum(1)).float())
+    out = copy.deepcopy(model).eval()
+    out.features[0] = folded
+    return out, dataclasses.replace(prep, channels=1, mean=(prep.mean[0],), std=(prep.std[0],))
+
+
+def export_onnx(model: SqueezeNet, prep: Preprocessing, path: str | Path, opset: int = DEFAULT_OPSET,
+                planes: int = 3) -> Path:
+    """Write `model` as ONNX (dynamic batch, input 'image', output 'logits') with bluefire metadata.
+
+    planes=1 (gray models only): the stem folded to take the luma plane alone (fold_gray_stem).
+    """
     import onnx
 
     if opset < 17:
         raise ValueError(f"opset must be 17 or newer, got {opset}")
     if prep.num_classes != model.num_classes:
         raise ValueError(f"preprocessing names {prep.num_classes} classes, the model has {model.num_classes}")
+    if planes not in (1, 3):
+        raise ValueError(f"planes must be 1 or 3, got {planes}")
     path = Path(path)
     model = model.eval()
+    if planes == 1:
+        model, prep = fold_gray_stem(model, prep)
     h, w = prep.input_size
-    example = torch.zeros(1, 3, h, w)
+    example = torch.zeros(1, prep.channels, h, w)
     # torch's exporter logs a warning per torchvision op it cannot register; we never use torchvision
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as tmpdir, warnings.catch_warnings():
@@ -64,14 +108,18 @@ def export_onnx(model: SqueezeNet, prep: Preprocessing, path: str | Path, opset:
     return path
 
 
-def check_parity(model: SqueezeNet, onnx_path: str | Path, inputs: np.ndarray, atol: float = 1e-4) -> float:
-    """Max |torch - ONNX Runtime| over `inputs` (float32 NCHW); raises if above `atol`."""
+def check_parity(model: SqueezeNet, onnx_path: str | Path, inputs: np.ndarray, atol: float = 1e-4,
+                 onnx_inputs: np.ndarray | None = None) -> float:
+    """Max |torch - ONNX Runtime| over `inputs` (float32 NCHW); raises if above `atol`.
+
+    `onnx_inputs`: what the ONNX file gets instead, when its input differs (a single-plane gray model).
+    """
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     with torch.no_grad():
         ref = model.eval()(torch.from_numpy(inputs)).numpy()
-    got = sess.run([OUTPUT_NAME], {INPUT_NAME: inputs})[0]
+    got = sess.run([OUTPUT_NAME], {INPUT_NAME: inputs if onnx_inputs is None else onnx_inputs})[0]
     err = float(np.max(np.abs(ref - got))) if ref.size else 0.0
     if not err <= atol:
         raise AssertionError(f"{onnx_path}: ONNX Runtime differs from torch by {err:.3g} (> {atol})")

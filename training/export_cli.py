@@ -12,17 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from .export import DEFAULT_OPSET, check_parity, export_onnx
+from .export import DEFAULT_OPSET, check_parity, export_onnx, luma_plane
 
 PARITY_ATOL = 1e-4
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.description = ("Export a bluefire checkpoint (pruned or not) to ONNX: input 'image' float32 (N, 3, H, W) with a\n"
+    p.description = ("Export a bluefire checkpoint (pruned or not) to ONNX: input 'image' float32 (N, C, H, W) with a\n"
                      "dynamic batch, output 'logits' (N, classes); architecture, widths and preprocessing go into the\n"
-                     "file's metadata. The file is checked with onnx.checker, then ONNX Runtime must equal torch\n"
-                     "(max abs difference <= 1e-4) on random inputs and on real validation images.")
+                     "file's metadata. A gray model takes one plane (C = 1): its stem is folded over the three\n"
+                     "identical luma planes, exactly, for a third of the stem's work in every runtime. The file is\n"
+                     "checked with onnx.checker, then ONNX Runtime must equal torch (max abs difference <= 1e-4) on\n"
+                     "random inputs and on real validation images.")
     p.epilog = "example:\n  bluefire export runs/baseline/best.pt -o models/baseline.onnx"
     p.add_argument("checkpoint", metavar="CKPT", help="bluefire checkpoint (.pt) written by train or prune")
     p.add_argument("-o", "--output", required=True, metavar="FILE.onnx", help="where to write the ONNX file")
@@ -33,15 +35,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parity-images", type=int, default=64, metavar="N",
                    help="real validation images in the parity check (default: 64; 0 skips the real-image check)")
     p.add_argument("--atol", type=float, default=PARITY_ATOL, help="parity tolerance, max abs difference of the logits (default: 1e-4)")
+    p.add_argument("--planes", choices=("auto", "1", "3"), default="auto",
+                   help="input planes: 1 (gray models only: the stem folded to the luma plane), 3 (as trained), "
+                        "auto = 1 for gray models, else 3 (default)")
     p.add_argument("--json", metavar="FILE", help="write the parity report as JSON")
 
 
 def main(args: argparse.Namespace) -> int:
     try:
-        report = export_checked(args.checkpoint, args.output, args.opset, args.data, args.parity_images, args.atol)
+        report = export_checked(args.checkpoint, args.output, args.opset, args.data, args.parity_images, args.atol,
+                                args.planes)
     except (ValueError, AssertionError) as e:
         raise SystemExit(f"bluefire export: {e}")
-    print(f"wrote {report['onnx']} (opset {report['opset']}, {report['size_bytes'] / 1e6:.2f} MB); "
+    print(f"wrote {report['onnx']} (opset {report['opset']}, {report['planes']} input plane(s), "
+          f"{report['size_bytes'] / 1e6:.2f} MB); "
           f"max |torch - onnxruntime|: random {report['max_abs_diff_random']:.2e}"
           + (f", {report['real_images']} real images {report['max_abs_diff_real']:.2e}" if report["real_images"] else ""))
     if args.json:
@@ -70,8 +77,12 @@ def real_inputs(ckpt: dict, prep, spec: str | None, n: int) -> np.ndarray:
 
 
 def export_checked(checkpoint: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, data: str | None = None,
-                   parity_images: int = 64, atol: float = PARITY_ATOL) -> dict[str, Any]:
-    """Export and check; raises ValueError / AssertionError with the file named when anything is off."""
+                   parity_images: int = 64, atol: float = PARITY_ATOL, planes: str | int = "auto") -> dict[str, Any]:
+    """Export and check; raises ValueError / AssertionError with the file named when anything is off.
+
+    planes: "auto" (1 for a gray model, else 3), 1 or 3. A single-plane file is checked against the
+    trained three-plane model: ONNX Runtime gets the luma plane, torch the three planes made from it.
+    """
     from . import checkpoint as ckpt_io
 
     if opset < 17:
@@ -81,15 +92,28 @@ def export_checked(checkpoint: str | Path, output: str | Path, opset: int = DEFA
     out = Path(output)
     if out.suffix.lower() != ".onnx":
         raise ValueError(f"{out}: the output file must end in .onnx")
-    export_onnx(model, prep, out, opset)  # runs onnx.checker (full_check) before writing
+    n_planes = (1 if prep.color == "gray" else 3) if planes == "auto" else int(planes)
+    if n_planes == 1 and prep.color != "gray":
+        raise ValueError(f"{checkpoint}: --planes 1 needs a gray model; this one is {prep.color!r}")
+    export_onnx(model, prep, out, opset, planes=n_planes)  # runs onnx.checker (full_check) before writing
     h, w = prep.input_size
     rng = np.random.default_rng(0)
-    diffs = [check_parity(model, out, rng.standard_normal((b, 3, h, w)).astype(np.float32), atol) for b in (1, 7)]
-    report: dict[str, Any] = {"onnx": str(out), "checkpoint": str(checkpoint), "opset": opset,
+
+    def parity(x3: np.ndarray) -> float:  # x3: three planes as the trained model sees them
+        return check_parity(model, out, x3, atol, None if n_planes == 3 else x3[:, luma_plane(prep)][:, None])
+
+    def gray_planes(x1: np.ndarray) -> np.ndarray:  # the three planes a gray image with luma plane x1 has
+        order = [0, 1, 2] if prep.channel_order == "RGB" else [2, 1, 0]
+        return np.concatenate([(x1 * prep.std[0] + prep.mean[0] - prep.mean[c]) / prep.std[c] for c in order],
+                              axis=1).astype(np.float32)
+
+    diffs = [parity(rng.standard_normal((b, 3, h, w)).astype(np.float32)) if n_planes == 3 else
+             parity(gray_planes(rng.standard_normal((b, 1, h, w)).astype(np.float32))) for b in (1, 7)]
+    report: dict[str, Any] = {"onnx": str(out), "checkpoint": str(checkpoint), "opset": opset, "planes": n_planes,
                               "size_bytes": out.stat().st_size, "max_abs_diff_random": max(diffs),
                               "real_images": 0, "max_abs_diff_real": None, "atol": atol}
     if parity_images > 0:
         x = real_inputs(ckpt, prep, data, parity_images)
         report["real_images"] = len(x)
-        report["max_abs_diff_real"] = check_parity(model, out, x, atol) if len(x) else None
+        report["max_abs_diff_real"] = parity(x) if len(x) else None
     return report

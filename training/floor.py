@@ -42,11 +42,13 @@ class LayerFloor:
     algorithm: str
 
 
-def layer_floors(widths: Widths, arch: str, num_classes: int, size: int) -> list[LayerFloor]:
-    """Per convolution, its plain MAC count and the fewest multiplies of the algorithms above."""
+def layer_floors(widths: Widths, arch: str, num_classes: int, size: int, planes: int = 3) -> list[LayerFloor]:
+    """Per convolution, its plain MAC count and the fewest multiplies of the algorithms above.
+
+    planes: the stem's input planes (1 for a gray model whose stem export folded)."""
     fs = feature_sizes(arch, size)
     k = _STEM_KERNEL[arch]
-    stem = widths.conv1 * 3 * k * k * fs["conv1"] ** 2  # strided: no Winograd in common use
+    stem = widths.conv1 * planes * k * k * fs["conv1"] ** 2  # strided: no Winograd in common use
     out = [LayerFloor("conv1", stem, stem, "direct")]
     for name, cin, (s, e1, e3) in zip(FIRE_NAMES, widths.fire_inputs(), widths.fires):
         side = fs[name]
@@ -60,8 +62,8 @@ def layer_floors(widths: Widths, arch: str, num_classes: int, size: int) -> list
     return out
 
 
-def floor_macs(widths: Widths, arch: str, num_classes: int, size: int) -> int:
-    return sum(layer.floor_macs for layer in layer_floors(widths, arch, num_classes, size))
+def floor_macs(widths: Widths, arch: str, num_classes: int, size: int, planes: int = 3) -> int:
+    return sum(layer.floor_macs for layer in layer_floors(widths, arch, num_classes, size, planes))
 
 
 def floor_ms(macs: int, peak_gflops: float) -> float:
@@ -89,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             pre = json.loads(meta["bluefire.preprocessing"])
         except KeyError as e:
             raise SystemExit(f"{path}: metadata field {e.args[0]!r} missing; expected a model exported by bluefire")
-        size, classes = pre["input_size"][0], len(pre["class_names"])
-        layers = layer_floors(widths, arch, classes, size)
-        print(f"{path}: {arch} at {size}x{size}, {classes} classes")
+        size, classes, planes = pre["input_size"][0], len(pre["class_names"]), int(pre.get("channels", 3))
+        layers = layer_floors(widths, arch, classes, size, planes)
+        print(f"{path}: {arch} at {size}x{size}, {planes} input plane(s), {classes} classes")
         print(f"  {'layer':<18} {'algorithm':<9} {'plain MACs':>11} {'floor MACs':>11}")
         for lay in layers:
             print(f"  {lay.name:<18} {lay.algorithm:<9} {lay.direct_macs:>11,} {lay.floor_macs:>11,}")

@@ -147,8 +147,9 @@ class SqueezeNet(nn.Module):
         return self.classifier[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"SqueezeNet expects a (N, 3, H, W) batch, got shape {tuple(x.shape)}")
+        planes = self.conv1.in_channels  # 3; 1 once export has folded a gray model's stem
+        if x.dim() != 4 or x.shape[1] != planes:
+            raise ValueError(f"SqueezeNet expects a (N, {planes}, H, W) batch, got shape {tuple(x.shape)}")
         if min(x.shape[2], x.shape[3]) < self.min_input_size:
             raise ValueError(f"{self.arch}: input {x.shape[2]}x{x.shape[3]} is smaller than the "
                              f"{self.min_input_size}x{self.min_input_size} minimum this network accepts")
@@ -199,13 +200,15 @@ def count_params(widths: Widths, arch: str, num_classes: int) -> int:
     return n + num_classes * (widths.classifier_in + 1)
 
 
-def count_macs(widths: Widths, arch: str, num_classes: int, size: int) -> int:
-    """Multiply-accumulates of the convolutions at a square input of `size`, from the table alone."""
+def count_macs(widths: Widths, arch: str, num_classes: int, size: int, planes: int = 3) -> int:
+    """Multiply-accumulates of the convolutions at a square input of `size`, from the table alone.
+
+    planes: the stem's input planes (1 for a gray model exported with its stem folded)."""
     k = _STEM_KERNEL[arch]
     fs = feature_sizes(arch, size)
     if min(fs.values()) <= 0:
         raise ValueError(f"{arch}: input {size} is smaller than the {min_input_size(arch)} minimum")
-    macs = widths.conv1 * 3 * k * k * fs["conv1"] ** 2
+    macs = widths.conv1 * planes * k * k * fs["conv1"] ** 2
     for name, cin, (s, e1, e3) in zip(FIRE_NAMES, widths.fire_inputs(), widths.fires):
         hw = fs[name] ** 2
         macs += hw * (s * cin + e1 * s + e3 * 9 * s)

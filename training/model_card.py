@@ -95,6 +95,7 @@ def build_card(onnx_path: Path, data_spec: str, train_metrics: Path | None, prun
         "test_per_class": test.get("per_class"),
         "params": count_params(widths, meta.arch, ncls),
         "macs": count_macs(widths, meta.arch, ncls, size),
+        "macs_run": count_macs(widths, meta.arch, ncls, size, meta.preprocessing.channels),
         "widths": widths.to_dict(),
         "feature_sizes": feature_sizes(meta.arch, size),
         "training": {k: cfg.get(k) for k in ("epochs", "optimizer", "lr", "weight_decay", "batch_size",
@@ -136,10 +137,12 @@ def markdown(card: dict[str, Any]) -> str:
              "| | |", "|---|---|",
              f"| test top-1 ({card['data']['test']} test images) | **{100 * card['test_top1']:.2f} %** |",
              f"| parameters | {card['params']:,} |",
-             f"| MACs per image | {card['macs']:,} |",
+             f"| MACs per image | {card['macs']:,} (the trained network; " + (
+                 f"the file's stem takes one gray plane: {card['macs_run']:,} run)" if card.get("macs_run", card["macs"])
+                 != card["macs"] else "as run)") + " |",
              f"| ONNX file | {card['file_bytes']:,} bytes (sha256 `{card['sha256'][:16]}…`) |",
-             f"| input | {p['input_size'][0]}×{p['input_size'][1]} {p['color']} ({p['resize']} resize, "
-             f"mean {p['mean'][0]:.4f}, std {p['std'][0]:.4f}) |"]
+             f"| input | {p.get('channels', 3)} × {p['input_size'][0]}×{p['input_size'][1]} {p['color']} "
+             f"({p['resize']} resize, mean {p['mean'][0]:.4f}, std {p['std'][0]:.4f}) |"]
     for eng, v in sorted(card.get("latency_ms", {}).items()):
         lines.append(f"| latency, {eng}, 1 thread | median {v['median_ms']:.4f} ms, p99 {v['p99_ms']:.4f} ms |")
     vb = card.get("vs_baseline")

@@ -44,7 +44,14 @@ std::string load_preprocessing(Engine& e, const std::string& source) {
       return source + ": run_image implements resize 'bilinear' only, the model asks for '" +
              d["resize"].cast<std::string>() + "'; preprocess in Python and call run()";
     if (d.contains("scale")) s.scale = d["scale"].cast<float>();
-    for (int c = 0; c < 3; ++c) {
+    if (d.contains("channels")) s.channels = d["channels"].cast<int>();
+    if (s.channels != 1 && s.channels != 3)
+      throw py::value_error(source + ": bad 'bluefire.preprocessing': channels must be 1 or 3");
+    for (const char* key : {"mean", "std"})
+      if (d.contains(key) && py::len(d[key]) != size_t(s.channels))
+        throw py::value_error(source + ": bad 'bluefire.preprocessing': " + key + " needs " +
+                              std::to_string(s.channels) + " value(s)");
+    for (int c = 0; c < s.channels; ++c) {
       if (d.contains("mean")) s.mean[c] = py::list(d["mean"])[c].cast<float>();
       if (d.contains("std")) s.std[c] = py::list(d["std"])[c].cast<float>();
     }
@@ -138,16 +145,18 @@ PYBIND11_MODULE(_native, m) {
       .def(py::init<const std::string&, int, const std::string&>(), py::arg("onnx_path"), py::arg("threads") = 1,
            py::arg("variant") = "auto")
       .def("run", &PyEngine::run, py::arg("x"),
-           "float32 C-contiguous (N, 3, H, W) at the model's input size -> float32 (N, num_classes) logits.")
+           "float32 C-contiguous (N, C, H, W) at the model's input planes and size -> float32 (N, num_classes) logits.")
       .def("run_image", [](PyEngine& s, const py::array& img) { return s.image_call(img, false); }, py::arg("img"),
            "uint8 C-contiguous (H, W, 3) RGB of any size -> (num_classes,) logits, with the model's preprocessing "
            "(each resized uint8 value within 1 of rtmaps_components.preprocess, i.e. 1*scale/std after normalising).")
       .def("preprocess", [](PyEngine& s, const py::array& img) { return s.image_call(img, true); }, py::arg("img"),
-           "Just run_image's preprocessing: float32 (1, 3, H, W).")
+           "Just run_image's preprocessing: float32 (1, C, H, W), C the model's input planes (3, or 1 for a single-plane gray model).")
       .def_property_readonly("variant", [](const PyEngine& s) { return std::string(s.e->variant()); })
       .def_property_readonly("threads", [](const PyEngine& s) { return s.e->threads(); })
       .def_property_readonly("num_classes", [](const PyEngine& s) { return py::int_(s.e->output_size()); })
       .def_property_readonly("input_size", [](const PyEngine& s) { return py::make_tuple(s.e->input_height(), s.e->input_width()); })
+      .def_property_readonly("input_channels", [](const PyEngine& s) { return s.e->input_channels(); },
+                             "Input planes: 3, or 1 for a gray model exported with one plane.")
       .def_property_readonly("metadata", [](const PyEngine& s) { return s.e->metadata(); })
       .def("profile", [](PyEngine& s, const py::array_t<float, py::array::c_style | py::array::forcecast>& x) {
              if (x.size() != py::ssize_t(s.e->input_channels()) * s.e->input_height() * s.e->input_width())

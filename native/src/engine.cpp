@@ -817,10 +817,11 @@ void Engine::run(const float* in, int batch, float* out) {
 }
 
 void Engine::set_preprocessing(const PreprocessSpec& spec) {
-  if (spec.height != input_height() || spec.width != input_width() || input_channels() != 3)
-    throw ModelError(impl_->source + ": preprocessing input_size " + std::to_string(spec.height) + "x" +
-                     std::to_string(spec.width) + " does not match the graph input 3x" + std::to_string(input_height()) +
-                     "x" + std::to_string(input_width()) + " (channels " + std::to_string(input_channels()) + ")");
+  if (spec.height != input_height() || spec.width != input_width() || input_channels() != spec.channels)
+    throw ModelError(impl_->source + ": preprocessing " + std::to_string(spec.channels) + "x" +
+                     std::to_string(spec.height) + "x" + std::to_string(spec.width) + " does not match the graph input " +
+                     std::to_string(input_channels()) + "x" + std::to_string(input_height()) + "x" +
+                     std::to_string(input_width()));
   std::lock_guard<std::mutex> lock(impl_->run_mu);
   impl_->prep.reset(new Preprocessor(spec));
   impl_->prep_buf.assign(impl_->tensors[impl_->input].size(), 0.f);

@@ -21,8 +21,10 @@ inline int16_t coef(float w) { return int16_t(std::lrint(w * kOne)); }
 
 Preprocessor::Preprocessor(const PreprocessSpec& s) : spec_(s) {
   if (s.height < 1 || s.width < 1) throw std::invalid_argument("preprocessing input_size must be positive");
-  for (float v : s.std)
-    if (!(v > 0)) throw std::invalid_argument("preprocessing std must be > 0");
+  if (s.channels != 1 && s.channels != 3) throw std::invalid_argument("preprocessing channels must be 1 or 3");
+  if (s.channels == 1 && !s.gray) throw std::invalid_argument("preprocessing channels 1 needs color 'gray'");
+  for (int c = 0; c < s.channels; ++c)
+    if (!(s.std[c] > 0)) throw std::invalid_argument("preprocessing std must be > 0");
   xofs_.resize(size_t(s.width));
   alpha_.resize(2 * size_t(s.width));
   row0_.resize(3 * size_t(s.width));
@@ -32,8 +34,8 @@ Preprocessor::Preprocessor(const PreprocessSpec& s) : spec_(s) {
 
 void Preprocessor::emit_row(int y, const int* vals) {
   const int h = spec_.height, w = spec_.width;
-  for (int ch = 0; ch < 3; ++ch) {
-    const int plane = spec_.bgr ? 2 - ch : ch;
+  for (int ch = 0; ch < spec_.channels; ++ch) {  // one plane: the luma (all three channels hold it)
+    const int plane = spec_.bgr && spec_.channels == 3 ? 2 - ch : ch;
     float* dst = out_ + (size_t(plane) * h + y) * w;
     const float mean = spec_.mean[ch], sd = spec_.std[ch], scale = spec_.scale;
     for (int x = 0; x < w; ++x) dst[x] = (float(vals[3 * x + ch]) * scale - mean) / sd;

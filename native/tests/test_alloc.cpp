@@ -64,6 +64,7 @@ TEST(engine_inference_allocates_nothing) {
         auto e = Engine::from_file(path.string(), threads, v->name);
         PreprocessSpec spec;
         spec.height = e->input_height(), spec.width = e->input_width(), spec.gray = true;
+        spec.channels = e->input_channels();
         e->set_preprocessing(spec);
         std::vector<float> x(size_t(e->input_channels()) * e->input_height() * e->input_width(), 0.5f);
         std::vector<float> y(2 * e->output_size());

@@ -36,7 +36,7 @@ def main() -> None:
     builds = ([("before", args.baseline)] if args.baseline else []) + [("after" if args.baseline else "us", None)]
     engines = [_load(so).Engine(args.model, threads=args.threads, variant=args.variant) for _, so in builds]
     h, w = engines[0].input_size
-    x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+    x = np.random.default_rng(0).random((1, engines[-1].input_channels, h, w), dtype=np.float32)
     best: list[list[float] | None] = [None] * len(engines)
     rows = []
     for _ in range(args.passes):

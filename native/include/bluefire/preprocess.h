@@ -15,13 +15,14 @@ struct PreprocessSpec {
   float mean[3] = {0, 0, 0};
   float std[3] = {1, 1, 1};
   bool bgr = false;          // network planes in B, G, R order
+  int channels = 3;          // 1: a gray model whose stem takes the luma plane alone (mean[0], std[0])
 };
 
 class Preprocessor {
  public:
   explicit Preprocessor(const PreprocessSpec& spec);  // throws std::invalid_argument on a bad spec
   const PreprocessSpec& spec() const { return spec_; }
-  // rgb: H x W x 3 interleaved; out: 3 x height x width floats. Allocates nothing.
+  // rgb: H x W x 3 interleaved; out: channels x height x width floats. Allocates nothing.
   void run(const uint8_t* rgb, int H, int W, float* out);
 
  private:
