@@ -87,7 +87,8 @@ def _torch_model(path: Path):
 
     proto = onnx.load(str(path))
     meta = ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
-    model = build(meta.arch, meta.preprocessing.num_classes, Widths.from_dict(meta.widths, str(path)))
+    model = build(meta.arch, meta.preprocessing.num_classes, Widths.from_dict(meta.widths, str(path)),
+                  in_planes=meta.preprocessing.channels)
     inits = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in proto.graph.initializer}
     state = model.state_dict()
     for k in state:  # the exporter drops all-zero biases

@@ -103,7 +103,7 @@ class SqueezeNet(nn.Module):
     """torchvision-compatible SqueezeNet whose channel widths come from a `Widths` table."""
 
     def __init__(self, arch: str = "squeezenet1_1", num_classes: int = 1000,
-                 widths: Widths | None = None, dropout: float = 0.5) -> None:
+                 widths: Widths | None = None, dropout: float = 0.5, in_planes: int = 3) -> None:
         super().__init__()
         _check_arch(arch)
         if num_classes < 1:
@@ -112,7 +112,8 @@ class SqueezeNet(nn.Module):
         self.num_classes = num_classes
         self.widths = widths or Widths.default(arch)
         k = _STEM_KERNEL[arch]
-        layers: list[nn.Module] = [nn.Conv2d(3, self.widths.conv1, kernel_size=k, stride=2), nn.ReLU(inplace=True)]
+        # in_planes 1: the layout of a gray model whose export folded the stem (training uses 3)
+        layers: list[nn.Module] = [nn.Conv2d(in_planes, self.widths.conv1, kernel_size=k, stride=2), nn.ReLU(inplace=True)]
         fires = iter(zip(self.widths.fire_inputs(), self.widths.fires))
         for idx in range(2, 13):
             if idx in _POOL_INDEX[arch]:
@@ -225,8 +226,8 @@ def squeezenet1_1(num_classes: int = 1000, widths: Widths | None = None, **kw: A
     return SqueezeNet("squeezenet1_1", num_classes, widths, **kw)
 
 
-def build(arch: str, num_classes: int, widths: Widths | dict | None = None) -> SqueezeNet:
+def build(arch: str, num_classes: int, widths: Widths | dict | None = None, in_planes: int = 3) -> SqueezeNet:
     """Build either version by name, from a width table or its dict form."""
     if isinstance(widths, dict):
         widths = Widths.from_dict(widths)
-    return SqueezeNet(arch, num_classes, widths)
+    return SqueezeNet(arch, num_classes, widths, in_planes=in_planes)

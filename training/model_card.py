@@ -18,7 +18,7 @@ import numpy as np
 from rtmaps_components.model_meta import ModelMeta
 
 from . import data as data_mod
-from .model import FIRE_NAMES, Widths, count_macs, count_params, feature_sizes
+from .model import _STEM_KERNEL, FIRE_NAMES, Widths, count_macs, count_params, feature_sizes
 
 CARD_KIND = "bluefire-model-card"
 
@@ -94,6 +94,9 @@ def build_card(onnx_path: Path, data_spec: str, train_metrics: Path | None, prun
         "test_top1": test["top1"],
         "test_per_class": test.get("per_class"),
         "params": count_params(widths, meta.arch, ncls),
+        # the file's own count: a folded gray stem has 2 of its 3 input planes' weights fewer
+        "params_file": count_params(widths, meta.arch, ncls)
+        - widths.conv1 * (3 - meta.preprocessing.channels) * _STEM_KERNEL[meta.arch] ** 2,
         "macs": count_macs(widths, meta.arch, ncls, size),
         "macs_run": count_macs(widths, meta.arch, ncls, size, meta.preprocessing.channels),
         "widths": widths.to_dict(),
@@ -136,7 +139,9 @@ def markdown(card: dict[str, Any]) -> str:
              f"{', '.join(card['classes'])}.", "",
              "| | |", "|---|---|",
              f"| test top-1 ({card['data']['test']} test images) | **{100 * card['test_top1']:.2f} %** |",
-             f"| parameters | {card['params']:,} |",
+             f"| parameters | {card['params']:,}" + (f" (the trained network; {card['params_file']:,} in the file)"
+                                                     if card.get("params_file", card["params"]) != card["params"] else "")
+             + " |",
              f"| MACs per image | {card['macs']:,} (the trained network; " + (
                  f"the file's stem takes one gray plane: {card['macs_run']:,} run)" if card.get("macs_run", card["macs"])
                  != card["macs"] else "as run)") + " |",
