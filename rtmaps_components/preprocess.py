@@ -42,7 +42,7 @@ class Preprocessing:
     scale: float = 1.0 / 255.0
     mean: tuple[float, ...] = (0.0, 0.0, 0.0)
     std: tuple[float, ...] = (1.0, 1.0, 1.0)
-    channel_order: str = "RGB"  # the order of the network's three input planes
+    channel_order: str = "RGB"  # the order of the network's three input planes (moot for one)
     channels: int = 3
     extra: dict = field(default_factory=dict, compare=False)
 

@@ -93,7 +93,7 @@ def save_confusion_png(result: dict[str, Any], path: str | Path) -> Path:
 
 # ---------------------------------------------------------------- running the models
 def preprocess_batch(prep: Preprocessing, images: np.ndarray, channel_seq: str) -> np.ndarray:
-    """uint8 (N, H, W, C) -> float32 (N, 3, h, w): `Preprocessing.apply` on each image, batched."""
+    """uint8 (N, H, W, C) -> float32 (N, channels, h, w): `Preprocessing.apply` on each image, batched."""
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
         raise ValueError(f"images must be uint8 (N, H, W[, C]), got {images.dtype} {images.shape}")
     rgb = np.stack([prep.resize_rgb(prep.to_rgb(img, channel_seq)) for img in images]) if len(images) else \
