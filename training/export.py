@@ -35,9 +35,14 @@ def _atomic_save_onnx(model_proto, path: Path) -> None:
             os.unlink(tmp)
 
 
+def plane_channels(prep: Preprocessing) -> list[int]:
+    """The RGB channel whose normalisation each of the network's three input planes carries."""
+    return [2, 1, 0] if prep.channel_order == "BGR" else [0, 1, 2]
+
+
 def luma_plane(prep: Preprocessing) -> int:
-    """Which of a gray model's three input planes holds RGB channel 0's normalisation."""
-    return 2 if prep.channel_order == "BGR" else 0
+    """Which of a gray model's three input planes is normalised as RGB channel 0 (the one kept)."""
+    return plane_channels(prep).index(0)
 
 
 def fold_gray_stem(model: SqueezeNet, prep: Preprocessing) -> tuple[SqueezeNet, Preprocessing]:
@@ -54,7 +59,7 @@ def fold_gray_stem(model: SqueezeNet, prep: Preprocessing) -> tuple[SqueezeNet, 
     conv = model.conv1
     if tuple(conv.padding) != (0, 0) or conv.in_channels != 3:
         raise ValueError(f"the stem must be an unpadded 3-plane convolution, got padding {conv.padding}")
-    order = [0, 1, 2] if prep.channel_order == "RGB" else [2, 1, 0]  # RGB channel of each plane
+    order = plane_channels(prep)
     mean = torch.tensor([prep.mean[c] for c in order], dtype=torch.float64)
     std = torch.tensor([prep.std[c] for c in order], dtype=torch.float64)
     w = conv.weight.detach().to(torch.float64)

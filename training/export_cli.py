@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .export import DEFAULT_OPSET, check_parity, export_onnx, luma_plane
+from .export import DEFAULT_OPSET, check_parity, export_onnx, luma_plane, plane_channels
 
 PARITY_ATOL = 1e-4
 
@@ -103,8 +103,7 @@ def export_checked(checkpoint: str | Path, output: str | Path, opset: int = DEFA
         return check_parity(model, out, x3, atol, None if n_planes == 3 else x3[:, luma_plane(prep)][:, None])
 
     def gray_planes(x1: np.ndarray) -> np.ndarray:  # the three planes a gray image with luma plane x1 has
-        order = [0, 1, 2] if prep.channel_order == "RGB" else [2, 1, 0]
-        return np.concatenate([(x1 * prep.std[0] + prep.mean[0] - prep.mean[c]) / prep.std[c] for c in order],
+        return np.concatenate([(x1 * prep.std[0] + prep.mean[0] - prep.mean[c]) / prep.std[c] for c in plane_channels(prep)],
                               axis=1).astype(np.float32)
 
     diffs = [parity(rng.standard_normal((b, 3, h, w)).astype(np.float32)) if n_planes == 3 else
