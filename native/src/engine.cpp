@@ -24,6 +24,7 @@ namespace bluefire {
 namespace {
 
 constexpr int kMaxThreads = 4;
+constexpr int kTileMWsmall = 128;  // output channels per task of conv3x3_wsmall (a multiple of 16)
 constexpr int kTileM = 96;        // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8, 16)
 constexpr int kTileNDirect = 256; // pixels per tile of a 1x1 convolution
 constexpr int kTileNIm2col = 128; // pixels per tile of an im2col convolution (K x 128 scratch)
@@ -66,6 +67,7 @@ struct Layer {
   int QW = 0;                          //   phases, each QW wide (1 and PW otherwise)
   int RY = 0;                          // Strided: rows of each shifted plane
   int wm = 2;                          // Winograd: output tile side, F(2x2, 3x3) or F(4x4, 3x3)
+  bool wsmall = false;                 // Small: F(4x4) vectorised over channels (conv3x3_wsmall)
   std::vector<float> packed, bias;
   std::vector<int> brow;               // B row offsets, see GemmArgs
   int TX = 0, T = 0;                   // Winograd: tiles per row, tiles in all
@@ -257,6 +259,8 @@ void Engine::Impl::build(const OnnxModel& m) {
       L.narrow = L.mode == ConvMode::Winograd ? ((L.OW + L.wm - 1) / L.wm) * ((L.OH + L.wm - 1) / L.wm) <= kNarrowN
                                               : L.mode != ConvMode::Padded && N <= kNarrowN;
       if (L.mode == ConvMode::Small) L.narrow = false;
+      L.wsmall = L.mode == ConvMode::Small && variant->kernels.conv3x3_wsmall && L.H >= variant->kernels.wsmall_min &&
+                 L.H <= variant->kernels.wsmall_max;
       const int mr = L.mode == ConvMode::Small ? variant->kernels.small_mr
                      : L.narrow ? variant->kernels.narrow_mr : variant->kernels.mr;
       if (L.mode == ConvMode::Winograd) {  // 16 or 36 transformed M x C weight matrices, each packed
@@ -267,6 +271,9 @@ void Engine::Impl::build(const OnnxModel& m) {
         L.upanel = packed_size(L.M, L.C, mr);
         L.packed.resize(na * L.upanel);
         for (int i = 0; i < na; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
+      } else if (L.wsmall) {
+        L.packed.resize(wsmall_packed_size(L.M, L.C));
+        pack_wsmall_weights(wm.data(), L.M, L.C, L.packed.data());
       } else {
         L.packed.resize(packed_size(L.M, L.K, mr));
         pack_weights(wm.data(), L.M, L.K, mr, L.packed.data());
@@ -287,6 +294,13 @@ void Engine::Impl::build(const OnnxModel& m) {
       } else if (L.mode == ConvMode::Small) {
         L.nb = N;
         L.n_tiles = 1;
+        if (L.wsmall) {
+          // Each task transforms the whole input once, so it gets up to 128 output channels (8
+          // panels: fire4-5's expand3x3 in one task, 2 blocks of 4 panels x 4 tiles).
+          L.mb = kTileMWsmall;
+          L.m_tiles = (L.M + L.mb - 1) / L.mb;
+          scratch_per_thread = std::max(scratch_per_thread, wsmall_scratch(L.H, L.C));
+        }
       } else if (L.mode == ConvMode::Strided) {
         // The stems. The input is rewritten once per image as kw * sh planes per channel: plane
         // (c, kx, py) row yy, column ox holds padded pixel (py + sh * yy, sw * ox + kx). Tap (ky, kx)
@@ -659,6 +673,13 @@ void Engine::Impl::task(void* self, int t, int thread) {
       g.bias = L.bias.data() + m0;
       g.ldc = N;
       g.relu = L.relu;
+      if (L.mode == ConvMode::Small && L.wsmall) {
+        Conv3x3SmallArgs s{in, L.C, L.H, L.W, m1 - m0, L.packed.data() + size_t(m0) * 36 * L.C, g.bias, out + size_t(m0) * N,
+                           L.relu};
+        s.scratch = e.scratch.data() + size_t(thread) * e.scratch_per_thread;
+        k.conv3x3_wsmall(s);
+        break;
+      }
       if (L.mode == ConvMode::Small) {
         k.conv3x3_small({in, L.C, L.H, L.W, m1 - m0, g.a, g.bias, out + size_t(m0) * N, L.relu});
         break;

@@ -25,6 +25,12 @@ void winograd4_output_avx2(const float* mo, int M, int ld, size_t ms, int TX, in
                            bool relu, float* out, int OH, int OW);
 constexpr int kSmallMr512 = 16;
 void conv3x3_small_avx512(const Conv3x3SmallArgs& a);
+// F(4x4) vectorised over channels (conv_wsmall_avx512.cpp) on maps kWsmallMin512..kWsmallMax512
+// wide; the direct small-map kernel elsewhere. Measured per layer (native/README.md): 0.5x the
+// direct kernel's time at 7x7, 0.3-0.4x at 12x12, 0.65-0.78x at 6x6, but equal or 10 % slower at
+// 5x5 (4 tiles of 144 products against 169 direct), hence from 6.
+void conv3x3_wsmall_avx512(const Conv3x3SmallArgs& a);
+constexpr int kWsmallMin512 = 6, kWsmallMax512 = 12;
 void winograd4_input_avx512(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                             size_t ms);
 void phase4_avx512(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);

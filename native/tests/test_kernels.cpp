@@ -201,6 +201,43 @@ TEST(conv3x3_small_variants_match_reference) {
   }
 }
 
+TEST(conv3x3_wsmall_variants_match_reference) {
+  // Every variant's channel-vectorised F(4x4) small-map kernel against the direct scalar reference,
+  // on every map side it is compiled for (5..12: 4 or 9 tiles, partial tiles, 16-pixel runs and
+  // their remainders), channel counts that break its 16-channel groups and output panel blocks,
+  // and a call starting at a later panel (rows [m0, M)). Tolerance: Winograd F(4x4) rounding.
+  std::mt19937 rng(23);
+  for (const Variant* v : available_variants()) {
+    if (!v->kernels.conv3x3_wsmall) continue;
+    int bad = 0;
+    for (int S = 5; S <= kSmallMap; ++S)
+      for (int C : {1, 3, 16, 23, 33})
+        for (int M : {1, 5, 16, 17, 48, 59, 100, 128})
+          for (int relu = 0; relu < 2; ++relu) {
+            const int K = C * 9, HW = S * S;
+            const int m0 = M > 16 && relu ? 16 : 0;  // sometimes a call for rows [16, M)
+            auto w = random_vec(size_t(M) * K, rng), x = random_vec(size_t(C) * HW, rng), bias = random_vec(M, rng);
+            std::vector<float> pr(packed_size(M, K, kRefMr)), pv(wsmall_packed_size(M, C));
+            pack_weights(w.data(), M, K, kRefMr, pr.data());
+            pack_wsmall_weights(w.data(), M, C, pv.data());
+            std::vector<float> want(size_t(M) * HW + 8, 777.f), got(want.size(), 777.f);
+            std::vector<float> scratch(wsmall_scratch(S, C), -1.f);
+            conv3x3_small_ref({x.data(), C, S, S, M, pr.data(), bias.data(), want.data(), bool(relu)});
+            for (size_t i = 0; i < size_t(m0) * HW; ++i) got[i] = want[i];
+            Conv3x3SmallArgs a{x.data(), C, S, S, M - m0, pv.data() + size_t(m0) * 36 * C, bias.data() + m0,
+                               got.data() + size_t(m0) * HW, bool(relu)};
+            a.scratch = scratch.data();
+            v->kernels.conv3x3_wsmall(a);
+            for (size_t i = 0; i < want.size() && bad < 5; ++i)
+              if (!(std::fabs(got[i] - want[i]) <= 2e-5f * (1.f + float(K)))) {
+                ++bad;
+                CHECK(false, "variant %s conv3x3_wsmall map %d C=%d M=%d m0=%d relu=%d index %zu%s: got %g, reference %g",
+                      v->name, S, C, M, m0, relu, i, i >= size_t(M) * HW ? " (past the output)" : "", got[i], want[i]);
+              }
+          }
+  }
+}
+
 TEST(winograd4_transforms_match_reference) {
   // Every variant's F(4x4) input and output transforms against the scalar references: maps whose
   // last tiles are partial, tile ranges that start and end inside tile rows.

@@ -69,6 +69,7 @@ struct Conv3x3SmallArgs {
   const float* bias;
   float* out;
   bool relu;
+  float* scratch = nullptr;  // conv3x3_wsmall only: wsmall_scratch(H, C) floats
 };
 using Conv3x3SmallFn = void (*)(const Conv3x3SmallArgs&);
 
@@ -79,6 +80,16 @@ using Conv3x3SmallFn = void (*)(const Conv3x3SmallArgs&);
 // v[i * ms + c * ld + t - t0]. Output: 36 product matrices mo[i * ms + m * ld + t - t0] of M rows
 // -> out (M x OH x OW), y = A^T mo A + bias, optionally ReLU; outputs past OH/OW are dropped.
 constexpr int kWinograd4MinMap = 13;
+
+// Winograd F(4x4, 3x3) on small square maps (KernelTable::conv3x3_wsmall, 5..kSmallMap a side),
+// vectorised over channels: Conv3x3SmallArgs with `a` the weights packed by pack_wsmall_weights
+// (panel p of 16 output channels, product k, input channel c: a[((p * 36 + k) * C + c) * 16 +
+// lane], zero past M; a call for rows [m0, ...) with m0 a multiple of 16 starts at
+// a + m0 * 36 * C) and `scratch` wsmall_scratch(H, C) floats. Results differ from the direct
+// convolution by Winograd rounding only.
+size_t wsmall_packed_size(int M, int C);
+void pack_wsmall_weights(const float* w, int M, int C, float* out);  // w: M x C x 3 x 3
+size_t wsmall_scratch(int S, int C);
 using Winograd4InputFn = void (*)(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                                   size_t ms);
 using Winograd4OutputFn = void (*)(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
@@ -105,6 +116,8 @@ struct KernelTable {
   MeanFn mean;
   SoftmaxFn softmax;
   Conv3x3SmallFn conv3x3_small;  // nullptr: such layers take the general paths
+  Conv3x3SmallFn conv3x3_wsmall;  // nullptr: none; else small maps wsmall_min..wsmall_max a side use it
+  int wsmall_min, wsmall_max;
   int small_mr;                  // rows per packed panel that conv3x3_small expects
   int small_max;                 // the largest map side (<= kSmallMap) this variant sends to conv3x3_small
   Winograd4InputFn winograd4_input;    // nullptr: Winograd layers use F(2x2, 3x3) only
