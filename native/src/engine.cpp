@@ -24,7 +24,7 @@ namespace bluefire {
 namespace {
 
 constexpr int kMaxThreads = 4;
-constexpr int kTileMWsmall = 128;  // output channels per task of conv3x3_wsmall (a multiple of 16)
+constexpr int kTileMWsmall = 128;  // output channels per task of conv3x3_wsmall (a multiple of every wsmall_mr: 4, 16)
 constexpr int kTileM = 96;        // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8, 16)
 constexpr int kTileNDirect = 256; // pixels per tile of a 1x1 convolution
 constexpr int kTileNIm2col = 128; // pixels per tile of an im2col convolution (K x 128 scratch)
@@ -242,10 +242,15 @@ void Engine::Impl::build(const OnnxModel& m) {
       const bool pointwise = L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 && L.pr == 0;
       const bool wino = variant->kernels.winograd && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 && L.sw == 1 &&
                         L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.OW >= kWinogradMinWidth;
-      // Small maps: a direct kernel that skips the padding taps at compile time.
-      const bool small = variant->kernels.conv3x3_small && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 &&
-                         L.sw == 1 && L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.H == L.W && L.H >= 2 &&
-                         L.H <= variant->kernels.small_max;
+      // Small maps: a direct kernel that skips the padding taps at compile time (2..small_max), or
+      // F(4x4) vectorised over channels (wsmall_min..wsmall_max); the ranges may overlap (AVX-512:
+      // the channel-vectorised kernel wins) or leave a gap between them (NEON: 6 takes F(2x2)).
+      const bool small_shape = !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 && L.sw == 1 && L.pt == 1 &&
+                               L.pl == 1 && L.pb == 1 && L.pr == 1 && L.H == L.W;
+      const bool wsmall = small_shape && variant->kernels.conv3x3_wsmall && L.H >= variant->kernels.wsmall_min &&
+                          L.H <= variant->kernels.wsmall_max;
+      const bool small = wsmall || (small_shape && variant->kernels.conv3x3_small && L.H >= 2 &&
+                                    L.H <= variant->kernels.small_max);
       L.mode = single_pixel || pointwise ? ConvMode::Pointwise
                : small ? ConvMode::Small
                : wino ? ConvMode::Winograd
@@ -259,8 +264,7 @@ void Engine::Impl::build(const OnnxModel& m) {
       L.narrow = L.mode == ConvMode::Winograd ? ((L.OW + L.wm - 1) / L.wm) * ((L.OH + L.wm - 1) / L.wm) <= kNarrowN
                                               : L.mode != ConvMode::Padded && N <= kNarrowN;
       if (L.mode == ConvMode::Small) L.narrow = false;
-      L.wsmall = L.mode == ConvMode::Small && variant->kernels.conv3x3_wsmall && L.H >= variant->kernels.wsmall_min &&
-                 L.H <= variant->kernels.wsmall_max;
+      L.wsmall = L.mode == ConvMode::Small && wsmall;
       const int mr = L.mode == ConvMode::Small ? variant->kernels.small_mr
                      : L.narrow ? variant->kernels.narrow_mr : variant->kernels.mr;
       if (L.mode == ConvMode::Winograd) {  // 16 or 36 transformed M x C weight matrices, each packed
@@ -272,8 +276,10 @@ void Engine::Impl::build(const OnnxModel& m) {
         L.packed.resize(na * L.upanel);
         for (int i = 0; i < na; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
       } else if (L.wsmall) {
-        L.packed.resize(wsmall_packed_size(L.M, L.C));
-        pack_wsmall_weights(wm.data(), L.M, L.C, L.packed.data());
+        const int wmr = variant->kernels.wsmall_mr;
+        if (kTileMWsmall % wmr != 0) throw std::logic_error("conv3x3_wsmall tasks must start at a weight panel");
+        L.packed.resize(wsmall_packed_size(L.M, L.C, wmr));
+        pack_wsmall_weights(wm.data(), L.M, L.C, wmr, L.packed.data());
       } else {
         L.packed.resize(packed_size(L.M, L.K, mr));
         pack_weights(wm.data(), L.M, L.K, mr, L.packed.data());
@@ -299,7 +305,7 @@ void Engine::Impl::build(const OnnxModel& m) {
           // panels: fire4-5's expand3x3 in one task, 2 blocks of 4 panels x 4 tiles).
           L.mb = kTileMWsmall;
           L.m_tiles = (L.M + L.mb - 1) / L.mb;
-          scratch_per_thread = std::max(scratch_per_thread, wsmall_scratch(L.H, L.C));
+          scratch_per_thread = std::max(scratch_per_thread, variant->kernels.wsmall_scratch(L.H, L.C));
         }
       } else if (L.mode == ConvMode::Strided) {
         // The stems. The input is rewritten once per image as kw * sh planes per channel: plane

@@ -29,19 +29,19 @@ const std::vector<Variant>& all_variants() {
     // AVX-512F for the main GEMM and max-pool (on rows up to 32 wide); its narrow kernel is the AVX2 one.
     out.push_back({"avx512", [](const CpuFeatures& c) { return c.avx512f && c.avx2_fma; },
                    {kAvx512Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx512, im2col_ref, maxpool_avx512, mean_ref, softmax_ref,
-                    conv3x3_small_avx512, conv3x3_wsmall_avx512, kWsmallMin512, kWsmallMax512, kSmallMr512, kSmallMap, winograd4_input_avx512, winograd4_output_avx512, gather2_avx512,
+                    conv3x3_small_avx512, conv3x3_wsmall_avx512, kWsmallMin512, kWsmallMax512, kWsmallMr512, wsmall_scratch_avx512, kSmallMr512, kSmallMap, winograd4_input_avx512, winograd4_output_avx512, gather2_avx512,
                     phase4_avx512}});
     out.push_back({"avx2", [](const CpuFeatures& c) { return c.avx2_fma; },
                    {kAvx2Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx2, im2col_ref, maxpool_avx2, mean_ref, softmax_ref,
-                    conv3x3_small_avx2, nullptr, 0, 0, kSmallMr, kSmallMaxAvx2, winograd4_input_avx2, winograd4_output_avx2, gather2_ref, phase4_ref}});
+                    conv3x3_small_avx2, nullptr, 0, 0, 0, nullptr, kSmallMr, kSmallMaxAvx2, winograd4_input_avx2, winograd4_output_avx2, gather2_ref, phase4_ref}});
 #endif
 #if defined(BLUEFIRE_HAVE_NEON)
     out.push_back({"neon", [](const CpuFeatures& c) { return c.neon; },
                    {kNeonMr, kNeonMr, gemm_neon, true, gemm_neon, im2col_ref, maxpool_neon, mean_ref, softmax_ref,
-                    conv3x3_small_neon, nullptr, 0, 0, kSmallMrNeon, kSmallMaxNeon, winograd4_input_neon, winograd4_output_neon, gather2_ref, phase4_ref}});
+                    conv3x3_small_neon, conv3x3_wsmall_neon, kWsmallMinNeon, kWsmallMaxNeon, kWsmallMrNeon, wsmall_scratch_neon, kSmallMrNeon, kSmallMaxNeon, winograd4_input_neon, winograd4_output_neon, gather2_ref, phase4_ref}});
 #endif
     out.push_back({"ref", [](const CpuFeatures&) { return true; }, {kRefMr, kRefMr, gemm_ref, false, gemm_ref, im2col_ref, maxpool_ref, mean_ref, softmax_ref,
-                    nullptr, nullptr, 0, 0, 0, 0, nullptr, nullptr, gather2_ref, phase4_ref}});
+                    nullptr, nullptr, 0, 0, 0, nullptr, 0, 0, nullptr, nullptr, gather2_ref, phase4_ref}});
     return out;
   }();
   return v;

@@ -110,26 +110,18 @@ void winograd4_weights(const float* w, int M, int C, float* u) {
     }
 }
 
-size_t wsmall_packed_size(int M, int C) { return size_t((M + 15) / 16) * 36 * C * 16; }
+size_t wsmall_packed_size(int M, int C, int mr) { return size_t((M + mr - 1) / mr) * 36 * C * mr; }
 
-// F(4x4) weights (in double, as above) regrouped so that each panel of 16 output channels reads one
-// contiguous 16-float vector per (product, input channel): see kernels.h.
-void pack_wsmall_weights(const float* w, int M, int C, float* out) {
+// F(4x4) weights (in double, as above) regrouped so that each panel of mr output channels reads one
+// contiguous mr-float vector per (product, input channel): see kernels.h.
+void pack_wsmall_weights(const float* w, int M, int C, int mr, float* out) {
   std::vector<float> u(size_t(36) * M * C);
   winograd4_weights(w, M, C, u.data());
-  std::fill(out, out + wsmall_packed_size(M, C), 0.f);
+  std::fill(out, out + wsmall_packed_size(M, C, mr), 0.f);
   for (int m = 0; m < M; ++m)
     for (int k = 0; k < 36; ++k)
       for (int c = 0; c < C; ++c)
-        out[((size_t(m / 16) * 36 + k) * C + c) * 16 + m % 16] = u[(size_t(k) * M + m) * C + c];
-}
-
-// The channel-minor padded map, the transformed input, one block's products (up to 24 / T panels)
-// and one panel's output pixels: see conv_wsmall_avx512.cpp.
-size_t wsmall_scratch(int S, int C) {
-  const int TS = (S + 3) / 4, T = TS * TS, PP = 4 * TS + 2, ldv = (C + 15) / 16 * 16;
-  const int maxpb = std::max(1, 24 / T), nb = (S * S + 15) / 16;
-  return size_t(PP) * PP * 16 + size_t(36) * T * ldv + size_t(36) * T * maxpb * 16 + size_t(nb) * 16 * 16;
+        out[((size_t(m / mr) * 36 + k) * C + c) * mr + m % mr] = u[(size_t(k) * M + m) * C + c];
 }
 
 // The scalar references of the F(4x4) transforms (KernelTable::winograd4_input/output): one tile

@@ -67,7 +67,8 @@ bool close(const std::vector<float>& got, const std::vector<float>& want, const 
 TEST(engine_single_conv_all_variants) {
   std::mt19937 rng(42);
   const int widths[] = {1, 3, 4, 5, 7, 8, 13, 16, 24};
-  // 2..12: the small-map kernel (9, 11: several row blocks and a tail block); 13, 15, 23, 55: Winograd F(4x4)
+  // 2..12: the small-map kernels (direct: 9, 11 have several row blocks and a tail block; F(4x4) over
+  // channels on AVX-512 6..12, NEON 7..12); 13, 15, 23, 55: Winograd F(4x4)
   // on AVX-512 (partial last tiles), F(2x2) on the others
   const int maps[] = {1, 2, 3, 4, 5, 7, 9, 11, 13, 15, 23, 55};
   // 1x1; 3x3 pad 1 (im2col below 20 columns, padded direct from 20); strided stems; 3x3 s2 pad 1

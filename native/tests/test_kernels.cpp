@@ -204,7 +204,8 @@ TEST(conv3x3_small_variants_match_reference) {
 TEST(conv3x3_wsmall_variants_match_reference) {
   // Every variant's channel-vectorised F(4x4) small-map kernel against the direct scalar reference,
   // on every map side it is compiled for (5..12: 4 or 9 tiles, partial tiles, 16-pixel runs and
-  // their remainders), channel counts that break its 16-channel groups and output panel blocks,
+  // their remainders), channel counts that break its channel groups (16 on AVX-512, 4 on NEON) and
+  // output panel blocks,
   // and a call starting at a later panel (rows [m0, M)). Tolerance: Winograd F(4x4) rounding.
   std::mt19937 rng(23);
   for (const Variant* v : available_variants()) {
@@ -217,11 +218,11 @@ TEST(conv3x3_wsmall_variants_match_reference) {
             const int K = C * 9, HW = S * S;
             const int m0 = M > 16 && relu ? 16 : 0;  // sometimes a call for rows [16, M)
             auto w = random_vec(size_t(M) * K, rng), x = random_vec(size_t(C) * HW, rng), bias = random_vec(M, rng);
-            std::vector<float> pr(packed_size(M, K, kRefMr)), pv(wsmall_packed_size(M, C));
+            std::vector<float> pr(packed_size(M, K, kRefMr)), pv(wsmall_packed_size(M, C, v->kernels.wsmall_mr));
             pack_weights(w.data(), M, K, kRefMr, pr.data());
-            pack_wsmall_weights(w.data(), M, C, pv.data());
+            pack_wsmall_weights(w.data(), M, C, v->kernels.wsmall_mr, pv.data());
             std::vector<float> want(size_t(M) * HW + 8, 777.f), got(want.size(), 777.f);
-            std::vector<float> scratch(wsmall_scratch(S, C), -1.f);
+            std::vector<float> scratch(v->kernels.wsmall_scratch(S, C), -1.f);
             conv3x3_small_ref({x.data(), C, S, S, M, pr.data(), bias.data(), want.data(), bool(relu)});
             for (size_t i = 0; i < size_t(m0) * HW; ++i) got[i] = want[i];
             Conv3x3SmallArgs a{x.data(), C, S, S, M - m0, pv.data() + size_t(m0) * 36 * C, bias.data() + m0,

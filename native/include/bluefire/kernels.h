@@ -83,13 +83,14 @@ constexpr int kWinograd4MinMap = 13;
 
 // Winograd F(4x4, 3x3) on small square maps (KernelTable::conv3x3_wsmall, 5..kSmallMap a side),
 // vectorised over channels: Conv3x3SmallArgs with `a` the weights packed by pack_wsmall_weights
-// (panel p of 16 output channels, product k, input channel c: a[((p * 36 + k) * C + c) * 16 +
-// lane], zero past M; a call for rows [m0, ...) with m0 a multiple of 16 starts at
-// a + m0 * 36 * C) and `scratch` wsmall_scratch(H, C) floats. Results differ from the direct
-// convolution by Winograd rounding only.
-size_t wsmall_packed_size(int M, int C);
-void pack_wsmall_weights(const float* w, int M, int C, float* out);  // w: M x C x 3 x 3
-size_t wsmall_scratch(int S, int C);
+// with the variant's panel width mr = KernelTable::wsmall_mr (one SIMD vector of output channels:
+// 16 for AVX-512, 4 for NEON; panel p, product k, input channel c: a[((p * 36 + k) * C + c) * mr +
+// lane], zero past M; a call for rows [m0, ...) with m0 a multiple of mr starts at a + m0 * 36 * C)
+// and `scratch` KernelTable::wsmall_scratch(H, C) floats (the layout is the kernel's own). Results
+// differ from the direct convolution by Winograd rounding only.
+size_t wsmall_packed_size(int M, int C, int mr);
+void pack_wsmall_weights(const float* w, int M, int C, int mr, float* out);  // w: M x C x 3 x 3
+using WsmallScratchFn = size_t (*)(int S, int C);
 using Winograd4InputFn = void (*)(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                                   size_t ms);
 using Winograd4OutputFn = void (*)(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
@@ -118,6 +119,8 @@ struct KernelTable {
   Conv3x3SmallFn conv3x3_small;  // nullptr: such layers take the general paths
   Conv3x3SmallFn conv3x3_wsmall;  // nullptr: none; else small maps wsmall_min..wsmall_max a side use it
   int wsmall_min, wsmall_max;
+  int wsmall_mr;                  // output channels per packed panel that conv3x3_wsmall expects
+  WsmallScratchFn wsmall_scratch;  // its scratch floats per call
   int small_mr;                  // rows per packed panel that conv3x3_small expects
   int small_max;                 // the largest map side (<= kSmallMap) this variant sends to conv3x3_small
   Winograd4InputFn winograd4_input;    // nullptr: Winograd layers use F(2x2, 3x3) only

@@ -217,4 +217,13 @@ constexpr Fn kBySize[kSmallMap + 1] = {nullptr,    nullptr,    nullptr,    nullp
 
 void conv3x3_wsmall_avx512(const Conv3x3SmallArgs& a) { kBySize[a.H](a); }
 
+// The channel-minor padded map, the transformed input, one block's products (up to 24 / T panels)
+// and one panel's output pixels, as wsmall<S> lays them out (integer arithmetic only, and called
+// only through the avx512 variant's table, so this file's ISA flags do not matter here).
+size_t wsmall_scratch_avx512(int S, int C) {
+  const int TS = (S + 3) / 4, T = TS * TS, PP = 4 * TS + 2, ldv = (C + 15) / 16 * 16;
+  const int maxpb = std::max(1, 24 / T), nb = (S * S + 15) / 16;
+  return size_t(PP) * PP * 16 + size_t(36) * T * ldv + size_t(36) * T * maxpb * 16 + size_t(nb) * 16 * 16;
+}
+
 }  // namespace bluefire
