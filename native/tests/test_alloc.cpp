@@ -2,16 +2,15 @@
 // counts while a flag is set, and runs the shipped models (run and run_image, 1 and 4 threads,
 // every variant) with the flag on. A vector grown inside run() or a std::function built per call
 // would show up here; the engine's buffers are all sized when it is built.
-#include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <filesystem>
 #include <new>
 #include <random>
 
 #include "bluefire/engine.h"
 #include "bluefire/preprocess.h"
 #include "bluefire/registry.h"
+#include "shipped_models.h"
 #include "test.h"
 
 namespace {
@@ -43,10 +42,7 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 using namespace bluefire;
 
 TEST(engine_inference_allocates_nothing) {
-  namespace fs = std::filesystem;
-  std::vector<fs::path> models;
-  for (const auto& entry : fs::directory_iterator(BLUEFIRE_MODELS_DIR))
-    if (entry.path().extension() == ".onnx") models.push_back(entry.path());
+  const auto models = bftest::shipped_models();
   CHECK(!models.empty(), "no .onnx model in %s", BLUEFIRE_MODELS_DIR);
   std::mt19937 rng(3);
   std::uniform_int_distribution<int> byte(0, 255);

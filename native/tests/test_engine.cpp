@@ -3,13 +3,13 @@
 // ceil-mode pooling, thread-count invariance, and refusals.
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <random>
 #include <stdexcept>
 
 #include "bluefire/engine.h"
 #include "bluefire/registry.h"
 #include "proto_writer.h"
+#include "shipped_models.h"
 #include "test.h"
 
 using namespace bluefire;
@@ -248,12 +248,8 @@ TEST(engine_stem_conv_fused_with_pool) {
 // Winograd or the small-map kernel): on aarch64 under qemu this is the NEON engine running the
 // real pruned network, odd widths and all. Also 1 vs 4 threads, bit for bit.
 TEST(engine_shipped_models_match_reference) {
-  namespace fs = std::filesystem;
-  std::vector<fs::path> models;
-  for (const auto& entry : fs::directory_iterator(BLUEFIRE_MODELS_DIR))
-    if (entry.path().extension() == ".onnx") models.push_back(entry.path());
+  const auto models = shipped_models();
   CHECK(!models.empty(), "no .onnx model in %s", BLUEFIRE_MODELS_DIR);
-  std::sort(models.begin(), models.end());
   std::mt19937 rng(11);
   for (const auto& path : models) {
     auto ref = Engine::from_file(path.string(), 1, "ref");
