@@ -17,3 +17,13 @@ def test_missing_models_dir_is_named(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_nothing_to_time_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--models-dir", str(tmp_path), "--no-builtin"]) == 2
     assert "nothing to time" in capsys.readouterr().err
+
+
+def test_unloadable_baseline_build_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "old.so"
+    assert main(["bench", "--native-baseline", str(missing), "--runs", "1"]) == 2
+    assert f"--native-baseline {missing}: no such file" in capsys.readouterr().err
+    junk = tmp_path / "junk.so"
+    junk.write_bytes(b"not an ELF file")
+    assert main(["bench", "--native-baseline", str(junk), "--runs", "1"]) == 2
+    assert f"{junk}: not a loadable extension module" in capsys.readouterr().err

@@ -146,15 +146,20 @@ def _native_variants(spec: str) -> list[str]:
     return [v.strip() for v in spec.split(",") if v.strip()]
 
 
-def _load_native_build(so: str):
+def load_native_build(so: str):
     """A native extension module from a file, importable beside the installed one."""
     import importlib.util
 
+    if not Path(so).is_file():
+        raise ValueError(f"{so}: no such file (give another build's _native*.so)")
     spec = importlib.util.spec_from_file_location("bluefire_baseline._native", so)
     if spec is None or spec.loader is None:
-        raise ValueError(f"--native-baseline {so}: not a loadable extension module")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+        raise ValueError(f"{so}: not a loadable extension module (give another build's _native*.so)")
+    try:  # an extension module is loaded (dlopen) in module_from_spec already
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    except ImportError as e:
+        raise ValueError(f"{so}: not a loadable extension module ({e})") from None
     return mod
 
 
@@ -163,7 +168,7 @@ def _engines(path: Path, threads: int, variant: str, which: list[str],
     """engine key -> (callable on x, variant label); native engines are keyed 'native:<variant>'."""
     out: dict[str, tuple[Callable, str]] = {}
     if baseline:
-        base = _load_native_build(baseline)
+        base = load_native_build(baseline)
         for v in _native_variants(variant):
             eng = base.Engine(str(path), threads=threads, variant=v)
             out[f"native-base:{eng.variant}"] = (eng.run, eng.variant)
@@ -290,6 +295,12 @@ def main(args: argparse.Namespace) -> int:
     if args.no_builtin and not any(models.glob("*.onnx")):
         print(f"bluefire bench: nothing to time: --no-builtin and no *.onnx in {models}", file=sys.stderr)
         return 2
+    if args.native_baseline:
+        try:
+            load_native_build(args.native_baseline)
+        except ValueError as e:
+            print(f"bluefire bench: --native-baseline {e}", file=sys.stderr)
+            return 2
     peak = measure_peak_gflops()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -12,7 +12,6 @@ anything on a shared host.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import tempfile
 import time
@@ -22,13 +21,16 @@ import numpy as np
 
 
 def _load(so: str | None):
+    """The installed extension, or another build of it (training.bench.load_native_build)."""
     if so is None:
         from rtmaps_components import _native
         return _native
-    spec = importlib.util.spec_from_file_location("_native", so)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from training.bench import load_native_build
+
+    try:
+        return load_native_build(so)
+    except ValueError as e:
+        raise SystemExit(f"--baseline {e}") from None
 
 
 def conv_model(path: Path, c: int, m: int, side: int, seed: int = 0) -> Path:
