@@ -81,12 +81,12 @@ def _torch_model(path: Path):
     import torch
     from onnx import numpy_helper
 
-    from rtmaps_components.model_meta import ModelMeta
+    from rtmaps_components.model_meta import meta_of_proto
 
     from .model import Widths, build
 
     proto = onnx.load(str(path))
-    meta = ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
+    meta = meta_of_proto(proto, str(path))
     model = build(meta.arch, meta.preprocessing.num_classes, Widths.from_dict(meta.widths, str(path)),
                   in_planes=meta.preprocessing.channels)
     inits = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in proto.graph.initializer}
@@ -99,15 +99,12 @@ def _torch_model(path: Path):
 
 def _macs(path: Path, native_macs: int | None) -> tuple[int, int | None, tuple[int, int, int]]:
     """(plain MAC count, fewest-multiply floor or None, input planes and size) of a model file."""
-    import onnx
-
-    from rtmaps_components.model_meta import ModelMeta
+    from rtmaps_components.model_meta import read_metadata
 
     from .floor import floor_macs
     from .model import Widths, count_macs
 
-    proto = onnx.load(str(path), load_external_data=False)
-    meta = ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
+    meta = read_metadata(path)
     h, w = meta.preprocessing.input_size
     c = meta.preprocessing.channels
     if h == w:
@@ -179,13 +176,9 @@ def _engines(path: Path, threads: int, variant: str, which: list[str],
             eng = _native.Engine(str(path), threads=threads, variant=v)
             out[f"native:{eng.variant}"] = (eng.run, eng.variant)
     if "ort" in which:
-        import onnxruntime as ort
+        from rtmaps_components.backends import ort_session
 
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        sess = ort_session(path, threads)  # ONNX Runtime's default graph optimisation: all
         name = sess.get_inputs()[0].name
         out["ort"] = (lambda x: sess.run(None, {name: x}), "mlas")
     if "torch" in which:
