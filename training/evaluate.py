@@ -200,7 +200,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     path = Path(args.model)
     is_onnx = path.suffix.lower() == ".onnx"
     ckpt, known = None, {"spec": "", "seed": 0, "val_fraction": 0.1}
-    if not is_onnx:
+    if is_onnx:  # the model file's own checks come before any data is loaded
+        from rtmaps_components.backends import check_model_file
+        check_model_file(path)
+    else:
         from . import checkpoint as ckpt_io
         ckpt = ckpt_io.load(path)
         known = ckpt_io.data_split_of(ckpt)
