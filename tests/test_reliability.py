@@ -398,3 +398,14 @@ def test_evaluate_writes_its_files_before_printing(tmp_path, digits) -> None:
     assert p.stdout.startswith("top-1 "), p.stdout + p.stderr
     assert json.loads(j.read_text())["n"] == 40 and png.stat().st_size > 0
     assert "Traceback" not in p.stderr, p.stderr
+
+
+def test_one_version_string() -> None:
+    # rtmaps_components/__init__.py is the one source: the package metadata and the C++ core read it.
+    from importlib.metadata import version
+
+    import rtmaps_components
+
+    assert _native.version() == rtmaps_components.__version__ == version("bluefire")
+    assert "0.1.0" not in (ROOT / "native" / "src" / "version.cpp").read_text()
+    assert '\nversion = "' not in (ROOT / "pyproject.toml").read_text()
