@@ -205,7 +205,7 @@ def load_model(path: str | os.PathLike, backend: str = "auto", threads: int = 1,
     else:
         impl, meta = _load_onnxruntime(path, threads)
     n = meta.preprocessing.num_classes
-    out = LoadedModel(path, backend, meta, threads, impl)
+    out = LoadedModel(path, backend, meta, int(impl.threads) if backend == "native" else threads, impl)
     probe = out.run(np.zeros((1, meta.preprocessing.channels, *meta.preprocessing.input_size), np.float32))
     if probe.shape != (1, n):
         raise ModelLoadError(f"{path}: output '{OUTPUT_NAME}' has shape {probe.shape[1:]}, the metadata names {n} classes")

@@ -48,14 +48,19 @@ def _variant(src: Path, dst: Path, meta: dict | None = None, edit=None) -> Path:
 
 # ---------------------------------------------------------------- the built module itself
 IMPORT_ORDERS = {"native first, nothing else": "", "numpy first": "import numpy\n", "torch first": "import torch\n"}
+LOAD_INSTALLED = "from rtmaps_components import _native\n"
 
 
-@pytest.mark.parametrize("first", IMPORT_ORDERS)
-def test_module_runs_in_a_fresh_process(model, first) -> None:
-    # The Ubuntu 24.04 segfault needed a fresh process whose first import was the module; run, an error
-    # path (its message formatting) and run_image must all work in each import order.
-    code = IMPORT_ORDERS[first] + f"""
-from rtmaps_components import _native
+def load_build(so: str) -> str:
+    """Code that imports another build of the module (a .so path) as `_native`."""
+    return (f"import importlib.util as u\ns = u.spec_from_file_location('rtmaps_components._native', {so!r})\n"
+            "_native = u.module_from_spec(s)\ns.loader.exec_module(_native)\n")
+
+
+def fresh_process_run(model: Path, first: str, load: str = LOAD_INSTALLED) -> subprocess.CompletedProcess:
+    """In a new interpreter: `first`, then the module (`load`), then run, an error path (its message
+    formatting) and run_image. Prints "ok" when all work."""
+    code = first + load + f"""
 import numpy as np
 e = _native.Engine({str(model)!r}, 1, "ref")
 y = e.run(np.zeros((2, 3, 32, 32), np.float32))
@@ -66,12 +71,18 @@ except ValueError as err:
     assert "(N, 3, 32, 32)" in str(err), err
 else:
     raise SystemExit("a wrong shape was accepted")
-from rtmaps_components.backends import native_engine
-eng, _ = native_engine({str(model)!r})
-assert eng.run_image(np.zeros((40, 50, 3), np.uint8)).shape == (4,)
+e.set_preprocessing(height=32, width=32, channels=3, color="rgb", resize="bilinear", scale=1 / 255,
+                    mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], channel_order="RGB")
+assert e.run_image(np.zeros((40, 50, 3), np.uint8)).shape == (4,)
 print("ok")
 """
-    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("first", IMPORT_ORDERS)
+def test_module_runs_in_a_fresh_process(model, first) -> None:
+    # The Ubuntu 24.04 segfault needed a fresh process whose first import was the module.
+    p = fresh_process_run(model, IMPORT_ORDERS[first])
     assert p.returncode == 0 and p.stdout.strip() == "ok", f"rc {p.returncode}: {p.stdout[-2000:]}{p.stderr[-2000:]}"
 
 
@@ -94,11 +105,16 @@ def exported_definitions(so: str) -> list[str]:
     return [line.split()[-1] for line in out.splitlines() if line.strip()]
 
 
+def runtime_exports(so: str) -> tuple[list[str], list[str]]:
+    """(C++ runtime definitions the module exports, all its exported definitions)."""
+    syms = exported_definitions(so)
+    return [s for s in syms if s.startswith(RUNTIME_PREFIXES)], syms
+
+
 def test_module_exports_no_cxx_runtime() -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("ELF symbol tables: Linux only")
-    syms = exported_definitions(_native.__file__)
-    runtime = [s for s in syms if s.startswith(RUNTIME_PREFIXES)]
+    runtime, syms = runtime_exports(_native.__file__)
     assert not runtime, f"{_native.__file__} exports C++ runtime symbols: {runtime[:10]}"
     assert "PyInit__native" in syms
     # 2,425 exported with the runtime statically linked and visible; a few dozen instantiations otherwise
@@ -409,3 +425,20 @@ def test_one_version_string() -> None:
     assert _native.version() == rtmaps_components.__version__ == version("bluefire")
     assert "0.1.0" not in (ROOT / "native" / "src" / "version.cpp").read_text()
     assert '\nversion = "' not in (ROOT / "pyproject.toml").read_text()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_classifier_birth_names_file_and_field(tmp_path, backend) -> None:
+    # The runtime component gets the same one-line ModelLoadError: reported in Birth, the run stops.
+    import pipeline_fixtures as F
+    from rtmaps_components.emulator import Engine
+
+    bad = _variant(F.digits_model(), tmp_path / "m.onnx", {"input_size": [64]})
+    shutil.copytree(F.DIAGRAMS / "data" / "fmnist_clip", tmp_path / "clip")
+    eng = Engine(F.REPLAY, clock="sim", echo=False,
+                 overrides=F.replay_overrides(bad, tmp_path / "clip", tmp_path / "clip" / "labels.txt")
+                 + [f"Classifier.backend={backend}"])
+    rep = eng.run(max_wall_s=30)
+    errors = [m["message"] for m in rep["messages"] if m["level"] == "error" and m["component"] == "Classifier"]
+    assert len(errors) == 1 and "m.onnx: bad 'bluefire.preprocessing' field 'input_size'" in errors[0], errors
+    assert rep["stop_reason"] == "birth_error" and rep["frames"] == 0
