@@ -442,3 +442,15 @@ def test_classifier_birth_names_file_and_field(tmp_path, backend) -> None:
     errors = [m["message"] for m in rep["messages"] if m["level"] == "error" and m["component"] == "Classifier"]
     assert len(errors) == 1 and "m.onnx: bad 'bluefire.preprocessing' field 'input_size'" in errors[0], errors
     assert rep["stop_reason"] == "birth_error" and rep["frames"] == 0
+
+
+def test_run_checks_its_report_path_before_running(tmp_path, capsys) -> None:
+    from rtmaps_components.emulator.cli import main as run_main
+    from training.cli import build_parser
+
+    (tmp_path / "a_file").write_text("")
+    args = build_parser(load="run").parse_args(["run", str(ROOT / "diagrams" / "classify_replay.rtd"),
+                                                "--report", str(tmp_path / "a_file" / "r.json")])
+    assert run_main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --report ") and "a_file is not a directory" in err and len(err.splitlines()) == 1

@@ -160,7 +160,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def check_args(args: argparse.Namespace) -> None:
     """Every flag checked before any work: one-line errors, nothing loaded yet."""
-    from .outputs import check_output_path
+    from rtmaps_components.output_paths import check_output_path
 
     if args.limit < 0:
         raise ValueError(f"--limit must be >= 0 (0 = all images), got {args.limit}")

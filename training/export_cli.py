@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from .outputs import check_output_path
+    from rtmaps_components.output_paths import check_output_path
 
     try:
         check_output_path(args.output, "--output")

@@ -1,5 +1,5 @@
-"""Checks on the files a command will write, made before any work, so a bad path fails in a second
-with one line instead of after a long evaluation or export."""
+"""Checks on the files a command will write (`bluefire evaluate`, `export`, `run`), made before any
+work, so a bad path fails at once with one line instead of after a long evaluation, export or run."""
 from __future__ import annotations
 
 import os
