@@ -24,7 +24,8 @@ def build(private: bool) -> Path:
 
     args = [_tool("cmake"), "-S", str(ROOT), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Release",
             f"-DPython_EXECUTABLE={sys.executable}", f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
-            "-DCMAKE_SHARED_LINKER_FLAGS=-static-libstdc++ -static-libgcc",
+            # pybind11_add_module makes a MODULE library: its link uses the MODULE flags
+            "-DCMAKE_MODULE_LINKER_FLAGS=-static-libstdc++ -static-libgcc",
             f"-DBLUEFIRE_PRIVATE_CXX_RUNTIME={'ON' if private else 'OFF'}"]
     ninja = _tool("ninja")
     if ninja and not (BUILD / "CMakeCache.txt").exists():
@@ -43,7 +44,9 @@ def main() -> int:
     ok = True
     so = build(private=True)
     ldd = subprocess.run(["ldd", str(so)], capture_output=True, text=True).stdout
-    print(f"{so.name}: libstdc++.so {'linked' if 'libstdc++' in ldd else 'NOT linked (static runtime)'}")
+    static = "libstdc++" not in ldd
+    print(f"{so.name}: {'the C++ runtime is linked statically' if static else 'libstdc++.so is linked: NOT a static build'}")
+    ok &= static
     runtime, syms = runtime_exports(str(so))
     print(f"with the guard: {len(syms)} exported definitions, {len(runtime)} of the C++ runtime")
     ok &= not runtime
