@@ -454,3 +454,13 @@ def test_run_checks_its_report_path_before_running(tmp_path, capsys) -> None:
     assert run_main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --report ") and "a_file is not a directory" in err and len(err.splitlines()) == 1
+
+
+def test_bench_names_file_and_field(tmp_path, model, capsys) -> None:
+    from training.cli import main
+
+    _variant(model, tmp_path / "bad.onnx", {"input_size": 64})
+    assert main(["bench", "--models-dir", str(tmp_path), "--no-builtin", "--runs", "1", "--warmup", "0",
+                 "--engines", "native,ort"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("bluefire bench: ") and "bad.onnx: bad 'bluefire.preprocessing' field 'input_size'" in err, err

@@ -306,7 +306,11 @@ def main(args: argparse.Namespace) -> int:
         for path in cases:
             for t in threads:
                 print(f"  timing {path.name}, {t} thread(s), {args.runs} runs per engine ...", file=sys.stderr, flush=True)
-                rows += bench_case(path, t, args, peak)
+                try:
+                    rows += bench_case(path, t, args, peak)
+                except ValueError as e:  # a model either backend refuses: its file and reason, no traceback
+                    print(f"bluefire bench: {e}", file=sys.stderr)
+                    return 2
     print(format_table(rows, peak))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
