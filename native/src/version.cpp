@@ -1,4 +1,5 @@
 #include "bluefire/version.h"
+// BLUEFIRE_VERSION comes from pyproject.toml (native/CMakeLists.txt reads it): one version string.
 namespace bluefire {
-const char* version() { return "0.1.0"; }
+const char* version() { return BLUEFIRE_VERSION; }
 }  // namespace bluefire
