@@ -10,7 +10,6 @@ import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from training import checkpoint as ckpt_io

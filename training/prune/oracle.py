@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from .. import checkpoint as ckpt_io
 from ..train import to_input
 from . import criteria as crit_mod
+from .config import PruneConfig
+from .data import batches, load_data
 from .group import LAYERS, conv
-from .schedule import PruneConfig, _batches, load_data
 
 ALPHAS = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
 
@@ -81,7 +82,7 @@ def study(ckpt_path: str, per_layer: int = 12, n_eval: int = 1000, rank_batches:
     truth = oracle(model, xv, yv, sample)
     acts = crit_mod.Combined()  # one pass gives both the Taylor and the L2 sums
     acts.reset(model)
-    for xb, yb in _batches(d, cfg, 1, rank_batches, augment=False):
+    for xb, yb in batches(d, cfg, 1, rank_batches, augment=False):
         acts.accumulate(model, to_input(xb, prep), yb)
     taylor_raw, l2_raw = acts._means()
     wl1 = crit_mod.WeightL1().scores(model)

@@ -9,18 +9,13 @@ high-level" can be told apart from "high-level layers are simply the biggest".
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from rtmaps_components.atomic import atomic_write
+
 from ..model import Widths
 from .group import DEPTH_BANDS, LAYERS, depth_band, width
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def summarise(state: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +133,8 @@ def write(out: str | Path, state: dict[str, Any], plots: bool = True, name: str 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rep = summarise(state)
-    _atomic_text(out / f"{name}.json", json.dumps(rep, indent=1))
-    _atomic_text(out / f"{name}.md", markdown(rep))
+    atomic_write(out / f"{name}.json", json.dumps(rep, indent=1))
+    atomic_write(out / f"{name}.md", markdown(rep))
     if plots:
         _plots(rep, out)
     return rep
@@ -160,7 +155,7 @@ def compare(reports: dict[str, dict[str, Any]], out: str | Path) -> dict[str, An
     base = next(iter(reports.values()))["base"] if reports else {}
     ranked = sorted(rows, key=lambda row: -(row["val_acc"] if row["val_acc"] is not None else -1))
     table = {"base": base, "rows": rows, "ranking_by_val_acc": [r["criterion"] for r in ranked]}
-    _atomic_text(out / "comparison.json", json.dumps(table, indent=1))
+    atomic_write(out / "comparison.json", json.dumps(table, indent=1))
     lines = ["# Criteria comparison (same checkpoint, budget, seed and data)", "",
              f"Unpruned: {base.get('params', 0):,} parameters, val {_pct(base.get('val_acc'))}, test {_pct(base.get('test_acc'))}.",
              "Ranked by validation accuracy after the final fine-tune (test accuracy is reported, never used to choose).", "",
@@ -171,7 +166,7 @@ def compare(reports: dict[str, dict[str, Any]], out: str | Path) -> dict[str, An
         lines.append(f"| {r['criterion']} | {_pct(r['params_removed'])} | {_pct(r['macs_removed'])} | "
                      f"{_pct(r['val_acc_before_final'])} | {_pct(r['val_acc'])} | {_pct(r['test_acc'])} | "
                      f"{100 * s['early']:.0f}/{100 * s['mid']:.0f}/{100 * s['high']:.0f} % | {r['iterations']} | {r['minutes']:.1f} |")
-    _atomic_text(out / "comparison.md", "\n".join(lines) + "\n")
+    atomic_write(out / "comparison.md", "\n".join(lines) + "\n")
 
     import matplotlib
     matplotlib.use("Agg")

@@ -5,7 +5,7 @@ only then builds the new network from its width table and copies the surviving w
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
