@@ -68,6 +68,13 @@ def native_module(so: str | os.PathLike | None = None) -> ModuleType:
     return load_native_build(so)
 
 
+def native_builds(baseline: str | os.PathLike | None, alone: str = "now") -> list[tuple[str, ModuleType]]:
+    """[(label, module)]: the installed build alone (labelled `alone`), or ('before', baseline) and ('after', installed)."""
+    if baseline is None:
+        return [(alone, native_module())]
+    return [("before", load_native_build(baseline)), ("after", native_module())]
+
+
 def native_variants(spec: str, module: ModuleType | None = None) -> list[str]:
     """Variant names from a comma list, or every variant this CPU runs for 'all'."""
     if spec == "all":

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from training.onnx_graphs import OPSET, conv_model, save_graph  # noqa: F401  (conv_model: the one writer)
+from training.onnx_files import OPSET, conv_model, save_graph  # noqa: F401  (conv_model: the one writer)
 
 
 

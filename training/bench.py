@@ -32,6 +32,8 @@ from rtmaps_components.bench_runners import (
     timing_stats,
 )
 
+from .onnx_files import read_meta
+
 REPO = Path(__file__).resolve().parent.parent
 # Widths of a real 80 %-pruned SqueezeNet 1.1 (the 40x40 model shipped before the 64x64 one), fixed
 # so this case stays comparable across runs: the odd channel counts a pruned network really has.
@@ -91,15 +93,6 @@ def _export_builtin(d: Path, cases: str = "all") -> list[Path]:
     return out
 
 
-def _read_meta(path: Path):
-    import onnx
-
-    from rtmaps_components.model_meta import ModelMeta
-
-    proto = onnx.load(str(path), load_external_data=False)
-    return proto, ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
-
-
 def _torch_model(path: Path):
     """The same network in torch eager, its weights read from the ONNX initializers."""
     import torch
@@ -107,7 +100,7 @@ def _torch_model(path: Path):
 
     from .model import Widths, build
 
-    proto, meta = _read_meta(path)
+    proto, meta = read_meta(path)
     model = build(meta.arch, meta.preprocessing.num_classes, Widths.from_dict(meta.widths, str(path)),
                   in_planes=meta.preprocessing.channels)
     inits = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in proto.graph.initializer}
@@ -123,7 +116,7 @@ def _macs(path: Path, native_macs: int | None) -> tuple[int, int | None, tuple[i
     from .floor import floor_macs
     from .model import Widths, count_macs
 
-    _, meta = _read_meta(path)
+    _, meta = read_meta(path)
     h, w = meta.preprocessing.input_size
     c = meta.preprocessing.channels
     if h == w:

@@ -19,15 +19,13 @@ from rtmaps_components.model_meta import ModelMeta
 
 from . import data as data_mod
 from .model import _STEM_KERNEL, FIRE_NAMES, Widths, count_macs, count_params, feature_sizes
+from .onnx_files import read_meta
 
 CARD_KIND = "bluefire-model-card"
 
 
 def _onnx_meta(path: Path) -> ModelMeta:
-    import onnx
-
-    m = onnx.load(str(path), load_external_data=False)
-    return ModelMeta.from_metadata({p.key: p.value for p in m.metadata_props}, str(path))
+    return read_meta(path)[1]
 
 
 def _latency(bench: list[dict], onnx_path: Path) -> dict[str, Any]:

@@ -3,7 +3,7 @@
     .venv/bin/python native/tools/conv_layer_bench.py --channels 32 128 --maps 5 6 7 8 9 12 \
         [--baseline OLD/_native*.so] [--variant avx512] [--calls 2000] [--json out.json]
 
-A one-convolution ONNX file (training.onnx_graphs.conv_model) with random weights per (C, M, map); with --baseline that build of the
+A one-convolution ONNX file (training.onnx_files.conv_model) with random weights per (C, M, map); with --baseline that build of the
 extension runs the same file, call by call in turn with the current one (bench_runners.interleaved), so both see the same
 machine load. Reports the minimum over --calls (weights warm in cache: the layer's own cost, not
 its cost inside a network, where weights stream from L2/L3). Only ratios within one run mean
@@ -18,16 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rtmaps_components.bench_runners import interleaved, native_module, timed
-from training.onnx_graphs import conv_model
-
-
-def _load(so: str | None):
-    """The installed extension, or another build of it; a bad file is a one-line error."""
-    try:
-        return native_module(so)
-    except ValueError as e:
-        raise SystemExit(f"--baseline {e}") from None
+from rtmaps_components.bench_runners import interleaved, native_builds, timed
+from training.onnx_files import conv_model
 
 
 def main() -> None:
@@ -40,8 +32,11 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=2000)
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
-    builds = ([("before", args.baseline)] if args.baseline else []) + [("after" if args.baseline else "now", None)]
-    mods = [_load(so) for _, so in builds]
+    try:
+        builds = native_builds(args.baseline, alone="now")
+    except ValueError as e:
+        raise SystemExit(f"--baseline {e}") from None
+    mods = [mod for _, mod in builds]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for c, m in args.channels or [(32, 128)]:

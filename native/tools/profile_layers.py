@@ -13,15 +13,7 @@ import argparse
 
 import numpy as np
 
-from rtmaps_components.bench_runners import elementwise_min, interleaved, native_module
-
-
-def _load(so: str | None):
-    """The installed extension, or another build of it; a bad file is a one-line error."""
-    try:
-        return native_module(so)
-    except ValueError as e:
-        raise SystemExit(f"--baseline {e}") from None
+from rtmaps_components.bench_runners import elementwise_min, interleaved, native_builds
 
 
 def main() -> None:
@@ -32,8 +24,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--passes", type=int, default=300)
     args = ap.parse_args()
-    builds = ([("before", args.baseline)] if args.baseline else []) + [("after" if args.baseline else "us", None)]
-    engines = [_load(so).Engine(args.model, threads=args.threads, variant=args.variant) for _, so in builds]
+    try:
+        builds = native_builds(args.baseline, alone="us")
+    except ValueError as e:
+        raise SystemExit(f"--baseline {e}") from None
+    engines = [mod.Engine(args.model, threads=args.threads, variant=args.variant) for _, mod in builds]
     h, w = engines[0].input_size
     x = np.random.default_rng(0).random((1, engines[-1].input_channels, h, w), dtype=np.float32)
     rows = [(r[0], r[1], r[2]) for r in engines[-1].profile(x)]

@@ -1,4 +1,5 @@
-"""Small ONNX graphs written with onnx.helper (no torch): the one-convolution model that native/tools and tests time and check."""
+"""ONNX files on the host side, with the onnx package and no torch: bluefire metadata read from a file, and
+small graphs written with onnx.helper (the one-convolution model that native/tools and tests time and check)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +7,16 @@ from pathlib import Path
 import numpy as np
 
 OPSET = 18
+
+
+def read_meta(path: str | Path):
+    """(ModelProto without external data, ModelMeta) of a bluefire ONNX file; ValueError naming the file if not one."""
+    import onnx
+
+    from rtmaps_components.model_meta import ModelMeta
+
+    proto = onnx.load(str(path), load_external_data=False)
+    return proto, ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
 
 
 def save_graph(graph, path: Path, meta: dict[str, str] | None = None):
