@@ -46,10 +46,9 @@ def digits_checkpoint(arch: str = "squeezenet1_1", widths: Widths = SMALL, steps
                 break
         epoch += 1
     path = _DIR / f"{arch}-{len(_CACHE)}.pt"
-    ckpt_io.save_atomic({"model": model.state_dict(), "arch": arch, "num_classes": 10, "widths": widths.to_dict(),
-                         "preprocessing": prep.to_json(), "optimizer": opt.state_dict(), "config": asdict(cfg),
-                         "epoch": epoch, "history": [], "best_val_acc": 0.0, "rng": {"torch": torch.get_rng_state()}},
-                        path)
+    split = {"spec": cfg.data, "seed": cfg.seed, "val_fraction": cfg.val_fraction}
+    ckpt_io.save_atomic(ckpt_io.model_checkpoint(model, prep.to_json(), split, asdict(cfg), optimizer=opt.state_dict(),
+                                                 epoch=epoch, best_val_acc=0.0), path)
     _CACHE[key] = path
     return path
 

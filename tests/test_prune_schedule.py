@@ -43,6 +43,8 @@ def test_every_criterion_reaches_the_target_and_writes_a_usable_checkpoint(ckpt,
                 "history", "best_val_acc", "rng"):
         assert key in final, key
     assert ckpt_io.data_split_of(final) == {"spec": "digits", "seed": 0, "val_fraction": 0.1}
+    # "config" means one thing in every model checkpoint: the training config (the source's); prune's is apart
+    assert final["config"] == ckpt_io.load(ckpt)["config"] and final["pruning"]["config"]["criterion"] == criterion
     assert rep["params_removed"] == rep["final"]["params_removed"] and set(rep["depth_share"]) == {"early", "mid", "high"}
     model, prep = ckpt_io.model_from_checkpoint(final)
     assert sum(p.numel() for p in model.parameters()) == rep["final"]["params"]
