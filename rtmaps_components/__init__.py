@@ -1,4 +1,5 @@
 """bluefire runtime: RTMaps components, inference backends and the host emulator (no torch here)."""
+
 from __future__ import annotations
 
 

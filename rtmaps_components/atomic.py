@@ -3,6 +3,7 @@
 Every writer in bluefire (checkpoints, ONNX models, reports, metrics, caches) goes through here. The
 runtime owns it because training imports the runtime and never the other way round.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,7 +40,7 @@ def remove_stale_temps(path: str | Path) -> list[Path]:
         name = p.name
         if not (name.startswith(prefix) and name.endswith(_TMP_SUFFIX)):
             continue
-        pid = name[len(prefix):].split(".", 1)[0]
+        pid = name[len(prefix) :].split(".", 1)[0]
         if pid.isdigit() and not _pid_alive(int(pid)):
             try:
                 p.unlink()
@@ -59,8 +60,7 @@ def atomic_path(path: str | Path, mode: int | None = None) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f"{_temp_prefix(path)}{os.getpid()}.",
-                                    suffix=_TMP_SUFFIX)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f"{_temp_prefix(path)}{os.getpid()}.", suffix=_TMP_SUFFIX)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

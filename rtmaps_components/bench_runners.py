@@ -5,6 +5,7 @@ Runtime session, ...). Runners are timed interleaved: one call each per round, t
 after a warm-up, so a noisy shared machine slows all of them alike; only ratios within one run mean
 anything. Machine facts (CPU model, SIMD flags) go with every result.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,31 @@ import numpy as np
 T = TypeVar("T")
 
 # The CPU flags that decide which kernels can run (x86 /proc/cpuinfo "flags", aarch64 "Features").
-SIMD_FLAGS = ("sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512dq", "avx512vl",
-              "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "neon", "asimd", "asimdhp",
-              "asimddp", "i8mm", "sve", "sve2", "bf16")
+SIMD_FLAGS = (
+    "sse4_1",
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512dq",
+    "avx512vl",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_int8",
+    "neon",
+    "asimd",
+    "asimdhp",
+    "asimddp",
+    "i8mm",
+    "sve",
+    "sve2",
+    "bf16",
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +105,9 @@ def native_variants(spec: str, module: ModuleType | None = None) -> list[str]:
     return [v.strip() for v in spec.split(",") if v.strip()]
 
 
-def native_runners(path: str | os.PathLike, threads: int, variants: str, engine: str = "native",
-                   module: ModuleType | None = None) -> list[Runner]:
+def native_runners(
+    path: str | os.PathLike, threads: int, variants: str, engine: str = "native", module: ModuleType | None = None
+) -> list[Runner]:
     """One runner per native variant of `module` (default: the installed build) on the model at `path`."""
     module = module or native_module()
     out = []
@@ -120,10 +144,12 @@ def interleaved(calls: dict[str, Callable[[], T]], rounds: int, warmup: int = 0)
 
 def timed(fn: Callable[[], Any]) -> Callable[[], float]:
     """`fn` wrapped to return the seconds one call took."""
+
     def call() -> float:
         t0 = time.perf_counter()
         fn()
         return time.perf_counter() - t0
+
     return call
 
 
@@ -160,5 +186,9 @@ def cpu_info() -> dict[str, Any]:
                     flags = set(value.split())
     except OSError:  # not Linux: what the platform module knows
         pass
-    return {"model": model or platform.processor() or platform.machine(), "machine": platform.machine(),
-            "logical_cpus": os.cpu_count(), "simd": [f for f in SIMD_FLAGS if f in flags]}
+    return {
+        "model": model or platform.processor() or platform.machine(),
+        "machine": platform.machine(),
+        "logical_cpus": os.cpu_count(),
+        "simd": [f for f in SIMD_FLAGS if f in flags],
+    }

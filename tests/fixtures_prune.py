@@ -3,6 +3,7 @@
 The checkpoint is written in `bluefire train`'s format (model, arch, num_classes, widths,
 preprocessing, config, ...) with narrow widths so that every pruning test runs in seconds.
 """
+
 from __future__ import annotations
 
 import random
@@ -47,8 +48,12 @@ def digits_checkpoint(arch: str = "squeezenet1_1", widths: Widths = SMALL, steps
         epoch += 1
     path = _DIR / f"{arch}-{len(_CACHE)}.pt"
     split = {"spec": cfg.data, "seed": cfg.seed, "val_fraction": cfg.val_fraction}
-    ckpt_io.save_atomic(ckpt_io.model_checkpoint(model, prep.to_json(), split, asdict(cfg), optimizer=opt.state_dict(),
-                                                 epoch=epoch, best_val_acc=0.0), path)
+    ckpt_io.save_atomic(
+        ckpt_io.model_checkpoint(
+            model, prep.to_json(), split, asdict(cfg), optimizer=opt.state_dict(), epoch=epoch, best_val_acc=0.0
+        ),
+        path,
+    )
     _CACHE[key] = path
     return path
 
@@ -68,6 +73,15 @@ def fast_config(ckpt: Path, out: Path, **kw):
     """A PruneConfig small enough for a test: few filters, few batches, one short final epoch."""
     from training.prune.schedule import PruneConfig
 
-    base = PruneConfig(checkpoint=str(ckpt), out=str(out), filters_per_step=12, rank_batches=2,
-                       finetune_batches=3, final_epochs=1, batch_size=64, target_params=0.5, threads=1)
+    base = PruneConfig(
+        checkpoint=str(ckpt),
+        out=str(out),
+        filters_per_step=12,
+        rank_batches=2,
+        finetune_batches=3,
+        final_epochs=1,
+        batch_size=64,
+        target_params=0.5,
+        threads=1,
+    )
     return replace(base, **kw)

@@ -1,4 +1,5 @@
 """`bluefire bench` refuses what it cannot time, before it spends time measuring the peak."""
+
 from __future__ import annotations
 
 from pathlib import Path

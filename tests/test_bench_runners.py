@@ -1,4 +1,5 @@
 """The runtime's timing building blocks (shared by bench, native/tools and tests) and the atomic writer."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ def test_interleaved_rotates_the_order_and_warms_up():
     fns = {n: (lambda n=n: calls.append(n) or n) for n in "abc"}
     out = interleaved(fns, rounds=3, warmup=2)
     assert calls[:6] == list("aabbcc")  # warm-up first, each name on its own
-    assert calls[6:] == list("abc" "bca" "cab")  # every position taken by every runner
+    assert calls[6:] == list("abcbcacab")  # every position taken by every runner
     assert out == {n: [n] * 3 for n in "abc"}
 
 
@@ -54,8 +55,26 @@ def test_bench_json_records_the_cpu(tmp_path):
     from training.cli import main
 
     out = tmp_path / "b.json"
-    assert main(["bench", "--runs", "2", "--warmup", "0", "--cases", "squeezenet1_1-32-10", "--engines", "native,ort",
-                 "--models-dir", str(tmp_path), "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--runs",
+                "2",
+                "--warmup",
+                "0",
+                "--cases",
+                "squeezenet1_1-32-10",
+                "--engines",
+                "native,ort",
+                "--models-dir",
+                str(tmp_path),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     d = json.loads(out.read_text())
     assert d["cpu"]["model"] and "simd" in d["cpu"]
     assert {r["engine"] for r in d["rows"]} == {"native", "ort"} and all(r["runs"] == 2 for r in d["rows"])

@@ -1,4 +1,5 @@
 """The prune-and-fine-tune schedule on real digits: every criterion, targets, guards, refusals, resume, reports, CLI."""
+
 from __future__ import annotations
 
 import json
@@ -39,13 +40,28 @@ def test_every_criterion_reaches_the_target_and_writes_a_usable_checkpoint(ckpt,
     assert rep["phase"] == "done" and rep["stop_reason"] == "target reached"
     assert 0.5 <= rep["final"]["params_removed"] < 0.5 + 0.05  # the last step stops at the target
     final = ckpt_io.load(tmp_path / schedule.MODEL_FILE)  # bluefire train's checkpoint format
-    for key in ("model", "arch", "num_classes", "widths", "preprocessing", "optimizer", "config", "epoch",
-                "history", "best_val_acc", "rng"):
+    for key in (
+        "model",
+        "arch",
+        "num_classes",
+        "widths",
+        "preprocessing",
+        "optimizer",
+        "config",
+        "epoch",
+        "history",
+        "best_val_acc",
+        "rng",
+    ):
         assert key in final, key
     assert ckpt_io.data_split_of(final) == {"spec": "digits", "seed": 0, "val_fraction": 0.1}
     # "config" means one thing in every model checkpoint: the training config (the source's); prune's is apart
     assert final["config"] == ckpt_io.load(ckpt)["config"] and final["pruning"]["config"]["criterion"] == criterion
-    assert rep["params_removed"] == rep["final"]["params_removed"] and set(rep["depth_share"]) == {"early", "mid", "high"}
+    assert rep["params_removed"] == rep["final"]["params_removed"] and set(rep["depth_share"]) == {
+        "early",
+        "mid",
+        "high",
+    }
     model, prep = ckpt_io.model_from_checkpoint(final)
     assert sum(p.numel() for p in model.parameters()) == rep["final"]["params"]
     assert prep.input_size == (32, 32)
@@ -104,7 +120,9 @@ def test_resume_refuses_a_different_configuration(ckpt, data, tmp_path):
     with pytest.raises(ValueError, match=r"different configuration.*filters_per_step: 12 -> 8.*lr: 0.0005 -> 0.001"):
         schedule.run(replace(cfg, filters_per_step=8, lr=1e-3), resume=True, show=False, data=data)
     # where a run computes is not what it computes: a GPU-started run may finish on the CPU
-    assert config_diff(PruneConfig, {**vars(cfg), "device": "cuda", "threads": 16}, {**vars(cfg), "device": "cpu"}) == {}
+    assert (
+        config_diff(PruneConfig, {**vars(cfg), "device": "cuda", "threads": 16}, {**vars(cfg), "device": "cpu"}) == {}
+    )
 
 
 def test_device_setting_is_checked():
@@ -121,7 +139,9 @@ def test_unreachable_targets_are_errors_before_any_work(ckpt, data, tmp_path):
     with pytest.raises(ValueError, match="target_params=0.990 is unreachable"):
         schedule.run(fast_config(ckpt, tmp_path, target_params=0.99, min_width=4), show=False, data=data)
     with pytest.raises(ValueError, match="target_macs=0.950 is unreachable"):
-        schedule.run(fast_config(ckpt, tmp_path, target_params=0.0, target_macs=0.95, round_to=8), show=False, data=data)
+        schedule.run(
+            fast_config(ckpt, tmp_path, target_params=0.0, target_macs=0.95, round_to=8), show=False, data=data
+        )
     with pytest.raises(ValueError, match="not below the unpruned validation accuracy"):
         schedule.run(fast_config(ckpt, tmp_path, target_params=0.0, min_val_acc=0.999), show=False, data=data)
     with pytest.raises(ValueError, match="no target"):
@@ -130,11 +150,15 @@ def test_unreachable_targets_are_errors_before_any_work(ckpt, data, tmp_path):
 
 
 def test_minimum_accuracy_undoes_the_iteration_that_crossed_it(ckpt, data, tmp_path):
-    base_acc = schedule.run.__globals__["accuracy"](ckpt_io.model_from_checkpoint(ckpt_io.load(ckpt))[0],
-                                                    data.val_x, data.val_y,
-                                                    ckpt_io.model_from_checkpoint(ckpt_io.load(ckpt))[1])
-    cfg = fast_config(ckpt, tmp_path, target_params=0.0, max_val_drop=0.02, filters_per_step=24,
-                      finetune_batches=1, final_epochs=0)
+    base_acc = schedule.run.__globals__["accuracy"](
+        ckpt_io.model_from_checkpoint(ckpt_io.load(ckpt))[0],
+        data.val_x,
+        data.val_y,
+        ckpt_io.model_from_checkpoint(ckpt_io.load(ckpt))[1],
+    )
+    cfg = fast_config(
+        ckpt, tmp_path, target_params=0.0, max_val_drop=0.02, filters_per_step=24, finetune_batches=1, final_epochs=0
+    )
     rep = schedule.run(cfg, show=False, data=data)
     log = rep["iteration_log"]
     assert log[-1]["reverted"] and log[-1]["val_acc"] < base_acc - 0.02
@@ -151,15 +175,19 @@ def test_guards_round_to_and_min_width(ckpt, data, tmp_path):
     rep = schedule.run(fast_config(ckpt, tmp_path / "r", round_to=4, target_params=0.6), show=False, data=data)
     assert all(l["after"] % 4 == 0 for l in rep["layers"])
     assert rep["final"]["params_removed"] >= 0.6
-    rep = schedule.run(fast_config(ckpt, tmp_path / "m", min_width=3, target_params=0.8, filters_per_step=40),
-                       show=False, data=data)
+    rep = schedule.run(
+        fast_config(ckpt, tmp_path / "m", min_width=3, target_params=0.8, filters_per_step=40), show=False, data=data
+    )
     assert min(l["after"] for l in rep["layers"]) >= 3
     assert rep["final"]["params_removed"] >= 0.8
 
 
 def test_per_layer_ranking_spreads_the_cut(ckpt, data, tmp_path):
-    rep = schedule.run(fast_config(ckpt, tmp_path, ranking="per-layer", criterion="l2", filters_per_step=50,
-                                   target_params=0.4), show=False, data=data)
+    rep = schedule.run(
+        fast_config(ckpt, tmp_path, ranking="per-layer", criterion="l2", filters_per_step=50, target_params=0.4),
+        show=False,
+        data=data,
+    )
     first = rep["iteration_log"][0]["removed"]
     assert len(first) >= 20  # proportional shares: nearly every layer gives up filters in one step
 
@@ -167,8 +195,24 @@ def test_per_layer_ranking_spreads_the_cut(ckpt, data, tmp_path):
 def test_cli_prune_and_compare(ckpt, tmp_path, capsys):
     from training.cli import main
 
-    common = ["--filters-per-step", "16", "--rank-batches", "2", "--finetune-batches", "2", "--final-epochs", "1",
-              "--batch-size", "32", "--target-params", "0.4", "--threads", "1", "--normalize", "true"]
+    common = [
+        "--filters-per-step",
+        "16",
+        "--rank-batches",
+        "2",
+        "--finetune-batches",
+        "2",
+        "--final-epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--target-params",
+        "0.4",
+        "--threads",
+        "1",
+        "--normalize",
+        "true",
+    ]
     assert main(["prune", str(ckpt), "--criterion", "weight-l1", "--out", str(tmp_path / "one"), *common]) == 0
     assert (tmp_path / "one" / schedule.MODEL_FILE).exists()
     # the pruned checkpoint is a first-class bluefire model: evaluate finds its data and split by itself
@@ -180,7 +224,9 @@ def test_cli_prune_and_compare(ckpt, tmp_path, capsys):
     assert (tmp_path / "cmp" / "comparison.png").read_bytes()[:8] == PNG
     assert "| criterion |" in (tmp_path / "cmp" / "comparison.md").read_text()
     # resuming a finished comparison redoes nothing and rewrites the same table
-    assert main(["prune", str(ckpt), "--compare", "l2,random", "--out", str(tmp_path / "cmp"), "--resume", *common]) == 0
+    assert (
+        main(["prune", str(ckpt), "--compare", "l2,random", "--out", str(tmp_path / "cmp"), "--resume", *common]) == 0
+    )
     assert json.loads((tmp_path / "cmp" / "comparison.json").read_text())["rows"] == table["rows"]
     with pytest.raises(SystemExit, match="--compare"):
         main(["prune", str(ckpt), "--compare", "l2,oracle", "--out", str(tmp_path / "bad"), *common])
@@ -249,10 +295,12 @@ def test_progress_has_a_total_and_log_lines_an_eta(ckpt, data, tmp_path, capsys,
 
 
 def test_eta_and_iteration_estimates():
-    cfg = PruneConfig(checkpoint="x", filters_per_step=10, target_params=0.5, final_epochs=2, finetune_batches=8,
-                      rank_batches=2)
+    cfg = PruneConfig(
+        checkpoint="x", filters_per_step=10, target_params=0.5, final_epochs=2, finetune_batches=8, rank_batches=2
+    )
     base = {"params": 1000, "macs": 1000}
     from tests.fixtures_prune import SMALL
+
     # after 2 iterations that removed 20 %: 0.3 more at 0.1 per iteration
     assert schedule.iterations_left(SMALL, base, {"params": 800, "macs": 900}, 2, cfg) == 3
     assert schedule.iterations_left(SMALL, base, {"params": 500, "macs": 900}, 4, cfg) == 0

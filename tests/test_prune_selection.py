@@ -1,4 +1,5 @@
 """Selection is a pure function of widths, scores and settings: the k lowest under the guards, stopping at the target."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """One version string: pyproject.toml's, seen the same by the package metadata, the runtime and the native module."""
+
 from __future__ import annotations
 
 import re

@@ -10,6 +10,7 @@ Adding a kind of row (an int8 model, another engine): register a factory in RUNN
 Runner objects for one model file and thread count; `--engines` then accepts its name, and its rows
 get the same statistics, ratios and table line as the others.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,16 +43,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=200, help="timed calls per engine and case (>= 200 for the report)")
     p.add_argument("--warmup", type=int, default=20, help="untimed calls per engine first")
     p.add_argument("--threads", default="1", help="comma list of thread counts, e.g. 1,2,4")
-    p.add_argument("--variant", default="auto",
-                   help="native kernel variant(s), comma list, or 'all' for every available one (see _native.available_variants())")
+    p.add_argument(
+        "--variant",
+        default="auto",
+        help="native kernel variant(s), comma list, or 'all' for every available one (see _native.available_variants())",
+    )
     p.add_argument("--engines", default="native,ort,torch", help=f"comma list from {', '.join(RUNNERS)}")
-    p.add_argument("--native-baseline", metavar="SO",
-                   help="also time another build of the native module (e.g. an older commit's _native*.so), "
-                        "engine 'native-base', interleaved with the rest: before/after in one run")
+    p.add_argument(
+        "--native-baseline",
+        metavar="SO",
+        help="also time another build of the native module (e.g. an older commit's _native*.so), "
+        "engine 'native-base', interleaved with the rest: before/after in one run",
+    )
     p.add_argument("--models-dir", default=str(REPO / "models"), help="every *.onnx here is a case")
     p.add_argument("--no-builtin", action="store_true", help="skip the built-in random-weight SqueezeNet 1.1 cases")
-    p.add_argument("--cases", default="all",
-                   help=f"comma list of built-in cases to time, or 'all' ({', '.join(BUILTIN)})")
+    p.add_argument(
+        "--cases", default="all", help=f"comma list of built-in cases to time, or 'all' ({', '.join(BUILTIN)})"
+    )
     p.add_argument("--pipeline", action="store_true", help="benchmark the RTMaps replay pipeline instead")
     p.add_argument("--pipeline-model", help="model for --pipeline (default: the emulator's)")
     p.add_argument("--pipeline-clip", help="clip for --pipeline (default: the emulator's)")
@@ -67,8 +75,17 @@ RUNNERS: dict[str, Callable[[Path, int, str], list[Runner]]] = {
 }
 
 
-def bench_case(path: Path, threads: int, *, engines: list[str], variants: str = "auto", runs: int = 200,
-               warmup: int = 20, peak: float, baseline: str | None = None) -> list[dict]:
+def bench_case(
+    path: Path,
+    threads: int,
+    *,
+    engines: list[str],
+    variants: str = "auto",
+    runs: int = 200,
+    warmup: int = 20,
+    peak: float,
+    baseline: str | None = None,
+) -> list[dict]:
     """Interleaved timing of every runner on one model; one row per runner."""
     from .floor import floor_ms
 
@@ -89,9 +106,21 @@ def bench_case(path: Path, threads: int, *, engines: list[str], variants: str = 
     rows = []
     for r in runners:
         st = timing_stats(times[r.key])
-        rows.append({"model": path.stem, "engine": r.engine, "threads": threads, "variant": r.variant,
-                     "median_ms": st["median_ms"], "p99_ms": st["p99_ms"], "min_ms": st["min_ms"],
-                     "gflops": 2 * macs / st["median_ms"] / 1e6, "peak_gflops": peak, "macs": macs, "runs": runs})
+        rows.append(
+            {
+                "model": path.stem,
+                "engine": r.engine,
+                "threads": threads,
+                "variant": r.variant,
+                "median_ms": st["median_ms"],
+                "p99_ms": st["p99_ms"],
+                "min_ms": st["min_ms"],
+                "gflops": 2 * macs / st["median_ms"] / 1e6,
+                "peak_gflops": peak,
+                "macs": macs,
+                "runs": runs,
+            }
+        )
     ort = next((r for r in rows if r["engine"] == "ort"), None)
     floor = floor_ms(fewest, peak) if fewest else None
     for r in rows:
@@ -107,22 +136,30 @@ def bench_case(path: Path, threads: int, *, engines: list[str], variants: str = 
 
 def format_table(rows: list[dict], peak: float) -> str:
     """The rows as a text table, with each model's fewest-multiply bound and the peak below it."""
-    head = (f"{'model':<34} {'engine':<11} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} "
-            f"{'% peak':>7} {'x ORT':>6}")
+    head = (
+        f"{'model':<34} {'engine':<11} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} "
+        f"{'% peak':>7} {'x ORT':>6}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         vs = f"{r['vs_ort']:.2f}" if r.get("vs_ort") else "-"
-        lines.append(f"{r['model'][:34]:<34} {r['engine']:<11} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
-                     f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}")
+        lines.append(
+            f"{r['model'][:34]:<34} {r['engine']:<11} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
+            f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}"
+        )
     seen = set()
     for r in rows:
         if r.get("floor_ms") and r["model"] not in seen:
             seen.add(r["model"])
             vs = f" = {r['floor_vs_ort']:.2f}x ORT's fastest call" if r.get("floor_vs_ort") else ""
-            lines.append(f"floor {r['model'][:34]}: {r['floor_macs'] / 1e6:.2f} M MACs with the fewest-multiply fp32 "
-                         f"algorithms, {r['floor_ms']:.3f} ms at peak{vs}")
-    lines.append(f"peak: {peak:.1f} GFLOP/s measured (torch.mm 1024^3 fp32, best of 30, 1 thread); "
-                 f"x ORT = median / ONNX Runtime's median in the same interleaved run")
+            lines.append(
+                f"floor {r['model'][:34]}: {r['floor_macs'] / 1e6:.2f} M MACs with the fewest-multiply fp32 "
+                f"algorithms, {r['floor_ms']:.3f} ms at peak{vs}"
+            )
+    lines.append(
+        f"peak: {peak:.1f} GFLOP/s measured (torch.mm 1024^3 fp32, best of 30, 1 thread); "
+        f"x ORT = median / ONNX Runtime's median in the same interleaved run"
+    )
     return "\n".join(lines)
 
 
@@ -183,9 +220,19 @@ def main(args: argparse.Namespace) -> int:
         cases += sorted(models.glob("*.onnx"))
         for path in cases:
             for t in threads:
-                print(f"  timing {path.name}, {t} thread(s), {args.runs} runs per engine ...", file=sys.stderr, flush=True)
-                rows += bench_case(path, t, engines=engines, variants=args.variant, runs=args.runs, warmup=args.warmup,
-                                   peak=peak, baseline=args.native_baseline)
+                print(
+                    f"  timing {path.name}, {t} thread(s), {args.runs} runs per engine ...", file=sys.stderr, flush=True
+                )
+                rows += bench_case(
+                    path,
+                    t,
+                    engines=engines,
+                    variants=args.variant,
+                    runs=args.runs,
+                    warmup=args.warmup,
+                    peak=peak,
+                    baseline=args.native_baseline,
+                )
     print(format_table(rows, peak))
     _write_json(args.json, {"peak_gflops": peak, "cpu": cpu_info(), "rows": rows})
     return 0

@@ -1,6 +1,7 @@
 """What `bluefire bench` times and against what: the built-in cases, the torch twin of an ONNX model, its MAC
 counts, and the machine's measured fp32 peak. Host side (torch, onnx); the timing itself is
 rtmaps_components.bench_runners."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,19 @@ from .onnx_files import read_meta
 
 # Widths of a real 80 %-pruned SqueezeNet 1.1 (the 40x40 model shipped before the 64x64 one), fixed
 # so this case stays comparable across runs: the odd channel counts a pruned network really has.
-PRUNED80 = {"conv1": 37, "fires": [[11, 35, 41], [14, 31, 55], [23, 40, 58], [24, 30, 57], [24, 46, 56], [24, 59, 62],
-                                   [28, 59, 69], [39, 96, 97]]}
+PRUNED80 = {
+    "conv1": 37,
+    "fires": [
+        [11, 35, 41],
+        [14, 31, 55],
+        [23, 40, 58],
+        [24, 30, 57],
+        [24, 46, 56],
+        [24, 59, 62],
+        [28, 59, 69],
+        [39, 96, 97],
+    ],
+}
 # Built-in cases, random weights (timing does not depend on them): name -> (arch, size, classes, widths or None)
 BUILTIN = {
     "squeezenet1_1-224-1000": ("squeezenet1_1", 224, 1000, None),
@@ -55,8 +67,12 @@ def torch_model(path: Path):
     from .model import Widths, build
 
     proto, meta = read_meta(path)
-    model = build(meta.arch, meta.preprocessing.num_classes, Widths.from_dict(meta.widths, str(path)),
-                  in_planes=meta.preprocessing.channels)
+    model = build(
+        meta.arch,
+        meta.preprocessing.num_classes,
+        Widths.from_dict(meta.widths, str(path)),
+        in_planes=meta.preprocessing.channels,
+    )
     inits = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in proto.graph.initializer}
     state = model.state_dict()
     for k in state:  # the exporter drops all-zero biases
@@ -93,7 +109,7 @@ def measure_peak_gflops() -> float:
     mm()
     best = min(mm() for _ in range(30))
     torch.set_num_threads(old)
-    return 2 * 1024 ** 3 / best / 1e9
+    return 2 * 1024**3 / best / 1e9
 
 
 def torch_runners(path: Path, threads: int, variants: str) -> list[Runner]:
@@ -105,4 +121,5 @@ def torch_runners(path: Path, threads: int, variants: str) -> list[Runner]:
     def run_torch(x: np.ndarray):
         with torch.inference_mode():
             return model(torch.from_numpy(x))
+
     return [Runner("torch", "eager", run_torch)]

@@ -4,6 +4,7 @@ One `--flag` per field, typed like its default, with the field's source comment 
 are `--name` / `--no-name`. Values are layered: defaults < `--config FILE.json` < flags; unknown keys
 and wrong types are errors that say where the value came from.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,11 @@ class _BoolFlag(argparse.BooleanOptionalAction):
             value = parse_bool(values)
         except argparse.ArgumentTypeError as e:
             parser.error(f"{option_string}: {e} (or use {option_string} / --no-{option_string[2:]})")
-        print(f"note: '{option_string} {values}' is deprecated; write "
-              f"'{option_string if value else '--no-' + option_string[2:]}'", file=sys.stderr)
+        print(
+            f"note: '{option_string} {values}' is deprecated; write "
+            f"'{option_string if value else '--no-' + option_string[2:]}'",
+            file=sys.stderr,
+        )
         setattr(namespace, self.dest, value)
 
 
@@ -131,7 +135,9 @@ def config_from(cls: type, file: str | None, overrides: dict[str, Any]):
         try:
             cfg.validate()
         except ValueError as e:  # say where the bad value came from
-            where = " + ".join(w for w, d in sources if d and (w != "command line" or any(v is not None for v in d.values())))
+            where = " + ".join(
+                w for w, d in sources if d and (w != "command line" or any(v is not None for v in d.values()))
+            )
             raise ValueError(f"{where or 'defaults'}: {e}") from None
     return cfg
 
@@ -155,8 +161,11 @@ def config_diff(cls: type, saved: dict[str, Any], now: dict[str, Any]) -> dict[s
     A setting added to `cls` after the run started counts as its default in the saved run."""
     defaults = {f.name: f.default for f in fields(cls)}
     saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
-    return {k: (saved.get(k), now.get(k)) for k in sorted(set(saved) | set(now))
-            if k not in RESUME_FREE and saved.get(k) != now.get(k)}
+    return {
+        k: (saved.get(k), now.get(k))
+        for k in sorted(set(saved) | set(now))
+        if k not in RESUME_FREE and saved.get(k) != now.get(k)
+    }
 
 
 def refuse_changed_settings(cls: type, saved: dict[str, Any], now: dict[str, Any], source: Path | str) -> None:

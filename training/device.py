@@ -1,4 +1,5 @@
 """Where torch computes: one choice for every command."""
+
 from __future__ import annotations
 
 import torch

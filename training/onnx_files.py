@@ -1,5 +1,6 @@
 """ONNX files on the host side, with the onnx package and no torch: bluefire metadata read from a file, and
 small graphs written with onnx.helper (the one-convolution model that native/tools and tests time and check)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,9 +34,20 @@ def save_graph(graph, path: Path, meta: dict[str, str] | None = None):
     return path
 
 
-def conv_model(path: Path, cin: int, cout: int, size: int, k: int = 3, stride: int = 1, pad: int = 1,
-               relu: bool = True, bias: bool = True, rng: np.random.Generator | None = None,
-               float_data: bool = False, scale: float = 1.0) -> Path:
+def conv_model(
+    path: Path,
+    cin: int,
+    cout: int,
+    size: int,
+    k: int = 3,
+    stride: int = 1,
+    pad: int = 1,
+    relu: bool = True,
+    bias: bool = True,
+    rng: np.random.Generator | None = None,
+    float_data: bool = False,
+    scale: float = 1.0,
+) -> Path:
     """One Conv (+ Relu) on a (N, cin, size, size) input named 'image'; seeded normal weights times `scale`.
 
     float_data stores the weights as float_data instead of raw_data (both are valid ONNX)."""
@@ -53,12 +65,26 @@ def conv_model(path: Path, cin: int, cout: int, size: int, k: int = 3, stride: i
         b = rng.standard_normal(cout).astype(np.float32)
         inits.append(numpy_helper.from_array((b * scale).astype(np.float32) if scale != 1.0 else b, "b"))
         inputs.append("b")
-    nodes = [helper.make_node("Conv", inputs, ["c" if relu else "y"], kernel_shape=[k, k], strides=[stride, stride],
-                              pads=[pad] * 4, dilations=[1, 1], group=1)]
+    nodes = [
+        helper.make_node(
+            "Conv",
+            inputs,
+            ["c" if relu else "y"],
+            kernel_shape=[k, k],
+            strides=[stride, stride],
+            pads=[pad] * 4,
+            dilations=[1, 1],
+            group=1,
+        )
+    ]
     if relu:
         nodes.append(helper.make_node("Relu", ["c"], ["y"]))
     out = (size + 2 * pad - k) // stride + 1
     graph = helper.make_graph(
-        nodes, "conv", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", cin, size, size])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", cout, out, out])], inits)
+        nodes,
+        "conv",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", cin, size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", cout, out, out])],
+        inits,
+    )
     return save_graph(graph, path)

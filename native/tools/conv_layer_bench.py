@@ -9,6 +9,7 @@ machine load. Reports the minimum over --calls (weights warm in cache: the layer
 its cost inside a network, where weights stream from L2/L3). Only ratios within one run mean
 anything on a shared host.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,14 @@ from training.onnx_files import conv_model
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--channels", type=int, nargs=2, action="append", metavar=("C", "M"),
-                    help="input and output channels (repeatable; default 32 128)")
+    ap.add_argument(
+        "--channels",
+        type=int,
+        nargs=2,
+        action="append",
+        metavar=("C", "M"),
+        help="input and output channels (repeatable; default 32 128)",
+    )
     ap.add_argument("--maps", type=int, nargs="+", default=[5, 6, 7, 8, 9, 12])
     ap.add_argument("--baseline", help="another build's _native*.so, timed interleaved")
     ap.add_argument("--variant", default="avx512")
@@ -47,11 +54,16 @@ def main() -> None:
                 outs = [e.run(x) for e in engines]
                 if len(outs) > 1 and not np.allclose(outs[0], outs[1], rtol=1e-4, atol=1e-4):
                     raise SystemExit(f"C={c} M={m} map {side}: the two builds disagree")
-                times = interleaved({n: timed(lambda e=e, x=x: e.run(x)) for (n, _), e in zip(builds, engines)},
-                                    args.calls)
+                times = interleaved(
+                    {n: timed(lambda e=e, x=x: e.run(x)) for (n, _), e in zip(builds, engines)}, args.calls
+                )
                 rows.append({"C": c, "M": m, "map": side, **{n: min(t) * 1e6 for n, t in times.items()}})
     names = [n for n, _ in builds]
-    print(f"{'C':>4} {'M':>4} {'map':>4} " + " ".join(f"{n + ' us':>10}" for n in names) + ("   after/before" if args.baseline else ""))
+    print(
+        f"{'C':>4} {'M':>4} {'map':>4} "
+        + " ".join(f"{n + ' us':>10}" for n in names)
+        + ("   after/before" if args.baseline else "")
+    )
     for r in rows:
         ratio = f"   {r['after'] / r['before']:.2f}" if args.baseline else ""
         print(f"{r['C']:>4} {r['M']:>4} {r['map']:>4} " + " ".join(f"{r[n]:>10.1f}" for n in names) + ratio)

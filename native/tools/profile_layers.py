@@ -7,6 +7,7 @@ With --baseline, that build of the extension is profiled too, pass by pass in tu
 current one (so both see the same machine load), and the table has a column for each.
 Only ratios within one run mean anything on a shared host.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,9 @@ def main() -> None:
     h, w = engines[0].input_size
     x = np.random.default_rng(0).random((1, engines[-1].input_channels, h, w), dtype=np.float32)
     rows = [(r[0], r[1], r[2]) for r in engines[-1].profile(x)]
-    passes = interleaved({n: (lambda e=e: [r[3] for r in e.profile(x)]) for (n, _), e in zip(builds, engines)},
-                         args.passes)
+    passes = interleaved(
+        {n: (lambda e=e: [r[3] for r in e.profile(x)]) for (n, _), e in zip(builds, engines)}, args.passes
+    )
     best = [elementwise_min(passes[n]) for n, _ in builds]
     print(f"{'layer':24s} {'kind':8s} {'MACs':>9s} " + " ".join(f"{n:>8s}" for n, _ in builds))
     for j, (name, kind, macs) in enumerate(rows):

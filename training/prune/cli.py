@@ -1,4 +1,5 @@
 """`bluefire prune CKPT`: Fire-aware filter pruning with iterative fine-tuning, resumable; `--compare` for ablations."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,15 +13,25 @@ from .criteria import CRITERIA
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", nargs="?", default=None,
-                   help="trained bluefire checkpoint (e.g. runs/baseline/best.pt); not needed with --resume --out DIR")
+    p.add_argument(
+        "checkpoint",
+        nargs="?",
+        default=None,
+        help="trained bluefire checkpoint (e.g. runs/baseline/best.pt); not needed with --resume --out DIR",
+    )
     p.add_argument("--config", help="JSON file of PruneConfig fields (flags override it)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run(s) in --out where they stopped; with no other settings given it uses the "
-                        "run's own, otherwise they must equal them (except --out, --threads, --device)")
-    p.add_argument("--compare", metavar="C1,C2,...",
-                   help=f"run several criteria ({','.join(CRITERIA)}) on the same budget into OUT/<criterion> "
-                        "and write OUT/comparison.{json,md,png}")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run(s) in --out where they stopped; with no other settings given it uses the "
+        "run's own, otherwise they must equal them (except --out, --threads, --device)",
+    )
+    p.add_argument(
+        "--compare",
+        metavar="C1,C2,...",
+        help=f"run several criteria ({','.join(CRITERIA)}) on the same budget into OUT/<criterion> "
+        "and write OUT/comparison.{json,md,png}",
+    )
     add_config_arguments(p, PruneConfig, skip=("checkpoint",))
 
 
@@ -49,8 +60,13 @@ def main(args: argparse.Namespace) -> int:
             raise ValueError("give the checkpoint to prune (bluefire prune CKPT ...)")
         if not args.compare:
             rep = schedule.run(cfg, resume=args.resume)
-            print(json.dumps({k: rep["final"][k] for k in ("params", "params_removed", "macs_removed", "val_acc", "test_acc")}
-                             | {"model": str(Path(cfg.out) / schedule.MODEL_FILE)}, indent=1))
+            print(
+                json.dumps(
+                    {k: rep["final"][k] for k in ("params", "params_removed", "macs_removed", "val_acc", "test_acc")}
+                    | {"model": str(Path(cfg.out) / schedule.MODEL_FILE)},
+                    indent=1,
+                )
+            )
             return 0
         names = [c.strip() for c in args.compare.split(",") if c.strip()]
         bad = [c for c in names if c not in CRITERIA]

@@ -1,4 +1,5 @@
 """`bluefire prune` settings: one dataclass with commented defaults (the comments are the --help) and its checks."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,36 +12,36 @@ from .criteria import CRITERIA, DEFAULT_ALPHA
 class PruneConfig:
     """`bluefire prune` settings. Layered: these defaults < --config FILE.json < command-line flags."""
 
-    checkpoint: str = ""             # trained bluefire checkpoint to prune
-    criterion: str = "taylor"        # taylor | l2 | combined | weight-l1 | random
-    alpha: float = DEFAULT_ALPHA     # combined = alpha * Taylor + (1 - alpha) * L2 (both layer-normalised)
-    normalize: bool = True           # per-layer L2 normalisation of the scores before global ranking
-    flops_lambda: float = 0.0        # score - lambda * (per-filter cost / largest per-filter cost); 0 = off
-    cost: str = "macs"               # what flops_lambda penalises: macs (speed) | params (model size)
-    target_params: float = 0.8       # stop once this fraction of the parameters is removed (0 = no such target)
-    target_macs: float = 0.0         # stop once this fraction of the MACs is removed (0 = no such target)
-    min_val_acc: float = 0.0         # minimum accuracy: an iteration below it is undone and pruning stops (0 = off)
-    max_val_drop: float = 0.0        # minimum relative to the unpruned val accuracy, e.g. 0.01 (0 = off)
-    filters_per_step: int = 32       # k: filters removed per iteration
-    ranking: str = "global"          # global: k lowest over all layers | per-layer: k shared in proportion to width
-    rank_batches: int = 16           # N: batches the criterion sees per iteration
-    finetune_batches: int = 100      # M: fine-tuning batches after each cut
-    final_epochs: int = 3            # fine-tuning epochs after the last cut (cosine to zero)
-    lr: float = 5e-4                 # AdamW lr during iterative fine-tuning (constant)
-    final_lr: float = 5e-4           # peak AdamW lr of the final fine-tune
+    checkpoint: str = ""  # trained bluefire checkpoint to prune
+    criterion: str = "taylor"  # taylor | l2 | combined | weight-l1 | random
+    alpha: float = DEFAULT_ALPHA  # combined = alpha * Taylor + (1 - alpha) * L2 (both layer-normalised)
+    normalize: bool = True  # per-layer L2 normalisation of the scores before global ranking
+    flops_lambda: float = 0.0  # score - lambda * (per-filter cost / largest per-filter cost); 0 = off
+    cost: str = "macs"  # what flops_lambda penalises: macs (speed) | params (model size)
+    target_params: float = 0.8  # stop once this fraction of the parameters is removed (0 = no such target)
+    target_macs: float = 0.0  # stop once this fraction of the MACs is removed (0 = no such target)
+    min_val_acc: float = 0.0  # minimum accuracy: an iteration below it is undone and pruning stops (0 = off)
+    max_val_drop: float = 0.0  # minimum relative to the unpruned val accuracy, e.g. 0.01 (0 = off)
+    filters_per_step: int = 32  # k: filters removed per iteration
+    ranking: str = "global"  # global: k lowest over all layers | per-layer: k shared in proportion to width
+    rank_batches: int = 16  # N: batches the criterion sees per iteration
+    finetune_batches: int = 100  # M: fine-tuning batches after each cut
+    final_epochs: int = 3  # fine-tuning epochs after the last cut (cosine to zero)
+    lr: float = 5e-4  # AdamW lr during iterative fine-tuning (constant)
+    final_lr: float = 5e-4  # peak AdamW lr of the final fine-tune
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
-    distill: float = 0.0             # weight of distillation from the unpruned model (KL at temperature distill_t); 0 = off
-    distill_t: float = 4.0           # distillation temperature
-    augment: str = "crop,flip"       # as in training; flips are skipped where the data set forbids them
+    distill: float = 0.0  # weight of distillation from the unpruned model (KL at temperature distill_t); 0 = off
+    distill_t: float = 4.0  # distillation temperature
+    augment: str = "crop,flip"  # as in training; flips are skipped where the data set forbids them
     batch_size: int = 128
-    min_width: int = 1               # guard: no layer keeps fewer filters
-    round_to: int = 1                # guard: keep pruned widths multiples of this (4 or 8 for SIMD), 1 = off
+    min_width: int = 1  # guard: no layer keeps fewer filters
+    round_to: int = 1  # guard: keep pruned widths multiples of this (4 or 8 for SIMD), 1 = off
     max_iterations: int = 1000
-    data: str = ""                   # data spec; "" = the checkpoint's own training data and validation split
+    data: str = ""  # data spec; "" = the checkpoint's own training data and validation split
     seed: int = 0
-    threads: int = 0                 # torch intra-op threads, 0 = torch's default
-    device: str = "auto"             # auto (cuda when available) | cpu | cuda; not part of a run's identity
+    threads: int = 0  # torch intra-op threads, 0 = torch's default
+    device: str = "auto"  # auto (cuda when available) | cpu | cuda; not part of a run's identity
     out: str = "runs/prune"
 
     def validate(self) -> None:

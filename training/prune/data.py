@@ -1,4 +1,5 @@
 """The images a pruning run sees: the checkpoint's own data and split, and seeded batches of it."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -47,23 +48,35 @@ def load_data(cfg: PruneConfig, ckpt: dict) -> PruneData:
     prep = Preprocessing.from_json(ckpt["preprocessing"], cfg.checkpoint)
     ds = data_mod.load(spec, seed, val_fraction)
     if len(ds.class_names) != int(ckpt["num_classes"]):
-        raise ValueError(f"{cfg.checkpoint}: the model has {ckpt['num_classes']} classes, data {spec!r} has "
-                         f"{len(ds.class_names)}")
-    return PruneData(torch.from_numpy(data_mod.prepare(ds.train, prep)), torch.from_numpy(ds.train.labels),
-                     data_mod.prepare(ds.val, prep), ds.val.labels, data_mod.prepare(ds.test, prep), ds.test.labels,
-                     ds.flip_ok, spec, seed, val_fraction)
+        raise ValueError(
+            f"{cfg.checkpoint}: the model has {ckpt['num_classes']} classes, data {spec!r} has {len(ds.class_names)}"
+        )
+    return PruneData(
+        torch.from_numpy(data_mod.prepare(ds.train, prep)),
+        torch.from_numpy(ds.train.labels),
+        data_mod.prepare(ds.val, prep),
+        ds.val.labels,
+        data_mod.prepare(ds.test, prep),
+        ds.test.labels,
+        ds.flip_ok,
+        spec,
+        seed,
+        val_fraction,
+    )
 
 
-def batches(d: PruneData, cfg: PruneConfig, key: int, count: int,
-            augment: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def batches(
+    d: PruneData, cfg: PruneConfig, key: int, count: int, augment: bool
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """`count` batches from seeded permutations of the training split; `key` picks the permutation."""
     aug = cfg.augmentations if augment else set()
     bs = min(cfg.batch_size, len(d.train_y))
     dev = choose_device(cfg.device)
     done, rep = 0, 0
     while done < count:
-        for xb, yb in epoch_batches(d.train_x, d.train_y, bs, cfg.seed, key * 1000 + rep, "crop" in aug,
-                                    "flip" in aug and d.flip_ok):
+        for xb, yb in epoch_batches(
+            d.train_x, d.train_y, bs, cfg.seed, key * 1000 + rep, "crop" in aug, "flip" in aug and d.flip_ok
+        ):
             yield xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
             done += 1
             if done == count:

@@ -6,6 +6,7 @@ random is derived from (seed, iteration) or (seed, final epoch), and the run sta
 after every iteration and every final epoch, so a killed run resumed with `--resume` ends with exactly the
 model of an uninterrupted one (same thread count assumed).
 """
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,9 @@ MODEL_FILE = "model.pt"
 
 
 # ---------------------------------------------------------------- training pieces
-def rank(model: SqueezeNet, cfg: PruneConfig, d: PruneData, prep: Preprocessing, iteration: int,
-         size: int) -> dict[str, torch.Tensor]:
+def rank(
+    model: SqueezeNet, cfg: PruneConfig, d: PruneData, prep: Preprocessing, iteration: int, size: int
+) -> dict[str, torch.Tensor]:
     """Final per-filter scores of this iteration (criterion, normalisation, FLOPs penalty)."""
     c = crit_mod.make(cfg.criterion, cfg.seed, cfg.alpha)
     c.reset(model, iteration)
@@ -50,20 +52,33 @@ def rank(model: SqueezeNet, cfg: PruneConfig, d: PruneData, prep: Preprocessing,
     costs = None
     if cfg.flops_lambda:
         pick = 1 if cfg.cost == "macs" else 0
-        costs = {n: float(v[pick]) for n, v in marginal_costs(model.widths, model.arch, model.num_classes, size).items()}
+        costs = {
+            n: float(v[pick]) for n, v in marginal_costs(model.widths, model.arch, model.num_classes, size).items()
+        }
     return crit_mod.rank_scores(raw, cfg.normalize, cfg.flops_lambda, costs)
 
 
-def finetune(model: SqueezeNet, cfg: PruneConfig, d: PruneData, prep: Preprocessing, iteration: int, show: bool,
-             distill: Distillation | None = None) -> float:
+def finetune(
+    model: SqueezeNet,
+    cfg: PruneConfig,
+    d: PruneData,
+    prep: Preprocessing,
+    iteration: int,
+    show: bool,
+    distill: Distillation | None = None,
+) -> float:
     """M AdamW steps at constant lr with a fresh optimizer (the cut changed every shape); mean loss."""
     if cfg.finetune_batches == 0:
         return float("nan")
     torch.manual_seed(cfg.seed * 1_000_003 + 2 * iteration)  # dropout
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     losses = []
-    bar = progress(batches(d, cfg, 2 * iteration, cfg.finetune_batches, augment=True), cfg.finetune_batches,
-                   f"fine-tune {iteration + 1}", show)
+    bar = progress(
+        batches(d, cfg, 2 * iteration, cfg.finetune_batches, augment=True),
+        cfg.finetune_batches,
+        f"fine-tune {iteration + 1}",
+        show,
+    )
     for xb, yb in bar:
         losses.append(train_step(model, opt, to_input(xb, prep), yb, cfg.lr, cfg.label_smoothing, distill)[0])
     return float(np.mean(losses))
@@ -127,8 +142,9 @@ class _Overall:
 
     def update(self, widths: Widths, now: dict, advance: int = 1) -> None:
         s = self.state
-        self.prune_left = (iterations_left(widths, s["base"], now, s["iteration"], self.cfg)
-                           if s["phase"] == "prune" else 0)
+        self.prune_left = (
+            iterations_left(widths, s["base"], now, s["iteration"], self.cfg) if s["phase"] == "prune" else 0
+        )
         if hasattr(self.bar, "update"):
             self.bar.total = s["iteration"] + self.prune_left + self.cfg.final_epochs
             self.bar.update(advance)  # refreshes with the new total
@@ -159,8 +175,13 @@ def _model_from(arch: str, num_classes: int, s: dict, device: torch.device | str
     return m.to(device)
 
 
-def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneData | None = None,
-        stop_after: int | None = None) -> dict[str, Any]:
+def run(
+    cfg: PruneConfig,
+    resume: bool = False,
+    show: bool = True,
+    data: PruneData | None = None,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
     """Prune per `cfg` into cfg.out (state.pt, model.pt, report.*); returns the report dict.
 
     `stop_after` ends the process-equivalent of a kill after that many iterations (tests use it).
@@ -195,11 +216,25 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
         base["val_acc"] = accuracy(base_model, d.val_x, d.val_y, prep)
         least = cfg.min_accuracy(base["val_acc"])
         if least and least >= base["val_acc"]:
-            raise ValueError(f"min_val_acc={least:.4f} is not below the unpruned validation accuracy {base['val_acc']:.4f}")
-        state = {"arch": arch, "num_classes": num_classes, "preprocessing": src["preprocessing"], "data": d.split,
-                 "config": asdict(cfg), "phase": "prune", "iteration": 0, "history": [], "base": base,
-                 "final_epoch": 0, "final_history": [], "stop_reason": "", **_model_state(base_model),
-                 "prev": _model_state(base_model)}
+            raise ValueError(
+                f"min_val_acc={least:.4f} is not below the unpruned validation accuracy {base['val_acc']:.4f}"
+            )
+        state = {
+            "arch": arch,
+            "num_classes": num_classes,
+            "preprocessing": src["preprocessing"],
+            "data": d.split,
+            "config": asdict(cfg),
+            "phase": "prune",
+            "iteration": 0,
+            "history": [],
+            "base": base,
+            "final_epoch": 0,
+            "final_history": [],
+            "stop_reason": "",
+            **_model_state(base_model),
+            "prev": _model_state(base_model),
+        }
         ckpt_io.save_atomic(state, state_path)
     state.setdefault("data", d.split)
     base = state["base"]
@@ -208,16 +243,25 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
     distill = Distillation(base_model.eval(), cfg.distill, cfg.distill_t) if cfg.distill else None
 
     overall = _Overall(cfg, state, steps_per_final_epoch(d, cfg), show)
-    overall.update(model.widths, sizes(model.widths, arch, num_classes, size),
-                   advance=state["iteration"] + state["final_epoch"])
+    overall.update(
+        model.widths, sizes(model.widths, arch, num_classes, size), advance=state["iteration"] + state["final_epoch"]
+    )
     done_now = 0
     while state["phase"] == "prune":
         it = state["iteration"]
         now = sizes(model.widths, arch, num_classes, size)
-        reason = ("target reached" if targets_met(base, now, cfg) else
-                  "max_iterations reached" if it >= cfg.max_iterations else "")
-        plan = {} if reason else select(rank(model, cfg, d, prep, it, size), model.widths, cfg, arch,
-                                        num_classes, size, base)
+        reason = (
+            "target reached"
+            if targets_met(base, now, cfg)
+            else "max_iterations reached"
+            if it >= cfg.max_iterations
+            else ""
+        )
+        plan = (
+            {}
+            if reason
+            else select(rank(model, cfg, d, prep, it, size), model.widths, cfg, arch, num_classes, size, base)
+        )
         if not reason and not plan:
             reason = "no prunable filters left under the guards"
         if reason:
@@ -231,14 +275,22 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
         loss = finetune(model, cfg, d, prep, it, show, distill)
         val = accuracy(model, d.val_x, d.val_y, prep)
         now = sizes(model.widths, arch, num_classes, size)
-        rec = {"iteration": it + 1, **now, "widths": model.widths.to_dict(), "val_acc": val, "train_loss": loss,
-               "removed": plan, "removed_count": sum(len(v) for v in plan.values()),
-               "widths_before": widths_before.to_dict(), "seconds": time.time() - t0, "reverted": False}
+        rec = {
+            "iteration": it + 1,
+            **now,
+            "widths": model.widths.to_dict(),
+            "val_acc": val,
+            "train_loss": loss,
+            "removed": plan,
+            "removed_count": sum(len(v) for v in plan.values()),
+            "widths_before": widths_before.to_dict(),
+            "seconds": time.time() - t0,
+            "reverted": False,
+        }
         if least and val < least:
             rec["reverted"] = True
             model = _model_from(arch, num_classes, state["prev"], dev)
-            state.update(phase="final",
-                         stop_reason=f"validation accuracy {val:.4f} fell below the minimum {least:.4f}")
+            state.update(phase="final", stop_reason=f"validation accuracy {val:.4f} fell below the minimum {least:.4f}")
         state["history"].append(rec)
         state["iteration"] = it + 1
         state.update(_model_state(model))
@@ -248,12 +300,17 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
         report_mod.write(out, state, plots=False, name="progress")  # report.* appear only when done
         overall.update(model.widths, now)
         if hasattr(overall.bar, "set_postfix"):
-            overall.bar.set_postfix(params=f"{now['params'] / base['params']:.1%}",
-                                    macs=f"{now['macs'] / base['macs']:.1%}", val=f"{val:.4f}")
-        overall.log(f"iter {it + 1:3d}  removed {rec['removed_count']:3d}  params {now['params']:8d} "
-                    f"({now['params'] / base['params']:6.1%})  MACs {now['macs'] / base['macs']:6.1%}  val {val:.4f}"
-                    f"{'  (below the minimum: undone)' if rec['reverted'] else ''}  {rec['seconds']:.1f}s  "
-                    f"{overall.eta()}")
+            overall.bar.set_postfix(
+                params=f"{now['params'] / base['params']:.1%}",
+                macs=f"{now['macs'] / base['macs']:.1%}",
+                val=f"{val:.4f}",
+            )
+        overall.log(
+            f"iter {it + 1:3d}  removed {rec['removed_count']:3d}  params {now['params']:8d} "
+            f"({now['params'] / base['params']:6.1%})  MACs {now['macs'] / base['macs']:6.1%}  val {val:.4f}"
+            f"{'  (below the minimum: undone)' if rec['reverted'] else ''}  {rec['seconds']:.1f}s  "
+            f"{overall.eta()}"
+        )
         done_now += 1
         if stop_after is not None and done_now >= stop_after:
             overall.close()
@@ -274,9 +331,19 @@ def run(cfg: PruneConfig, resume: bool = False, show: bool = True, data: PruneDa
     return report_mod.write(out, state, plots=True)
 
 
-def _final_finetune(model: SqueezeNet, state: dict, cfg: PruneConfig, d: PruneData, prep: Preprocessing,
-                    state_path: Path, show: bool, stop_after: int | None, done_now: int,
-                    distill: Distillation | None, overall: _Overall) -> SqueezeNet | None:
+def _final_finetune(
+    model: SqueezeNet,
+    state: dict,
+    cfg: PruneConfig,
+    d: PruneData,
+    prep: Preprocessing,
+    state_path: Path,
+    show: bool,
+    stop_after: int | None,
+    done_now: int,
+    distill: Distillation | None,
+    overall: _Overall,
+) -> SqueezeNet | None:
     """cfg.final_epochs epochs, warm-up then cosine to zero, checkpointed (with optimizer) every epoch."""
     steps = steps_per_final_epoch(d, cfg)
     total, warmup = steps * cfg.final_epochs, min(100, steps * cfg.final_epochs // 10)
@@ -287,22 +354,29 @@ def _final_finetune(model: SqueezeNet, state: dict, cfg: PruneConfig, d: PruneDa
         t0 = time.time()
         torch.manual_seed(cfg.seed * 1_000_003 + 999_999 - epoch)
         losses = []
-        bar = progress(batches(d, cfg, 1_000_000 + epoch, steps, augment=True), steps,
-                       f"final fine-tune {epoch + 1}/{cfg.final_epochs}", show)
+        bar = progress(
+            batches(d, cfg, 1_000_000 + epoch, steps, augment=True),
+            steps,
+            f"final fine-tune {epoch + 1}/{cfg.final_epochs}",
+            show,
+        )
         for i, (xb, yb) in enumerate(bar):
             lr = lr_at(epoch * steps + i, total, warmup, cfg.final_lr)
             losses.append(train_step(model, opt, to_input(xb, prep), yb, lr, cfg.label_smoothing, distill)[0])
         val = accuracy(model, d.val_x, d.val_y, prep)
-        state["final_history"].append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_acc": val,
-                                       "seconds": time.time() - t0})
+        state["final_history"].append(
+            {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_acc": val, "seconds": time.time() - t0}
+        )
         state.update(final_epoch=epoch + 1, optimizer=opt.state_dict(), **_model_state(model))
         if epoch + 1 == cfg.final_epochs:
             state["phase"] = "done"
         ckpt_io.save_atomic(state, state_path)
         if hasattr(overall.bar, "update"):
             overall.bar.update(1)
-        overall.log(f"final fine-tune {epoch + 1}/{cfg.final_epochs}  loss {np.mean(losses):.4f}  val {val:.4f}  "
-                    f"{time.time() - t0:.0f}s  {overall.eta()}")
+        overall.log(
+            f"final fine-tune {epoch + 1}/{cfg.final_epochs}  loss {np.mean(losses):.4f}  val {val:.4f}  "
+            f"{time.time() - t0:.0f}s  {overall.eta()}"
+        )
         done_now += 1
         if stop_after is not None and done_now >= stop_after and state["phase"] != "done":
             return None
@@ -316,12 +390,28 @@ def _pruned_checkpoint(model: SqueezeNet, state: dict, cfg: PruneConfig, src: di
     """The pruned model as a model checkpoint (checkpoint.model_checkpoint), so evaluate/export/train --init accept it.
 
     Its "config" stays the source's training configuration; this run's own settings are under "pruning"."""
-    val = (state["final_history"][-1]["val_acc"] if state["final_history"]
-           else state["history"][-1]["val_acc"] if state["history"] else state["base"]["val_acc"])
+    val = (
+        state["final_history"][-1]["val_acc"]
+        if state["final_history"]
+        else state["history"][-1]["val_acc"]
+        if state["history"]
+        else state["base"]["val_acc"]
+    )
     return ckpt_io.model_checkpoint(
-        model, state["preprocessing"], state["data"], dict(src.get("config") or {}),
-        optimizer=state.get("optimizer", {}), epoch=state["final_epoch"], history=state["final_history"],
+        model,
+        state["preprocessing"],
+        state["data"],
+        dict(src.get("config") or {}),
+        optimizer=state.get("optimizer", {}),
+        epoch=state["final_epoch"],
+        history=state["final_history"],
         best_val_acc=val,
-        pruning={"criterion": cfg.criterion, "config": asdict(cfg), "base": state["base"],
-                 "iterations": state["iteration"], "stop_reason": state["stop_reason"],
-                 "test_acc": state.get("test_acc")})
+        pruning={
+            "criterion": cfg.criterion,
+            "config": asdict(cfg),
+            "base": state["base"],
+            "iterations": state["iteration"],
+            "stop_reason": state["stop_reason"],
+            "test_acc": state.get("test_acc"),
+        },
+    )

@@ -4,6 +4,7 @@
 layer in proportion to width) under the guards (min_width, round_to), stopping as soon as the size
 target is met, whatever the rounding.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,11 @@ def removed_fraction(base: dict, now: dict, key: str) -> float:
 
 def targets_met(base: dict, now: dict, cfg: PruneConfig) -> bool:
     """Every size target given is reached (False when only an accuracy minimum was given)."""
-    checks = [removed_fraction(base, now, key) >= target - 1e-12
-              for key, target in (("params", cfg.target_params), ("macs", cfg.target_macs)) if target]
+    checks = [
+        removed_fraction(base, now, key) >= target - 1e-12
+        for key, target in (("params", cfg.target_params), ("macs", cfg.target_macs))
+        if target
+    ]
     return bool(checks) and all(checks)
 
 
@@ -48,8 +52,10 @@ def check_reachable(widths: Widths, arch: str, num_classes: int, size: int, cfg:
     for key, target in (("params", cfg.target_params), ("macs", cfg.target_macs)):
         best = removed_fraction(base, low, key)
         if target and best < target:
-            raise ValueError(f"target_{key}={target:.3f} is unreachable: with min_width={cfg.min_width} and "
-                             f"round_to={cfg.round_to} at most {best:.3f} of the {key} can be removed")
+            raise ValueError(
+                f"target_{key}={target:.3f} is unreachable: with min_width={cfg.min_width} and "
+                f"round_to={cfg.round_to} at most {best:.3f} of the {key} can be removed"
+            )
 
 
 def _quotas(room: dict[str, int], k: int) -> dict[str, int]:
@@ -65,8 +71,15 @@ def _quotas(room: dict[str, int], k: int) -> dict[str, int]:
     return quota
 
 
-def select(scores: dict[str, torch.Tensor], widths: Widths, cfg: PruneConfig, arch: str, num_classes: int,
-           size: int, base: dict) -> Plan:
+def select(
+    scores: dict[str, torch.Tensor],
+    widths: Widths,
+    cfg: PruneConfig,
+    arch: str,
+    num_classes: int,
+    size: int,
+    base: dict,
+) -> Plan:
     """Turn scores into a removal plan: the k lowest (global or per layer) under the guards, stopping at the target."""
     lo = min_widths(widths, cfg)
     room = {n: width(widths, n) - width(lo, n) for n in LAYERS}
@@ -74,7 +87,7 @@ def select(scores: dict[str, torch.Tensor], widths: Widths, cfg: PruneConfig, ar
     k = cfg.filters_per_step
     if cfg.ranking == "per-layer":
         quota = _quotas(room, k)
-        candidates = [(n, i) for n in LAYERS for i in order[n][:quota[n]]]
+        candidates = [(n, i) for n in LAYERS for i in order[n][: quota[n]]]
         candidates.sort(key=lambda c: float(scores[c[0]][c[1]]))
     else:
         candidates = sorted(((n, i) for n in LAYERS for i in order[n]), key=lambda c: float(scores[c[0]][c[1]]))
