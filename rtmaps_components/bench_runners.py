@@ -119,9 +119,9 @@ def native_runners(
 
 def ort_runner(path: str | os.PathLike, threads: int) -> Runner:
     """ONNX Runtime (CPU provider, MLAS kernels) on the model at `path`, the session as backends makes it."""
-    from .backends import _load_onnxruntime
+    from .backends import ort_session
 
-    sess, _ = _load_onnxruntime(os.fspath(path), threads)
+    sess = ort_session(path, threads)
     name = sess.get_inputs()[0].name
     return Runner("ort", "mlas", lambda x: sess.run(None, {name: x}))
 

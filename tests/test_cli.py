@@ -101,7 +101,7 @@ def test_evaluate_onnx_needs_data_and_matches_checkpoint(tmp_path, capsys):
     main(["evaluate", str(ckpt), "--split", "val", "--json", str(tmp_path / "c.json")])
     a, b = (json.loads((tmp_path / f).read_text()) for f in ("o.json", "c.json"))
     assert a["split"] == "val" and a["confusion"] == b["confusion"]
-    with pytest.raises(SystemExit, match="missing.onnx: no such ONNX file"):
+    with pytest.raises(SystemExit, match="missing.onnx: no such model file"):
         main(["evaluate", str(tmp_path / "missing.onnx"), "--data", "digits"])
 
 

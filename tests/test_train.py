@@ -210,6 +210,7 @@ def test_ddp_two_cpu_processes_stay_in_sync(tmp_path):
     assert weights_digest(model) == a
     # 160 images, 16 per rank and step, 2 ranks: 5 steps per epoch; each rank saw different images
     assert len(m["history"]) == 2 and p.stdout.count("epoch 1/2") == 1  # only rank 0 prints
+    assert p.stdout.count('"best_val_acc"') == 1, "every rank printed the final JSON"
 
 
 def test_checkpoint_names_its_data_split():

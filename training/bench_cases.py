@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from rtmaps_components.bench_runners import Runner, timed
-
-from .onnx_files import read_meta
+from rtmaps_components.model_meta import meta_of_proto, read_metadata
 
 # Widths of a real 80 %-pruned SqueezeNet 1.1 (the 40x40 model shipped before the 64x64 one), fixed
 # so this case stays comparable across runs: the odd channel counts a pruned network really has.
@@ -61,12 +60,14 @@ def export_builtin(d: Path, cases: str = "all") -> list[Path]:
 
 def torch_model(path: Path):
     """The same network in torch eager, its weights read from the ONNX initializers."""
+    import onnx
     import torch
     from onnx import numpy_helper
 
     from .model import Widths, build
 
-    proto, meta = read_meta(path)
+    proto = onnx.load(str(path))  # with the weights: the twin is built from them
+    meta = meta_of_proto(proto, str(path))
     model = build(
         meta.arch,
         meta.preprocessing.num_classes,
@@ -86,7 +87,7 @@ def model_macs(path: Path, native_macs: int | None) -> tuple[int, int | None, tu
     from .floor import floor_macs
     from .model import Widths, count_macs
 
-    _, meta = read_meta(path)
+    meta = read_metadata(path)
     h, w = meta.preprocessing.input_size
     c = meta.preprocessing.channels
     if h == w:

@@ -88,6 +88,7 @@ def export_onnx(model: SqueezeNet, prep: Preprocessing, path: str | Path, opset:
         raise ValueError(f"preprocessing names {prep.num_classes} classes, the model has {model.num_classes}")
     if planes not in (1, 3):
         raise ValueError(f"planes must be 1 or 3, got {planes}")
+    check_finite_weights(model)
     path = Path(path)
     model = model.eval()
     if planes == 1:
@@ -113,15 +114,23 @@ def export_onnx(model: SqueezeNet, prep: Preprocessing, path: str | Path, opset:
     return path
 
 
+def check_finite_weights(model: torch.nn.Module) -> None:
+    """ValueError when any weight is NaN or Inf (a diverged run): such a model is never exported."""
+    bad = [k for k, t in model.state_dict().items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise ValueError(f"the weights hold NaN or Inf in {len(bad)} tensor(s) ({', '.join(bad[:3])}"
+                         f"{', ...' if len(bad) > 3 else ''}); a diverged model is not exported")
+
+
 def check_parity(model: SqueezeNet, onnx_path: str | Path, inputs: np.ndarray, atol: float = 1e-4,
                  onnx_inputs: np.ndarray | None = None) -> float:
     """Max |torch - ONNX Runtime| over `inputs` (float32 NCHW); raises if above `atol`.
 
     `onnx_inputs`: what the ONNX file gets instead, when its input differs (a single-plane gray model).
     """
-    import onnxruntime as ort
+    from rtmaps_components.backends import ort_session
 
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    sess = ort_session(onnx_path)
     with torch.no_grad():
         ref = model.eval()(torch.from_numpy(inputs)).numpy()
     got = sess.run([OUTPUT_NAME], {INPUT_NAME: inputs if onnx_inputs is None else onnx_inputs})[0]

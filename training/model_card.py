@@ -15,17 +15,16 @@ from typing import Any
 import numpy as np
 
 from rtmaps_components.atomic import atomic_write
-from rtmaps_components.model_meta import ModelMeta
+from rtmaps_components.model_meta import ModelMeta, read_metadata
 
 from . import data as data_mod
 from .model import _STEM_KERNEL, FIRE_NAMES, Widths, count_macs, count_params, feature_sizes
-from .onnx_files import read_meta
 
 CARD_KIND = "bluefire-model-card"
 
 
 def _onnx_meta(path: Path) -> ModelMeta:
-    return read_meta(path)[1]
+    return read_metadata(path)
 
 
 def _latency(bench: list[dict], onnx_path: Path) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""ONNX files on the host side, with the onnx package and no torch: bluefire metadata read from a file, and
-small graphs written with onnx.helper (the one-convolution model that native/tools and tests time and check)."""
+"""Small ONNX graphs written with onnx.helper, no torch: the one-convolution model that native/tools and
+tests time and check. (Reading a bluefire file's metadata: rtmaps_components.model_meta.read_metadata.)"""
 
 from __future__ import annotations
 
@@ -8,16 +8,6 @@ from pathlib import Path
 import numpy as np
 
 OPSET = 18
-
-
-def read_meta(path: str | Path):
-    """(ModelProto without external data, ModelMeta) of a bluefire ONNX file; ValueError naming the file if not one."""
-    import onnx
-
-    from rtmaps_components.model_meta import ModelMeta
-
-    proto = onnx.load(str(path), load_external_data=False)
-    return proto, ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
 
 
 def save_graph(graph, path: Path, meta: dict[str, str] | None = None):

@@ -59,8 +59,20 @@ class TrainConfig:
         bad = set(filter(None, self.augment.split(","))) - {"crop", "flip"}
         if bad:
             raise ValueError(f"augment: unknown item(s) {sorted(bad)}; expected crop, flip")
+        for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing", "val_fraction"):
+            if not math.isfinite(getattr(self, name)):  # lr inf trains to all-NaN weights and exits 0
+                raise ValueError(f"{name}: must be a finite number, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr: must be > 0, got {self.lr}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing: must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum: must be in [0, 1), got {self.momentum}")
+        for name in ("weight_decay", "warmup_epochs", "train_limit", "threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
 
 
 # ---------------------------------------------------------------- batches
@@ -120,6 +132,21 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+class TrainingDiverged(ValueError):
+    """The loss became NaN or Inf: the run stops before the step is applied (nothing NaN is saved)."""
+
+
+def check_finite_loss(loss: torch.Tensor) -> None:
+    """Raise TrainingDiverged when `loss` is not finite, on every DDP rank at once: the flag is
+    all-reduced, so no rank waits forever in a collective that a stopped rank will never join."""
+    bad = (~torch.isfinite(loss.detach())).to(torch.float32).reshape(1)
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(bad)
+    if bool(bad.item()):
+        raise TrainingDiverged(f"the training loss is {float(loss.detach())}")
+
+
 @dataclass(frozen=True)
 class Distillation:
     """Soft targets from a teacher: loss = (1 - weight) * cross-entropy + weight * T^2 * KL at temperature T."""
@@ -131,7 +158,8 @@ class Distillation:
 
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                lr: float, label_smoothing: float = 0.1, distill: Distillation | None = None) -> tuple[float, int]:
-    """One optimizer step on a normalised batch, optionally distilling from a teacher; returns (loss, correct)."""
+    """One optimizer step on a normalised batch, optionally distilling from a teacher; returns (loss, correct).
+    TrainingDiverged (before the update) when the loss is not finite."""
     soft = None
     if distill is not None and distill.weight:
         with torch.no_grad():
@@ -145,6 +173,7 @@ def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y:
         t = distill.temperature
         kd = F.kl_div(F.log_softmax(logits / t, dim=1), soft, reduction="batchmean") * t ** 2
         loss = (1 - distill.weight) * loss + distill.weight * kd
+    check_finite_loss(loss)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -228,7 +257,11 @@ def run_epoch(model: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor
     for i, (xb, yb) in enumerate(bar):
         xb, yb = xb.to(dev), yb.to(dev)
         lr = lr_at(step0 + i, total_steps, warmup_steps, cfg.lr)
-        loss, ok = train_step(model, opt, to_input(xb, prep), yb, lr, cfg.label_smoothing)
+        try:
+            loss, ok = train_step(model, opt, to_input(xb, prep), yb, lr, cfg.label_smoothing)
+        except TrainingDiverged as e:
+            raise TrainingDiverged(f"training diverged at epoch {epoch + 1}, step {i + 1}: {e} (lr {lr:.3g}); "
+                                   "stopped, this epoch is not saved; lower --lr") from None
         loss_sum += loss * len(yb)
         correct += ok
         seen += len(yb)

@@ -58,9 +58,17 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise SystemExit(f"bluefire train: {e}")
     finally:
+        rank = _rank()
         _shutdown()
-    print(json.dumps({k: result[k] for k in ("best_val_acc", "test_acc", "checkpoint")}, indent=1))
+    if rank == 0:  # under torchrun every rank returns the result; one JSON is printed
+        print(json.dumps({k: result[k] for k in ("best_val_acc", "test_acc", "checkpoint")}, indent=1))
     return 0
+
+
+def _rank() -> int:
+    """This process's DDP rank (0 without DDP)."""
+    import torch.distributed as dist
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 def _dist() -> tuple[int, int]:
@@ -83,6 +91,11 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
     device = choose_device("auto", int(os.environ.get("LOCAL_RANK", "0")))
     out = Path(cfg.out)
     last_path = out / "checkpoint.pt"
+    if not resume:  # as prune does: a finished (or interrupted) run is never silently overwritten
+        found = [n for n in ("checkpoint.pt", "best.pt", "metrics.json") if (out / n).exists()]
+        if found:
+            raise ValueError(f"{out}: a training run already exists here ({', '.join(found)}); pass --resume to "
+                             "continue it or choose another --out")
     if cfg.weights and cfg.init:
         raise ValueError("give --weights (a torchvision state dict) or --init (a bluefire checkpoint), not both")
     if cfg.threads:

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..output_paths import check_output_path
 from .engine import DiagramRunner
 from .errors import DiagramError
 from .summary import format_summary, json_safe, summarize
@@ -45,6 +46,11 @@ def _status_printer(quiet: bool):
 def main(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         print("error: --frames must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        check_output_path(args.report, "--report")  # before the run, not after it
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     try:
         costs = {}

@@ -14,6 +14,8 @@ namespace bluefire {
 
 class Engine {
  public:
+  static constexpr int kMaxThreads = 4;  // threads accepted by the constructor: 1..kMaxThreads
+
   // Throws ModelError (file, node and what is wrong) or std::invalid_argument (threads, variant).
   Engine(const OnnxModel& model, int threads = 1, const std::string& variant = "auto");
   static std::unique_ptr<Engine> from_file(const std::string& path, int threads = 1,
