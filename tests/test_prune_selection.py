@@ -70,3 +70,17 @@ def test_per_layer_ranking_shares_k_by_room():
 def test_unreachable_target_is_refused():
     with pytest.raises(ValueError, match="target_params=0.990 is unreachable"):
         check_reachable(SMALL, ARCH, CLASSES, SIZE, PruneConfig(checkpoint="x", target_params=0.99, min_width=4))
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"lr": float("inf")}, "lr: must be a finite number"),
+        ({"distill_t": float("nan")}, "distill_t: must be a finite number"),
+        ({"label_smoothing": 2.0}, r"label_smoothing: must be in \[0, 1\)"),
+        ({"weight_decay": -1.0}, "weight_decay: must be >= 0"),
+    ],
+)
+def test_settings_out_of_range_are_named(setting, message):
+    with pytest.raises(ValueError, match=message):
+        PruneConfig(checkpoint="x", **setting).validate()

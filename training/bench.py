@@ -32,6 +32,7 @@ from rtmaps_components.bench_runners import (
     time_runners,
     timing_stats,
 )
+from rtmaps_components.output_paths import check_output_path
 
 from .bench_cases import BUILTIN, export_builtin, measure_peak_gflops, model_macs, torch_runners
 
@@ -195,7 +196,16 @@ def main(args: argparse.Namespace) -> int:
         return _pipeline(args)
     if args.runs < 1:
         return _error("--runs must be >= 1")
-    threads = [int(t) for t in args.threads.split(",")]
+    try:
+        threads = [int(t) for t in args.threads.split(",")]
+        if not threads or min(threads) < 1:
+            raise ValueError
+    except ValueError:
+        return _error(f"--threads: expected a comma list of counts >= 1 (e.g. 1,2,4), got {args.threads!r}")
+    try:
+        check_output_path(args.json, "--json")  # before minutes of timing, not after
+    except ValueError as e:
+        return _error(str(e))
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = [e for e in engines if e not in RUNNERS]
     if unknown:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
 from ..device import check_device
 from .criteria import CRITERIA, DEFAULT_ALPHA
@@ -46,6 +47,10 @@ class PruneConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first setting out of range."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name}: must be a finite number, got {value}")
         if self.criterion not in CRITERIA:
             raise ValueError(f"criterion: expected one of {', '.join(CRITERIA)}, got {self.criterion!r}")
         if self.cost not in ("macs", "params"):
@@ -71,6 +76,11 @@ class PruneConfig:
             raise ValueError(f"alpha: must be in [0, 1], got {self.alpha}")
         if self.lr <= 0 or self.final_lr <= 0:
             raise ValueError("lr and final_lr must be > 0")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing: must be in [0, 1), got {self.label_smoothing}")
+        for name in ("weight_decay", "flops_lambda"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
         bad = set(filter(None, self.augment.split(","))) - {"crop", "flip"}
         if bad:
             raise ValueError(f"augment: unknown item(s) {sorted(bad)}; expected crop, flip")
