@@ -56,6 +56,20 @@ class _BoolFlag(argparse.BooleanOptionalAction):
         setattr(namespace, self.dest, value)
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Shows a boolean as `--name, --no-name` (its optional legacy value is not advertised)."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if isinstance(action, _BoolFlag):
+            return ", ".join(action.option_strings)
+        return super()._format_action_invocation(action)
+
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        if isinstance(action, _BoolFlag):
+            return "[...]"
+        return super()._format_args(action, default_metavar)
+
+
 def field_help(cls: type) -> dict[str, str]:
     """Each field's help text: the comment beside it in the dataclass source (and comment lines under it)."""
     import inspect
@@ -85,6 +99,7 @@ def field_help(cls: type) -> dict[str, str]:
 def add_config_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
     """One --flag per config field (except `skip`), typed like its default, with its source comment as help."""
     helps = field_help(cls)
+    parser.formatter_class = _Help
     for f in fields(cls):
         if f.name in skip:
             continue
