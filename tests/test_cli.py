@@ -12,7 +12,8 @@ import pytest
 
 from tests.fixtures_training import digits_checkpoint_and_onnx
 from training.cli import COMMANDS, main
-from training.train import TrainConfig, config_help
+from training.config import field_help as config_help
+from training.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -431,11 +431,11 @@ def test_one_version_string() -> None:
 def test_classifier_birth_names_file_and_field(tmp_path, backend) -> None:
     # The runtime component gets the same one-line ModelLoadError: reported in Birth, the run stops.
     import pipeline_fixtures as F
-    from rtmaps_components.emulator import Engine
+    from rtmaps_components.emulator import DiagramRunner
 
     bad = _variant(F.digits_model(), tmp_path / "m.onnx", {"input_size": [64]})
     shutil.copytree(F.DIAGRAMS / "data" / "fmnist_clip", tmp_path / "clip")
-    eng = Engine(F.REPLAY, clock="sim", echo=False,
+    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
                  overrides=F.replay_overrides(bad, tmp_path / "clip", tmp_path / "clip" / "labels.txt")
                  + [f"Classifier.backend={backend}"])
     rep = eng.run(max_wall_s=30)

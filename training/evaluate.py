@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rtmaps_components.atomic import atomic_write
 from rtmaps_components.preprocess import Preprocessing
 
 
@@ -182,11 +183,7 @@ def main(args: argparse.Namespace) -> int:
     # Files first: a reader that leaves early (`| head -1`) must not cost the files asked for.
     png = save_confusion_png(result, args.png) if args.png else None
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        os.replace(tmp, path)
+        atomic_write(args.json, json.dumps(result, indent=1))
     print(format_report(result))
     if png:
         print(f"confusion matrix: {png}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rtmaps_components.atomic import atomic_path
 from rtmaps_components.model_meta import INPUT_NAME, OUTPUT_NAME, ModelMeta
 from rtmaps_components.preprocess import Preprocessing
 
@@ -23,16 +23,8 @@ DEFAULT_OPSET = 18
 def _atomic_save_onnx(model_proto, path: Path) -> None:
     import onnx
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
-        onnx.save(model_proto, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; RTMaps may run as another user
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path, mode=0o644) as tmp:  # 0644: RTMaps may run as another user
+        onnx.save(model_proto, str(tmp))
 
 
 def plane_channels(prep: Preprocessing) -> list[int]:

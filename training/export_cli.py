@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rtmaps_components.atomic import atomic_path
 
 from .export import DEFAULT_OPSET, check_finite_weights, check_parity, export_onnx, luma_plane, plane_channels
 
@@ -111,20 +111,13 @@ def export_checked(checkpoint: str | Path, output: str | Path, opset: int = DEFA
         raise ValueError(f"{checkpoint}: {e}") from None
     # Written beside the destination, checked there, then renamed over it: a failed check (or a kill)
     # leaves the destination as it was.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".onnx.tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(out, mode=0o644) as tmp:
         export_onnx(model, prep, tmp, opset, planes=n_planes)  # runs onnx.checker (full_check) before writing
         try:
             report = _check_exported(model, prep, tmp, ckpt, data, parity_images, atol, n_planes)
         except AssertionError as e:
             raise AssertionError(f"{str(e).replace(str(tmp), str(out))}; {out} was not written") from None
         report.update(onnx=str(out), checkpoint=str(checkpoint), opset=opset)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return report
 
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -74,88 +73,6 @@ class TrainConfig:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
-
-
-def config_help(cls: type) -> dict[str, str]:
-    """Each field's help text: the comment beside it in the dataclass source (and comment lines under it)."""
-    import inspect
-    import io
-    import tokenize
-
-    helps: dict[str, list[str]] = {}
-    current = None
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(inspect.getsource(cls)).readline))
-    except (OSError, TypeError, tokenize.TokenError):
-        return {}
-    names = {f.name for f in fields(cls)}
-    line_start = True
-    for tok in tokens:
-        if tok.type == tokenize.NAME and line_start and tok.string in names:
-            current = tok.string
-            helps[current] = []
-        elif tok.type == tokenize.COMMENT and current is not None:
-            helps[current].append(tok.string.lstrip("#").strip())
-        elif tok.type == tokenize.NAME and line_start and tok.string not in names:
-            current = None  # a method or another statement: comments below are not field help
-        line_start = tok.type in (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT)
-    return {k: " ".join(v) for k, v in helps.items() if v}
-
-
-def add_config_arguments(parser, cls: type) -> None:
-    """One --flag per config field, typed like its default, with its source comment as help."""
-    helps = config_help(cls)
-    for f in fields(cls):
-        text = helps.get(f.name, "")
-        if isinstance(f.default, bool):
-            import argparse
-            parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None,
-                                action=argparse.BooleanOptionalAction,
-                                help=f"{text} (default: {f.default!r})".replace("%", "%%").strip())
-            continue
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default), default=None,
-                            help=f"{text} (default: {f.default!r})".replace("%", "%%").strip())
-
-
-def config_from(cls: type, file: str | None, overrides: dict[str, Any]):
-    """Build a dataclass config: defaults, then a JSON file, then overrides. Unknown keys and wrong types are errors."""
-    import json
-
-    names = {f.name: f for f in fields(cls)}
-    values: dict[str, Any] = {}
-    sources = []
-    if file:
-        try:
-            loaded = json.loads(Path(file).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"{file}: cannot read config ({e})") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{file}: config must be a JSON object")
-        sources.append((file, loaded))
-    sources.append(("command line", {k: v for k, v in overrides.items() if v is not None}))
-    for where, d in sources:
-        for k, v in d.items():
-            if k not in names:
-                raise ValueError(f"{where}: unknown config key {k!r}")
-            default = names[k].default
-            if isinstance(default, bool) or not isinstance(default, (int, float, str)):
-                ok = isinstance(v, type(default))
-            elif isinstance(default, float):
-                ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-                v = float(v) if ok else v
-            else:
-                ok = isinstance(v, type(default)) and not isinstance(v, bool)
-            if not ok:
-                raise ValueError(f"{where}: {k} must be {type(default).__name__}, got {v!r}")
-            values[k] = v
-    cfg = cls(**values)
-    if hasattr(cfg, "validate"):
-        try:
-            cfg.validate()
-        except ValueError as e:  # say where the bad value came from
-            where = " + ".join(w for w, d in sources if d and (w != "command line" or any(v is not None for v in d.values())))
-            raise ValueError(f"{where or 'defaults'}: {e}") from None
-    return cfg
 
 
 # ---------------------------------------------------------------- batches
@@ -230,15 +147,32 @@ def check_finite_loss(loss: torch.Tensor) -> None:
         raise TrainingDiverged(f"the training loss is {float(loss.detach())}")
 
 
+@dataclass(frozen=True)
+class Distillation:
+    """Soft targets from a teacher: loss = (1 - weight) * cross-entropy + weight * T^2 * KL at temperature T."""
+
+    teacher: nn.Module
+    weight: float
+    temperature: float = 4.0
+
+
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-               lr: float, label_smoothing: float = 0.1) -> tuple[float, int]:
-    """One SGD step on a normalised batch; returns (loss, correct). TrainingDiverged (before the
-    update) when the loss is not finite."""
+               lr: float, label_smoothing: float = 0.1, distill: Distillation | None = None) -> tuple[float, int]:
+    """One optimizer step on a normalised batch, optionally distilling from a teacher; returns (loss, correct).
+    TrainingDiverged (before the update) when the loss is not finite."""
+    soft = None
+    if distill is not None and distill.weight:
+        with torch.no_grad():
+            soft = F.softmax(distill.teacher.eval()(x) / distill.temperature, dim=1)
     for g in opt.param_groups:
         g["lr"] = lr
     model.train()
     logits = model(x)
     loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    if soft is not None:
+        t = distill.temperature
+        kd = F.kl_div(F.log_softmax(logits / t, dim=1), soft, reduction="batchmean") * t ** 2
+        loss = (1 - distill.weight) * loss + distill.weight * kd
     check_finite_loss(loss)
     opt.zero_grad(set_to_none=True)
     loss.backward()

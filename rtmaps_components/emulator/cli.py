@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..output_paths import check_output_path
-from .engine import Engine
+from .engine import DiagramRunner
 from .errors import DiagramError
 from .summary import format_summary, json_safe, summarize
 
@@ -61,7 +61,7 @@ def main(args: argparse.Namespace) -> int:
             costs[name] = int(us)
         if costs and args.clock != "sim":
             raise DiagramError("--cost models service times on the simulated clock: add --clock sim")
-        engine = Engine(args.diagram, clock=args.clock, overrides=args.overrides, core_cost_us=costs,
+        engine = DiagramRunner(args.diagram, clock=args.clock, overrides=args.overrides, core_cost_us=costs,
                         save_dir=args.save_frames, echo=not args.quiet)
         report = engine.run(frames=args.frames, duration_s=args.duration, idle_stop_s=args.idle_stop,
                             on_status=_status_printer(args.quiet), status_every_s=0.5 if sys.stderr.isatty() else 5.0)
