@@ -12,6 +12,7 @@ constexpr int kAvx2NarrowMr = 16;
 void gemm_narrow_avx2(const GemmArgs& a);
 void maxpool_avx2(const MaxPoolArgs& a);
 void maxpool_avx512(const MaxPoolArgs& a);
+void gather2_avx2(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);  // pool_avx2.cpp
 void gather2_avx512(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);  // rows of up to 32 columns; the AVX2 kernel otherwise
 constexpr int kSmallMr = 8;
 void conv3x3_small_avx2(const Conv3x3SmallArgs& a);
@@ -19,6 +20,12 @@ void conv3x3_small_avx2(const Conv3x3SmallArgs& a);
 // block, each weight is reloaded per row and the kernel is load-bound (52 us against 36 us for
 // Winograd F(2x2) on fire4-5 at 64x64 input), so the AVX2 variant stops at 6.
 constexpr int kSmallMaxAvx2 = 6;
+// F(4x4) vectorised over channels (conv_wsmall_avx2.cpp, 8 channels per ymm) on maps
+// kWsmallMinAvx2..kWsmallMaxAvx2 wide (measured per layer: native/README.md).
+void conv3x3_wsmall_avx2(const Conv3x3SmallArgs& a);
+size_t wsmall_scratch_avx2(int S, int C);
+constexpr int kWsmallMinAvx2 = 6, kWsmallMaxAvx2 = 12;
+constexpr int kWsmallMrAvx2 = 8;  // output channels per packed panel: one ymm
 void winograd4_input_avx2(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                           size_t ms);
 void winograd4_output_avx2(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
