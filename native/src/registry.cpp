@@ -33,7 +33,7 @@ const std::vector<Variant>& all_variants() {
                     phase4_avx512}});
     out.push_back({"avx2", [](const CpuFeatures& c) { return c.avx2_fma; },
                    {kAvx2Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx2, im2col_ref, maxpool_avx2, mean_ref, softmax_ref,
-                    conv3x3_small_avx2, conv3x3_wsmall_avx2, kWsmallMinAvx2, kWsmallMaxAvx2, kWsmallMrAvx2, wsmall_scratch_avx2, kSmallMr, kSmallMaxAvx2, winograd4_input_avx2, winograd4_output_avx2, gather2_avx2, phase4_ref}});
+                    conv3x3_small_avx2, conv3x3_wsmall_avx2, kWsmallMinAvx2, kWsmallMaxAvx2, kWsmallMrAvx2, wsmall_scratch_avx2, kSmallMr, kSmallMaxAvx2, winograd4_input_avx2, winograd4_output_avx2, gather2_avx2, phase4_avx2}});
 #endif
 #if defined(BLUEFIRE_HAVE_NEON)
     out.push_back({"neon", [](const CpuFeatures& c) { return c.neon; },

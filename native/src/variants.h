@@ -24,10 +24,11 @@ constexpr int kSmallMaxAvx2 = 6;
 // kWsmallMinAvx2..kWsmallMaxAvx2 wide (measured per layer: native/README.md).
 void conv3x3_wsmall_avx2(const Conv3x3SmallArgs& a);
 size_t wsmall_scratch_avx2(int S, int C);
-constexpr int kWsmallMinAvx2 = 6, kWsmallMaxAvx2 = 12;
+constexpr int kWsmallMinAvx2 = 5, kWsmallMaxAvx2 = 12;
 constexpr int kWsmallMrAvx2 = 8;  // output channels per packed panel: one ymm
 void winograd4_input_avx2(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                           size_t ms);
+void phase4_avx2(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
 void winograd4_output_avx2(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
                            bool relu, float* out, int OH, int OW);
 constexpr int kSmallMr512 = 16;

@@ -241,14 +241,15 @@ TEST(conv3x3_wsmall_variants_match_reference) {
 
 TEST(winograd4_transforms_match_reference) {
   // Every variant's F(4x4) input and output transforms against the scalar references: maps whose
-  // last tiles are partial, tile ranges that start and end inside tile rows.
+  // last tiles are partial, tile ranges that start and end inside tile rows, and (range 3) one that
+  // starts at a tile row and ends after a lone 4-tile row (AVX2's row-wise stores with 4 tiles).
   std::mt19937 rng(22);
   for (const Variant* v : available_variants()) {
     if (!v->kernels.winograd4_input) continue;
     for (int S : {13, 15, 16, 23}) {
       const int TX = (S + 3) / 4, T = TX * TX, PH = 4 * TX + 2, QW = (4 * TX + 2 + 3) / 4;
-      for (int range = 0; range < 3; ++range) {
-        const int t0 = range == 0 ? 0 : range == 1 ? 5 : TX + 1, t1 = range == 2 ? std::min(T, t0 + 11) : T;
+      for (int range = 0; range < 4; ++range) {
+        const int t0 = range == 0 ? 0 : range == 1 ? 5 : range == 2 ? TX + 1 : 4, t1 = range == 2 ? std::min(T, t0 + 11) : T;
         const int C = 5, M = 7, ld = 40;
         const size_t ms = size_t(std::max(C, M)) * ld + 16;
         auto ph = random_vec(size_t(C) * 4 * PH * QW, rng);
