@@ -133,7 +133,8 @@ void winograd4_output_avx2(const float* mo, int M, int ld, size_t ms, int TX, in
       __m256 tmp[4][6];  // (A^T s)[a][k]
       for (int k = 0; k < 6; ++k) {
         __m256 s[6], y[4];
-        for (int i = 0; i < 6; ++i) s[i] = _mm256_maskload_ps(q + (i * 6 + k) * ms, mask);
+        for (int i = 0; i < 6; ++i)
+          s[i] = n == 8 ? _mm256_loadu_ps(q + (i * 6 + k) * ms) : _mm256_maskload_ps(q + (i * 6 + k) * ms, mask);
         at6(s, y);
         for (int a = 0; a < 4; ++a) tmp[a][k] = y[a];
       }
