@@ -21,7 +21,9 @@ void conv3x3_small_avx2(const Conv3x3SmallArgs& a);
 // Winograd F(2x2) on fire4-5 at 64x64 input), so the AVX2 variant stops at 6.
 constexpr int kSmallMaxAvx2 = 6;
 // F(4x4) vectorised over channels (conv_wsmall_avx2.cpp, 8 channels per ymm) on maps
-// kWsmallMinAvx2..kWsmallMaxAvx2 wide (measured per layer: native/README.md).
+// kWsmallMinAvx2..kWsmallMaxAvx2 wide, so the direct kernel above keeps 2..4. Measured per layer
+// (native/tools/conv_layer_bench.py --variant avx2, native/README.md): against the direct kernel
+// 0.76-0.87x at 5x5, 0.55-0.66x at 6x6; against F(2x2) 0.36-0.44x at 7x7, 0.39-0.50x at 9-12.
 void conv3x3_wsmall_avx2(const Conv3x3SmallArgs& a);
 size_t wsmall_scratch_avx2(int S, int C);
 constexpr int kWsmallMinAvx2 = 5, kWsmallMaxAvx2 = 12;
