@@ -1,4 +1,5 @@
-"""Time one 3x3 pad-1 stride-1 convolution (+ReLU) layer alone in the native engine, per map size.
+"""Time one 3x3 pad-1 stride-1 convolution (+ReLU) layer alone in the native engine, per map size
+(--kernel 1: a 1x1 layer, the squeeze / expand1x1 / classifier shape).
 
     .venv/bin/python native/tools/conv_layer_bench.py --channels 32 128 --maps 5 6 7 8 9 12 \
         [--baseline OLD/_native*.so] [--variant avx512] [--calls 2000] [--json out.json]
@@ -33,15 +34,15 @@ def _load(so: str | None):
         raise SystemExit(f"--baseline {e}") from None
 
 
-def conv_model(path: Path, c: int, m: int, side: int, seed: int = 0) -> Path:
-    """input (1, c, side, side) -> Conv 3x3 pad 1 (m filters, bias) -> Relu."""
+def conv_model(path: Path, c: int, m: int, side: int, seed: int = 0, k: int = 3) -> Path:
+    """input (1, c, side, side) -> Conv k x k pad k // 2 (m filters, bias) -> Relu."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     g = np.random.default_rng(seed)
-    w = numpy_helper.from_array(g.standard_normal((m, c, 3, 3)).astype(np.float32) * 0.1, "w")
+    w = numpy_helper.from_array(g.standard_normal((m, c, k, k)).astype(np.float32) * 0.1, "w")
     b = numpy_helper.from_array(g.standard_normal(m).astype(np.float32) * 0.1, "b")
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[k, k], pads=[k // 2] * 4),
              helper.make_node("Relu", ["y"], ["z"])]
     graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, side, side])],
                               [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, m, side, side])], [w, b])
@@ -58,6 +59,7 @@ def main() -> None:
     ap.add_argument("--variant", default="avx512")
     ap.add_argument("--calls", type=int, default=2000)
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--kernel", type=int, choices=(1, 3), default=3, help="3x3 pad 1 (default) or 1x1")
     args = ap.parse_args()
     builds = ([("before", args.baseline)] if args.baseline else []) + [("after" if args.baseline else "now", None)]
     mods = [_load(so) for _, so in builds]
@@ -65,7 +67,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for c, m in args.channels or [(32, 128)]:
             for side in args.maps:
-                path = conv_model(Path(tmp) / f"c{c}m{m}s{side}.onnx", c, m, side)
+                path = conv_model(Path(tmp) / f"c{c}m{m}s{side}.onnx", c, m, side, k=args.kernel)
                 engines = [mod.Engine(str(path), threads=1, variant=args.variant) for mod in mods]
                 x = np.random.default_rng(1).standard_normal((1, c, side, side)).astype(np.float32)
                 outs = [e.run(x) for e in engines]

@@ -229,8 +229,8 @@ void gemm_avx2(const GemmArgs& g) {
   // Pixels outer, weight panels inner: a 16-pixel strip of B (K x 64 bytes) stays in L1
   // while every panel of A streams past it. A strip whose rows lie far apart (a 1x1
   // convolution reads whole channel planes) is first copied to an aligned contiguous block, when
-  // at least 4 panels reuse it (measured, 1x1 layers alone: M = 16 4-8 % faster without the copy,
-  // M = 32-48 equal, M = 64 3 % and M = 1000 13 % slower).
+  // at least 4 panels reuse it: M = 16 squeeze layers gain without the copy (native/README.md, the
+  // AVX2 variant), while never copying was slower for M = 64 and M = 1000.
   int n = 0;
   const bool pack = g.M > 3 * MR && g.K >= 64 && g.K <= kPackMaxK && g.brow[g.K - 1] != (g.K - 1) * 16;
   for (; n + 16 <= g.N; n += 16) {
