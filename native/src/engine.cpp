@@ -24,7 +24,7 @@ namespace bluefire {
 namespace {
 
 constexpr int kMaxThreads = 4;
-constexpr int kTileMWsmall = 128;  // output channels per task of conv3x3_wsmall (a multiple of every wsmall_mr: 4, 16)
+constexpr int kTileMChannels = 128;  // output channels per task of conv3x3_winograd4_channels (a multiple of every winograd4_channels_mr: 4, 16)
 constexpr int kTileM = 96;        // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8, 16)
 constexpr int kTileNDirect = 256; // pixels per tile of a 1x1 convolution
 constexpr int kTileNIm2col = 128; // pixels per tile of an im2col convolution (K x 128 scratch)
@@ -67,7 +67,7 @@ struct Layer {
   int QW = 0;                          //   phases, each QW wide (1 and PW otherwise)
   int RY = 0;                          // Strided: rows of each shifted plane
   int wm = 2;                          // Winograd: output tile side, F(2x2, 3x3) or F(4x4, 3x3)
-  bool wsmall = false;                 // Small: F(4x4) vectorised over channels (conv3x3_wsmall)
+  bool wsmall = false;                 // Small: F(4x4) vectorised over channels (conv3x3_winograd4_channels)
   std::vector<float> packed, bias;
   std::vector<int> brow;               // B row offsets, see GemmArgs
   int TX = 0, T = 0;                   // Winograd: tiles per row, tiles in all
@@ -240,17 +240,17 @@ void Engine::Impl::build(const OnnxModel& m) {
         wm = w->floats;
       }
       const bool pointwise = L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 && L.pr == 0;
-      const bool wino = variant->kernels.winograd && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 && L.sw == 1 &&
+      const bool wino = variant->kernels.winograd2 && !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 && L.sw == 1 &&
                         L.pt == 1 && L.pl == 1 && L.pb == 1 && L.pr == 1 && L.OW >= kWinogradMinWidth;
       // Small maps: a direct kernel that skips the padding taps at compile time (2..small_max), or
-      // F(4x4) vectorised over channels (wsmall_min..wsmall_max); the ranges may overlap (AVX-512:
+      // F(4x4) vectorised over channels (winograd4_channels_min..max); the ranges may overlap (AVX-512:
       // the channel-vectorised kernel wins) or leave a gap between them (NEON: 6 takes F(2x2)).
       const bool small_shape = !single_pixel && L.kh == 3 && L.kw == 3 && L.sh == 1 && L.sw == 1 && L.pt == 1 &&
                                L.pl == 1 && L.pb == 1 && L.pr == 1 && L.H == L.W;
-      const bool wsmall = small_shape && variant->kernels.conv3x3_wsmall && L.H >= variant->kernels.wsmall_min &&
-                          L.H <= variant->kernels.wsmall_max;
+      const bool wsmall = small_shape && variant->kernels.conv3x3_winograd4_channels && L.H >= variant->kernels.winograd4_channels_min &&
+                          L.H <= variant->kernels.winograd4_channels_max;
       const bool small = wsmall || (small_shape && variant->kernels.conv3x3_small && L.H >= 2 &&
-                                    L.H <= variant->kernels.small_max);
+                                    L.H <= variant->kernels.conv3x3_small_max);
       L.mode = single_pixel || pointwise ? ConvMode::Pointwise
                : small ? ConvMode::Small
                : wino ? ConvMode::Winograd
@@ -265,7 +265,7 @@ void Engine::Impl::build(const OnnxModel& m) {
                                               : L.mode != ConvMode::Padded && N <= kNarrowN;
       if (L.mode == ConvMode::Small) L.narrow = false;
       L.wsmall = L.mode == ConvMode::Small && wsmall;
-      const int mr = L.mode == ConvMode::Small ? variant->kernels.small_mr
+      const int mr = L.mode == ConvMode::Small ? variant->kernels.conv3x3_small_mr
                      : L.narrow ? variant->kernels.narrow_mr : variant->kernels.mr;
       if (L.mode == ConvMode::Winograd) {  // 16 or 36 transformed M x C weight matrices, each packed
         const int na = (L.wm + 2) * (L.wm + 2);
@@ -276,10 +276,10 @@ void Engine::Impl::build(const OnnxModel& m) {
         L.packed.resize(na * L.upanel);
         for (int i = 0; i < na; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
       } else if (L.wsmall) {
-        const int wmr = variant->kernels.wsmall_mr;
-        if (kTileMWsmall % wmr != 0) throw std::logic_error("conv3x3_wsmall tasks must start at a weight panel");
-        L.packed.resize(wsmall_packed_size(L.M, L.C, wmr));
-        pack_wsmall_weights(wm.data(), L.M, L.C, wmr, L.packed.data());
+        const int wmr = variant->kernels.winograd4_channels_mr;
+        if (kTileMChannels % wmr != 0) throw std::logic_error("conv3x3_winograd4_channels tasks must start at a weight panel");
+        L.packed.resize(winograd4_channels_packed_size(L.M, L.C, wmr));
+        pack_winograd4_channels_weights(wm.data(), L.M, L.C, wmr, L.packed.data());
       } else {
         L.packed.resize(packed_size(L.M, L.K, mr));
         pack_weights(wm.data(), L.M, L.K, mr, L.packed.data());
@@ -303,9 +303,9 @@ void Engine::Impl::build(const OnnxModel& m) {
         if (L.wsmall) {
           // Each task transforms the whole input once, so it gets up to 128 output channels (8
           // panels: fire4-5's expand3x3 in one task, 2 blocks of 4 panels x 4 tiles).
-          L.mb = kTileMWsmall;
+          L.mb = kTileMChannels;
           L.m_tiles = (L.M + L.mb - 1) / L.mb;
-          scratch_per_thread = std::max(scratch_per_thread, variant->kernels.wsmall_scratch(L.H, L.C));
+          scratch_per_thread = std::max(scratch_per_thread, variant->kernels.winograd4_channels_scratch(L.H, L.C));
         }
       } else if (L.mode == ConvMode::Strided) {
         // The stems. The input is rewritten once per image as kw * sh planes per channel: plane
@@ -683,7 +683,7 @@ void Engine::Impl::task(void* self, int t, int thread) {
         Conv3x3SmallArgs s{in, L.C, L.H, L.W, m1 - m0, L.packed.data() + size_t(m0) * 36 * L.C, g.bias, out + size_t(m0) * N,
                            L.relu};
         s.scratch = e.scratch.data() + size_t(thread) * e.scratch_per_thread;
-        k.conv3x3_wsmall(s);
+        k.conv3x3_winograd4_channels(s);
         break;
       }
       if (L.mode == ConvMode::Small) {
@@ -784,7 +784,7 @@ void Engine::Impl::pad_input(const Layer& L) {
           if (y1 == y0 || j1 == j0) continue;
           const float* src = in + (size_t(c) * L.H + py + L.sh * y0 - L.pt) * L.W + s * j0 + off;
           if (s == 2)  // the stems: the variant's stride-2 gather over all the plane's rows at once
-            k.gather2(src, ptrdiff_t(L.sh) * L.W, y1 - y0, j1 - j0, dst + size_t(y0) * L.OW + j0, L.OW);
+            k.stride2_columns(src, ptrdiff_t(L.sh) * L.W, y1 - y0, j1 - j0, dst + size_t(y0) * L.OW + j0, L.OW);
           else
             for (int yy = y0; yy < y1; ++yy)
               for (int j = j0; j < j1; ++j) dst[size_t(yy) * L.OW + j] = src[size_t(yy - y0) * L.sh * L.W + size_t(j - j0) * s];
@@ -793,7 +793,7 @@ void Engine::Impl::pad_input(const Layer& L) {
   }
   if (L.phases > 1) {  // Winograd F(4x4): 4 column phases (see kernels.h), the variant's split
     for (int c = 0; c < L.C; ++c)
-      variant->kernels.phase4(in + size_t(c) * L.H * L.W, L.H, L.W, L.pt, L.pl, L.PH, L.QW, p + size_t(c) * 4 * L.PH * L.QW);
+      variant->kernels.column_phases4(in + size_t(c) * L.H * L.W, L.H, L.W, L.pt, L.pl, L.PH, L.QW, p + size_t(c) * 4 * L.PH * L.QW);
     return;
   }
   for (int c = 0; c < L.C; ++c) {
