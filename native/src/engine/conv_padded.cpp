@@ -20,6 +20,7 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
   L.QW = L.PW;
   set_tiles(L, kTileM, kTileRows, L.OH);
+  split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads);
   L.brow.resize(size_t(L.K));
   for (int c = 0, i = 0; c < L.C; ++c)
     for (int ky = 0; ky < L.kh; ++ky)

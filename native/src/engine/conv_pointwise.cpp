@@ -18,7 +18,7 @@ bool applies(const Layer& L, const KernelTable&) {
           (L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 && L.pr == 0));
 }
 
-void prepare(Layer& L, const KernelTable& k, Workspace&) {
+void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   if (single_pixel(L) && (L.kh > 1 || L.kw > 1)) {
     std::vector<float> w(size_t(L.M) * L.C);
     for (int o = 0; o < L.M; ++o)
@@ -37,6 +37,7 @@ void prepare(Layer& L, const KernelTable& k, Workspace&) {
     // threads has one, and the GEMM packs each strip of B 4 times rather than M/96 times.
     set_tiles(L, std::max(kTileM, (L.M / 4 + kTileM - 1) / kTileM * kTileM), kTileN, N);
   }
+  split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads);
 }
 
 void run(const Layer& L, const ConvIO& io, int t) {

@@ -19,6 +19,7 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
   L.RY = L.OH + (L.kh - 1) / L.sh;
   set_tiles(L, kTileM, kTileN, N);
+  split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads);
   L.brow.resize(size_t(L.K));
   for (int c = 0, i = 0; c < L.C; ++c)
     for (int ky = 0; ky < L.kh; ++ky)
@@ -68,8 +69,8 @@ void run(const Layer& L, const ConvIO& io, int t) {
 }
 
 // A band's conv rows are one run of pixels of the planes: one GEMM.
-void rows(const Layer& L, const ConvIO& io, int r0, int r1, float* dst) {
-  GemmArgs g = gemm_args(L, 0, L.M);
+void rows(const Layer& L, const ConvIO& io, int r0, int r1, int m0, int m1, float* dst) {
+  GemmArgs g = gemm_args(L, m0, m1);
   g.N = (r1 - r0) * L.OW;
   g.ldc = g.N;
   g.b = io.prepared + size_t(r0) * L.OW;

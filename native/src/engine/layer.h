@@ -1,6 +1,7 @@
 // The engine's layer list (internal): tensors, layers and the constants tiles are cut by.
 #pragma once
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -11,7 +12,18 @@ struct ConvAlgo;
 
 constexpr size_t kAlign = 16;  // floats (64 bytes, one cache line): arena blocks, per-thread slices
 constexpr int kTileM = 96;     // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8, 16)
-constexpr int kPoolChannels = 16;  // channels per max-pool task
+constexpr int kMaxThreads = 4;
+// A layer is cut into more tasks than its shape needs (whole panels of output channels, never
+// anything that changes how an output is computed) only while each has at least this much work
+// (multiply-accumulates, or max-pool window reads): below it, handing a task to another core costs
+// more than it saves, so a small layer stays one task and runs on the calling thread alone.
+constexpr int64_t kMinTaskWork = 64 * 1024;
+// Tasks a layer of `work` is cut into for `threads` threads: 1, 2 or 4 (powers of two, so 2 and 4
+// threads share them evenly), never more than the threads.
+inline int task_parts(int64_t work, int threads) {
+  const int by_work = work >= 4 * kMinTaskWork ? 4 : work >= 2 * kMinTaskWork ? 2 : 1;
+  return std::min(by_work, threads >= 4 ? 4 : threads >= 2 ? 2 : 1);
+}
 
 struct Tensor {
   int C = 0, H = 0, W = 0;
@@ -53,10 +65,13 @@ struct Layer {
   int wino_tile = 0;               // Winograd: output tile side, 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))
   int TX = 0, T = 0;               // Winograd: tiles per row, tiles in all
   size_t upanel = 0;               // Winograd: floats per packed transformed-weight matrix
+  size_t transformed_at = 0;       // Winograd with one tile task: the input transformed once per image
+                                   //   (prepare_input) at this offset of the prepared input; else 0
   std::vector<float> zeros;        // Winograd: the products' (zero) bias
   int mb = 0, nb = 0, m_tiles = 0, n_tiles = 0;  // tasks: m_tiles x n_tiles tiles of mb rows x nb columns
 
   // A strided convolution whose only reader is a max-pool runs it, in bands of pooled rows.
+  int pool_channels = 0;         // MaxPool: channels per task
   int fused_pool = -1;           // index of the MaxPool this conv runs
   int pool_rows = 0;             // pooled rows per band
   bool run_by_producer = false;  // a MaxPool whose producer runs it
@@ -64,7 +79,7 @@ struct Layer {
   int tasks() const {
     switch (kind) {
       case Kind::Conv: return m_tiles * n_tiles;
-      case Kind::MaxPool: return (C + kPoolChannels - 1) / kPoolChannels;
+      case Kind::MaxPool: return (C + pool_channels - 1) / pool_channels;
       default: return 1;
     }
   }
