@@ -46,10 +46,11 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws, int r) {
   const size_t split = size_t(L.C) * phases * L.PH * L.QW;  // the padded copy or column phases
   ws.prepared = std::max(ws.prepared, split);
   ws.per_thread = std::max(ws.per_thread, size_t(na) * ((L.C + L.M) * L.nb + 2 * kAlign) + kAlign);
-  // All tiles in one task (small maps): transform the input once per image and let the tasks
-  // split the output channels instead, so threads have work without repeating the transform.
-  if (L.n_tiles == 1) split_channels(L, mr, ws.threads);
-  if (L.m_tiles > 1) {
+  // Few tile tasks: the output channels are cut too. Each task transforms its tiles for its
+  // channels (a small part of the work: about 3 / M of the products), except where all tiles
+  // make one task (small maps): there the input is transformed once per image (prepare_input).
+  split_channels(L, mr, ws.threads);
+  if (L.m_tiles > 1 && L.n_tiles == 1) {
     L.transformed_at = (split + kAlign - 1) / kAlign * kAlign;
     ws.prepared = std::max(ws.prepared, L.transformed_at + na * (size_t(L.C) * L.nb + kAlign));
   }
