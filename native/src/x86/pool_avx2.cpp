@@ -104,14 +104,14 @@ void maxpool_avx2(const MaxPoolArgs& a) {
   }
 }
 
-// Every other column of `rows` rows (KernelTable::gather2, the stride-2 shifted planes): 8
+// Every other column of `rows` rows (KernelTable::stride2_columns, the stride-2 shifted planes): 8
 // outputs from two loads, a shuffle and a lane permute (the de-interleave above). Column blocks
 // outside, rows inside. Blocks read src[2j .. 2j + 15]; the last one, which may only read up to
 // src[2n - 2], is taken overlapping at j = n - 8 from src[2j - 1 .. 2j + 14] and its odd lanes.
 // Rows of fewer than 9 outputs are copied scalar.
-void gather2_avx2(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld) {
+void stride2_columns_avx2(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld) {
   if (n < 9) {
-    gather2_ref(src, sld, rows, n, dst, dld);
+    stride2_columns_ref(src, sld, rows, n, dst, dld);
     return;
   }
   int j = 0;

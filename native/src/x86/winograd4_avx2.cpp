@@ -186,11 +186,11 @@ void winograd4_output_avx2(const float* mo, int M, int ld, size_t ms, int TX, in
   }
 }
 
-// The column-phase split (KernelTable::phase4): 32 padded columns (4 ymm; masked loads give zeros
+// The column-phase split (KernelTable::column_phases4): 32 padded columns (4 ymm; masked loads give zeros
 // outside the row and never fault) give 8 outputs of each phase: a 4x4 transpose within each
 // 128-bit lane puts columns ph, 8 + ph, 16 + ph, 24 + ph | 4 + ph, ... in one vector, and a lane
 // permute orders them. Stores end at the phase row's last index (store_first).
-void phase4_avx2(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst) {
+void column_phases4_avx2(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst) {
   const size_t ps = size_t(PH) * QW;
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   const int y0 = std::max(0, std::min(PH, pt)), y1 = std::max(y0, std::min(PH, pt + H));

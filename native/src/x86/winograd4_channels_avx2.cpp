@@ -1,5 +1,5 @@
-// Winograd F(4x4, 3x3) for small maps (KernelTable::conv3x3_wsmall), AVX2/FMA (compiled with
-// -mavx2 -mfma on this file only): conv_wsmall_avx512.cpp's method with 8 channels per ymm.
+// Winograd F(4x4, 3x3) for small maps (KernelTable::conv3x3_winograd4_channels), AVX2/FMA (compiled with
+// -mavx2 -mfma on this file only): winograd4_channels_avx512.cpp's method with 8 channels per ymm.
 //  1. the input (C planes of S*S) is transposed, 8 channels at a time, into a zero-bordered
 //     channel-minor map P[y][x][8] (8x8 in-register transposes, no gathers);
 //  2. B^T d B runs on whole ymm of 8 channels per tile: V[k][t][c];
@@ -102,7 +102,7 @@ struct Shape {
 };
 
 template <int S>
-void wsmall(const Conv3x3SmallArgs& a) {
+void winograd4_channels(const Conv3x3SmallArgs& a) {
   using Sh = Shape<S>;
   constexpr int T = Sh::T, TS = Sh::TS, PP = Sh::PP, HW = Sh::HW, NB = Sh::NB;
   const int C = a.C, CG = (C + L - 1) / L, ldv = CG * L;
@@ -200,15 +200,15 @@ void wsmall(const Conv3x3SmallArgs& a) {
 }
 
 using Fn = void (*)(const Conv3x3SmallArgs&);
-constexpr Fn kBySize[kSmallMap + 1] = {nullptr,    nullptr,    nullptr,    nullptr,     nullptr,     wsmall<5>, wsmall<6>,
-                                       wsmall<7>,  wsmall<8>,  wsmall<9>,  wsmall<10>, wsmall<11>, wsmall<12>};
+constexpr Fn kBySize[kSmallMap + 1] = {nullptr,    nullptr,    nullptr,    nullptr,     nullptr,     winograd4_channels<5>, winograd4_channels<6>,
+                                       winograd4_channels<7>,  winograd4_channels<8>,  winograd4_channels<9>,  winograd4_channels<10>, winograd4_channels<11>, winograd4_channels<12>};
 
 }  // namespace
 
-void conv3x3_wsmall_avx2(const Conv3x3SmallArgs& a) { kBySize[a.H](a); }
+void conv3x3_winograd4_channels_avx2(const Conv3x3SmallArgs& a) { kBySize[a.H](a); }
 
-// The scratch of wsmall<S> (integer arithmetic only; called only through the avx2 variant's table).
-size_t wsmall_scratch_avx2(int S, int C) {
+// The scratch of winograd4_channels<S> (integer arithmetic only; called only through the avx2 variant's table).
+size_t winograd4_channels_scratch_avx2(int S, int C) {
   const int TS = (S + 3) / 4, T = TS * TS, PP = 4 * TS + 2, ldv = (C + L - 1) / L * L;
   const int maxpb = std::max(1, 12 / T), nb = (S * S + L - 1) / L;
   return size_t(PP) * PP * L + size_t(36) * T * ldv + size_t(36) * T * maxpb * L + size_t(nb) * L * L;
