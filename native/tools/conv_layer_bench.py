@@ -1,4 +1,5 @@
-"""Time one 3x3 pad-1 stride-1 convolution (+ReLU) layer alone in the native engine, per map size.
+"""Time one 3x3 pad-1 stride-1 convolution (+ReLU) layer alone in the native engine, per map size
+(--kernel 1: a 1x1 layer, the squeeze / expand1x1 / classifier shape).
 
     .venv/bin/python native/tools/conv_layer_bench.py --channels 32 128 --maps 5 6 7 8 9 12 \
         [--baseline OLD/_native*.so] [--variant avx512] [--calls 2000] [--json out.json]
@@ -38,6 +39,7 @@ def main() -> None:
     ap.add_argument("--variant", default="avx512")
     ap.add_argument("--calls", type=int, default=2000)
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--kernel", type=int, choices=(1, 3), default=3, help="3x3 pad 1 (default) or 1x1")
     args = ap.parse_args()
     try:
         builds = native_builds(args.baseline, alone="now")
@@ -48,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for c, m in args.channels or [(32, 128)]:
             for side in args.maps:
-                path = conv_model(Path(tmp) / f"c{c}m{m}s{side}.onnx", c, m, side, scale=0.1)
+                path = conv_model(Path(tmp) / f"c{c}m{m}s{side}.onnx", c, m, side, k=args.kernel, pad=args.kernel // 2, scale=0.1)
                 engines = [mod.Engine(str(path), threads=1, variant=args.variant) for mod in mods]
                 x = np.random.default_rng(1).standard_normal((1, c, side, side)).astype(np.float32)
                 outs = [e.run(x) for e in engines]
