@@ -93,10 +93,13 @@ void ThreadPool::run(int tasks, TaskFn fn, void* ctx) {
     };
     for (int t0 = 0; t0 < tasks; t0 += kMaxTasks) {
       Chunk c{fn, ctx, t0};
-      run(std::min(kMaxTasks, tasks - t0), [](void* p, int t, int th) {
-        const Chunk& c = *static_cast<Chunk*>(p);
-        c.fn(c.ctx, c.t0 + t, th);
-      }, &c);
+      run(
+          std::min(kMaxTasks, tasks - t0),
+          [](void* p, int t, int th) {
+            const Chunk& c = *static_cast<Chunk*>(p);
+            c.fn(c.ctx, c.t0 + t, th);
+          },
+          &c);
     }
     return;
   }

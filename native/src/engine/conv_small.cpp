@@ -69,8 +69,9 @@ void direct_run(const Layer& L, const ConvIO& io, int t) {
 
 }  // namespace
 
-const ConvAlgo kConvWinograd4Channels = {"winograd4_channels", winograd4_channels_applies, winograd4_channels_prepare,
-                                         nullptr, winograd4_channels_run, nullptr};
+const ConvAlgo kConvWinograd4Channels = {"winograd4_channels",       winograd4_channels_applies,
+                                         winograd4_channels_prepare, nullptr,
+                                         winograd4_channels_run,     nullptr};
 const ConvAlgo kConvSmallDirect = {"small_direct", direct_applies, direct_prepare, nullptr, direct_run, nullptr};
 
 }  // namespace bluefire

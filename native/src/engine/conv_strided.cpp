@@ -54,7 +54,8 @@ void prepare_input(const Layer& L, const KernelTable& k, const float* in, float*
           k.stride2_columns(src, ptrdiff_t(L.sh) * L.W, y1 - y0, j1 - j0, dst + size_t(y0) * L.OW + j0, L.OW);
         else
           for (int yy = y0; yy < y1; ++yy)
-            for (int j = j0; j < j1; ++j) dst[size_t(yy) * L.OW + j] = src[size_t(yy - y0) * L.sh * L.W + size_t(j - j0) * s];
+            for (int j = j0; j < j1; ++j)
+              dst[size_t(yy) * L.OW + j] = src[size_t(yy - y0) * L.sh * L.W + size_t(j - j0) * s];
       }
 }
 

@@ -10,8 +10,8 @@
 namespace bluefire {
 namespace {
 
-constexpr int kTiles2 = 64;  // 2x2 output tiles per F(2x2) task
-constexpr int kTiles4 = 32;  // 4x4 output tiles per F(4x4) task
+constexpr int kTiles2 = 64;   // 2x2 output tiles per F(2x2) task
+constexpr int kTiles4 = 32;   // 4x4 output tiles per F(4x4) task
 constexpr int kMinWidth = 3;  // on 2x2 maps most of each 2x2 tile is padding
 
 bool winograd2_applies(const Layer& L, const KernelTable& k) {
@@ -35,7 +35,8 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws, int r) {
   else winograd_weights(L.weights.data(), L.M, L.C, u.data());
   L.upanel = packed_size(L.M, L.C, mr);
   L.packed.resize(na * L.upanel);
-  for (int i = 0; i < na; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
+  for (int i = 0; i < na; ++i)
+    pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
   L.PH = r * ((L.OH + r - 1) / r) + 2, L.PW = r * L.TX + 2;  // whole (r+2)^2 patches for every tile
   const int phases = r == 4 ? 4 : 1;  // F(4x4): the transform reads 4 column phases (see kernels.h)
   L.QW = (L.PW + phases - 1) / phases;
