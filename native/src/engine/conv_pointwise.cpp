@@ -40,15 +40,7 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads);
 }
 
-void run(const Layer& L, const ConvIO& io, int t) {
-  const TaskTile tt = task_tile(L, t);
-  const int N = L.OH * L.OW, n0 = tt.nt * L.nb, n1 = std::min(N, n0 + L.nb);
-  GemmArgs g = gemm_args(L, tt.m0, tt.m1);
-  g.N = n1 - n0;
-  g.b = io.in + n0;
-  g.c = io.out + size_t(tt.m0) * N + n0;
-  gemm_of(L, io.k)(g);
-}
+void run(const Layer& L, const ConvIO& io, int t) { run_pixel_tile(L, io, t, io.in); }
 
 }  // namespace
 

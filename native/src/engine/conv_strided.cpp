@@ -59,15 +59,7 @@ void prepare_input(const Layer& L, const KernelTable& k, const float* in, float*
       }
 }
 
-void run(const Layer& L, const ConvIO& io, int t) {
-  const TaskTile tt = task_tile(L, t);
-  const int N = L.OH * L.OW, n0 = tt.nt * L.nb, n1 = std::min(N, n0 + L.nb);
-  GemmArgs g = gemm_args(L, tt.m0, tt.m1);
-  g.N = n1 - n0;
-  g.b = io.prepared + n0;
-  g.c = io.out + size_t(tt.m0) * N + n0;
-  gemm_of(L, io.k)(g);
-}
+void run(const Layer& L, const ConvIO& io, int t) { run_pixel_tile(L, io, t, io.prepared); }
 
 // A band's conv rows are one run of pixels of the planes: one GEMM.
 void rows(const Layer& L, const ConvIO& io, int r0, int r1, int m0, int m1, float* dst) {

@@ -69,18 +69,7 @@ size_t input_stride(const Layer& L) { return size_t(L.C) * L.nb + kAlign; }  // 
 
 // F(2x2): a zero-padded copy (right and bottom padding up to whole tiles).
 void winograd2_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
-  for (int c = 0; c < L.C; ++c) {
-    const float* src = in + size_t(c) * L.H * L.W;
-    float* dst = p + size_t(c) * L.PH * L.PW;
-    std::fill(dst, dst + size_t(L.pt) * L.PW, 0.f);
-    dst += size_t(L.pt) * L.PW;
-    for (int y = 0; y < L.H; ++y, dst += L.PW, src += L.W) {
-      std::fill(dst, dst + L.pl, 0.f);
-      std::copy(src, src + L.W, dst + L.pl);
-      std::fill(dst + L.pl + L.W, dst + L.PW, 0.f);
-    }
-    std::fill(dst, dst + size_t(L.PH - L.pt - L.H) * L.PW, 0.f);
-  }
+  copy_padded(L, in, p);
   if (L.transformed_at) transform(L, k, p, 0, L.T, p + L.transformed_at, input_stride(L));
 }
 
