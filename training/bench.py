@@ -26,10 +26,11 @@ from rtmaps_components.atomic import atomic_write
 from rtmaps_components.bench_runners import (
     Runner,
     cpu_info,
+    interleaved,
     load_native_build,
     native_runners,
     ort_runner,
-    time_runners,
+    timed,
     timing_stats,
 )
 from rtmaps_components.output_paths import check_output_path
@@ -78,7 +79,7 @@ RUNNERS: dict[str, Callable[[Path, int, str], list[Runner]]] = {
 
 def bench_case(
     path: Path,
-    threads: int,
+    threads: int | list[int],
     *,
     engines: list[str],
     variants: str = "auto",
@@ -87,15 +88,20 @@ def bench_case(
     peak: float,
     baseline: str | None = None,
 ) -> list[dict]:
-    """Interleaved timing of every runner on one model; one row per runner."""
+    """Interleaved timing of every runner at every thread count on one model; one row per runner and count."""
     from .floor import floor_ms
 
-    runners: list[Runner] = []
-    if baseline:
-        runners += native_runners(path, threads, variants, engine="native-base", module=load_native_build(baseline))
-    for name in engines:
-        runners += RUNNERS[name](path, threads, variants)
-    runners = list({r.key: r for r in runners}.values())  # 'auto,avx512' may name one variant twice
+    counts = [threads] if isinstance(threads, int) else list(threads)
+    runners: dict[str, tuple[Runner, int]] = {}  # key@threads -> (runner, threads); thread counts interleave too
+    base = load_native_build(baseline) if baseline else None
+    for t in counts:
+        made: list[Runner] = []
+        if base is not None:
+            made += native_runners(path, t, variants, engine="native-base", module=base)
+        for name in engines:
+            made += RUNNERS[name](path, t, variants)
+        for r in made:  # 'auto,avx512' may name one variant twice
+            runners.setdefault(f"{r.key}@{t}", (r, t))
     native_macs = None
     if "native" in engines:
         from rtmaps_components import _native
@@ -103,15 +109,15 @@ def bench_case(
         native_macs = _native.Engine(str(path), threads=1).macs
     macs, fewest, (c, h, w) = model_macs(path, native_macs)
     x = np.random.default_rng(0).random((1, c, h, w), dtype=np.float32)
-    times = time_runners(runners, x, runs, warmup)
+    times = interleaved({k: timed(lambda r=r: r.run(x)) for k, (r, _) in runners.items()}, runs, warmup)
     rows = []
-    for r in runners:
-        st = timing_stats(times[r.key])
+    for key, (r, t) in runners.items():
+        st = timing_stats(times[key])
         rows.append(
             {
                 "model": path.stem,
                 "engine": r.engine,
-                "threads": threads,
+                "threads": t,
                 "variant": r.variant,
                 "median_ms": st["median_ms"],
                 "p99_ms": st["p99_ms"],
@@ -122,9 +128,10 @@ def bench_case(
                 "runs": runs,
             }
         )
-    ort = next((r for r in rows if r["engine"] == "ort"), None)
+    orts = {r["threads"]: r for r in rows if r["engine"] == "ort"}
     floor = floor_ms(fewest, peak) if fewest else None
     for r in rows:
+        ort = orts.get(r["threads"])  # ONNX Runtime at the same thread count
         r["vs_ort"] = r["median_ms"] / ort["median_ms"] if ort else None
         # The fewest-multiply fp32 bound at the measured peak (training/floor.py): no engine can
         # take less, so a target ratio below floor_vs_ort is out of reach on this machine. Both
@@ -135,7 +142,35 @@ def bench_case(
     return rows
 
 
+def add_speedups(rows: list[dict]) -> None:
+    """rows[i]["speedup"]: the same model, engine and variant's 1-thread median / this median (None without one)."""
+    one = {(r["model"], r["engine"], r["variant"]): r["median_ms"] for r in rows if r["threads"] == 1}
+    for r in rows:
+        base = one.get((r["model"], r["engine"], r["variant"]))
+        r["speedup"] = base / r["median_ms"] if base else None
+
+
 def format_table(rows: list[dict], peak: float) -> str:
+    """The rows as a text table, with each model's fewest-multiply bound and the peak below it."""
+    many = len({r["threads"] for r in rows}) > 1  # --threads 1,2,4: a speedup column (x 1 thread)
+    head = (
+        f"{'model':<34} {'engine':<11} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} "
+        f"{'% peak':>7} {'x ORT':>6}"
+    )
+    head += f" {'speedup':>7}" if many else ""
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        vs = f"{r['vs_ort']:.2f}" if r.get("vs_ort") else "-"
+        speed = (f" {r['speedup']:>6.2f}x" if r.get("speedup") else " " * 8) if many else ""
+        lines.append(
+            f"{r['model'][:34]:<34} {r['engine']:<11} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
+            f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}{speed}"
+        )
+    seen = set()
+    for r in rows:
+        if r.get("floor_ms") and r["model"] not in seen:
+            seen.add(r["model"])
+            vs = f" = {r['floor_vs_ort']:.2f}x ORT's fastest call" if r.get("floor_vs_ort") else ""
     """The rows as a text table, with each model's fewest-multiply bound and the peak below it."""
     head = (
         f"{'model':<34} {'engine':<11} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} "
@@ -148,19 +183,8 @@ def format_table(rows: list[dict], peak: float) -> str:
             f"{r['model'][:34]:<34} {r['engine']:<11} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
             f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}"
         )
-    seen = set()
-    for r in rows:
-        if r.get("floor_ms") and r["model"] not in seen:
-            seen.add(r["model"])
-            vs = f" = {r['floor_vs_ort']:.2f}x ORT's fastest call" if r.get("floor_vs_ort") else ""
-            lines.append(
-                f"floor {r['model'][:34]}: {r['floor_macs'] / 1e6:.2f} M MACs with the fewest-multiply fp32 "
-                f"algorithms, {r['floor_ms']:.3f} ms at peak{vs}"
-            )
-    lines.append(
-        f"peak: {peak:.1f} GFLOP/s measured (torch.mm 1024^3 fp32, best of 30, 1 thread); "
-        f"x ORT = median / ONNX Runtime's median in the same interleaved run"
-    )
+    if many:
+        lines.append("speedup = the same engine's 1-thread median / this median (thread counts interleaved call by call)")
     return "\n".join(lines)
 
 
@@ -229,24 +253,26 @@ def main(args: argparse.Namespace) -> int:
             return _error(str(e))
         cases += sorted(models.glob("*.onnx"))
         for path in cases:
-            for t in threads:
-                print(
-                    f"  timing {path.name}, {t} thread(s), {args.runs} runs per engine ...", file=sys.stderr, flush=True
+            print(
+                f"  timing {path.name}, {args.threads} thread(s), {args.runs} runs per engine ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            try:
+                rows += bench_case(
+                    path,
+                    threads,
+                    engines=engines,
+                    variants=args.variant,
+                    runs=args.runs,
+                    warmup=args.warmup,
+                    peak=peak,
+                    baseline=args.native_baseline,
                 )
-                try:
-                    rows += bench_case(
-                        path,
-                        t,
-                        engines=engines,
-                        variants=args.variant,
-                        runs=args.runs,
-                        warmup=args.warmup,
-                        peak=peak,
-                        baseline=args.native_baseline,
-                    )
-                except ValueError as e:  # a model either backend refuses: its file and reason, no traceback
-                    print(f"bluefire bench: {e}", file=sys.stderr)
-                    return 2
+            except ValueError as e:  # a model either backend refuses: its file and reason, no traceback
+                print(f"bluefire bench: {e}", file=sys.stderr)
+                return 2
+    add_speedups(rows)
     print(format_table(rows, peak))
     _write_json(args.json, {"peak_gflops": peak, "cpu": cpu_info(), "rows": rows})
     return 0

@@ -120,6 +120,7 @@ def torch_runners(path: Path, threads: int, variants: str) -> list[Runner]:
     model = torch_model(path)
 
     def run_torch(x: np.ndarray):
+        torch.set_num_threads(threads)  # global in torch: set per call, as thread counts are interleaved
         with torch.inference_mode():
             return model(torch.from_numpy(x))
 

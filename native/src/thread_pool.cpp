@@ -17,8 +17,10 @@ namespace {
 // How long a worker keeps spinning for the next job before it sleeps: longer than the gap
 // between two layers (microseconds), short enough not to burn a core between frames.
 constexpr auto kSpin = std::chrono::microseconds(50);
-constexpr int kPausesPerCheck = 32;  // pause instructions between two looks at the clock
-constexpr int kYieldEvery = 8;       // checks between two yields of the core
+// A spinning thread looks at the shared word after every pause (a pause is 10-140 cycles, by
+// CPU), at the clock every kClockEvery pauses and yields its core every kYieldEvery.
+constexpr int kClockEvery = 64;
+constexpr int kYieldEvery = 256;
 
 uint32_t generation_of(uint64_t s) { return uint32_t(s >> 32); }
 
@@ -61,11 +63,11 @@ void ThreadPool::work(int thread) {
     // Spin for the next generation, then sleep.
     uint32_t g = generation_of(state_.load(std::memory_order_acquire));
     const auto until = std::chrono::steady_clock::now() + kSpin;
-    for (int checks = 0; g == seen; ++checks) {
-      for (int i = 0; i < kPausesPerCheck; ++i) BLUEFIRE_PAUSE();
+    for (int i = 1; g == seen; ++i) {
+      BLUEFIRE_PAUSE();
       g = generation_of(state_.load(std::memory_order_acquire));
-      if (g != seen) break;
-      if (checks % kYieldEvery == kYieldEvery - 1) std::this_thread::yield();
+      if (g != seen || i % kClockEvery) continue;
+      if (i % kYieldEvery == 0) std::this_thread::yield();
       if (std::chrono::steady_clock::now() > until) {
         std::unique_lock<std::mutex> lock(mu_);
         sleepers_.fetch_add(1);  // seq_cst, paired with run()'s store then load (no lost wake-up)
@@ -93,10 +95,13 @@ void ThreadPool::run(int tasks, TaskFn fn, void* ctx) {
     };
     for (int t0 = 0; t0 < tasks; t0 += kMaxTasks) {
       Chunk c{fn, ctx, t0};
-      run(std::min(kMaxTasks, tasks - t0), [](void* p, int t, int th) {
-        const Chunk& c = *static_cast<Chunk*>(p);
-        c.fn(c.ctx, c.t0 + t, th);
-      }, &c);
+      run(
+          std::min(kMaxTasks, tasks - t0),
+          [](void* p, int t, int th) {
+            const Chunk& c = *static_cast<Chunk*>(p);
+            c.fn(c.ctx, c.t0 + t, th);
+          },
+          &c);
     }
     return;
   }
@@ -111,9 +116,9 @@ void ThreadPool::run(int tasks, TaskFn fn, void* ctx) {
   }
   run_claimed(g, 0);
   // Every task is claimed; wait for the ones other threads are still running.
-  for (int checks = 0; done_.load(std::memory_order_acquire) < tasks; ++checks) {
-    for (int i = 0; i < kPausesPerCheck; ++i) BLUEFIRE_PAUSE();
-    if (checks % kYieldEvery == kYieldEvery - 1) std::this_thread::yield();
+  for (int i = 1; done_.load(std::memory_order_acquire) < tasks; ++i) {
+    BLUEFIRE_PAUSE();
+    if (i % kYieldEvery == 0) std::this_thread::yield();
   }
 }
 

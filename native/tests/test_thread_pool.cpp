@@ -37,11 +37,12 @@ TEST(thread_pool_runs_every_task_once) {
       pool.run(tasks, count, &job);
       for (int t = 0; t < tasks; ++t)
         if (job.runs[size_t(t)].load() != 1) {
-          CHECK(false, "threads %d round %d: task %d of %d ran %d times", threads, round, t, tasks, job.runs[size_t(t)].load());
+          CHECK(false, "threads %d round %d: task %d of %d ran %d times", threads, round, t, tasks,
+                job.runs[size_t(t)].load());
           return;
         }
-      CHECK(job.bad_thread.load() == 0, "threads %d round %d: a task got a thread index outside [0, %d)", threads, round,
-            threads);
+      CHECK(job.bad_thread.load() == 0, "threads %d round %d: a task got a thread index outside [0, %d)", threads,
+            round, threads);
       // Now and then let the workers' spin run out, so the next job wakes sleeping workers.
       if (round % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }

@@ -110,6 +110,10 @@ inline TaskTile task_tile(const Layer& L, int t) {
   return {m0, std::min(L.M, m0 + L.mb), t % L.n_tiles};
 }
 
+// A zero-padded copy of the input (L.PH x L.PW per channel; pt/pl before, the rest after), every
+// row written whole so no stale border survives from another layer (conv_padded.cpp).
+void copy_padded(const Layer& L, const float* in, float* p);
+
 // GEMM arguments for output rows [m0, m1) over the packed weights, bias and ReLU of the layer;
 // the caller sets N, b, c (and ldc when it is not OH * OW).
 inline GemmArgs gemm_args(const Layer& L, int m0, int m1) {
@@ -121,6 +125,18 @@ inline GemmArgs gemm_args(const Layer& L, int m0, int m1) {
   g.ldc = L.OH * L.OW;
   g.relu = L.relu;
   return g;
+}
+
+// Task t of a GEMM over output pixels whose B rows start at b + n0 (brow gives the offsets): the
+// input planes themselves (1x1) or prepared planes (strided).
+inline void run_pixel_tile(const Layer& L, const ConvIO& io, int t, const float* b) {
+  const TaskTile tt = task_tile(L, t);
+  const int N = L.OH * L.OW, n0 = tt.nt * L.nb, n1 = std::min(N, n0 + L.nb);
+  GemmArgs g = gemm_args(L, tt.m0, tt.m1);
+  g.N = n1 - n0;
+  g.b = b + n0;
+  g.c = io.out + size_t(tt.m0) * N + n0;
+  gemm_of(L, io.k)(g);
 }
 
 }  // namespace bluefire

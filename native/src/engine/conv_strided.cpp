@@ -54,19 +54,12 @@ void prepare_input(const Layer& L, const KernelTable& k, const float* in, float*
           k.stride2_columns(src, ptrdiff_t(L.sh) * L.W, y1 - y0, j1 - j0, dst + size_t(y0) * L.OW + j0, L.OW);
         else
           for (int yy = y0; yy < y1; ++yy)
-            for (int j = j0; j < j1; ++j) dst[size_t(yy) * L.OW + j] = src[size_t(yy - y0) * L.sh * L.W + size_t(j - j0) * s];
+            for (int j = j0; j < j1; ++j)
+              dst[size_t(yy) * L.OW + j] = src[size_t(yy - y0) * L.sh * L.W + size_t(j - j0) * s];
       }
 }
 
-void run(const Layer& L, const ConvIO& io, int t) {
-  const TaskTile tt = task_tile(L, t);
-  const int N = L.OH * L.OW, n0 = tt.nt * L.nb, n1 = std::min(N, n0 + L.nb);
-  GemmArgs g = gemm_args(L, tt.m0, tt.m1);
-  g.N = n1 - n0;
-  g.b = io.prepared + n0;
-  g.c = io.out + size_t(tt.m0) * N + n0;
-  gemm_of(L, io.k)(g);
-}
+void run(const Layer& L, const ConvIO& io, int t) { run_pixel_tile(L, io, t, io.prepared); }
 
 // A band's conv rows are one run of pixels of the planes: one GEMM.
 void rows(const Layer& L, const ConvIO& io, int r0, int r1, int m0, int m1, float* dst) {

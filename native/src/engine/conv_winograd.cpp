@@ -10,8 +10,8 @@
 namespace bluefire {
 namespace {
 
-constexpr int kTiles2 = 64;  // 2x2 output tiles per F(2x2) task
-constexpr int kTiles4 = 32;  // 4x4 output tiles per F(4x4) task
+constexpr int kTiles2 = 64;   // 2x2 output tiles per F(2x2) task
+constexpr int kTiles4 = 32;   // 4x4 output tiles per F(4x4) task
 constexpr int kMinWidth = 3;  // on 2x2 maps most of each 2x2 tile is padding
 
 bool winograd2_applies(const Layer& L, const KernelTable& k) {
@@ -35,7 +35,8 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws, int r) {
   else winograd_weights(L.weights.data(), L.M, L.C, u.data());
   L.upanel = packed_size(L.M, L.C, mr);
   L.packed.resize(na * L.upanel);
-  for (int i = 0; i < na; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
+  for (int i = 0; i < na; ++i)
+    pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
   L.PH = r * ((L.OH + r - 1) / r) + 2, L.PW = r * L.TX + 2;  // whole (r+2)^2 patches for every tile
   const int phases = r == 4 ? 4 : 1;  // F(4x4): the transform reads 4 column phases (see kernels.h)
   L.QW = (L.PW + phases - 1) / phases;
@@ -68,18 +69,7 @@ size_t input_stride(const Layer& L) { return size_t(L.C) * L.nb + kAlign; }  // 
 
 // F(2x2): a zero-padded copy (right and bottom padding up to whole tiles).
 void winograd2_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
-  for (int c = 0; c < L.C; ++c) {
-    const float* src = in + size_t(c) * L.H * L.W;
-    float* dst = p + size_t(c) * L.PH * L.PW;
-    std::fill(dst, dst + size_t(L.pt) * L.PW, 0.f);
-    dst += size_t(L.pt) * L.PW;
-    for (int y = 0; y < L.H; ++y, dst += L.PW, src += L.W) {
-      std::fill(dst, dst + L.pl, 0.f);
-      std::copy(src, src + L.W, dst + L.pl);
-      std::fill(dst + L.pl + L.W, dst + L.PW, 0.f);
-    }
-    std::fill(dst, dst + size_t(L.PH - L.pt - L.H) * L.PW, 0.f);
-  }
+  copy_padded(L, in, p);
   if (L.transformed_at) transform(L, k, p, 0, L.T, p + L.transformed_at, input_stride(L));
 }
 

@@ -49,10 +49,10 @@ struct Engine::Impl {
   std::map<std::string, std::string> metadata;
   Graph g;
   Buffer arena;
-  Buffer prepared;       // the current convolution's prepared input (padded copy, planes)
-  Buffer work;           // per-thread scratch, one cache-aligned slice per thread
+  Buffer prepared;  // the current convolution's prepared input (padded copy, planes)
+  Buffer work;      // per-thread scratch, one cache-aligned slice per thread
   size_t work_per_thread = 0;
-  Buffer band;           // conv rows of a conv+pool band, one slice per thread
+  Buffer band;  // conv rows of a conv+pool band, one slice per thread
   size_t band_per_thread = 0;
   std::vector<float*> ptr;  // per tensor, refreshed for each image
   std::unique_ptr<ThreadPool> pool;
@@ -111,7 +111,8 @@ void Engine::Impl::build(const OnnxModel& m) {
 // (kh - sh rows; about 1/8 more work for the stem).
 void Engine::Impl::fuse_pools() {
   for (Layer& L : g.layers) {
-    if (L.kind != Kind::Conv || !L.algo->rows || L.narrow || L.out == g.output || g.tensors[L.out].parent >= 0) continue;
+    if (L.kind != Kind::Conv || !L.algo->rows || L.narrow || L.out == g.output || g.tensors[L.out].parent >= 0)
+      continue;
     int users = 0, pool_index = -1;
     for (size_t j = 0; j < g.layers.size(); ++j)
       if (g.layers[j].in == L.out) ++users, pool_index = g.layers[j].kind == Kind::MaxPool ? int(j) : pool_index;
@@ -176,8 +177,8 @@ void Engine::Impl::conv_pool_band(const Layer& L, int t, int thread) {
     return;
   }
   for (int c = 0; c < tt.m1 - tt.m0; ++c)
-    k.maxpool({buf + size_t(c) * N, r1 - r0, L.OW, P.kh, P.kw, P.sh, P.sw, P.pt + r0 - p0 * P.sh, P.pl, p1 - p0, P.OW, 0, 1,
-               out + (size_t(c) * P.OH + p0) * P.OW});
+    k.maxpool({buf + size_t(c) * N, r1 - r0, L.OW, P.kh, P.kw, P.sh, P.sw, P.pt + r0 - p0 * P.sh, P.pl, p1 - p0, P.OW,
+               0, 1, out + (size_t(c) * P.OH + p0) * P.OW});
 }
 
 void Engine::Impl::resolve(const float* in) {
@@ -236,7 +237,8 @@ void Engine::Impl::run_one(const float* in, float* out) {
 
 Engine::Engine(const OnnxModel& model, int threads, const std::string& variant) : impl_(new Impl) {
   if (threads < 1 || threads > kMaxThreads)
-    throw std::invalid_argument("threads must be 1.." + std::to_string(kMaxThreads) + ", got " + std::to_string(threads));
+    throw std::invalid_argument("threads must be 1.." + std::to_string(kMaxThreads) + ", got " +
+                                std::to_string(threads));
   impl_->variant = &select_variant(variant);
   impl_->pool.reset(new ThreadPool(threads));
   impl_->build(model);
@@ -257,9 +259,9 @@ void Engine::run(const float* in, int batch, float* out) {
 void Engine::set_preprocessing(const PreprocessSpec& spec) {
   if (spec.height != input_height() || spec.width != input_width() || input_channels() != spec.channels)
     throw ModelError(impl_->source + ": preprocessing " + std::to_string(spec.channels) + "x" +
-                     std::to_string(spec.height) + "x" + std::to_string(spec.width) + " does not match the graph input " +
-                     std::to_string(input_channels()) + "x" + std::to_string(input_height()) + "x" +
-                     std::to_string(input_width()));
+                     std::to_string(spec.height) + "x" + std::to_string(spec.width) +
+                     " does not match the graph input " + std::to_string(input_channels()) + "x" +
+                     std::to_string(input_height()) + "x" + std::to_string(input_width()));
   std::lock_guard<std::mutex> lock(impl_->run_mu);
   impl_->prep.reset(new Preprocessor(spec));
   impl_->prep_buf.assign(impl_->g.tensors[impl_->g.input].size(), 0.f);
@@ -301,7 +303,9 @@ std::vector<Engine::LayerTime> Engine::profile(const float* in) {
     e.run_layer(L);
     std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
     int64_t macs = L.kind == Kind::Conv ? int64_t(L.M) * L.K * L.OH * L.OW : 0;
-    out.push_back({L.name, kinds[int(L.kind)], macs, dt.count()});
+    std::string kind = kinds[int(L.kind)];
+    if (L.kind == Kind::Conv) kind += std::string("/") + L.algo->name;  // which table entry runs it
+    out.push_back({L.name, kind, macs, dt.count()});
   }
   return out;
 }

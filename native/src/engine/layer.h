@@ -1,7 +1,7 @@
 // The engine's layer list (internal): tensors, layers and the constants tiles are cut by.
 #pragma once
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,7 +30,7 @@ struct Tensor {
   std::vector<int64_t> shape;  // per-image shape as the graph sees it (rank-1 without batch)
   int parent = -1;             // -1: owns its storage; else lives inside `parent` at channel `coff`
   int coff = 0;
-  size_t offset = 0;           // into the arena, for roots other than the input
+  size_t offset = 0;  // into the arena, for roots other than the input
   size_t size() const { return size_t(C) * H * W; }
 };
 
@@ -56,19 +56,20 @@ struct Layer {
 
   // Conv, chosen and prepared by its algorithm (conv_*.cpp)
   const ConvAlgo* algo = nullptr;
-  bool narrow = false;             // GEMM calls of at most kNarrowN columns: the table's gemm_narrow
-  std::vector<float> packed;       // weights in the layout the algorithm's kernel reads
-  std::vector<int> brow;           // B row offsets, see GemmArgs
-  int PH = 0, PW = 0;              // the prepared input's rows and row width (padded copies)
-  int QW = 0;                      // Winograd F(4x4): width of each of the 4 column phases
-  int RY = 0;                      // strided: rows of each shifted plane
-  int wino_tile = 0;               // Winograd: output tile side, 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))
-  int TX = 0, T = 0;               // Winograd: tiles per row, tiles in all
-  size_t upanel = 0;               // Winograd: floats per packed transformed-weight matrix
-  size_t transformed_at = 0;       // Winograd with one tile task: the input transformed once per image
-                                   //   (prepare_input) at this offset of the prepared input; else 0
-  std::vector<float> zeros;        // Winograd: the products' (zero) bias
-  int mb = 0, nb = 0, m_tiles = 0, n_tiles = 0;  // tasks: m_tiles x n_tiles tiles of mb rows x nb columns
+  bool narrow = false;        // GEMM calls of at most kNarrowN columns: the table's gemm_narrow
+  std::vector<float> packed;  // weights in the layout the algorithm's kernel reads
+  std::vector<int> brow;      // B row offsets, see GemmArgs
+  int PH = 0, PW = 0;         // the prepared input's rows and row width (padded copies)
+  int QW = 0;                 // Winograd F(4x4): width of each of the 4 column phases
+  int RY = 0;                 // strided: rows of each shifted plane
+  int wino_tile = 0;          // Winograd: output tile side, 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))
+  int TX = 0, T = 0;          // Winograd: tiles per row, tiles in all
+  size_t upanel = 0;          // Winograd: floats per packed transformed-weight matrix
+  size_t transformed_at = 0;  // Winograd, one tile task cut by channel: where in the prepared
+                              // input prepare_input puts the transformed input; else 0
+  std::vector<float> zeros;   // Winograd: the products' (zero) bias
+  // Tasks: m_tiles x n_tiles tiles of mb output channels x nb columns (pixels, rows or Winograd tiles)
+  int mb = 0, nb = 0, m_tiles = 0, n_tiles = 0;
 
   // A strided convolution whose only reader is a max-pool runs it, in bands of pooled rows.
   int pool_channels = 0;         // MaxPool: channels per task
