@@ -171,18 +171,14 @@ def format_table(rows: list[dict], peak: float) -> str:
         if r.get("floor_ms") and r["model"] not in seen:
             seen.add(r["model"])
             vs = f" = {r['floor_vs_ort']:.2f}x ORT's fastest call" if r.get("floor_vs_ort") else ""
-    """The rows as a text table, with each model's fewest-multiply bound and the peak below it."""
-    head = (
-        f"{'model':<34} {'engine':<11} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} "
-        f"{'% peak':>7} {'x ORT':>6}"
+            lines.append(
+                f"floor {r['model'][:34]}: {r['floor_macs'] / 1e6:.2f} M MACs with the fewest-multiply fp32 "
+                f"algorithms, {r['floor_ms']:.3f} ms at peak{vs}"
+            )
+    lines.append(
+        f"peak: {peak:.1f} GFLOP/s measured (torch.mm 1024^3 fp32, best of 30, 1 thread); "
+        f"x ORT = median / ONNX Runtime's median in the same interleaved run"
     )
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        vs = f"{r['vs_ort']:.2f}" if r.get("vs_ort") else "-"
-        lines.append(
-            f"{r['model'][:34]:<34} {r['engine']:<11} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
-            f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}"
-        )
     if many:
         lines.append("speedup = the same engine's 1-thread median / this median (thread counts interleaved call by call)")
     return "\n".join(lines)
