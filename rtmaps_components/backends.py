@@ -6,6 +6,8 @@ export, inconsistent shapes), so a component can pass the message straight to `r
 from __future__ import annotations
 
 import os
+import platform
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,8 +75,43 @@ def _check_file(path: str) -> None:
         raise ModelLoadError(f"{path}: is not a file")
 
 
+def onnxruntime_status() -> tuple[bool, str]:
+    """(usable, reason) without importing onnxruntime: a known-crashing build is refused, not loaded.
+
+    onnxruntime 1.28 and later die with SIGSEGV inside `import onnxruntime` on aarch64 Linux when
+    /proc/cpuinfo lists no ARM cores (qemu-user on an x86 host, some containers): their cpuinfo code
+    writes through a NULL cache table (tests/aarch64/ORT_ON_ARMV8.0.md). pyproject pins aarch64 below 1.28.
+    """
+    from importlib import metadata
+
+    try:
+        version = metadata.version("onnxruntime")
+    except metadata.PackageNotFoundError:
+        return False, "onnxruntime is not installed (pip install bluefire's wheel, or 'onnxruntime<1.28' on aarch64)"
+    if platform.machine() in ("aarch64", "arm64") and sys.platform.startswith("linux"):
+        major_minor = tuple(int(p) for p in (version.split(".") + ["0"])[:2] if p.isdigit())
+        if major_minor >= (1, 28) and not _cpuinfo_lists_arm_cores():
+            return False, (f"onnxruntime {version} crashes on import on this aarch64 system (/proc/cpuinfo lists "
+                           "no ARM cores); install 'onnxruntime<1.28' (see tests/aarch64/ORT_ON_ARMV8.0.md)")
+    return True, f"onnxruntime {version}"
+
+
+def _cpuinfo_lists_arm_cores() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return "CPU implementer" in f.read()
+    except OSError:
+        return False
+
+
 def _load_onnxruntime(path: str, threads: int) -> tuple[Any, ModelMeta]:
-    import onnxruntime as ort
+    ok, why = onnxruntime_status()
+    if not ok:
+        raise ModelLoadError(f"{path}: backend 'onnxruntime' unusable: {why}")
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise ModelLoadError(f"{path}: backend 'onnxruntime' unusable: import onnxruntime failed ({e})") from None
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = max(1, threads)
@@ -127,8 +164,13 @@ def load_model(path: str, backend: str = "auto", threads: int = 1, variant: str 
         raise ModelLoadError(f"threads must be >= 1, got {threads}")
     path = os.fspath(path)
     _check_file(path)
-    if backend == "auto":
-        backend = "native" if native_status()[0] else "onnxruntime"
+    if backend == "auto":  # never a runtime that would crash the process (onnxruntime_status)
+        if native_status()[0]:
+            backend = "native"
+        elif not onnxruntime_status()[0]:
+            raise ModelLoadError(f"{path}: no usable backend: {native_status()[1]}; {onnxruntime_status()[1]}")
+        else:
+            backend = "onnxruntime"
     if backend == "native":
         ok, why = native_status()
         if not ok:
