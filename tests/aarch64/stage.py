@@ -30,7 +30,6 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -236,6 +235,8 @@ def _retag(src: Path, dst: Path, platform_tag: str) -> None:
 
 def runtime_requirements() -> list[str]:
     """pyproject's runtime dependencies as they resolve on the vehicle (markers evaluated for aarch64 Linux)."""
+    import tomllib  # Python >= 3.11 on the host (Debian 12's python3)
+
     from packaging.requirements import Requirement
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     env = {"platform_machine": "aarch64", "sys_platform": "linux", "platform_system": "Linux",
