@@ -296,18 +296,35 @@ def qemu_env() -> dict:
 
 
 # ---------------------------------------------------------------- checks
+def vehicle_layout() -> Path:
+    """build/aarch64/vehicle/ laid out as README's BlueBox install: diagrams/ and models/ next to a link
+    to the *installed* rtmaps_components, so the diagram's components load from the wheel."""
+    v = BUILD / "vehicle"
+    (v / "diagrams").mkdir(parents=True, exist_ok=True)
+    links = {v / "diagrams" / "data": ROOT / "diagrams" / "data", v / "models": ROOT / "models",
+             v / "rtmaps_components": SITE / "rtmaps_components"}
+    for link, target in links.items():
+        if not (link.is_symlink() and link.resolve() == target.resolve()):
+            if link.is_symlink():
+                link.unlink()
+            link.symlink_to(target)
+    shutil.copyfile(DIAGRAM, v / "diagrams" / DIAGRAM.name)
+    return v / "diagrams" / DIAGRAM.name
+
+
 def check_pipeline(x86_python: str) -> list[str]:
     """`bluefire run` on both backends under qemu; per-frame top-1 and accuracy against the x86 run."""
     failures = []
     env = qemu_env()
     out_dir = BUILD / "runs"
     out_dir.mkdir(exist_ok=True)
+    diagram = vehicle_layout()
     for backend in ("native", "onnxruntime"):
         x86 = json.loads(run([x86_python, "-m", "tests.aarch64.top1", "--backend", backend], cwd=ROOT,
                              capture_output=True, text=True).stdout)
         report = out_dir / f"run_{backend}.json"
         t0 = time.time()
-        p = run([SITE / "bin" / "bluefire", "run", DIAGRAM, "--clock", "sim", "--quiet", "--set",
+        p = run([SITE / "bin" / "bluefire", "run", diagram, "--clock", "sim", "--quiet", "--set",
                  f"Classifier.backend={backend}", "--report", report], env=env, cwd=BUILD, check=False,
                 capture_output=True, text=True)
         print(p.stdout.rstrip())
@@ -316,7 +333,7 @@ def check_pipeline(x86_python: str) -> list[str]:
             failures.append(f"bluefire run ({backend}) exited {p.returncode}: {p.stderr[-2000:]}")
             continue
         acc = rep["summary"].get("accuracy") or {}
-        a = run([WRAPPER, "-m", "top1", "--backend", backend], env=env, cwd=BUILD,
+        a = run([WRAPPER, "-m", "top1", "--backend", backend, "--diagram", diagram], env=env, cwd=BUILD,
                 capture_output=True, text=True, check=False)
         if a.returncode != 0:
             failures.append(f"top-1 capture ({backend}) under qemu failed: {a.stderr[-2000:]}")
@@ -335,8 +352,10 @@ def check_pipeline(x86_python: str) -> list[str]:
         net_diff = sorted(set(diff) - set(cv_only))
         ok = (rep["frames"] == len(x86["top1"]) == len(arm["top1"]) and not net_diff and rep["exceptions"] == 0
               and rep["errors"] == 0 and arm["backend"] == backend
+              and arm["component_file"].startswith(str(SITE.resolve()))  # the wheel's classifier.py ran
               and acc.get("correct") == arm["correct"] and (diff or acc.get("correct") == x86["correct"]))
-        log(f"{'ok' if ok else 'FAIL'} bluefire run, Classifier.backend={backend} on {arm['where']}: "
+        log(f"{'ok' if ok else 'FAIL'} bluefire run, Classifier.backend={backend} on {arm['where']}, "
+            f"component {Path(arm['component_file']).relative_to(ROOT) if arm['component_file'].startswith(str(ROOT)) else arm['component_file']}: "
             f"{rep['frames']} frames, {rep['exceptions']} exceptions, accuracy {acc.get('correct'):.0f}/"
             f"{acc.get('total'):.0f} (x86: {x86['correct']:.0f}/{x86['total']:.0f}); per-frame top-1 equal to x86 on "
             f"{len(x86['top1']) - len(diff)}/{len(x86['top1'])} frames ({time.time() - t0:.0f} s)")

@@ -41,7 +41,8 @@ def top1(diagram: Path, backend: str) -> dict:
     # the Classifier's birth message names the backend it really loaded ("... on native (1 thread(s)) ...")
     birth = [m["message"] for m in rep["messages"] if m["component"] == "Classifier" and " on " in m["message"]]
     used = birth[0].split(" on ", 1)[1].split()[0] if birth else "?"
-    return {"backend": used, "where": f"{platform.machine()} python {platform.python_version()}",
+    script = str(getattr(eng.nodes.get("Classifier"), "script", "?"))  # the component file that ran
+    return {"backend": used, "component_file": script, "where": f"{platform.machine()} python {platform.python_version()}",
             "frames": rep["frames"], "exceptions": rep["exceptions"],
             "top1": [frames[i] for i in sorted(frames)], "missing": rep["frames"] - len(frames),
             "correct": acc.get("correct"), "total": acc.get("total")}
