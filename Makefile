@@ -14,6 +14,8 @@ help:
 	@echo "make lint    ruff check + ruff format --check (scripts/lint.sh --fix applies them)"
 	@echo "make models  reproduce models/ (baseline, pruning, ablation, transfer), resumable"
 	@echo "make bench   latency benchmark (native vs ONNX Runtime vs torch), JSON in out/bench.json"
+	@echo "make wheel-aarch64  the vehicle's wheel (cross-built for Cortex-A53), in dist/; make wheel: x86_64"
+	@echo "make test-aarch64   the runtime's wheel, deps and tests on arm64 Python under qemu -cpu cortex-a53"
 
 all: build
 
@@ -48,7 +50,7 @@ test-python: build
 test-native: build
 	$(PY) -m tests.native_runner
 
-test: lint test-native test-python
+test: lint test-native test-python test-aarch64
 
 demo: build
 	$(PY) -m training.cli run diagrams/classify_replay.rtd --report out/demo_latency.json
@@ -61,3 +63,19 @@ bench: build
 
 clean:
 	rm -rf build out $(VENV)
+
+# ---- aarch64 runtime and wheels (tests/aarch64/stage.py; caches in build/aarch64, wheels in dist/) ----
+# test-aarch64: Debian's arm64 python3.11 + manylinux aarch64 wheels + bluefire's cross-built wheel under
+# qemu-aarch64 -cpu cortex-a53; skipped with the reason when the cross tools or apt's arm64 are missing.
+.PHONY: wheel wheel-aarch64 test-aarch64 startup-aarch64
+wheel: build
+	$(PY) -m tests.aarch64.stage wheel --arch x86_64
+
+wheel-aarch64: build
+	$(PY) -m tests.aarch64.stage wheel --arch aarch64 --require
+
+test-aarch64: build
+	$(PY) -m tests.aarch64.stage test
+
+startup-aarch64: test-aarch64
+	$(PY) -m tests.aarch64.startup_memory --json out/aarch64_startup.json

@@ -9,7 +9,9 @@ its preprocessing (`native_engine`).
 from __future__ import annotations
 
 import os
+import platform
 import stat
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +98,35 @@ def check_model_file(path: str | os.PathLike) -> str:
     return path
 
 
+def onnxruntime_status() -> tuple[bool, str]:
+    """(usable, reason) without importing onnxruntime: a known-crashing build is refused, not loaded.
+
+    onnxruntime 1.28 and later die with SIGSEGV inside `import onnxruntime` on aarch64 Linux when
+    /proc/cpuinfo lists no ARM cores (qemu-user on an x86 host, some containers): their cpuinfo code
+    writes through a NULL cache table (tests/aarch64/ORT_ON_ARMV8.0.md). pyproject pins aarch64 below 1.28.
+    """
+    from importlib import metadata
+
+    try:
+        version = metadata.version("onnxruntime")
+    except metadata.PackageNotFoundError:
+        return False, "onnxruntime is not installed (pip install bluefire's wheel, or 'onnxruntime<1.28' on aarch64)"
+    if platform.machine() in ("aarch64", "arm64") and sys.platform.startswith("linux"):
+        major_minor = tuple(int(p) for p in (version.split(".") + ["0"])[:2] if p.isdigit())
+        if major_minor >= (1, 28) and not _cpuinfo_lists_arm_cores():
+            return False, (f"onnxruntime {version} crashes on import on this aarch64 system (/proc/cpuinfo lists "
+                           "no ARM cores); install 'onnxruntime<1.28' (see tests/aarch64/ORT_ON_ARMV8.0.md)")
+    return True, f"onnxruntime {version}"
+
+
+def _cpuinfo_lists_arm_cores() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return "CPU implementer" in f.read()
+    except OSError:
+        return False
+
+
 def thread_limit(backend: str) -> int:
     """The most threads `backend` accepts: the native engine's own limit (_native.MAX_THREADS), and for
     ONNX Runtime this machine's CPU count (more only oversubscribes the cores)."""
@@ -121,7 +152,13 @@ def ort_session(path: str | os.PathLike, threads: int = 0) -> Any:
     bench). `threads`: validated by check_threads (0 = ONNX Runtime's default). ModelLoadError names the file."""
     path = check_model_file(path)
     threads = check_threads("onnxruntime", threads)
-    import onnxruntime as ort
+    ok, why = onnxruntime_status()
+    if not ok:
+        raise ModelLoadError(f"{path}: backend 'onnxruntime' unusable: {why}")
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise ModelLoadError(f"{path}: backend 'onnxruntime' unusable: import onnxruntime failed ({e})") from None
 
     opts = ort.SessionOptions()
     if threads:
@@ -195,8 +232,13 @@ def load_model(path: str | os.PathLike, backend: str = "auto", threads: int = 1,
     if backend not in BACKENDS:
         raise ModelLoadError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     path = check_model_file(path)
-    if backend == "auto":
-        backend = "native" if native_status()[0] else "onnxruntime"
+    if backend == "auto":  # never a runtime that would crash the process (onnxruntime_status)
+        if native_status()[0]:
+            backend = "native"
+        elif not onnxruntime_status()[0]:
+            raise ModelLoadError(f"{path}: no usable backend: {native_status()[1]}; {onnxruntime_status()[1]}")
+        else:
+            backend = "onnxruntime"
     if backend == "native":
         ok, why = native_status()
         if not ok:
