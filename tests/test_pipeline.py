@@ -94,7 +94,7 @@ def test_shipped_clip_with_shipped_model():
     from training.evaluate import evaluate_onnx
 
     clip = F.DIAGRAMS / "data" / "fmnist_clip"
-    labels = np.array([int(v) for v in (clip / "labels.txt").read_text().split()])
+    labels = np.array([int(v) for v in (clip / "labels.txt").read_text().split("\n") if v and not v.startswith("#")])
     imgs = np.stack([cv2.imread(str(clip / f"{k:06d}.png"), cv2.IMREAD_GRAYSCALE) for k in range(len(labels))])
     direct = evaluate_onnx(model, imgs[..., None], labels, channel_seq="GRAY")
     eng = Engine(F.REPLAY, clock="sim", echo=False, overrides=["Classifier.backend=onnxruntime"])  # as evaluate

@@ -2,13 +2,37 @@
 
 The shim modules (`sdk/rtmaps/*`) hold no state of their own, so they can be imported afresh for
 every engine while `rtmaps.core.current_time()` and `report_*` reach the engine that is running.
+Set both only through the context managers below, which put the previous value back whatever happens.
 """
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 engine: Any = None  # the running Engine, set by Engine while it is loading or running
 binding: Any = None  # the component wrapper whose `__init__`/callback is executing, if any
+
+
+@contextlib.contextmanager
+def running(eng: Any) -> Iterator[None]:
+    """`eng` is the engine `rtmaps.core` talks to for the duration of the block."""
+    global engine
+    prev, engine = engine, eng
+    try:
+        yield
+    finally:
+        engine = prev
+
+
+@contextlib.contextmanager
+def in_component(node: Any) -> Iterator[None]:
+    """`node` (None: the engine itself) is the component in a callback for the duration of the block."""
+    global binding
+    prev, binding = binding, node
+    try:
+        yield
+    finally:
+        binding = prev
 
 
 def require_engine() -> Any:
