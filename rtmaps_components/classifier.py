@@ -27,9 +27,13 @@ MAX_TOP_K = 64
 CT = rt.DataTypes.CTypes
 
 
-def softmax(logits):
-    z = np.exp(logits - np.max(logits))
-    return (z / z.sum()).astype(np.float32)
+def softmax(logits, out=None):
+    """float32 softmax, into `out` when given (the classifier reuses one buffer per run)."""
+    out = np.empty(logits.shape, np.float32) if out is None else out
+    np.subtract(logits, np.max(logits), out=out)
+    np.exp(out, out=out)
+    out /= out.sum()
+    return out
 
 
 class Classifier(BaseComponent):
@@ -69,6 +73,7 @@ class Classifier(BaseComponent):
             rt.report_error(f"classifier: cannot load the model: {e}")
             return
         n = self.model.num_classes
+        self.probs = np.empty(n, np.float32)  # reused every frame: a write copies it into the output
         self.k = max(1, min(int(self.properties["top_k"].data), n, MAX_TOP_K))
         self.outputs["scores"].alloc_output_buffer(n)
         self.outputs["topk"].alloc_output_buffer(self.k)
@@ -91,15 +96,17 @@ class Classifier(BaseComponent):
         img = elt.data
         seq = str(getattr(img, "channel_seq", "?")).upper()
         try:
-            x = self.model.prep.apply(img.image_data, seq, self.bayer)
+            if self.bayer == "none":  # on the native backend: one call, preprocessing + inference, on the frame itself
+                logits = self.model.classify_frame(img.image_data, seq)
+            else:
+                logits = self.model.run(self.model.prep.apply(img.image_data, seq, self.bayer))[0]
         except (ValueError, AttributeError, TypeError, cv2.error) as e:
             self.refused += 1
             self.refused_formats[seq] = self.refused_formats.get(seq, 0) + 1
             if self.refused_formats[seq] == 1:  # once per format, clearly; then only counted
                 rt.report_warning(f"classifier: refusing {seq} frames (first: frame {elt.misc1}): {e}")
             return
-        logits = self.model.run(x)[0]
-        probs = softmax(logits)
+        probs = softmax(logits, self.probs)
         top = np.argsort(-probs, kind="stable")[: self.k].astype(np.int32)
         best = int(top[0])
         self.classified += 1

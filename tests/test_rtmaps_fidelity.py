@@ -419,3 +419,21 @@ def test_overrides_do_not_change_the_callers_diagram(tmp_path):
     assert {k: dict(c.properties) for k, c in d.components.items()} == before
     assert "fifosize" not in d.components["Camera"].outputs.get("image", type("P", (), {"properties": {}})).properties \
         or d.components["Camera"].outputs["image"].properties["fifosize"].text == "4"
+
+
+# ---------------------------------------------------------------- one native call on the frame as delivered
+@pytest.mark.parametrize("seq", ["BGR", "RGB", "GRAY", "RGBA", "BGRA"])
+def test_native_frame_call_matches_python_preprocessing(seq):
+    F.native_or_skip()
+    from rtmaps_components.backends import load_model
+
+    nat = load_model(F.digits_model(), backend="native")
+    bgr = _frames(8, 50)
+    for f in bgr:
+        frame = {"BGR": f, "RGB": cv2.cvtColor(f, cv2.COLOR_BGR2RGB), "GRAY": cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)[..., None],
+                 "RGBA": cv2.cvtColor(f, cv2.COLOR_BGR2RGBA), "BGRA": cv2.cvtColor(f, cv2.COLOR_BGR2BGRA)}[seq]
+        one_call = nat.classify_frame(np.ascontiguousarray(frame), seq)
+        python = nat.classify(frame, seq)
+        # each resized value within one level of OpenCV's: logits agree closely, the class always
+        np.testing.assert_allclose(one_call, python, rtol=0.05, atol=0.05 * np.abs(python).max())
+        assert int(one_call.argmax()) == int(python.argmax())
