@@ -161,7 +161,7 @@ def test_pipeline_bench_reports_overhead():
     assert set(r["components_core_p50_us"]) >= {"Camera", "Classifier", "Latency", "Accuracy"}
     text = format_pipeline_bench(r)
     assert "overhead of components + emulator" in text and "components beyond inference" in text
-    assert "emulator scheduling" in text
+    assert "emulator: scheduling" in text
 
 
 def test_vehicle_camera_diagram_runs_on_a_recorded_stream(tmp_path):

@@ -54,7 +54,8 @@ void Preprocessor::emit_row(int y, const int* vals) {
     const int plane = spec_.bgr && spec_.channels == 3 ? 2 - ch : ch;
     float* dst = out_ + (size_t(plane) * h + y) * w;
     const float mean = spec_.mean[ch], sd = spec_.std[ch], scale = spec_.scale;
-    for (int x = 0; x < w; ++x) dst[x] = (float(vals[3 * x + ch]) * scale - mean) / sd;
+    const int cs = spec_.gray ? 1 : 3, c = spec_.gray ? 0 : ch;  // a gray row holds one value per pixel
+    for (int x = 0; x < w; ++x) dst[x] = (float(vals[cs * x + c]) * scale - mean) / sd;
   }
 }
 
@@ -65,6 +66,7 @@ void Preprocessor::run(const uint8_t* px, int H, int W, float* out, PixelLayout 
   const bool gray = spec_.gray;
   const Layout L = layout_of(layout);
   const int n = L.n, off[3] = {L.r, L.g, L.b};
+  const int cs = gray ? 1 : 3;  // values per pixel in the row buffers: the luma alone for a gray model
   auto value = [&](const uint8_t* p, int ch) { return gray ? luma(p, L) : int(p[off[ch]]); };
   auto load_row = [&](int sy, int* dst, bool interpolate) {
     const uint8_t* row = px + size_t(sy) * W * n;
@@ -73,10 +75,10 @@ void Preprocessor::run(const uint8_t* px, int H, int W, float* out, PixelLayout 
       const uint8_t* p = row + size_t(sx) * n;
       const int a0 = interpolate ? alpha_[2 * x] : 1, a1 = interpolate ? alpha_[2 * x + 1] : 0;
       const bool two = interpolate && sx + 1 < W;
-      for (int ch = 0; ch < 3; ++ch) {
+      for (int ch = 0; ch < cs; ++ch) {
         int v0 = value(p, ch);
         int v1 = two ? value(p + n, ch) : 0;
-        dst[3 * x + ch] = v0 * a0 + v1 * a1;
+        dst[cs * x + ch] = v0 * a0 + v1 * a1;
       }
     }
   };
@@ -93,10 +95,10 @@ void Preprocessor::run(const uint8_t* px, int H, int W, float* out, PixelLayout 
       const uint8_t* r0 = px + size_t(2 * y) * W * n;
       const uint8_t* r1 = r0 + size_t(W) * n;
       for (int x = 0; x < w; ++x)
-        for (int ch = 0; ch < 3; ++ch) {
+        for (int ch = 0; ch < cs; ++ch) {
           const uint8_t *p0 = r0 + 2 * n * x, *p1 = r1 + 2 * n * x;
           int s = value(p0, ch) + value(p0 + n, ch) + value(p1, ch) + value(p1 + n, ch);
-          vals_[3 * x + ch] = (s + 2) >> 2;
+          vals_[cs * x + ch] = (s + 2) >> 2;
         }
       emit_row(y, vals_.data());
     }
@@ -120,7 +122,7 @@ void Preprocessor::run(const uint8_t* px, int H, int W, float* out, PixelLayout 
     const int b0 = coef(1.f - fy), b1 = coef(fy);
     load_row(std::clamp(sy, 0, H - 1), row0_.data(), true);
     load_row(std::clamp(sy + 1, 0, H - 1), row1_.data(), true);
-    for (int i = 0; i < 3 * w; ++i) {  // OpenCV's SIMD rounding: (hi16((s0>>4)*b0) + hi16((s1>>4)*b1) + 2) >> 2
+    for (int i = 0; i < cs * w; ++i) {  // OpenCV's SIMD rounding: (hi16((s0>>4)*b0) + hi16((s1>>4)*b1) + 2) >> 2
       int r = (((row0_[i] >> 4) * b0) >> 16) + (((row1_[i] >> 4) * b1) >> 16);
       vals_[i] = std::clamp((r + 2) >> 2, 0, 255);
     }

@@ -205,9 +205,12 @@ class Engine:
         now = self.clock.now_us()
         node.take_inputs()
         self._wrote.discard(node.name)
+        io0 = sum(o.write_ns for o in node.outputs.values())
         t0 = time.perf_counter_ns()
         self._call(node, "Core", node.on_core)
-        node.core_hist.add((time.perf_counter_ns() - t0) / 1000)
+        core_ns = time.perf_counter_ns() - t0
+        node.core_hist.add(core_ns / 1000)
+        node.own_hist.add((core_ns - (sum(o.write_ns for o in node.outputs.values()) - io0)) / 1000)
         node.cores += 1
         if self.clock.kind == "sim":
             node.busy_until = self.clock.now_us() + int(self.core_cost_us.get(node.name, 0))

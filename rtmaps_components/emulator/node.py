@@ -64,6 +64,7 @@ class Node:
         self.exceptions = 0
         self.errors = 0
         self.core_hist = LatencyHistogram()
+        self.own_hist = LatencyHistogram()  # Core time minus the time spent in the emulator's write()
         self.input_that_answered = -1
         self._is_source: bool | None = None
 
@@ -179,6 +180,6 @@ class Node:
     def stats(self) -> dict:
         return {"model": self.model, "policy": POLICY_NAMES.get(self.policy, str(self.policy)),
                 "cores": self.cores, "ticks_missed": self.ticks_missed, "exceptions": self.exceptions, "errors": self.errors,
-                "core_time": self.core_hist.summary(),
+                "core_time": self.core_hist.summary(), "own_time": self.own_hist.summary(),
                 "inputs": {n: i.stats() for n, i in self.inputs.items()},
                 "outputs": {n: o.stats() for n, o in self.outputs.items()}, **self.summary()}

@@ -5,6 +5,7 @@ images on write too, so a component that reuses its own buffer cannot corrupt wh
 """
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -139,6 +140,7 @@ class OutputPort:
         self._clock_us = clock_us
         self._on_write = on_write
         self.misc_dropped = 0  # writes whose misc1..3 did not travel (Ioelt.type without MiscFlag)
+        self.write_ns = 0  # time spent in write() (the emulator's I/O), summed
         self.on_misc_dropped: Callable[["OutputPort"], None] | None = None
 
     def alloc_output_buffer(self, n: int) -> None:
@@ -148,6 +150,13 @@ class OutputPort:
         self.buffer_size = int(n)
 
     def write(self, x: Any, ts: int | None = None) -> None:
+        t0 = time.perf_counter_ns()
+        try:
+            self._write(x, ts)
+        finally:  # the emulator's share of a Core (checks, copy, fan-out), not the component's
+            self.write_ns += time.perf_counter_ns() - t0
+
+    def _write(self, x: Any, ts: int | None) -> None:
         out = T.Ioelt()
         if isinstance(x, T.Ioelt):
             data, stamp = x.data, x.ts
