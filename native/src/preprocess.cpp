@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <stdexcept>
 
 namespace bluefire {
@@ -115,13 +116,19 @@ void Preprocessor::run(const uint8_t* px, int H, int W, float* out, PixelLayout 
     alpha_[2 * x] = coef(1.f - fx);
     alpha_[2 * x + 1] = coef(fx);
   }
+  int y0 = -1, y1 = -1;  // the source rows row0_ / row1_ hold, horizontally resized: each is resized once
   for (int y = 0; y < h; ++y) {
     float fy = float((y + 0.5) * scale_y - 0.5);
     int sy = int(std::floor(fy));
     fy -= float(sy);
     const int b0 = coef(1.f - fy), b1 = coef(fy);
-    load_row(std::clamp(sy, 0, H - 1), row0_.data(), true);
-    load_row(std::clamp(sy + 1, 0, H - 1), row1_.data(), true);
+    const int a = std::clamp(sy, 0, H - 1), b = std::clamp(sy + 1, 0, H - 1);
+    if (a != y0 && a == y1) {  // moving down by one source row: the lower row becomes the upper one
+      std::swap(row0_, row1_);
+      std::swap(y0, y1);
+    }
+    if (a != y0) load_row(a, row0_.data(), true), y0 = a;
+    if (b != y1) load_row(b, row1_.data(), true), y1 = b;
     for (int i = 0; i < cs * w; ++i) {  // OpenCV's SIMD rounding: (hi16((s0>>4)*b0) + hi16((s1>>4)*b1) + 2) >> 2
       int r = (((row0_[i] >> 4) * b0) >> 16) + (((row1_[i] >> 4) * b1) >> 16);
       vals_[i] = std::clamp((r + 2) >> 2, 0, 255);

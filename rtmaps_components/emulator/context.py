@@ -14,25 +14,23 @@ binding: Any = None  # the component wrapper whose `__init__`/callback is execut
 
 
 @contextlib.contextmanager
-def running(eng: Any) -> Iterator[None]:
+def _holding(name: str, value: Any) -> Iterator[None]:
+    g = globals()
+    prev, g[name] = g[name], value
+    try:
+        yield
+    finally:
+        g[name] = prev
+
+
+def running(eng: Any) -> contextlib.AbstractContextManager:
     """`eng` is the engine `rtmaps.core` talks to for the duration of the block."""
-    global engine
-    prev, engine = engine, eng
-    try:
-        yield
-    finally:
-        engine = prev
+    return _holding("engine", eng)
 
 
-@contextlib.contextmanager
-def in_component(node: Any) -> Iterator[None]:
+def in_component(node: Any) -> contextlib.AbstractContextManager:
     """`node` (None: the engine itself) is the component in a callback for the duration of the block."""
-    global binding
-    prev, binding = binding, node
-    try:
-        yield
-    finally:
-        binding = prev
+    return _holding("binding", node)
 
 
 def require_engine() -> Any:
