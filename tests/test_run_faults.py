@@ -28,8 +28,14 @@ def run_cli(args, timeout=300, **kw):
 def test_dev_zero_and_directories_are_refused_before_reading(tmp_path):
     with pytest.raises(DiagramError, match="not a regular file"):
         load_rtd("/dev/zero")
-    with pytest.raises(DiagramError, match="cannot read the diagram"):
+    with pytest.raises(DiagramError, match="not a regular file"):
         load_rtd(tmp_path)
+    fifo = tmp_path / "pipe.rtd"
+    os.mkfifo(fifo)  # opening it would block until a writer came
+    with pytest.raises(DiagramError, match="not a regular file"):
+        load_rtd(fifo)
+    with pytest.raises(DiagramError, match="cannot read the diagram"):
+        load_rtd(tmp_path / "missing.rtd")
     big = tmp_path / "big.rtd"
     with open(big, "wb") as f:
         f.truncate(17 * 1024 * 1024)  # sparse: the size is refused from the file's metadata

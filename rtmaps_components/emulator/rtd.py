@@ -232,6 +232,8 @@ def load_rtd(path: str | Path) -> Diagram:
     """Read and parse a .rtd file."""
     p = Path(path)
     try:
+        if not stat.S_ISREG(os.stat(p).st_mode):  # before open(): opening a FIFO would block until a writer came
+            raise DiagramError(f"{p}: not a regular file (a diagram is an .rtd file)")
         with open(p, "rb") as f:
             st = os.fstat(f.fileno())
             if not stat.S_ISREG(st.st_mode):
