@@ -437,3 +437,19 @@ def test_native_frame_call_matches_python_preprocessing(seq):
         # each resized value within one level of OpenCV's: logits agree closely, the class always
         np.testing.assert_allclose(one_call, python, rtol=0.05, atol=0.05 * np.abs(python).max())
         assert int(one_call.argmax()) == int(python.argmax())
+
+
+def test_a_stale_bridge_cache_is_warned_about(tmp_path):
+    text = F.REPLAY.read_text().replace("class_index;0==;0#label;0==;128", "class_index;0==;0#old_port;0==;1#label;0==;128")
+    stale = F.DIAGRAMS / "stale_test_copy.rtd"  # beside the original: its relative paths must resolve
+    try:
+        stale.write_text(text)
+        eng = Engine(stale, clock="sim", echo=False)
+        eng.load()
+        warned = [m["message"] for m in eng.messages if "internalOutputs cache" in m["message"]]
+        assert len(warned) == 1 and "old_port" in warned[0] and "Classifier" in warned[0]
+    finally:
+        stale.unlink()
+    fresh = Engine(F.REPLAY, clock="sim", echo=False)
+    fresh.load()
+    assert not [m for m in fresh.messages if "cache" in m["message"]]

@@ -95,6 +95,19 @@ class PythonBridgeNode(Node):
                 raise DiagramError(f"{where}: property {prop.name!r} must name an existing path, "
                                    f"{prop.data!r} does not exist")
         self._apply_port_properties(spec, where)
+        self._check_cache(spec, where)
+
+    def _check_cache(self, spec: ComponentSpec, where: str) -> None:
+        """Studio knows a bridge's ports from its internalInputs/internalOutputs cache until Python runs: warn when
+        the cache the diagram carries names other ports than the component declares (a stale diagram)."""
+        for key, declared in (("internalInputs", self.inputs), ("internalOutputs", self.outputs)):
+            if key not in spec.properties:
+                continue
+            cached = [e.split(";", 1)[0] for e in spec.properties[key].text.split("#") if e.strip()]
+            if cached != list(declared):
+                self.engine.console("warning", f"{where}: the diagram's {key} cache lists {cached or 'none'}, "
+                                               f"{self.class_name} declares {list(declared) or 'none'}: re-save the "
+                                               f"diagram (python -m diagrams.write_diagrams for ours)")
 
     def _declare(self, fn: Any, where: str, method: str) -> None:
         """Run __init__ or Dynamic: any exception (or sys.exit) is a one-line refusal naming the method."""
