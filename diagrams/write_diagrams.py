@@ -136,10 +136,10 @@ def _skeleton(bridges: list[Bridge]) -> str:
 
 def declarations(bridges: list[Bridge], name: str) -> dict[str, Any]:
     """Instance -> the emulator's node after `Dynamic` ran with the diagram's values: declared I/O and properties."""
-    from rtmaps_components.emulator.engine import Engine
+    from rtmaps_components.emulator.engine import DiagramRunner
     from rtmaps_components.emulator.rtd import parse_rtd_text
 
-    engine = Engine(parse_rtd_text(_skeleton(bridges).encode(), HERE / name), clock="sim", echo=False)
+    engine = DiagramRunner(parse_rtd_text(_skeleton(bridges).encode(), HERE / name), clock="sim", echo=False)
     engine.load()
     return engine.nodes
 

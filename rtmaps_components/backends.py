@@ -1,17 +1,21 @@
 """Load a bluefire ONNX model for inference on the native engine or ONNX Runtime, with one API.
 
-Every failure names the file and what was wrong with it (missing, not ONNX, not a bluefire
-export, inconsistent shapes), so a component can pass the message straight to `report_error`.
+Every failure names the file and what was wrong with it (missing, not a regular file, too large,
+not ONNX, not a bluefire export, a bad preprocessing field, inconsistent shapes, non-finite weights),
+so a component can pass the message straight to `report_error`. This module is the one place that
+imports onnxruntime and creates its sessions (`ort_session`), and the one place a native engine gets
+its preprocessing (`native_engine`).
 """
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .model_meta import INPUT_NAME, OUTPUT_NAME, ModelMeta
+from .model_meta import INPUT_NAME, MAX_MODEL_BYTES, OUTPUT_NAME, ModelMeta
 from .preprocess import Preprocessing
 
 BACKENDS = ("auto", "native", "onnxruntime")
@@ -56,10 +60,14 @@ class LoadedModel:
         return self.prep.num_classes
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """float32 (N, C, H, W) (C = the preprocessing's channels) -> float32 (N, num_classes) logits."""
+        """float32 (N, C, H, W) (C = the preprocessing's channels) -> float32 (N, num_classes) logits.
+
+        Non-finite input (NaN, Inf) is refused with ValueError on both backends."""
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if self.backend == "native":
+        if self.backend == "native":  # refuses non-finite input itself
             return np.asarray(self._impl.run(x), dtype=np.float32)
+        if not np.isfinite(x).all():  # the same rule as the native engine's: refused, never propagated
+            raise ValueError(f"{self.path}: run() input holds a non-finite value (NaN or Inf); non-finite input is refused")
         return self._impl.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
 
     def classify(self, image: np.ndarray, channel_seq: str = "RGB") -> np.ndarray:
@@ -77,32 +85,81 @@ class LoadedModel:
         return self.classify(image, channel_seq)
 
 
-def _check_file(path: str) -> None:
+def check_model_file(path: str | os.PathLike) -> str:
+    """The one rule for model files, on both backends: a str or path-like naming a regular file of at
+    most MAX_MODEL_BYTES, checked before anything is read (/dev/zero, a FIFO, a directory are refused).
+    Returns the path as a str; ModelLoadError otherwise."""
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise ModelLoadError(f"the model path must be a str or a path-like, got {type(path).__name__}") from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
     if not path:
         raise ModelLoadError("no model file given (property 'model_file' is empty)")
-    if not os.path.exists(path):
-        raise ModelLoadError(f"{path}: no such model file")
-    if not os.path.isfile(path):
-        raise ModelLoadError(f"{path}: is not a file")
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ModelLoadError(f"{path}: no such model file" if isinstance(e, FileNotFoundError)
+                             else f"{path}: cannot read the model file ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelLoadError(f"{path}: is not a regular file")
+    if st.st_size > MAX_MODEL_BYTES:
+        raise ModelLoadError(f"{path}: is {st.st_size} bytes, more than the {MAX_MODEL_BYTES} a model may have")
+    return path
 
 
-def _load_onnxruntime(path: str, threads: int) -> tuple[Any, ModelMeta]:
+def thread_limit(backend: str) -> int:
+    """The most threads `backend` accepts: the native engine's own limit (_native.MAX_THREADS), and for
+    ONNX Runtime this machine's CPU count (more only oversubscribes the cores)."""
+    if backend == "native":
+        from . import _native
+        return int(_native.MAX_THREADS)
+    return os.cpu_count() or 1
+
+
+def check_threads(backend: str, threads: object) -> int:
+    """The one threads rule of the runtime: an integer, 0 = the backend's default (native: 1, ONNX
+    Runtime: its own choice), else 1..thread_limit(backend). Returns the count to give the backend."""
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise ModelLoadError(f"threads must be an integer, got {threads!r}")
+    limit = thread_limit(backend)
+    if not 0 <= threads <= limit:
+        raise ModelLoadError(f"threads must be 0 (default) or 1..{limit} on backend '{backend}', got {threads}")
+    return 1 if backend == "native" and threads == 0 else threads
+
+
+def ort_session(path: str | os.PathLike, threads: int = 0) -> Any:
+    """The one place an ONNX Runtime CPU session is created (load_model, evaluate, export's parity check,
+    bench). `threads`: validated by check_threads (0 = ONNX Runtime's default). ModelLoadError names the file."""
+    path = check_model_file(path)
+    threads = check_threads("onnxruntime", threads)
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = max(1, threads)
-    opts.inter_op_num_threads = 1
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     try:
-        sess = ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT raises several private exception types for unreadable files
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelLoadError(f"{path}: not a readable ONNX model ({first})") from None
+
+
+def _check_io(path: str, inputs: list[str], outputs: list[str]) -> None:
+    """Both backends: one input named INPUT_NAME, an output named OUTPUT_NAME."""
+    if inputs != [INPUT_NAME] or OUTPUT_NAME not in outputs:
+        raise ModelLoadError(f"{path}: expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}', found inputs "
+                             f"{inputs} and outputs {outputs}")
+
+
+def _load_onnxruntime(path: str, threads: int) -> tuple[Any, ModelMeta]:
+    sess = ort_session(path, threads)
     meta = _read_meta(sess.get_modelmeta().custom_metadata_map, path)
     inputs, outputs = sess.get_inputs(), sess.get_outputs()
-    if [i.name for i in inputs] != [INPUT_NAME] or OUTPUT_NAME not in [o.name for o in outputs]:
-        raise ModelLoadError(f"{path}: expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}', found inputs "
-                             f"{[i.name for i in inputs]} and outputs {[o.name for o in outputs]}")
+    _check_io(path, [i.name for i in inputs], [o.name for o in outputs])
     shape = inputs[0].shape
     h, w = meta.preprocessing.input_size
     c = meta.preprocessing.channels
@@ -118,40 +175,53 @@ def _read_meta(mapping: Any, path: str) -> ModelMeta:
         raise ModelLoadError(str(e)) from None
 
 
-def _load_native(path: str, threads: int, variant: str) -> tuple[Any, ModelMeta]:
+def native_engine(path: str | os.PathLike, threads: int = 1, variant: str = "auto") -> tuple[Any, ModelMeta]:
+    """A `_native.Engine` with the model's preprocessing set from its metadata (parsed once, here, by
+    ModelMeta), and that metadata. ModelLoadError names the file and the field or reason."""
     from . import _native
 
+    path = check_model_file(path)
+    threads = check_threads("native", threads)
     try:
         eng = _native.Engine(path, threads, variant)
     except ValueError as e:
         raise ModelLoadError(f"{path}: the native engine refused it ({e})") from None
     meta = _read_meta(eng.metadata, path)
+    _check_io(path, [eng.input_name], [eng.output_name])
     if int(eng.num_classes) != meta.preprocessing.num_classes:
         raise ModelLoadError(f"{path}: the network has {eng.num_classes} outputs, the metadata names "
                              f"{meta.preprocessing.num_classes} classes")
+    p = meta.preprocessing
+    try:
+        eng.set_preprocessing(height=p.input_size[0], width=p.input_size[1], channels=p.channels, color=p.color,
+                              resize=p.resize, scale=p.scale, mean=list(p.mean), std=list(p.std),
+                              channel_order=p.channel_order)
+    except ValueError as e:  # the metadata disagrees with the graph's input
+        raise ModelLoadError(str(e)) from None
     return eng, meta
 
 
-def load_model(path: str, backend: str = "auto", threads: int = 1, variant: str = "auto") -> LoadedModel:
-    """Load `path` on `backend` ("auto" = native when built, else ONNX Runtime); ModelLoadError if unusable."""
+def load_model(path: str | os.PathLike, backend: str = "auto", threads: int = 1, variant: str = "auto") -> LoadedModel:
+    """Load `path` on `backend` ("auto" = native when built, else ONNX Runtime); ModelLoadError if unusable.
+
+    threads: see check_threads (0 = the backend's default)."""
     if backend not in BACKENDS:
         raise ModelLoadError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if threads < 1:
-        raise ModelLoadError(f"threads must be >= 1, got {threads}")
-    path = os.fspath(path)
-    _check_file(path)
+    path = check_model_file(path)
     if backend == "auto":
         backend = "native" if native_status()[0] else "onnxruntime"
     if backend == "native":
         ok, why = native_status()
         if not ok:
             raise ModelLoadError(f"{path}: backend 'native' requested but {why}")
-        impl, meta = _load_native(path, threads, variant)
+        impl, meta = native_engine(path, threads, variant)
     else:
         impl, meta = _load_onnxruntime(path, threads)
     n = meta.preprocessing.num_classes
-    out = LoadedModel(path, backend, meta, threads, impl)
+    out = LoadedModel(path, backend, meta, int(impl.threads) if backend == "native" else threads, impl)
     probe = out.run(np.zeros((1, meta.preprocessing.channels, *meta.preprocessing.input_size), np.float32))
     if probe.shape != (1, n):
         raise ModelLoadError(f"{path}: output '{OUTPUT_NAME}' has shape {probe.shape[1:]}, the metadata names {n} classes")
+    if not np.isfinite(probe).all():  # the native reader refuses such weights itself; ONNX Runtime does not
+        raise ModelLoadError(f"{path}: a zero image gives non-finite scores; the weights hold NaN or Inf")
     return out

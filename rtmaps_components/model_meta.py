@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 from .preprocess import METADATA_KEY as PREPROCESSING_KEY, Preprocessing
 
@@ -13,6 +14,8 @@ WIDTHS_KEY = "bluefire.widths"
 VERSION_KEY = "bluefire.format_version"
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
+# The largest model file either backend reads (the native reader's _native.MAX_MODEL_BYTES is the same).
+MAX_MODEL_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,21 @@ class ModelMeta:
         except json.JSONDecodeError as e:
             raise ValueError(f"{source}: '{WIDTHS_KEY}' is not valid JSON ({e})") from None
         return ModelMeta(meta[ARCH_KEY], widths, Preprocessing.from_metadata(meta, source))
+
+
+def read_metadata(path: str | os.PathLike) -> ModelMeta:
+    """The bluefire metadata of an ONNX file, read with the `onnx` package (training-side tools: bench,
+    model cards, floor); no session is built. ValueError names the file."""
+    import onnx
+
+    path = os.fspath(path)
+    try:
+        proto = onnx.load(path, load_external_data=False)
+    except Exception as e:  # onnx raises DecodeError, OSError, ...
+        raise ValueError(f"{path}: not a readable ONNX file ({type(e).__name__}: {e})") from None
+    return meta_of_proto(proto, path)
+
+
+def meta_of_proto(proto: Any, source: str) -> ModelMeta:
+    """The bluefire metadata of a loaded onnx.ModelProto."""
+    return ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, source)

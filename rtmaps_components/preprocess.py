@@ -7,6 +7,7 @@ deployed model cannot silently disagree with how it was trained.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Mapping
 
@@ -93,6 +94,34 @@ def frame_to_rgb8(image: np.ndarray, channel_seq: str, bayer: str = "none", luma
     code = _TO_RGB[seq]
     return img if code is None else cv2.cvtColor(img, code)
 _RESIZE = {"bilinear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
+# The largest input height/width a model may declare (the native binding's _native.MAX_INPUT_SIDE).
+MAX_INPUT_SIDE = 4096
+# The contract's fields: (JSON kind, required length or None). JSON numbers may be ints where floats
+# are meant; booleans are never numbers. input_size and class_names are required.
+_REQUIRED = ("input_size", "class_names")
+_FIELD_TYPES = {"input_size": ("ints", 2), "class_names": ("strs", None), "color": ("str", None),
+                "resize": ("str", None), "scale": ("number", None), "mean": ("numbers", None),
+                "std": ("numbers", None), "channel_order": ("str", None), "channels": ("int", None)}
+
+
+def _is_a(v: object, kind: str, length: int | None) -> bool:
+    def number(x: object) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    def integer(x: object) -> bool:
+        return isinstance(x, int) and not isinstance(x, bool)
+
+    one = {"str": lambda x: isinstance(x, str), "int": integer, "number": number}
+    if kind in one:
+        return one[kind](v)
+    item = {"strs": one["str"], "ints": integer, "numbers": number}[kind]
+    return isinstance(v, list) and (length is None or len(v) == length) and all(item(x) for x in v)
+
+
+def _describe(kind: str, length: int | None) -> str:
+    what = {"str": "a string", "int": "an integer", "number": "a number", "strs": "a list of strings",
+            "ints": "a list of integers", "numbers": "a list of numbers"}[kind]
+    return what if length is None else f"{what} of length {length}"
 
 
 @dataclass(frozen=True)
@@ -118,8 +147,8 @@ class Preprocessing:
 
     def __post_init__(self) -> None:
         h, w = self.input_size
-        if h < 1 or w < 1:
-            raise ValueError(f"input_size must be positive, got {self.input_size}")
+        if not (1 <= h <= MAX_INPUT_SIDE and 1 <= w <= MAX_INPUT_SIDE):
+            raise ValueError(f"input_size must be 1..{MAX_INPUT_SIDE} on each side, got {list(self.input_size)}")
         if self.color not in ("rgb", "gray"):
             raise ValueError(f"color must be 'rgb' or 'gray', got {self.color!r}")
         if self.resize not in _RESIZE:
@@ -130,9 +159,17 @@ class Preprocessing:
             raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
         if self.channels == 1 and self.color != "gray":
             raise ValueError("channels 1 needs color 'gray' (one luma plane)")
+        # A NaN, infinite or zero scale/std (or a non-finite mean) makes every input the same or NaN:
+        # the model then scores near chance with no other sign, so such a file is refused here.
+        if not (math.isfinite(self.scale) and self.scale > 0):
+            raise ValueError(f"scale must be finite and > 0, got {self.scale}")
         n = self.channels
-        if len(self.mean) != n or len(self.std) != n or any(s <= 0 for s in self.std):
-            raise ValueError(f"mean and std need {n} value(s) each, std > 0; got {self.mean}, {self.std}")
+        if len(self.mean) != n or len(self.std) != n:
+            raise ValueError(f"mean and std need {n} value(s) each; got {list(self.mean)}, {list(self.std)}")
+        if not all(math.isfinite(m) for m in self.mean):
+            raise ValueError(f"mean must be finite, got {list(self.mean)}")
+        if not all(math.isfinite(s) and s > 0 for s in self.std):
+            raise ValueError(f"std must be finite and > 0, got {list(self.std)}")
         if not self.class_names:
             raise ValueError("class_names must not be empty")
 
@@ -147,33 +184,33 @@ class Preprocessing:
 
     @staticmethod
     def from_json(text: str, source: str = "preprocessing") -> "Preprocessing":
-        """Parse the metadata string; errors name `source` and the offending field."""
+        """Parse and validate the metadata string: the one parser of the contract (every backend,
+        the native one included, gets its fields from here). Errors name `source` and the field."""
         try:
             d = json.loads(text)
         except (TypeError, json.JSONDecodeError) as e:
             raise ValueError(f"{source}: '{METADATA_KEY}' is not valid JSON ({e})") from None
         if not isinstance(d, dict):
-            raise ValueError(f"{source}: '{METADATA_KEY}' must be a JSON object")
-        known = {"input_size", "class_names", "color", "resize", "scale", "mean", "std", "channel_order", "channels"}
-        missing = {"input_size", "class_names"} - set(d)
+            raise ValueError(f"{source}: '{METADATA_KEY}' must be a JSON object, got {type(d).__name__}")
+        missing = [k for k in _REQUIRED if k not in d]
         if missing:
-            raise ValueError(f"{source}: '{METADATA_KEY}' lacks field(s) {sorted(missing)}")
-        unknown = set(d) - known
+            raise ValueError(f"{source}: '{METADATA_KEY}' lacks field(s) {missing}")
+        unknown = sorted(set(d) - set(_FIELD_TYPES))
         if unknown:
-            raise ValueError(f"{source}: '{METADATA_KEY}' has unknown field(s) {sorted(unknown)}")
+            raise ValueError(f"{source}: '{METADATA_KEY}' has unknown field(s) {unknown}")
+        for k, v in d.items():
+            kind, length = _FIELD_TYPES[k]
+            if not _is_a(v, kind, length):
+                raise ValueError(f"{source}: bad '{METADATA_KEY}' field '{k}': expected {_describe(kind, length)}, "
+                                 f"got {json.dumps(v)[:80]}")
+        for k in ("input_size", "class_names", "mean", "std"):
+            if k in d:
+                d[k] = tuple(d[k])
+        if "scale" in d:
+            d["scale"] = float(d["scale"])
         try:
-            d["input_size"] = tuple(int(v) for v in d["input_size"])
-            if len(d["input_size"]) != 2:
-                raise ValueError("input_size must be [height, width]")
-            d["class_names"] = tuple(str(c) for c in d["class_names"])
-            for k in ("mean", "std"):
-                if k in d:
-                    d[k] = tuple(float(v) for v in d[k])
-            if "channels" in d:
-                if isinstance(d["channels"], bool) or not isinstance(d["channels"], int):
-                    raise ValueError(f"channels must be an integer, got {d['channels']!r}")
             return Preprocessing(**d)
-        except (TypeError, ValueError) as e:
+        except ValueError as e:
             raise ValueError(f"{source}: bad '{METADATA_KEY}': {e}") from None
 
     @staticmethod

@@ -3,6 +3,7 @@
 The checkpoint is written in `bluefire train`'s format (model, arch, num_classes, widths,
 preprocessing, config, ...) with narrow widths so that every pruning test runs in seconds.
 """
+
 from __future__ import annotations
 
 import random
@@ -10,7 +11,6 @@ import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from training import checkpoint as ckpt_io
@@ -47,10 +47,13 @@ def digits_checkpoint(arch: str = "squeezenet1_1", widths: Widths = SMALL, steps
                 break
         epoch += 1
     path = _DIR / f"{arch}-{len(_CACHE)}.pt"
-    ckpt_io.save_atomic({"model": model.state_dict(), "arch": arch, "num_classes": 10, "widths": widths.to_dict(),
-                         "preprocessing": prep.to_json(), "optimizer": opt.state_dict(), "config": asdict(cfg),
-                         "epoch": epoch, "history": [], "best_val_acc": 0.0, "rng": {"torch": torch.get_rng_state()}},
-                        path)
+    split = {"spec": cfg.data, "seed": cfg.seed, "val_fraction": cfg.val_fraction}
+    ckpt_io.save_atomic(
+        ckpt_io.model_checkpoint(
+            model, prep.to_json(), split, asdict(cfg), optimizer=opt.state_dict(), epoch=epoch, best_val_acc=0.0
+        ),
+        path,
+    )
     _CACHE[key] = path
     return path
 
@@ -70,6 +73,15 @@ def fast_config(ckpt: Path, out: Path, **kw):
     """A PruneConfig small enough for a test: few filters, few batches, one short final epoch."""
     from training.prune.schedule import PruneConfig
 
-    base = PruneConfig(checkpoint=str(ckpt), out=str(out), filters_per_step=12, rank_batches=2,
-                       finetune_batches=3, final_epochs=1, batch_size=64, target_params=0.5, threads=1)
+    base = PruneConfig(
+        checkpoint=str(ckpt),
+        out=str(out),
+        filters_per_step=12,
+        rank_batches=2,
+        finetune_batches=3,
+        final_epochs=1,
+        batch_size=64,
+        target_params=0.5,
+        threads=1,
+    )
     return replace(base, **kw)

@@ -8,38 +8,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 18
+from training.onnx_files import OPSET, conv_model, save_graph  # noqa: F401  (conv_model: the one writer)
 
 
-def _save(graph: onnx.GraphProto, path: Path, meta: dict[str, str] | None = None) -> Path:
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 8
-    for k, v in (meta or {}).items():
-        model.metadata_props.add(key=k, value=v)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
-
-
-def conv_model(path: Path, cin: int, cout: int, size: int, k: int, stride: int, pad: int, relu: bool,
-               bias: bool, rng: np.random.Generator, float_data: bool = False) -> Path:
-    """One Conv (+ Relu) on a (N, cin, size, size) input; weights as raw_data or float_data."""
-    w = rng.standard_normal((cout, cin, k, k)).astype(np.float32)
-    inits = [numpy_helper.from_array(w, "w")]
-    if float_data:
-        inits = [helper.make_tensor("w", TensorProto.FLOAT, w.shape, w.ravel().tolist())]
-    inputs = ["image", "w"]
-    if bias:
-        inits.append(numpy_helper.from_array(rng.standard_normal(cout).astype(np.float32), "b"))
-        inputs.append("b")
-    nodes = [helper.make_node("Conv", inputs, ["c" if relu else "y"], kernel_shape=[k, k], strides=[stride, stride],
-                              pads=[pad] * 4, dilations=[1, 1], group=1)]
-    if relu:
-        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
-    out = (size + 2 * pad - k) // stride + 1
-    graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", cin, size, size])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", cout, out, out])], inits)
-    return _save(graph, path)
 
 
 def fire_model(path: Path, cin: int, s: int, e1: int, e3: int, size: int, rng: np.random.Generator) -> Path:
@@ -57,7 +28,7 @@ def fire_model(path: Path, cin: int, s: int, e1: int, e3: int, size: int, rng: n
     nodes.append(helper.make_node("MaxPool", ["cat"], ["y"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1))
     graph = helper.make_graph(nodes, "fire", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", cin, size, size])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", e1 + e3, "h", "w"])], inits)
-    return _save(graph, path)
+    return save_graph(graph, path)
 
 
 def network(path: Path, arch: str, size: int, classes: int, pruned: bool, seed: int, color: str = "rgb",

@@ -12,7 +12,8 @@ import pytest
 
 from tests.fixtures_training import digits_checkpoint_and_onnx
 from training.cli import COMMANDS, main
-from training.train import TrainConfig, config_help
+from training.config import field_help as config_help
+from training.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,7 +101,7 @@ def test_evaluate_onnx_needs_data_and_matches_checkpoint(tmp_path, capsys):
     main(["evaluate", str(ckpt), "--split", "val", "--json", str(tmp_path / "c.json")])
     a, b = (json.loads((tmp_path / f).read_text()) for f in ("o.json", "c.json"))
     assert a["split"] == "val" and a["confusion"] == b["confusion"]
-    with pytest.raises(SystemExit, match="missing.onnx: no such ONNX file"):
+    with pytest.raises(SystemExit, match="missing.onnx: no such model file"):
         main(["evaluate", str(tmp_path / "missing.onnx"), "--data", "digits"])
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import pipeline_fixtures as F
 from rtmaps_components.backends import ModelLoadError, load_model, native_status
-from rtmaps_components.emulator import Engine
+from rtmaps_components.emulator import DiagramRunner
 
 SEQ_SOURCE = """
 import cv2
@@ -65,7 +65,7 @@ def classify_frames(tmp_path, frames_bgr: np.ndarray, seq: str, model, backend: 
         if out is not None and out.last is not None and out.last.misc1 not in got:
             got[out.last.misc1] = int(out.last.data)
 
-    eng = Engine(d, clock="sim", echo=False)
+    eng = DiagramRunner(d, clock="sim", echo=False)
     rep = eng.run(idle_stop_s=0.05, after_core=[grab])
     return [got.get(i) for i in range(len(frames_bgr))], eng, rep
 
@@ -153,7 +153,7 @@ def test_corrupt_model_is_one_clear_error_and_the_run_stops(tmp_path):
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"not an onnx file")
     shutil.copytree(F.DIAGRAMS / "data" / "fmnist_clip", tmp_path / "clip")
-    eng = Engine(F.REPLAY, clock="sim", echo=False,
+    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
                  overrides=F.replay_overrides(bad, tmp_path / "clip", tmp_path / "clip" / "labels.txt"))
     rep = eng.run(max_wall_s=30)
     errors = [m for m in rep["messages"] if m["level"] == "error" and m["component"] == "Classifier"]
@@ -168,7 +168,7 @@ def test_undecodable_frames_are_skipped_and_counted(tmp_path):
     folder = F.write_labelled_folder(tmp_path / "clip", x[:30], y[:30])
     for k in (3, 10, 11):
         (folder / f"{k:06d}.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    eng = Engine(F.REPLAY, clock="sim", echo=False,
+    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
                  overrides=F.replay_overrides(F.digits_model(), folder, folder / "labels.txt"))
     rep = eng.run(max_wall_s=60)
     cam = eng.nodes["Camera"].obj
@@ -188,7 +188,7 @@ def test_stream_that_vanishes_mid_run_reconnects_with_backoff_then_idles(tmp_pat
         if node.name == "Camera" and node.cores == 10 and src.exists():
             src.unlink()
 
-    eng = Engine(F.REPLAY, clock="sim", echo=False,
+    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
                  overrides=F.replay_overrides(F.digits_model(), src, kind="stream", period_us=20000))
     rep = eng.run(idle_stop_s=3.0, max_wall_s=60, after_core=[vanish])
     cam = eng.nodes["Camera"].obj
@@ -199,7 +199,7 @@ def test_stream_that_vanishes_mid_run_reconnects_with_backoff_then_idles(tmp_pat
 
 
 def test_missing_replay_file_is_an_error(tmp_path):
-    rep = Engine(F.REPLAY, clock="sim", echo=False,
+    rep = DiagramRunner(F.REPLAY, clock="sim", echo=False,
                  overrides=F.replay_overrides(F.digits_model(), tmp_path / "gone.mp4", kind="file")).run(max_wall_s=30)
     assert rep["stop_reason"] == "birth_error"
     assert any("does not exist" in m["message"] for m in rep["messages"] if m["component"] == "Camera")
@@ -212,7 +212,7 @@ def test_latency_meter_csv_misses_and_slow_consumer_drops(tmp_path):
     csv = tmp_path / "lat.csv"
     overrides = F.replay_overrides(F.digits_model(), folder, period_us=5000) + [
         f"Latency.csv_file={csv}", "Latency.deadline_us=8000", "Camera.image.fifosize=2"]
-    eng = Engine(F.REPLAY, clock="sim", overrides=overrides, core_cost_us={"Classifier": 8000}, echo=False)
+    eng = DiagramRunner(F.REPLAY, clock="sim", overrides=overrides, core_cost_us={"Classifier": 8000}, echo=False)
     rep = eng.run(max_wall_s=60)
     image_in = rep["components"]["Classifier"]["inputs"]["image"]
     assert image_in["fifo_size"] == 2 and image_in["dropped"] > 0
@@ -239,7 +239,7 @@ def test_slow_consumer_keeps_memory_flat(tmp_path):
 
     overrides = F.replay_overrides(F.digits_model(), folder, period_us=5000) + ["Camera.loop=true",
                                                                                "Camera.image.fifosize=3"]
-    eng = Engine(F.REPLAY, clock="sim", overrides=overrides, core_cost_us={"Classifier": 8000}, echo=False)
+    eng = DiagramRunner(F.REPLAY, clock="sim", overrides=overrides, core_cost_us={"Classifier": 8000}, echo=False)
     rep = eng.run(frames=3000, max_wall_s=90, after_core=[sample])
     image_in = rep["components"]["Classifier"]["inputs"]["image"]
     assert rep["stop_reason"] == "frames" and image_in["dropped"] > 1000 and image_in["fifo_high_water"] == 3
@@ -259,7 +259,7 @@ def test_every_classifier_output_carries_the_frame_timestamp(tmp_path):
         if node.name == "Classifier":
             seen.append({n: (o.last.ts, o.last.misc1) for n, o in node.outputs.items()})
 
-    eng = Engine(F.write_rtd(tmp_path / "ts.rtd", body, [("Src.image", "Classifier.image")]), clock="sim", echo=False)
+    eng = DiagramRunner(F.write_rtd(tmp_path / "ts.rtd", body, [("Src.image", "Classifier.image")]), clock="sim", echo=False)
     eng.clock.wait_until(123_456)  # start at a time that is not 0
     eng.run(idle_stop_s=0.01, after_core=[grab])
     assert len(seen) == 4

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rtmaps_components.emulator import DiagramError, Engine, load_rtd
+from rtmaps_components.emulator import DiagramError, DiagramRunner, load_rtd
 
 from pipeline_fixtures import NS, bridge, write_rtd
 
@@ -74,7 +74,7 @@ def diagram(tmp: Path, body: str, connections: list[tuple[str, str]] = (), name:
 
 def run_sink(path: Path, **kw) -> tuple[dict, list]:
     """Run a diagram with a Sink in the simulated clock; returns the report and what the sink saw."""
-    eng = Engine(path, clock="sim", echo=False)
+    eng = DiagramRunner(path, clock="sim", echo=False)
     rep = eng.run(idle_stop_s=0, **kw)
     return rep, eng.nodes["Sink"].obj.seen
 
@@ -126,7 +126,7 @@ def test_missing_diagram_file(tmp_path):
 ])
 def test_engine_refuses_what_rtmaps_refuses(tmp_path, body, conns, match):
     with pytest.raises(DiagramError, match=match):
-        Engine(diagram(tmp_path, body, conns), clock="sim", echo=False).load()
+        DiagramRunner(diagram(tmp_path, body, conns), clock="sim", echo=False).load()
 
 
 def test_type_mismatch_is_refused(tmp_path):
@@ -134,22 +134,22 @@ def test_type_mismatch_is_refused(tmp_path):
     (tmp_path / "img.py").write_text(SOURCE.replace("rtmaps.types.INTEGER32", "rtmaps.types.IPL_IMAGE"))
     body = bridge("A", "img.py", "Counter") + bridge("S", "sink.py", "Sink") + viewer
     with pytest.raises(DiagramError, match="IPL_IMAGE does not fit input type INTEGER32"):
-        Engine(diagram(tmp_path, body, [("A.out", "S.a")]), clock="sim", echo=False).load()
+        DiagramRunner(diagram(tmp_path, body, [("A.out", "S.a")]), clock="sim", echo=False).load()
     # an ANY input (the viewer stand-in) takes it
-    Engine(diagram(tmp_path, body, [("A.out", "V.input")]), clock="sim", echo=False).load()
+    DiagramRunner(diagram(tmp_path, body, [("A.out", "V.input")]), clock="sim", echo=False).load()
 
 
 def test_override_of_unknown_instance_or_property(tmp_path):
     d = diagram(tmp_path, bridge("A", "source.py", "Counter"))
     with pytest.raises(DiagramError, match="no component 'Z'"):
-        Engine(d, clock="sim", overrides=["Z.mode=x"], echo=False).load()
+        DiagramRunner(d, clock="sim", overrides=["Z.mode=x"], echo=False).load()
     with pytest.raises(DiagramError, match="unknown property 'nope'"):
-        Engine(d, clock="sim", overrides=["A.nope=1"], echo=False).load()
+        DiagramRunner(d, clock="sim", overrides=["A.nope=1"], echo=False).load()
 
 
 def test_sdk_is_not_left_importable(tmp_path):
     d = diagram(tmp_path, bridge("A", "source.py", "Counter", period=1000))
-    Engine(d, clock="sim", echo=False).run(frames=3)
+    DiagramRunner(d, clock="sim", echo=False).run(frames=3)
     assert "rtmaps" not in sys.modules or not sys.modules["rtmaps"].__name__.startswith("rtmaps_components")
 
 
@@ -200,14 +200,14 @@ def test_samples_held_by_wait_for_all_inputs_do_not_keep_an_idle_diagram_alive(t
             + bridge("B", "source.py", "Counter", period=1000, props={"mode": "silent"})
             + bridge("Sink", "sink.py", "Sink", policy=1, props=WAIT_ALL))
     d = diagram(tmp_path, body, [("A.out", "Sink.a"), ("B.out", "Sink.b")])
-    rep = Engine(d, clock="sim", echo=False).run(idle_stop_s=0.5, max_wall_s=20)
+    rep = DiagramRunner(d, clock="sim", echo=False).run(idle_stop_s=0.5, max_wall_s=20)
     assert rep["stop_reason"] == "idle" and rep["components"]["Sink"]["cores"] == 0
     assert rep["components"]["Sink"]["inputs"]["a"]["pending"] == 5
 
 
 def test_slow_consumer_bounded_fifo_counts_drops(tmp_path):
     d = two_sources(tmp_path, sink_policy=3, fifo=4)
-    rep = Engine(d, clock="sim", core_cost_us={"Sink": 10_000}, echo=False).run(frames=1000, idle_stop_s=0)
+    rep = DiagramRunner(d, clock="sim", core_cost_us={"Sink": 10_000}, echo=False).run(frames=1000, idle_stop_s=0)
     a = rep["components"]["Sink"]["inputs"]["a"]
     assert a["fifo_size"] == 4 and a["fifo_high_water"] == 4
     assert rep["components"]["A"]["cores"] >= 660  # --frames counts the frames of all sources (A: 3 of 4)
@@ -221,7 +221,7 @@ def test_slow_consumer_bounded_fifo_counts_drops(tmp_path):
                                          ("broken_frame", "broken frame")])
 def test_component_faults_are_counted_not_fatal(tmp_path, mode, match):
     d = diagram(tmp_path, bridge("A", "source.py", "Counter", period=1000, props={"mode": mode}))
-    rep = Engine(d, clock="sim", echo=False).run(duration_s=0.0495, idle_stop_s=0)
+    rep = DiagramRunner(d, clock="sim", echo=False).run(duration_s=0.0495, idle_stop_s=0)
     a = rep["components"]["A"]
     assert a["cores"] == 50 and a["exceptions"] == (50 if mode == "undeclared" else 25)
     assert any(match in m["message"] for m in rep["messages"] if m["level"] == "error")
@@ -232,7 +232,7 @@ def test_write_beyond_buffer_is_refused(tmp_path):
     (tmp_path / "vec.py").write_text(SOURCE.replace("self.outputs[\"out\"].write(self.n)",
                                                     "self.outputs[\"out\"].write([1, 2, 3])"))
     d = diagram(tmp_path, bridge("A", "vec.py", "Counter", period=1000))
-    rep = Engine(d, clock="sim", echo=False).run(duration_s=0.0015, idle_stop_s=0)
+    rep = DiagramRunner(d, clock="sim", echo=False).run(duration_s=0.0015, idle_stop_s=0)
     assert rep["components"]["A"]["exceptions"] == 2
     assert any("wrote 3 elements into a buffer of 1" in m["message"] for m in rep["messages"])
 
@@ -241,7 +241,7 @@ def test_idle_sources_end_the_run(tmp_path):
     script = SOURCE.replace("self.n += 1", "self.n += 1\n        if self.n > 5: return")
     (tmp_path / "five.py").write_text(script)
     d = diagram(tmp_path, bridge("A", "five.py", "Counter", period=1000))
-    rep = Engine(d, clock="sim", echo=False).run(idle_stop_s=0.5)
+    rep = DiagramRunner(d, clock="sim", echo=False).run(idle_stop_s=0.5)
     assert rep["stop_reason"] == "idle" and rep["frames"] == 5
     assert rep["engine_time_s"] == pytest.approx(0.504, abs=0.002)
 
@@ -273,13 +273,13 @@ def test_studio_sections_and_read_only_properties_are_accepted(tmp_path):
                      'reversed="false"><Description/></ComponentBox></RTBoardView></RTMapsDiagram>'))
     p = tmp_path / "studio.rtd"
     p.write_text(text)
-    rep = Engine(p, clock="sim", echo=False).run(frames=5)
+    rep = DiagramRunner(p, clock="sim", echo=False).run(frames=5)
     assert rep["frames"] == 5 and rep["exceptions"] == 0
 
 
 def test_real_clock_paces_sampling_components(tmp_path):
     d = diagram(tmp_path, bridge("A", "source.py", "Counter", period=20_000))
-    eng = Engine(d, clock="real", echo=False)
+    eng = DiagramRunner(d, clock="real", echo=False)
     rep = eng.run(frames=10, max_wall_s=10)
     assert rep["frames"] == 10 and rep["clock"] == "real"
     assert 0.17 <= rep["engine_time_s"] <= 1.0  # nine 20 ms periods between ten frames, loaded machine
@@ -290,7 +290,7 @@ def test_components_load_under_the_bridge_default_class_name(tmp_path):
     from pipeline_fixtures import COMPONENTS
 
     body = bridge("M", str(COMPONENTS / "latency_meter.py"), "rtmaps_python")
-    eng = Engine(diagram(tmp_path, body), clock="sim", echo=False)
+    eng = DiagramRunner(diagram(tmp_path, body), clock="sim", echo=False)
     eng.load()
     assert type(eng.nodes["M"].obj).__name__ == "LatencyMeter"
 
@@ -299,6 +299,6 @@ def test_windows_relative_paths_resolve(tmp_path):
     body = bridge("A", "source.py", "Counter", period=1000).replace("%RTMAPS_DIAGRAMDIR%/source.py",
                                                                     "%RTMAPS_DIAGRAMDIR%\\source.py")
     assert "\\source.py" in body
-    eng = Engine(diagram(tmp_path, body), clock="sim", echo=False)
+    eng = DiagramRunner(diagram(tmp_path, body), clock="sim", echo=False)
     eng.load()
     assert Path(eng.nodes["A"].script) == (tmp_path / "source.py").resolve()

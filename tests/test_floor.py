@@ -1,7 +1,6 @@
 """The arithmetic floor the benchmark reports (training/floor.py) and its place in `bluefire bench`."""
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
@@ -49,8 +48,7 @@ def test_floor_of_squeezenet_1_1_at_64() -> None:
 
 def test_bench_rows_carry_the_floor(tmp_path: Path) -> None:
     model = REPO / "models" / "squeezenet1_1_fmnist_pruned.onnx"
-    args = argparse.Namespace(engines="native,ort", variant="auto", native_baseline=None, warmup=1, runs=3)
-    rows = bench.bench_case(model, 1, args, peak=100.0)
+    rows = bench.bench_case(model, 1, engines=["native", "ort"], warmup=1, runs=3, peak=100.0)
     assert {r["engine"] for r in rows} == {"native", "ort"}
     for r in rows:
         assert 0 < r["floor_macs"] < r["macs"]
@@ -83,5 +81,5 @@ def test_floor_cli_names_missing_metadata(tmp_path: Path) -> None:
     model.metadata_props.extend(keep)
     bad = tmp_path / "nometa.onnx"
     onnx.save(model, str(bad))
-    with pytest.raises(SystemExit, match="nometa.onnx: metadata field 'bluefire.widths' missing"):
+    with pytest.raises(SystemExit, match="nometa.onnx: no 'bluefire.widths' metadata"):
         main([str(bad)])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rtmaps_components import _native
+from rtmaps_components.backends import ModelLoadError, native_engine
 from tests import native_fixtures as fx
 
 VARIANTS = _native.available_variants()
@@ -132,8 +133,9 @@ def prep_nets(tmp_path_factory) -> dict:
 def test_run_image_matches_python_preprocessing(prep_nets, color, order, shape) -> None:
     from rtmaps_components.preprocess import Preprocessing
 
-    eng = _native.Engine(str(prep_nets[(color, order)]))
-    prep = Preprocessing.from_metadata(eng.metadata)
+    eng, meta = native_engine(prep_nets[(color, order)])
+    prep = meta.preprocessing
+    assert prep == Preprocessing.from_metadata(eng.metadata)
     img = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), dtype=np.uint8)
     want = prep.apply(img)
     got = eng.preprocess(img)
@@ -150,7 +152,7 @@ def test_single_plane_gray_model_equals_three_planes(prep_nets) -> None:
     # The same network exported both ways (export folds the stem over the identical luma planes):
     # from the same image, the native engine gives the same logits to float rounding.
     img = np.random.default_rng(9).integers(0, 256, (120, 80, 3), dtype=np.uint8)
-    three, one = (_native.Engine(str(prep_nets[(k, "BGR")])) for k in ("gray", "gray1"))
+    three, one = (native_engine(prep_nets[(k, "BGR")])[0] for k in ("gray", "gray1"))
     assert (three.input_channels, one.input_channels) == (3, 1)
     a, b = three.run_image(img), one.run_image(img)
     np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4 * np.abs(a).max())
@@ -165,7 +167,8 @@ def test_preprocessing_metadata_must_match_the_graph(tmp_path, prep_nets) -> Non
     import onnx
 
     for change, match in (({"channels": 3}, "preprocessing 3x96x96 does not match the graph input 1x96x96"),
-                          ({"mean": [0.1, 0.2]}, "mean needs 1 value"), ({"channels": 2}, "channels must be 1 or 3")):
+                          ({"mean": [0.1, 0.2]}, r"mean and std need 1 value\(s\)"),
+                          ({"channels": 2}, "channels must be 1 or 3")):
         proto = onnx.load(str(prep_nets[("gray1", "BGR")]))
         for p in proto.metadata_props:
             if p.key == "bluefire.preprocessing":
@@ -176,13 +179,13 @@ def test_preprocessing_metadata_must_match_the_graph(tmp_path, prep_nets) -> Non
                 p.value = json.dumps(d)
         path = tmp_path / "meta.onnx"
         onnx.save(proto, str(path))
-        with pytest.raises(ValueError, match=match):
-            _native.Engine(str(path))
+        with pytest.raises(ModelLoadError, match=match):
+            native_engine(path)
 
 
 def test_refusals(tmp_path, nets) -> None:
     path = str(nets["v1_1_32"])
-    eng = _native.Engine(path)
+    eng, _ = native_engine(path)
     good = np.zeros((1, 3, 32, 32), np.float32)
     bad_inputs = {
         "float64": good.astype(np.float64),
@@ -231,7 +234,7 @@ def test_run_image_needs_bilinear_but_run_does_not(tmp_path, nets) -> None:
             p.value = json.dumps(d)
     path = tmp_path / "area.onnx"
     onnx.save(proto, str(path))
-    eng = _native.Engine(str(path))
+    eng, _ = native_engine(path)
     x = np.random.default_rng(5).random((1, 3, 32, 32), dtype=np.float32)
     np.testing.assert_array_equal(eng.run(x), _native.Engine(str(nets["v1_1_32"])).run(x))
     with pytest.raises(ValueError, match="bilinear"):

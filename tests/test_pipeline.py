@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import pipeline_fixtures as F
-from rtmaps_components.emulator import Engine
+from rtmaps_components.emulator import DiagramRunner
 
 
 def replay(source, model, backend: str = "onnxruntime", labels="", kind: str = "auto", **run_kw):
@@ -23,7 +23,7 @@ def replay(source, model, backend: str = "onnxruntime", labels="", kind: str = "
             if last is not None and (not frames or frames[-1][:2] != (last.misc1, last.ts)):
                 frames.append((int(last.misc1), int(last.ts), int(last.data)))
 
-    eng = Engine(F.REPLAY, clock="sim", echo=False,
+    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
                  overrides=F.replay_overrides(model, source, labels, kind=kind, backend=backend))
     rep = eng.run(max_wall_s=120, after_core=[grab], **run_kw)
     return frames, eng, rep
@@ -97,7 +97,7 @@ def test_shipped_clip_with_shipped_model():
     labels = np.array([int(v) for v in (clip / "labels.txt").read_text().split("\n") if v and not v.startswith("#")])
     imgs = np.stack([cv2.imread(str(clip / f"{k:06d}.png"), cv2.IMREAD_GRAYSCALE) for k in range(len(labels))])
     direct = evaluate_onnx(model, imgs[..., None], labels, channel_seq="GRAY")
-    eng = Engine(F.REPLAY, clock="sim", echo=False, overrides=["Classifier.backend=onnxruntime"])  # as evaluate
+    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False, overrides=["Classifier.backend=onnxruntime"])  # as evaluate
     rep = eng.run(max_wall_s=120)
     acc = eng.nodes["Accuracy"].obj
     assert acc.total == len(labels) and rep["exceptions"] == 0
@@ -113,7 +113,7 @@ def test_soak_10000_frames_keeps_memory_flat(tmp_path):
         if node.name == "Latency" and node.cores in (2000, 10000):
             rss[str(node.cores)] = F.rss_bytes()
 
-    eng = Engine(F.REPLAY, clock="sim", echo=False,
+    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
                  overrides=F.replay_overrides(F.digits_model(), folder, folder / "labels.txt") + ["Camera.loop=true"])
     rep = eng.run(frames=10000, max_wall_s=150, after_core=[sample])
     assert rep["stop_reason"] == "frames" and rep["frames"] == 10000
@@ -169,7 +169,7 @@ def test_vehicle_camera_diagram_runs_on_a_recorded_stream(tmp_path):
     path = F.clip("carphone_pristine.mp4")
     sets = [f"Classifier.model_file={F.digits_model()}", "Classifier.backend=onnxruntime",
             f"Camera.source={path}", "Camera.source_kind=file"]
-    eng = Engine(F.CAMERA, clock="sim", overrides=sets, save_dir=str(tmp_path / "frames"), echo=False)
+    eng = DiagramRunner(F.CAMERA, clock="sim", overrides=sets, save_dir=str(tmp_path / "frames"), echo=False)
     rep = eng.run(frames=20, max_wall_s=60)
     view = rep["components"]["ImageView"]
     assert rep["stop_reason"] == "frames" and rep["exceptions"] == 0
@@ -182,4 +182,4 @@ def test_vehicle_camera_diagram_runs_on_a_recorded_stream(tmp_path):
     from rtmaps_components.emulator import DiagramError
 
     with pytest.raises(DiagramError, match="lists output 'annotated', which Classifier does not declare"):
-        Engine(F.CAMERA, clock="sim", overrides=sets + ["Classifier.annotate=false"], echo=False).load()
+        DiagramRunner(F.CAMERA, clock="sim", overrides=sets + ["Classifier.annotate=false"], echo=False).load()

@@ -1,7 +1,6 @@
 """Criteria against brute-force definitions: per-example Taylor, L2 of maps, combination, baselines, DDP sums."""
-from __future__ import annotations
 
-import os
+from __future__ import annotations
 
 import pytest
 import torch
@@ -32,14 +31,15 @@ def _brute_force(model, x, y):
     for i in range(len(x)):
         acts = {}
 
-        def keep(name):
+        def keep(name, acts=acts):
             def hook(_m, _a, out):
                 out.retain_grad()
                 acts[name] = out
+
             return hook
 
         hs = [activation(model, n).register_forward_hook(keep(n)) for n in LAYERS]
-        loss = F.cross_entropy(model(x[i:i + 1]), y[i:i + 1])
+        loss = F.cross_entropy(model(x[i : i + 1]), y[i : i + 1])
         loss.backward()
         for h in hs:
             h.remove()
@@ -144,7 +144,7 @@ def _ddp_worker(rank: int, world: int, init: str, path: str) -> None:
     c = C.make("taylor")
     c.reset(model)
     half = len(x) // world
-    c.accumulate(model, x[rank * half:(rank + 1) * half], y[rank * half:(rank + 1) * half])
+    c.accumulate(model, x[rank * half : (rank + 1) * half], y[rank * half : (rank + 1) * half])
     scores = c.scores(model)
     if rank == 0:
         torch.save(scores, path)

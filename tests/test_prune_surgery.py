@@ -1,4 +1,5 @@
 """Surgery: cutting filters equals zeroing them, counts follow the width table, every index is validated."""
+
 from __future__ import annotations
 
 import copy
@@ -69,7 +70,14 @@ def _conv_macs(model, size: int) -> int:
 
     def hook(m, _i, out):
         nonlocal total
-        total += out.shape[2] * out.shape[3] * m.out_channels * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+        total += (
+            out.shape[2]
+            * out.shape[3]
+            * m.out_channels
+            * (m.in_channels // m.groups)
+            * m.kernel_size[0]
+            * m.kernel_size[1]
+        )
 
     hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     with torch.no_grad():
@@ -91,15 +99,18 @@ def test_pruned_counts_match_the_width_table(arch):
     rebuilt.load_state_dict(small.state_dict())  # the width table alone rebuilds the pruned network
 
 
-@pytest.mark.parametrize("plan, message", [
-    ({"fire2.squeeze": [4]}, "out of range"),
-    ({"fire2.squeeze": [-1]}, "out of range"),
-    ({"fire2.squeeze": [True]}, "out of range"),
-    ({"fire2.squeeze": [1, 1]}, "more than once"),
-    ({"fire10.squeeze": [0]}, "unknown prunable layer"),
-    ({CLASSIFIER: [0]}, "unknown prunable layer"),
-    ({"fire2.squeeze": [0, 1, 2, 3]}, "minimum width"),
-])
+@pytest.mark.parametrize(
+    "plan, message",
+    [
+        ({"fire2.squeeze": [4]}, "out of range"),
+        ({"fire2.squeeze": [-1]}, "out of range"),
+        ({"fire2.squeeze": [True]}, "out of range"),
+        ({"fire2.squeeze": [1, 1]}, "more than once"),
+        ({"fire10.squeeze": [0]}, "unknown prunable layer"),
+        ({CLASSIFIER: [0]}, "unknown prunable layer"),
+        ({"fire2.squeeze": [0, 1, 2, 3]}, "minimum width"),
+    ],
+)
 def test_invalid_plans_are_refused_before_cutting(plan, message):
     model = _model("squeezenet1_1", SMALL)
     before = {k: v.clone() for k, v in model.state_dict().items()}

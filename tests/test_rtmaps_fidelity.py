@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import pipeline_fixtures as F
-from rtmaps_components.emulator import DiagramError, Engine, load_rtd
+from rtmaps_components.emulator import DiagramError, DiagramRunner, load_rtd
 from rtmaps_components.preprocess import BAYER_PATTERNS, frame_to_rgb8
 
 NSX = "{http://schemas.intempora.com/RTMaps/2011/RTMapsFiles}"
@@ -33,7 +33,7 @@ def test_bridge_cache_matches_the_declared_io(name):
     annotate is on), every PythonBridge carries the three cache properties, SubType 128."""
     path = F.DIAGRAMS / name
     root, props = _props(path)
-    eng = Engine(path, clock="sim", echo=False)
+    eng = DiagramRunner(path, clock="sim", echo=False)
     eng.load()
     for comp in root.iter(f"{NSX}Component"):
         if comp.get("Model") != "PythonBridge":
@@ -116,7 +116,7 @@ def test_misc_fields_travel_only_with_the_misc_flag(tmp_path, flag):
     (tmp_path / "m.py").write_text(MISC_SRC)
     body = (F.bridge("S", "m.py", "MiscSource", period=1000, props={"flag": str(flag).lower()})
             + F.bridge("K", "m.py", "MiscSink"))
-    eng = Engine(F.write_rtd(tmp_path / "m.rtd", body, [("S.out", "K.in")]), clock="sim", echo=False)
+    eng = DiagramRunner(F.write_rtd(tmp_path / "m.rtd", body, [("S.out", "K.in")]), clock="sim", echo=False)
     rep = eng.run(frames=3, idle_stop_s=0, max_wall_s=30)
     seen = eng.nodes["K"].obj.seen
     if flag:
@@ -255,7 +255,7 @@ def run_classifier(tmp_path, frames, seq, props=None):
     body = (F.bridge("Src", "raw.py", "RawSource", period=1000, props={"frames": str(tmp_path / "frames.npy"), "seq": seq})
             + F.bridge("Classifier", str(F.COMPONENTS / "classifier.py"), "Classifier",
                        props={"model_file": str(F.digits_model()), "backend": "onnxruntime", **(props or {})}))
-    eng = Engine(F.write_rtd(tmp_path / "c.rtd", body, [("Src.image", "Classifier.image")]), clock="sim", echo=False)
+    eng = DiagramRunner(F.write_rtd(tmp_path / "c.rtd", body, [("Src.image", "Classifier.image")]), clock="sim", echo=False)
     got = {}
 
     def grab(engine, node):
@@ -357,7 +357,7 @@ def test_emulator_accepts_real_component_idioms(tmp_path):
           '</Input></Component>')
     d = F.write_rtd(tmp_path / "r.rtd", body, [("P.bytes", "C.bytes"), ("P.vec", "C.vec"), ("P.img16", "V.input"),
                                                ("P.vec", "D.input_0")])
-    eng = Engine(d, clock="sim", echo=False)
+    eng = DiagramRunner(d, clock="sim", echo=False)
     rep = eng.run(frames=2, idle_stop_s=0, max_wall_s=30)
     assert rep["exceptions"] == 0 and rep["errors"] == 0, rep["messages"]
     got = eng.nodes["C"].obj.got
@@ -366,7 +366,7 @@ def test_emulator_accepts_real_component_idioms(tmp_path):
     assert rep["components"]["V"]["received"] >= 2 and rep["components"]["D"]["received"] >= 1
     # MUST_EXIST: a path that does not exist is refused by name
     with pytest.raises(DiagramError, match="'folder' must name an existing path"):
-        Engine(d, clock="sim", overrides=[f"P.folder={tmp_path / 'nope'}"], echo=False).load()
+        DiagramRunner(d, clock="sim", overrides=[f"P.folder={tmp_path / 'nope'}"], echo=False).load()
 
 
 @pytest.mark.parametrize("where, code, match", [
@@ -382,7 +382,7 @@ def test_component_raising_in_init_or_dynamic_is_a_one_line_error(tmp_path, wher
         f"class Thing(BaseComponent):\n    def __init__(self):\n        BaseComponent.__init__(self)\n        {init}\n"
         f"    def Dynamic(self):\n        {dyn}\n")
     with pytest.raises(DiagramError, match=match):
-        Engine(F.write_rtd(tmp_path / "t.rtd", F.bridge("X", "t.py", "Thing")), clock="sim", echo=False).load()
+        DiagramRunner(F.write_rtd(tmp_path / "t.rtd", F.bridge("X", "t.py", "Thing")), clock="sim", echo=False).load()
 
 
 def test_macro_component_is_reported_by_name(tmp_path):
@@ -397,7 +397,7 @@ def test_triggered_component_without_inputs_is_warned(tmp_path):
         "import rtmaps.types\nfrom rtmaps.base_component import BaseComponent\n"
         "class Thing(BaseComponent):\n    def __init__(self):\n        BaseComponent.__init__(self)\n"
         "    def Dynamic(self):\n        self.add_output('o', rtmaps.types.AUTO)\n")
-    eng = Engine(F.write_rtd(tmp_path / "t.rtd", F.bridge("X", "t.py", "Thing", policy=3)), clock="sim", echo=False)
+    eng = DiagramRunner(F.write_rtd(tmp_path / "t.rtd", F.bridge("X", "t.py", "Thing", policy=3)), clock="sim", echo=False)
     rep = eng.run(duration_s=0.01, idle_stop_s=0)
     assert any("Triggered by First Input' with no input" in m["message"] for m in rep["messages"])
 
@@ -415,7 +415,7 @@ def test_dotted_port_names_parse(tmp_path):
 def test_overrides_do_not_change_the_callers_diagram(tmp_path):
     d = load_rtd(F.REPLAY)
     before = {k: dict(c.properties) for k, c in d.components.items()}
-    Engine(d, clock="sim", overrides=["Camera.loop=true", "Camera.image.fifosize=2"], echo=False).load()
+    DiagramRunner(d, clock="sim", overrides=["Camera.loop=true", "Camera.image.fifosize=2"], echo=False).load()
     assert {k: dict(c.properties) for k, c in d.components.items()} == before
     assert "fifosize" not in d.components["Camera"].outputs.get("image", type("P", (), {"properties": {}})).properties \
         or d.components["Camera"].outputs["image"].properties["fifosize"].text == "4"
@@ -444,12 +444,12 @@ def test_a_stale_bridge_cache_is_warned_about(tmp_path):
     stale = F.DIAGRAMS / "stale_test_copy.rtd"  # beside the original: its relative paths must resolve
     try:
         stale.write_text(text)
-        eng = Engine(stale, clock="sim", echo=False)
+        eng = DiagramRunner(stale, clock="sim", echo=False)
         eng.load()
         warned = [m["message"] for m in eng.messages if "internalOutputs cache" in m["message"]]
         assert len(warned) == 1 and "old_port" in warned[0] and "Classifier" in warned[0]
     finally:
         stale.unlink()
-    fresh = Engine(F.REPLAY, clock="sim", echo=False)
+    fresh = DiagramRunner(F.REPLAY, clock="sim", echo=False)
     fresh.load()
     assert not [m for m in fresh.messages if "cache" in m["message"]]

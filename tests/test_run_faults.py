@@ -14,7 +14,7 @@ import cv2
 import pytest
 
 import pipeline_fixtures as F
-from rtmaps_components.emulator import DiagramError, Engine, load_rtd
+from rtmaps_components.emulator import DiagramError, DiagramRunner, load_rtd
 
 BLUEFIRE = [sys.executable, "-m", "training.cli"]
 
@@ -66,7 +66,7 @@ def test_dtd_is_refused_whatever_the_encoding(tmp_path, encoding):
 ])
 def test_bad_numbers_in_a_diagram_are_one_line_errors(override, match):
     with pytest.raises(DiagramError, match=match):
-        Engine(F.REPLAY, clock="sim", overrides=[override], echo=False).load()
+        DiagramRunner(F.REPLAY, clock="sim", overrides=[override], echo=False).load()
 
 
 @pytest.mark.parametrize("flags, match", [
@@ -160,7 +160,7 @@ def test_sigterm_stops_like_ctrl_c_with_death_summary_report_and_csv(tmp_path):
 
 # ---------------------------------------------------------------- camera files
 def _camera_run(tmp_path, source, kind="auto", extra=(), frames=None):
-    d = Engine(F.REPLAY, clock="sim", echo=False,
+    d = DiagramRunner(F.REPLAY, clock="sim", echo=False,
                overrides=F.replay_overrides(F.digits_model(), source, "", kind) + list(extra))
     return d.run(frames=frames, idle_stop_s=0.5, max_wall_s=60)
 
@@ -240,7 +240,7 @@ def test_real_clock_slow_consumer_reports_that_the_produced_rate_fell(tmp_path):
     (tmp_path / "slow.py").write_text(SLOW)
     (tmp_path / "f.py").write_text(FAULTY.format(top="", birth="pass", core="pass"))
     body = F.bridge("A", "f.py", "Faulty", period=5000) + F.bridge("S", "slow.py", "Slow")
-    rep = Engine(F.write_rtd(tmp_path / "s.rtd", body, [("A.out", "S.a")]), clock="real", echo=False).run(
+    rep = DiagramRunner(F.write_rtd(tmp_path / "s.rtd", body, [("A.out", "S.a")]), clock="real", echo=False).run(
         duration_s=0.6, idle_stop_s=0)
     fell = rep["rate_fell"]["A"]
     assert fell["ticks_missed"] > fell["ticks"] and fell["achieved_hz"] < 0.5 * fell["asked_hz"]

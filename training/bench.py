@@ -1,35 +1,43 @@
 """`bluefire bench`: latency of the native engine vs ONNX Runtime vs torch, batch 1.
 
-Engines are timed interleaved (one call each per round, the order rotating), after a warm-up,
-so a noisy shared machine slows all of them alike; the ratio to ONNX Runtime is the number to
-quote. GFLOP/s use the model's standard multiply-accumulate count (2 FLOP each) and are set
-against a measured single-thread sgemm peak.
+Runners are timed interleaved by rtmaps_components.bench_runners (one call each per round, the order
+rotating, after a warm-up), so a noisy shared machine slows all of them alike; the ratio to ONNX
+Runtime is the number to quote. GFLOP/s use the model's standard multiply-accumulate count (2 FLOP
+each) and are set against a measured single-thread sgemm peak. Every JSON records the CPU model and
+its SIMD flags.
+
+Adding a kind of row (an int8 model, another engine): register a factory in RUNNERS that returns the
+Runner objects for one model file and thread count; `--engines` then accepts its name, and its rows
+get the same statistics, ratios and table line as the others.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from rtmaps_components.atomic import atomic_write
+from rtmaps_components.bench_runners import (
+    Runner,
+    cpu_info,
+    interleaved,
+    load_native_build,
+    native_runners,
+    ort_runner,
+    timed,
+    timing_stats,
+)
+from rtmaps_components.output_paths import check_output_path
+
+from .bench_cases import BUILTIN, export_builtin, measure_peak_gflops, model_macs, torch_runners
+
 REPO = Path(__file__).resolve().parent.parent
-# Widths of a real 80 %-pruned SqueezeNet 1.1 (the 40x40 model shipped before the 64x64 one), fixed
-# so this case stays comparable across runs: the odd channel counts a pruned network really has.
-PRUNED80 = {"conv1": 37, "fires": [[11, 35, 41], [14, 31, 55], [23, 40, 58], [24, 30, 57], [24, 46, 56], [24, 59, 62],
-                                   [28, 59, 69], [39, 96, 97]]}
-# Built-in cases, random weights (timing does not depend on them): name -> (arch, size, classes, widths or None)
-BUILTIN = {
-    "squeezenet1_1-224-1000": ("squeezenet1_1", 224, 1000, None),
-    "squeezenet1_1-32-10": ("squeezenet1_1", 32, 10, None),
-    "squeezenet1_1-64-10": ("squeezenet1_1", 64, 10, None),
-    "squeezenet1_1-64-10-pruned80": ("squeezenet1_1", 64, 10, PRUNED80),
-}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,16 +45,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=200, help="timed calls per engine and case (>= 200 for the report)")
     p.add_argument("--warmup", type=int, default=20, help="untimed calls per engine first")
     p.add_argument("--threads", default="1", help="comma list of thread counts, e.g. 1,2,4")
-    p.add_argument("--variant", default="auto",
-                   help="native kernel variant(s), comma list, or 'all' for every available one (see _native.available_variants())")
-    p.add_argument("--engines", default="native,ort,torch", help="comma list from native, ort, torch")
-    p.add_argument("--native-baseline", metavar="SO",
-                   help="also time another build of the native module (e.g. an older commit's _native*.so), "
-                        "engine 'native-base', interleaved with the rest: before/after in one run")
+    p.add_argument(
+        "--variant",
+        default="auto",
+        help="native kernel variant(s), comma list, or 'all' for every available one (see _native.available_variants())",
+    )
+    p.add_argument("--engines", default="native,ort,torch", help=f"comma list from {', '.join(RUNNERS)}")
+    p.add_argument(
+        "--native-baseline",
+        metavar="SO",
+        help="also time another build of the native module (e.g. an older commit's _native*.so), "
+        "engine 'native-base', interleaved with the rest: before/after in one run",
+    )
     p.add_argument("--models-dir", default=str(REPO / "models"), help="every *.onnx here is a case")
     p.add_argument("--no-builtin", action="store_true", help="skip the built-in random-weight SqueezeNet 1.1 cases")
-    p.add_argument("--cases", default="all",
-                   help=f"comma list of built-in cases to time, or 'all' ({', '.join(BUILTIN)})")
+    p.add_argument(
+        "--cases", default="all", help=f"comma list of built-in cases to time, or 'all' ({', '.join(BUILTIN)})"
+    )
     p.add_argument("--pipeline", action="store_true", help="benchmark the RTMaps replay pipeline instead")
     p.add_argument("--pipeline-model", help="model for --pipeline (default: the emulator's)")
     p.add_argument("--pipeline-clip", help="clip for --pipeline (default: the emulator's)")
@@ -54,212 +69,124 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="auto", help="backend for --pipeline")
 
 
-def _export_builtin(d: Path, cases: str = "all") -> list[Path]:
-    from rtmaps_components.preprocess import Preprocessing
-
-    from .export import export_onnx
-    from .model import SqueezeNet, Widths
-    import torch
-
-    names = list(BUILTIN) if cases == "all" else [c.strip() for c in cases.split(",") if c.strip()]
-    unknown = [n for n in names if n not in BUILTIN]
-    if unknown:
-        raise ValueError(f"--cases: unknown case(s) {', '.join(unknown)}; expected some of {', '.join(BUILTIN)}")
-    out = []
-    for name in names:
-        arch, size, classes, widths = BUILTIN[name]
-        torch.manual_seed(0)
-        prep = Preprocessing((size, size), tuple(f"class{i}" for i in range(classes)))
-        w = Widths.from_dict(widths, name) if widths else None
-        out.append(export_onnx(SqueezeNet(arch, classes, w), prep, d / f"{name}.onnx"))
-    return out
+# engine name -> factory(model path, threads, native variant spec) -> runners. The order is the rows' order.
+RUNNERS: dict[str, Callable[[Path, int, str], list[Runner]]] = {
+    "native": lambda path, threads, variants: native_runners(path, threads, variants),
+    "ort": lambda path, threads, variants: [ort_runner(path, threads)],
+    "torch": torch_runners,
+}
 
 
-def _torch_model(path: Path):
-    """The same network in torch eager, its weights read from the ONNX initializers."""
-    import onnx
-    import torch
-    from onnx import numpy_helper
-
-    from rtmaps_components.model_meta import ModelMeta
-
-    from .model import Widths, build
-
-    proto = onnx.load(str(path))
-    meta = ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
-    model = build(meta.arch, meta.preprocessing.num_classes, Widths.from_dict(meta.widths, str(path)),
-                  in_planes=meta.preprocessing.channels)
-    inits = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in proto.graph.initializer}
-    state = model.state_dict()
-    for k in state:  # the exporter drops all-zero biases
-        state[k] = inits.get(k, torch.zeros_like(state[k]))
-    model.load_state_dict(state)
-    return model.eval()
-
-
-def _macs(path: Path, native_macs: int | None) -> tuple[int, int | None, tuple[int, int, int]]:
-    """(plain MAC count, fewest-multiply floor or None, input planes and size) of a model file."""
-    import onnx
-
-    from rtmaps_components.model_meta import ModelMeta
-
-    from .floor import floor_macs
-    from .model import Widths, count_macs
-
-    proto = onnx.load(str(path), load_external_data=False)
-    meta = ModelMeta.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
-    h, w = meta.preprocessing.input_size
-    c = meta.preprocessing.channels
-    if h == w:
-        args = (Widths.from_dict(meta.widths), meta.arch, meta.preprocessing.num_classes, h, c)
-        return count_macs(*args), floor_macs(*args), (c, h, w)
-    return int(native_macs or 0), None, (c, h, w)
-
-
-def measure_peak_gflops() -> float:
-    """Single-thread fp32 GEMM throughput (torch.mm 1024^3, best of 30): the machine's practical peak.
-
-    The best of many short runs, so that on a shared machine at least one lands in a quiet moment.
-    """
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    torch.mm(a, b)
-    best = min(_time(lambda: torch.mm(a, b)) for _ in range(30))
-    torch.set_num_threads(old)
-    return 2 * 1024 ** 3 / best / 1e9
-
-
-def _time(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def _native_variants(spec: str) -> list[str]:
-    from rtmaps_components import _native
-
-    if spec == "all":
-        return [v for v in _native.available_variants()]
-    return [v.strip() for v in spec.split(",") if v.strip()]
-
-
-def load_native_build(so: str):
-    """A native extension module from a file, importable beside the installed one."""
-    import importlib.util
-
-    if not Path(so).is_file():
-        raise ValueError(f"{so}: no such file (give another build's _native*.so)")
-    spec = importlib.util.spec_from_file_location("bluefire_baseline._native", so)
-    if spec is None or spec.loader is None:
-        raise ValueError(f"{so}: not a loadable extension module (give another build's _native*.so)")
-    try:  # an extension module is loaded (dlopen) in module_from_spec already
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    except ImportError as e:
-        raise ValueError(f"{so}: not a loadable extension module ({e})") from None
-    return mod
-
-
-def _engines(path: Path, threads: int, variant: str, which: list[str],
-             baseline: str | None = None) -> dict[str, tuple[Callable, str]]:
-    """engine key -> (callable on x, variant label); native engines are keyed 'native:<variant>'."""
-    out: dict[str, tuple[Callable, str]] = {}
-    if baseline:
-        base = load_native_build(baseline)
-        for v in _native_variants(variant):
-            eng = base.Engine(str(path), threads=threads, variant=v)
-            out[f"native-base:{eng.variant}"] = (eng.run, eng.variant)
-    if "native" in which:
-        from rtmaps_components import _native
-
-        for v in _native_variants(variant):
-            eng = _native.Engine(str(path), threads=threads, variant=v)
-            out[f"native:{eng.variant}"] = (eng.run, eng.variant)
-    if "ort" in which:
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        name = sess.get_inputs()[0].name
-        out["ort"] = (lambda x: sess.run(None, {name: x}), "mlas")
-    if "torch" in which:
-        import torch
-
-        torch.set_num_threads(threads)
-        model = _torch_model(path)
-
-        def run_torch(x: np.ndarray):
-            with torch.inference_mode():
-                return model(torch.from_numpy(x))
-        out["torch"] = (run_torch, "eager")
-    return out
-
-
-def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) -> list[dict]:
-    """Interleaved timing of every engine on one model; one row per engine."""
+def bench_case(
+    path: Path,
+    threads: int | list[int],
+    *,
+    engines: list[str],
+    variants: str = "auto",
+    runs: int = 200,
+    warmup: int = 20,
+    peak: float,
+    baseline: str | None = None,
+) -> list[dict]:
+    """Interleaved timing of every runner at every thread count on one model; one row per runner and count."""
     from .floor import floor_ms
 
-    which = [e.strip() for e in args.engines.split(",") if e.strip()]
-    engines = _engines(path, threads, args.variant, which, getattr(args, "native_baseline", None))
+    counts = [threads] if isinstance(threads, int) else list(threads)
+    runners: dict[str, tuple[Runner, int]] = {}  # key@threads -> (runner, threads); thread counts interleave too
+    base = load_native_build(baseline) if baseline else None
+    for t in counts:
+        made: list[Runner] = []
+        if base is not None:
+            made += native_runners(path, t, variants, engine="native-base", module=base)
+        for name in engines:
+            made += RUNNERS[name](path, t, variants)
+        for r in made:  # 'auto,avx512' may name one variant twice
+            runners.setdefault(f"{r.key}@{t}", (r, t))
     native_macs = None
     if "native" in engines:
         from rtmaps_components import _native
 
         native_macs = _native.Engine(str(path), threads=1).macs
-    macs, fewest, (c, h, w) = _macs(path, native_macs)
+    macs, fewest, (c, h, w) = model_macs(path, native_macs)
     x = np.random.default_rng(0).random((1, c, h, w), dtype=np.float32)
-    names = list(engines)
-    for name in names:
-        for _ in range(args.warmup):
-            engines[name][0](x)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for i in range(args.runs):
-        for j in range(len(names)):
-            name = names[(i + j) % len(names)]
-            times[name].append(_time(lambda: engines[name][0](x)))
+    times = interleaved({k: timed(lambda r=r: r.run(x)) for k, (r, _) in runners.items()}, runs, warmup)
     rows = []
-    for name in names:
-        t = np.asarray(times[name]) * 1e3
-        med = float(np.median(t))
-        rows.append({"model": path.stem, "engine": name.split(":")[0], "threads": threads, "variant": engines[name][1],
-                     "median_ms": med, "p99_ms": float(np.percentile(t, 99)), "min_ms": float(t.min()), "gflops": 2 * macs / med / 1e6,
-                     "peak_gflops": peak, "macs": macs, "runs": args.runs})
-    ort = next((r for r in rows if r["engine"] == "ort"), None)
+    for key, (r, t) in runners.items():
+        st = timing_stats(times[key])
+        rows.append(
+            {
+                "model": path.stem,
+                "engine": r.engine,
+                "threads": t,
+                "variant": r.variant,
+                "median_ms": st["median_ms"],
+                "p99_ms": st["p99_ms"],
+                "min_ms": st["min_ms"],
+                "gflops": 2 * macs / st["median_ms"] / 1e6,
+                "peak_gflops": peak,
+                "macs": macs,
+                "runs": runs,
+            }
+        )
+    orts = {r["threads"]: r for r in rows if r["engine"] == "ort"}
     floor = floor_ms(fewest, peak) if fewest else None
     for r in rows:
+        ort = orts.get(r["threads"])  # ONNX Runtime at the same thread count
         r["vs_ort"] = r["median_ms"] / ort["median_ms"] if ort else None
-        # The fewest-multiply fp32 floor at the measured peak (training/floor.py): no engine can
+        # The fewest-multiply fp32 bound at the measured peak (training/floor.py): no engine can
         # take less, so a target ratio below floor_vs_ort is out of reach on this machine. Both
         # sides are best cases (the peak is a best of 30, so ORT's fastest call, not its median):
-        # a busy stretch slows ORT's median but not the peak, and would understate the floor.
+        # a busy stretch slows ORT's median but not the peak, and would understate the bound.
         r["floor_macs"], r["floor_ms"] = fewest, floor
         r["floor_vs_ort"] = floor / ort["min_ms"] if floor and ort else None
     return rows
 
 
+def add_speedups(rows: list[dict]) -> None:
+    """rows[i]["speedup"]: the same model, engine and variant's 1-thread median / this median (None without one)."""
+    one = {(r["model"], r["engine"], r["variant"]): r["median_ms"] for r in rows if r["threads"] == 1}
+    for r in rows:
+        base = one.get((r["model"], r["engine"], r["variant"]))
+        r["speedup"] = base / r["median_ms"] if base else None
+
+
 def format_table(rows: list[dict], peak: float) -> str:
-    head = f"{'model':<34} {'engine':<11} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} {'% peak':>7} {'x ORT':>6}"
+    """The rows as a text table, with each model's fewest-multiply bound and the peak below it."""
+    many = len({r["threads"] for r in rows}) > 1  # --threads 1,2,4: a speedup column (x 1 thread)
+    head = (
+        f"{'model':<34} {'engine':<11} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} "
+        f"{'% peak':>7} {'x ORT':>6}"
+    )
+    head += f" {'speedup':>7}" if many else ""
     lines = [head, "-" * len(head)]
     for r in rows:
         vs = f"{r['vs_ort']:.2f}" if r.get("vs_ort") else "-"
-        lines.append(f"{r['model'][:34]:<34} {r['engine']:<11} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
-                     f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}")
+        speed = (f" {r['speedup']:>6.2f}x" if r.get("speedup") else " " * 8) if many else ""
+        lines.append(
+            f"{r['model'][:34]:<34} {r['engine']:<11} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
+            f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}{speed}"
+        )
     seen = set()
     for r in rows:
         if r.get("floor_ms") and r["model"] not in seen:
             seen.add(r["model"])
             vs = f" = {r['floor_vs_ort']:.2f}x ORT's fastest call" if r.get("floor_vs_ort") else ""
-            lines.append(f"floor {r['model'][:34]}: {r['floor_macs'] / 1e6:.2f} M MACs with the fewest-multiply fp32 "
-                         f"algorithms, {r['floor_ms']:.3f} ms at peak{vs}")
-    lines.append(f"peak: {peak:.1f} GFLOP/s measured (torch.mm 1024^3 fp32, best of 30, 1 thread); "
-                 f"x ORT = median / ONNX Runtime's median in the same interleaved run")
+            lines.append(
+                f"floor {r['model'][:34]}: {r['floor_macs'] / 1e6:.2f} M MACs with the fewest-multiply fp32 "
+                f"algorithms, {r['floor_ms']:.3f} ms at peak{vs}"
+            )
+    lines.append(
+        f"peak: {peak:.1f} GFLOP/s measured (torch.mm 1024^3 fp32, best of 30, 1 thread); "
+        f"x ORT = median / ONNX Runtime's median in the same interleaved run"
+    )
+    if many:
+        lines.append("speedup = the same engine's 1-thread median / this median (thread counts interleaved call by call)")
     return "\n".join(lines)
+
+
+def _write_json(path: str | None, result: dict) -> None:
+    if path:
+        atomic_write(path, json.dumps(result, indent=2))
 
 
 def _pipeline(args: argparse.Namespace) -> int:
@@ -275,47 +202,73 @@ def _pipeline(args: argparse.Namespace) -> int:
         kw["clip"] = args.pipeline_clip
     result = run_pipeline_bench(**kw)
     print(format_pipeline_bench(result))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=2))
+    _write_json(args.json, {**result, "cpu": cpu_info()})
     return 0
+
+
+def _error(text: str) -> int:
+    print(f"bluefire bench: {text}", file=sys.stderr)
+    return 2
 
 
 def main(args: argparse.Namespace) -> int:
     if args.pipeline:
         return _pipeline(args)
     if args.runs < 1:
-        print("bluefire bench: --runs must be >= 1", file=sys.stderr)
-        return 2
-    threads = [int(t) for t in args.threads.split(",")]
+        return _error("--runs must be >= 1")
+    try:
+        threads = [int(t) for t in args.threads.split(",")]
+        if not threads or min(threads) < 1:
+            raise ValueError
+    except ValueError:
+        return _error(f"--threads: expected a comma list of counts >= 1 (e.g. 1,2,4), got {args.threads!r}")
+    try:
+        check_output_path(args.json, "--json")  # before minutes of timing, not after
+    except ValueError as e:
+        return _error(str(e))
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in engines if e not in RUNNERS]
+    if unknown:
+        return _error(f"--engines: unknown engine(s) {', '.join(unknown)}; expected some of {', '.join(RUNNERS)}")
     models = Path(args.models_dir)
     if not models.is_dir():
-        print(f"bluefire bench: --models-dir {models}: no such directory", file=sys.stderr)
-        return 2
+        return _error(f"--models-dir {models}: no such directory")
     if args.no_builtin and not any(models.glob("*.onnx")):
-        print(f"bluefire bench: nothing to time: --no-builtin and no *.onnx in {models}", file=sys.stderr)
-        return 2
+        return _error(f"nothing to time: --no-builtin and no *.onnx in {models}")
     if args.native_baseline:
         try:
             load_native_build(args.native_baseline)
         except ValueError as e:
-            print(f"bluefire bench: --native-baseline {e}", file=sys.stderr)
-            return 2
+            return _error(f"--native-baseline {e}")
     peak = measure_peak_gflops()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            cases = [] if args.no_builtin else _export_builtin(Path(tmp), args.cases)
+            cases = [] if args.no_builtin else export_builtin(Path(tmp), args.cases)
         except ValueError as e:
-            print(f"bluefire bench: {e}", file=sys.stderr)
-            return 2
+            return _error(str(e))
         cases += sorted(models.glob("*.onnx"))
         for path in cases:
-            for t in threads:
-                print(f"  timing {path.name}, {t} thread(s), {args.runs} runs per engine ...", file=sys.stderr, flush=True)
-                rows += bench_case(path, t, args, peak)
+            print(
+                f"  timing {path.name}, {args.threads} thread(s), {args.runs} runs per engine ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            try:
+                rows += bench_case(
+                    path,
+                    threads,
+                    engines=engines,
+                    variants=args.variant,
+                    runs=args.runs,
+                    warmup=args.warmup,
+                    peak=peak,
+                    baseline=args.native_baseline,
+                )
+            except ValueError as e:  # a model either backend refuses: its file and reason, no traceback
+                print(f"bluefire bench: {e}", file=sys.stderr)
+                return 2
+    add_speedups(rows)
     print(format_table(rows, peak))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"peak_gflops": peak, "rows": rows}, indent=2))
+    _write_json(args.json, {"peak_gflops": peak, "cpu": cpu_info(), "rows": rows})
     return 0

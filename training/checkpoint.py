@@ -1,13 +1,13 @@
 """One checkpoint dict per run, written atomically and loaded without executing code."""
+
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rtmaps_components.atomic import atomic_path
 from rtmaps_components.preprocess import Preprocessing
 
 from .model import SqueezeNet, Widths, build
@@ -15,16 +15,44 @@ from .model import SqueezeNet, Widths, build
 
 def save_atomic(obj: dict, path: str | Path) -> None:
     """torch.save to a temp file in the same folder, then rename: a kill never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+
+def model_checkpoint(
+    model: SqueezeNet,
+    preprocessing: str,
+    data: dict[str, Any],
+    config: dict[str, Any],
+    *,
+    optimizer: dict | None = None,
+    epoch: int = 0,
+    history: list | None = None,
+    best_val_acc: float = float("nan"),
+    **extra: Any,
+) -> dict[str, Any]:
+    """The one model checkpoint dict that train writes, prune writes, and evaluate/export/train --init read.
+
+    `config` is always the training configuration (TrainConfig fields) that produced these weights;
+    `data` is {"spec", "seed", "val_fraction"} of the split they were trained and validated on. Tools
+    that derive a checkpoint add their own record as an extra key (prune: "pruning", with its config).
+    Weights are stored on the CPU, so a checkpoint written on a GPU loads anywhere.
+    """
+    return {
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "arch": model.arch,
+        "num_classes": model.num_classes,
+        "widths": model.widths.to_dict(),
+        "preprocessing": preprocessing,
+        "optimizer": optimizer or {},
+        "config": config,
+        "epoch": epoch,
+        "history": history or [],
+        "best_val_acc": best_val_acc,
+        "rng": {"torch": torch.get_rng_state()},
+        "data": data,
+        **extra,
+    }
 
 
 def torch_load_safe(path: str | Path, what: str) -> Any:
@@ -68,7 +96,14 @@ def data_split_of(ckpt: dict) -> dict[str, Any]:
     """
     d = ckpt.get("data")
     if isinstance(d, dict) and "spec" in d:
-        return {"spec": str(d["spec"]), "seed": int(d.get("seed", 0)), "val_fraction": float(d.get("val_fraction", 0.1))}
+        return {
+            "spec": str(d["spec"]),
+            "seed": int(d.get("seed", 0)),
+            "val_fraction": float(d.get("val_fraction", 0.1)),
+        }
     cfg = ckpt.get("config") or {}
-    return {"spec": str(cfg.get("data") or ""), "seed": int(cfg.get("seed", 0)),
-            "val_fraction": float(cfg.get("val_fraction", 0.1))}
+    return {
+        "spec": str(cfg.get("data") or ""),
+        "seed": int(cfg.get("seed", 0)),
+        "val_fraction": float(cfg.get("val_fraction", 0.1)),
+    }

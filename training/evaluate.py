@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rtmaps_components.model_meta import INPUT_NAME, OUTPUT_NAME, ModelMeta
+from rtmaps_components.atomic import atomic_write
 from rtmaps_components.preprocess import Preprocessing
 
 
@@ -101,39 +101,20 @@ def preprocess_batch(prep: Preprocessing, images: np.ndarray, channel_seq: str) 
     return prep.normalize(rgb)
 
 
-def onnx_session(path: str | Path, threads: int = 0):
-    """An ONNX Runtime CPU session and the model's metadata, with errors that name the file."""
-    import onnxruntime as ort
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such ONNX file")
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
-    try:
-        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as e:  # ORT raises its own exception types for unreadable models
-        raise ValueError(f"{path}: ONNX Runtime cannot load it ({type(e).__name__}: {e})") from None
-    meta = ModelMeta.from_metadata(sess.get_modelmeta().custom_metadata_map, str(path))
-    inputs = [i.name for i in sess.get_inputs()]
-    if inputs != [INPUT_NAME]:
-        raise ValueError(f"{path}: inputs are {inputs}, expected ['{INPUT_NAME}']")
-    return sess, meta
-
-
 def evaluate_onnx(path: str | Path, images_uint8_nhwc: np.ndarray, labels: np.ndarray, channel_seq: str = "RGB",
                   batch: int = 256, threads: int = 0) -> dict[str, Any]:
-    """Accuracy of an exported model on raw uint8 images, preprocessed as its metadata says."""
-    sess, meta = onnx_session(path, threads)
-    prep = meta.preprocessing
+    """Accuracy of an exported model on raw uint8 images, preprocessed as its metadata says.
+
+    Loaded by the runtime's `load_model` on ONNX Runtime: its file, metadata and graph checks (a metadata
+    that disagrees with the graph is a named ValueError, never an ONNX Runtime traceback)."""
+    from rtmaps_components.backends import load_model
+
+    model = load_model(path, backend="onnxruntime", threads=threads)
+    prep = model.prep
     preds = []
     for i in range(0, len(images_uint8_nhwc), batch):
         x = preprocess_batch(prep, images_uint8_nhwc[i:i + batch], channel_seq)
-        logits = sess.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
-        if logits.shape[1] != prep.num_classes:
-            raise ValueError(f"{path}: outputs {logits.shape[1]} classes, its metadata names {prep.num_classes}")
-        preds.append(logits.argmax(1))
+        preds.append(model.run(x).argmax(1))
     pred = np.concatenate(preds) if preds else np.zeros(0, np.int64)
     return summarize(labels, pred, prep.class_names)
 
@@ -173,23 +154,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=0, metavar="N", help="score only the first N images (default: all)")
     p.add_argument("--png", metavar="FILE", help="write the confusion matrix as a PNG")
     p.add_argument("--json", metavar="FILE", help="write top-1, per-class accuracy and the confusion matrix as JSON")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch / ONNX Runtime (default: library default)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads for torch / ONNX Runtime, 0 = the library's default (default: 0); "
+                        "ONNX Runtime accepts at most this machine's CPU count")
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Every flag checked before any work: one-line errors, nothing loaded yet."""
+    from rtmaps_components.output_paths import check_output_path
+
+    if args.limit < 0:
+        raise ValueError(f"--limit must be >= 0 (0 = all images), got {args.limit}")
+    if not 0 <= args.threads <= (os.cpu_count() or 1):
+        raise ValueError(f"--threads must be 0 (the library default) or 1..{os.cpu_count() or 1} "
+                         f"(this machine's CPUs), got {args.threads}")
+    if args.val_fraction is not None and not 0 <= args.val_fraction < 1:
+        raise ValueError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    check_output_path(args.png, "--png")
+    check_output_path(args.json, "--json")
 
 
 def main(args: argparse.Namespace) -> int:
     try:
+        check_args(args)
         result = run(args)
     except ValueError as e:
         raise SystemExit(f"bluefire evaluate: {e}")
-    print(format_report(result))
-    if args.png:
-        print(f"confusion matrix: {save_confusion_png(result, args.png)}")
+    # Files first: a reader that leaves early (`| head -1`) must not cost the files asked for.
+    png = save_confusion_png(result, args.png) if args.png else None
     if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        os.replace(tmp, path)
+        atomic_write(args.json, json.dumps(result, indent=1))
+    print(format_report(result))
+    if png:
+        print(f"confusion matrix: {png}")
     return 0
 
 
@@ -200,7 +197,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     path = Path(args.model)
     is_onnx = path.suffix.lower() == ".onnx"
     ckpt, known = None, {"spec": "", "seed": 0, "val_fraction": 0.1}
-    if not is_onnx:
+    if is_onnx:  # the model file's own checks come before any data is loaded
+        from rtmaps_components.backends import check_model_file
+        check_model_file(path)
+    else:
         from . import checkpoint as ckpt_io
         ckpt = ckpt_io.load(path)
         known = ckpt_io.data_split_of(ckpt)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rtmaps_components.atomic import atomic_path
 from rtmaps_components.model_meta import INPUT_NAME, OUTPUT_NAME, ModelMeta
 from rtmaps_components.preprocess import Preprocessing
 
@@ -23,16 +23,8 @@ DEFAULT_OPSET = 18
 def _atomic_save_onnx(model_proto, path: Path) -> None:
     import onnx
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
-        onnx.save(model_proto, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; RTMaps may run as another user
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path, mode=0o644) as tmp:  # 0644: RTMaps may run as another user
+        onnx.save(model_proto, str(tmp))
 
 
 def plane_channels(prep: Preprocessing) -> list[int]:
@@ -88,6 +80,7 @@ def export_onnx(model: SqueezeNet, prep: Preprocessing, path: str | Path, opset:
         raise ValueError(f"preprocessing names {prep.num_classes} classes, the model has {model.num_classes}")
     if planes not in (1, 3):
         raise ValueError(f"planes must be 1 or 3, got {planes}")
+    check_finite_weights(model)
     path = Path(path)
     model = model.eval()
     if planes == 1:
@@ -113,15 +106,23 @@ def export_onnx(model: SqueezeNet, prep: Preprocessing, path: str | Path, opset:
     return path
 
 
+def check_finite_weights(model: torch.nn.Module) -> None:
+    """ValueError when any weight is NaN or Inf (a diverged run): such a model is never exported."""
+    bad = [k for k, t in model.state_dict().items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise ValueError(f"the weights hold NaN or Inf in {len(bad)} tensor(s) ({', '.join(bad[:3])}"
+                         f"{', ...' if len(bad) > 3 else ''}); a diverged model is not exported")
+
+
 def check_parity(model: SqueezeNet, onnx_path: str | Path, inputs: np.ndarray, atol: float = 1e-4,
                  onnx_inputs: np.ndarray | None = None) -> float:
     """Max |torch - ONNX Runtime| over `inputs` (float32 NCHW); raises if above `atol`.
 
     `onnx_inputs`: what the ONNX file gets instead, when its input differs (a single-plane gray model).
     """
-    import onnxruntime as ort
+    from rtmaps_components.backends import ort_session
 
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    sess = ort_session(onnx_path)
     with torch.no_grad():
         ref = model.eval()(torch.from_numpy(inputs)).numpy()
     got = sess.run([OUTPUT_NAME], {INPUT_NAME: inputs if onnx_inputs is None else onnx_inputs})[0]

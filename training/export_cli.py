@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .export import DEFAULT_OPSET, check_parity, export_onnx, luma_plane, plane_channels
+from rtmaps_components.atomic import atomic_path
+
+from .export import DEFAULT_OPSET, check_finite_weights, check_parity, export_onnx, luma_plane, plane_channels
 
 PARITY_ATOL = 1e-4
 
@@ -42,18 +44,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from rtmaps_components.output_paths import check_output_path
+
     try:
+        check_output_path(args.output, "--output")
+        check_output_path(args.json, "--json")
+        if args.parity_images < 0:
+            raise ValueError(f"--parity-images must be >= 0, got {args.parity_images}")
+        if not args.atol > 0 or args.atol == float("inf"):
+            raise ValueError(f"--atol must be a finite number > 0, got {args.atol}")
         report = export_checked(args.checkpoint, args.output, args.opset, args.data, args.parity_images, args.atol,
                                 args.planes)
     except (ValueError, AssertionError) as e:
         raise SystemExit(f"bluefire export: {e}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=1))
     print(f"wrote {report['onnx']} (opset {report['opset']}, {report['planes']} input plane(s), "
           f"{report['size_bytes'] / 1e6:.2f} MB); "
           f"max |torch - onnxruntime|: random {report['max_abs_diff_random']:.2e}"
           + (f", {report['real_images']} real images {report['max_abs_diff_real']:.2e}" if report["real_images"] else ""))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=1))
     return 0
 
 
@@ -95,12 +105,30 @@ def export_checked(checkpoint: str | Path, output: str | Path, opset: int = DEFA
     n_planes = (1 if prep.color == "gray" else 3) if planes == "auto" else int(planes)
     if n_planes == 1 and prep.color != "gray":
         raise ValueError(f"{checkpoint}: --planes 1 needs a gray model; this one is {prep.color!r}")
-    export_onnx(model, prep, out, opset, planes=n_planes)  # runs onnx.checker (full_check) before writing
+    try:
+        check_finite_weights(model)
+    except ValueError as e:
+        raise ValueError(f"{checkpoint}: {e}") from None
+    # Written beside the destination, checked there, then renamed over it: a failed check (or a kill)
+    # leaves the destination as it was.
+    with atomic_path(out, mode=0o644) as tmp:
+        export_onnx(model, prep, tmp, opset, planes=n_planes)  # runs onnx.checker (full_check) before writing
+        try:
+            report = _check_exported(model, prep, tmp, ckpt, data, parity_images, atol, n_planes)
+        except AssertionError as e:
+            raise AssertionError(f"{str(e).replace(str(tmp), str(out))}; {out} was not written") from None
+        report.update(onnx=str(out), checkpoint=str(checkpoint), opset=opset)
+    return report
+
+
+def _check_exported(model, prep, path: Path, ckpt: dict, data: str | None, parity_images: int, atol: float,
+                    n_planes: int) -> dict[str, Any]:
+    """Parity of the written file `path` with torch, on random and on real validation images."""
     h, w = prep.input_size
     rng = np.random.default_rng(0)
 
     def parity(x3: np.ndarray) -> float:  # x3: three planes as the trained model sees them
-        return check_parity(model, out, x3, atol, None if n_planes == 3 else x3[:, luma_plane(prep)][:, None])
+        return check_parity(model, path, x3, atol, None if n_planes == 3 else x3[:, luma_plane(prep)][:, None])
 
     def gray_planes(x1: np.ndarray) -> np.ndarray:  # the three planes a gray image with luma plane x1 has
         return np.concatenate([(x1 * prep.std[0] + prep.mean[0] - prep.mean[c]) / prep.std[c] for c in plane_channels(prep)],
@@ -108,8 +136,7 @@ def export_checked(checkpoint: str | Path, output: str | Path, opset: int = DEFA
 
     diffs = [parity(rng.standard_normal((b, 3, h, w)).astype(np.float32)) if n_planes == 3 else
              parity(gray_planes(rng.standard_normal((b, 1, h, w)).astype(np.float32))) for b in (1, 7)]
-    report: dict[str, Any] = {"onnx": str(out), "checkpoint": str(checkpoint), "opset": opset, "planes": n_planes,
-                              "size_bytes": out.stat().st_size, "max_abs_diff_random": max(diffs),
+    report: dict[str, Any] = {"planes": n_planes, "size_bytes": path.stat().st_size, "max_abs_diff_random": max(diffs),
                               "real_images": 0, "max_abs_diff_real": None, "atol": atol}
     if parity_images > 0:
         x = real_inputs(ckpt, prep, data, parity_images)

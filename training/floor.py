@@ -74,9 +74,8 @@ def floor_ms(macs: int, peak_gflops: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     """`python -m training.floor MODEL.onnx [--gflops 4 16]`: per-layer floor and its time at given peaks."""
     import argparse
-    import json
 
-    import onnx
+    from rtmaps_components.model_meta import read_metadata
 
     ap = argparse.ArgumentParser(prog="python -m training.floor", description=main.__doc__)
     ap.add_argument("models", nargs="+", help="ONNX files exported by bluefire (widths in their metadata)")
@@ -85,13 +84,12 @@ def main(argv: list[str] | None = None) -> int:
                          "4 GFLOP/s each, shared/reference-facts.md)")
     a = ap.parse_args(argv)
     for path in a.models:
-        meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
         try:
-            arch, widths = meta["bluefire.arch"], Widths.from_dict(json.loads(meta["bluefire.widths"]))
-            pre = json.loads(meta["bluefire.preprocessing"])
-        except KeyError as e:
-            raise SystemExit(f"{path}: metadata field {e.args[0]!r} missing; expected a model exported by bluefire")
-        size, classes, planes = pre["input_size"][0], len(pre["class_names"]), int(pre.get("channels", 3))
+            meta = read_metadata(path)
+        except ValueError as e:
+            raise SystemExit(str(e))
+        arch, widths, pre = meta.arch, Widths.from_dict(meta.widths, path), meta.preprocessing
+        size, classes, planes = pre.input_size[0], pre.num_classes, pre.channels
         layers = layer_floors(widths, arch, classes, size, planes)
         print(f"{path}: {arch} at {size}x{size}, {planes} input plane(s), {classes} classes")
         print(f"  {'layer':<18} {'algorithm':<9} {'plain MACs':>11} {'floor MACs':>11}")

@@ -23,10 +23,10 @@ _FIRE_INDEX = {
 _POOL_INDEX = {"squeezenet1_0": (2, 6, 11), "squeezenet1_1": (2, 5, 8)}
 FIRE_NAMES = tuple(f"fire{i}" for i in range(2, 10))
 # conv10 feeds a ReLU (torchvision's head), so a class whose conv10 output is negative at every position
-# outputs 0 and gets no gradient. With torchvision's zero bias and a small input (conv10 sees one 1x1 map
-# at 32x32) 3-4 of 10 classes start dead; on digits, 100 labels/class, 8 epochs, 2 seeds: 2-4 classes still
-# dead at the end and val 0.49-0.57, against none and 0.76-0.86 with this bias (it draws no random numbers,
-# so every other weight of a seeded model is unchanged).
+# outputs 0 and gets no gradient ("dead"). With torchvision's zero bias and a small input (conv10 sees one
+# 1x1 map at 32x32) several classes start dead and some stay dead (README, "Training notes"); a positive
+# bias starts every class alive. It draws no random numbers, so every other weight of a seeded model is
+# unchanged.
 HEAD_BIAS_INIT = 1.0
 _DEFAULT_FIRES = ((16, 64, 64), (16, 64, 64), (32, 128, 128), (32, 128, 128),
                   (48, 192, 192), (48, 192, 192), (64, 256, 256), (64, 256, 256))

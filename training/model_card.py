@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rtmaps_components.model_meta import ModelMeta
+from rtmaps_components.atomic import atomic_write
+from rtmaps_components.model_meta import ModelMeta, read_metadata
 
 from . import data as data_mod
 from .model import _STEM_KERNEL, FIRE_NAMES, Widths, count_macs, count_params, feature_sizes
@@ -24,10 +24,7 @@ CARD_KIND = "bluefire-model-card"
 
 
 def _onnx_meta(path: Path) -> ModelMeta:
-    import onnx
-
-    m = onnx.load(str(path), load_external_data=False)
-    return ModelMeta.from_metadata({p.key: p.value for p in m.metadata_props}, str(path))
+    return read_metadata(path)
 
 
 def _latency(bench: list[dict], onnx_path: Path) -> dict[str, Any]:
@@ -38,12 +35,6 @@ def _latency(bench: list[dict], onnx_path: Path) -> dict[str, Any]:
             continue
         out[row["engine"]] = {k: row[k] for k in ("median_ms", "p99_ms", "variant") if k in row}
     return out
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _time(train_metrics: Path | None, prune_report: Path | None, size_study: Path | None,
@@ -197,7 +188,7 @@ def write_index(folder: Path) -> dict[str, Any]:
         if isinstance(c, dict) and c.get("kind") == CARD_KIND:
             cards.append({k: c.get(k) for k in keys} | {"card": f.with_suffix(".md").name})
     index = {"models": cards}
-    _write_atomic(folder / "index.json", json.dumps(index, indent=1) + "\n")
+    atomic_write(folder / "index.json", json.dumps(index, indent=1) + "\n")
     return index
 
 
@@ -231,7 +222,7 @@ def update_readme(readme: Path, index: dict[str, Any]) -> None:
         raise ValueError(f"{readme}: no headline markers ({README_BEGIN} ... {README_END})")
     head, rest = text.split(README_BEGIN, 1)
     _, tail = rest.split(README_END, 1)
-    _write_atomic(readme, f"{head}{README_BEGIN}\n{headline(index)}\n{README_END}{tail}")
+    atomic_write(readme, f"{head}{README_BEGIN}\n{headline(index)}\n{README_END}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         k, _, v = item.partition("=")
         secs[k] = float(v)
     card = build_card(a.onnx, a.data, a.train_metrics, a.prune_report, a.bench, a.baseline, secs, a.size_study, a.made_on)
-    _write_atomic(a.onnx.with_suffix(".json"), json.dumps(card, indent=1, default=str) + "\n")
-    _write_atomic(a.onnx.with_suffix(".md"), markdown(card))
+    atomic_write(a.onnx.with_suffix(".json"), json.dumps(card, indent=1, default=str) + "\n")
+    atomic_write(a.onnx.with_suffix(".md"), markdown(card))
     index = write_index(a.onnx.parent)
     if a.readme:
         update_readme(a.readme, index)

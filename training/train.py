@@ -8,8 +8,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -60,90 +59,20 @@ class TrainConfig:
         bad = set(filter(None, self.augment.split(","))) - {"crop", "flip"}
         if bad:
             raise ValueError(f"augment: unknown item(s) {sorted(bad)}; expected crop, flip")
+        for name in ("lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing", "val_fraction"):
+            if not math.isfinite(getattr(self, name)):  # lr inf trains to all-NaN weights and exits 0
+                raise ValueError(f"{name}: must be a finite number, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr: must be > 0, got {self.lr}")
-
-
-def config_help(cls: type) -> dict[str, str]:
-    """Each field's help text: the comment beside it in the dataclass source (and comment lines under it)."""
-    import inspect
-    import io
-    import tokenize
-
-    helps: dict[str, list[str]] = {}
-    current = None
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(inspect.getsource(cls)).readline))
-    except (OSError, TypeError, tokenize.TokenError):
-        return {}
-    names = {f.name for f in fields(cls)}
-    line_start = True
-    for tok in tokens:
-        if tok.type == tokenize.NAME and line_start and tok.string in names:
-            current = tok.string
-            helps[current] = []
-        elif tok.type == tokenize.COMMENT and current is not None:
-            helps[current].append(tok.string.lstrip("#").strip())
-        elif tok.type == tokenize.NAME and line_start and tok.string not in names:
-            current = None  # a method or another statement: comments below are not field help
-        line_start = tok.type in (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT)
-    return {k: " ".join(v) for k, v in helps.items() if v}
-
-
-def add_config_arguments(parser, cls: type) -> None:
-    """One --flag per config field, typed like its default, with its source comment as help."""
-    helps = config_help(cls)
-    for f in fields(cls):
-        text = helps.get(f.name, "")
-        if isinstance(f.default, bool):
-            import argparse
-            parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=None,
-                                action=argparse.BooleanOptionalAction,
-                                help=f"{text} (default: {f.default!r})".replace("%", "%%").strip())
-            continue
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(f.default), default=None,
-                            help=f"{text} (default: {f.default!r})".replace("%", "%%").strip())
-
-
-def config_from(cls: type, file: str | None, overrides: dict[str, Any]):
-    """Build a dataclass config: defaults, then a JSON file, then overrides. Unknown keys and wrong types are errors."""
-    import json
-
-    names = {f.name: f for f in fields(cls)}
-    values: dict[str, Any] = {}
-    sources = []
-    if file:
-        try:
-            loaded = json.loads(Path(file).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"{file}: cannot read config ({e})") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{file}: config must be a JSON object")
-        sources.append((file, loaded))
-    sources.append(("command line", {k: v for k, v in overrides.items() if v is not None}))
-    for where, d in sources:
-        for k, v in d.items():
-            if k not in names:
-                raise ValueError(f"{where}: unknown config key {k!r}")
-            default = names[k].default
-            if isinstance(default, bool) or not isinstance(default, (int, float, str)):
-                ok = isinstance(v, type(default))
-            elif isinstance(default, float):
-                ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-                v = float(v) if ok else v
-            else:
-                ok = isinstance(v, type(default)) and not isinstance(v, bool)
-            if not ok:
-                raise ValueError(f"{where}: {k} must be {type(default).__name__}, got {v!r}")
-            values[k] = v
-    cfg = cls(**values)
-    if hasattr(cfg, "validate"):
-        try:
-            cfg.validate()
-        except ValueError as e:  # say where the bad value came from
-            where = " + ".join(w for w, d in sources if d and (w != "command line" or any(v is not None for v in d.values())))
-            raise ValueError(f"{where or 'defaults'}: {e}") from None
-    return cfg
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing: must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum: must be in [0, 1), got {self.momentum}")
+        for name in ("weight_decay", "warmup_epochs", "train_limit", "threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction: must be in [0, 1), got {self.val_fraction}")
 
 
 # ---------------------------------------------------------------- batches
@@ -203,14 +132,48 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+class TrainingDiverged(ValueError):
+    """The loss became NaN or Inf: the run stops before the step is applied (nothing NaN is saved)."""
+
+
+def check_finite_loss(loss: torch.Tensor) -> None:
+    """Raise TrainingDiverged when `loss` is not finite, on every DDP rank at once: the flag is
+    all-reduced, so no rank waits forever in a collective that a stopped rank will never join."""
+    bad = (~torch.isfinite(loss.detach())).to(torch.float32).reshape(1)
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(bad)
+    if bool(bad.item()):
+        raise TrainingDiverged(f"the training loss is {float(loss.detach())}")
+
+
+@dataclass(frozen=True)
+class Distillation:
+    """Soft targets from a teacher: loss = (1 - weight) * cross-entropy + weight * T^2 * KL at temperature T."""
+
+    teacher: nn.Module
+    weight: float
+    temperature: float = 4.0
+
+
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-               lr: float, label_smoothing: float = 0.1) -> tuple[float, int]:
-    """One SGD step on a normalised batch; returns (loss, correct)."""
+               lr: float, label_smoothing: float = 0.1, distill: Distillation | None = None) -> tuple[float, int]:
+    """One optimizer step on a normalised batch, optionally distilling from a teacher; returns (loss, correct).
+    TrainingDiverged (before the update) when the loss is not finite."""
+    soft = None
+    if distill is not None and distill.weight:
+        with torch.no_grad():
+            soft = F.softmax(distill.teacher.eval()(x) / distill.temperature, dim=1)
     for g in opt.param_groups:
         g["lr"] = lr
     model.train()
     logits = model(x)
     loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    if soft is not None:
+        t = distill.temperature
+        kd = F.kl_div(F.log_softmax(logits / t, dim=1), soft, reduction="batchmean") * t ** 2
+        loss = (1 - distill.weight) * loss + distill.weight * kd
+    check_finite_loss(loss)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -294,7 +257,11 @@ def run_epoch(model: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor
     for i, (xb, yb) in enumerate(bar):
         xb, yb = xb.to(dev), yb.to(dev)
         lr = lr_at(step0 + i, total_steps, warmup_steps, cfg.lr)
-        loss, ok = train_step(model, opt, to_input(xb, prep), yb, lr, cfg.label_smoothing)
+        try:
+            loss, ok = train_step(model, opt, to_input(xb, prep), yb, lr, cfg.label_smoothing)
+        except TrainingDiverged as e:
+            raise TrainingDiverged(f"training diverged at epoch {epoch + 1}, step {i + 1}: {e} (lr {lr:.3g}); "
+                                   "stopped, this epoch is not saved; lower --lr") from None
         loss_sum += loss * len(yb)
         correct += ok
         seen += len(yb)

@@ -6,19 +6,23 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rtmaps_components.atomic import atomic_write
 from rtmaps_components.preprocess import Preprocessing
 
 from . import checkpoint as ckpt_io
 from . import data as data_mod
+from .config import (add_config_arguments, config_from, only_free_settings, overrides_of, refuse_changed_settings,
+                     resume_overrides)
+from .device import choose_device
 from .model import build
-from .train import (EpochLog, TrainConfig, accuracy, add_config_arguments, config_from, make_optimizer,
-                    predict, rng_state, run_epoch, set_rng_state, set_seed, steps_per_epoch)
+from .train import (EpochLog, TrainConfig, accuracy, make_optimizer, predict, rng_state, run_epoch, set_rng_state,
+                    set_seed, steps_per_epoch)
 from .weights import load_pretrained
 
 
@@ -43,27 +47,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig)}
+    overrides = overrides_of(args, TrainConfig)
     try:
-        if args.resume and args.config is None and all(v is None for k, v in overrides.items() if k not in RESUME_FREE):
+        if args.resume and only_free_settings(args, TrainConfig):
             # `--resume --out DIR` alone: the run's own settings, from its checkpoint
             out = Path(overrides["out"] or TrainConfig.out)
-            saved = dict(ckpt_io.load(out / "checkpoint.pt").get("config") or {})
-            saved.update({k: v for k, v in overrides.items() if v is not None}, out=str(out))
-            overrides = saved
+            overrides = resume_overrides(args, TrainConfig, ckpt_io.load(out / "checkpoint.pt").get("config") or {}, out)
         cfg = config_from(TrainConfig, args.config, overrides)
         result = fit(cfg, resume=args.resume)
     except ValueError as e:
         raise SystemExit(f"bluefire train: {e}")
     finally:
+        rank = _rank()
         _shutdown()
-    print(json.dumps({k: result[k] for k in ("best_val_acc", "test_acc", "checkpoint")}, indent=1))
+    if rank == 0:  # under torchrun every rank returns the result; one JSON is printed
+        print(json.dumps({k: result[k] for k in ("best_val_acc", "test_acc", "checkpoint")}, indent=1))
     return 0
 
 
-# Settings a resumed run may change: where the run folder now is, and how many CPU threads to use
-# (a different thread count may change float rounding, so bit-exact resumes keep it).
-RESUME_FREE = ("out", "threads")
+def _rank() -> int:
+    """This process's DDP rank (0 without DDP)."""
+    import torch.distributed as dist
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 def _dist() -> tuple[int, int]:
@@ -83,10 +88,14 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
     """Train per `cfg`; writes out/checkpoint.pt (last), out/best.pt (best validation) and out/metrics.json."""
     rank, world = _dist()
     # One GPU per process when there are GPUs (torchrun's LOCAL_RANK picks it); the CPU otherwise.
-    device = (torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if torch.cuda.is_available()
-              else torch.device("cpu"))
+    device = choose_device("auto", int(os.environ.get("LOCAL_RANK", "0")))
     out = Path(cfg.out)
     last_path = out / "checkpoint.pt"
+    if not resume:  # as prune does: a finished (or interrupted) run is never silently overwritten
+        found = [n for n in ("checkpoint.pt", "best.pt", "metrics.json") if (out / n).exists()]
+        if found:
+            raise ValueError(f"{out}: a training run already exists here ({', '.join(found)}); pass --resume to "
+                             "continue it or choose another --out")
     if cfg.weights and cfg.init:
         raise ValueError("give --weights (a torchvision state dict) or --init (a bluefire checkpoint), not both")
     if cfg.threads:
@@ -94,10 +103,7 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
     set_seed(cfg.seed)
     state = ckpt_io.load(last_path) if resume else None
     if state is not None:
-        saved = state.get("config") or {}
-        diff = {k: (saved.get(k), v) for k, v in asdict(cfg).items() if k not in RESUME_FREE and saved.get(k) != v}
-        if diff:
-            raise ValueError(f"{last_path}: refusing to resume with a different config: {diff} (checkpoint, now)")
+        refuse_changed_settings(TrainConfig, state.get("config") or {}, asdict(cfg), last_path)
     src = ckpt_io.load(cfg.init) if cfg.init else None
     ds = data_mod.load(cfg.data, cfg.seed, cfg.val_fraction)
     if cfg.train_limit:
@@ -180,9 +186,7 @@ def fit(cfg: TrainConfig, resume: bool = False, show: bool = True) -> dict[str, 
     best, _ = ckpt_io.model_from_checkpoint(ckpt_io.load(out / "best.pt"), str(out / "best.pt"))
     result["test_acc"] = accuracy(best, data_mod.prepare(ds.test, prep), ds.test.labels, prep)
     if rank == 0:
-        tmp = out / "metrics.json.tmp"
-        tmp.write_text(json.dumps(result, indent=1))
-        os.replace(tmp, out / "metrics.json")
+        atomic_write(out / "metrics.json", json.dumps(result, indent=1))
     return result
 
 
@@ -219,11 +223,8 @@ def _barrier(world: int) -> None:
 
 
 def _state(model, prep, cfg, epoch, opt, history, best) -> dict[str, Any]:
-    return {"model": model.state_dict(), "arch": model.arch, "num_classes": model.num_classes,
-            "widths": model.widths.to_dict(), "preprocessing": prep.to_json(), "optimizer": opt.state_dict(),
-            "config": asdict(cfg), "epoch": epoch, "history": history, "best_val_acc": best, "rng": rng_state(),
-            # what evaluate/export/prune need to rebuild the same splits, whatever later tools do to "config"
-            "data": {"spec": cfg.data, "seed": cfg.seed, "val_fraction": cfg.val_fraction}}
+    return ckpt_io.model_checkpoint(model, prep.to_json(), {"spec": cfg.data, "seed": cfg.seed, "val_fraction": cfg.val_fraction},
+                                    asdict(cfg), optimizer=opt.state_dict(), epoch=epoch, history=history, best_val_acc=best)
 
 
 def _init_from_checkpoint(model, src: dict, source: str, class_names: tuple[str, ...]) -> list[str]:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rtmaps_components.atomic import atomic_write
 
 # scratch: random start. transfer: pretrained features, new classifier trained alone for --head-epochs, then
 # everything. probe: pretrained features frozen for the whole run, only the new classifier trains.
@@ -193,9 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"transfer_study: {e}")
     ev = Path(args.evidence)
     ev.mkdir(parents=True, exist_ok=True)
-    tmp = ev / "transfer_study.json.tmp"
-    tmp.write_text(json.dumps(study, indent=1))
-    os.replace(tmp, ev / "transfer_study.json")
+    atomic_write(ev / "transfer_study.json", json.dumps(study, indent=1))
     table = markdown(study)
     (ev / "transfer_study.md").write_text(table)
     plot(study, ev / "transfer_study.png")

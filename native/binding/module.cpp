@@ -3,10 +3,14 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <memory>
-#include <sstream>
+#include <string>
 
 #include "bluefire/engine.h"
+#include "bluefire/onnx.h"
 #include "bluefire/registry.h"
 #include "bluefire/version.h"
 
@@ -16,90 +20,129 @@ using bluefire::PixelLayout;
 
 namespace {
 
+// The largest input height or width a model may declare (rtmaps_components.preprocess.MAX_INPUT_SIDE
+// is the same): a huge declared input is refused by name here, before its buffers are allocated.
+constexpr int kMaxInputSide = 4096;
+
+// Messages are built only on the error paths: run() formats nothing when its input is good.
 std::string shape_str(const py::array& a) {
-  std::ostringstream os;
-  os << "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) os << (i ? ", " : "") << a.shape(i) << (a.ndim() == 1 ? "," : "");
-  os << ")";
-  return os.str();
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i)
+    s += (i ? ", " : "") + std::to_string(a.shape(i)) + (a.ndim() == 1 ? "," : "");
+  return s + ")";
 }
 
-// The model's preprocessing from its 'bluefire.preprocessing' metadata (parsed with Python's json).
-// Returns why run_image cannot be used ("" when it can); run() never depends on it.
-std::string load_preprocessing(Engine& e, const std::string& source) {
-  auto it = e.metadata().find("bluefire.preprocessing");
-  if (it == e.metadata().end())
-    return source + ": no 'bluefire.preprocessing' metadata; export the model with `bluefire export`";
-  py::dict d;
-  try {
-    d = py::module_::import("json").attr("loads")(it->second);
-  } catch (py::error_already_set&) {
-    throw py::value_error(source + ": 'bluefire.preprocessing' is not valid JSON");
+// No NaN or Inf in x[0..n): an all-ones exponent, tested branch-free so the loop vectorises.
+bool all_finite(const float* x, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, x + i, 4);
+    bad |= uint32_t((u & 0x7f800000u) == 0x7f800000u);
   }
-  try {
-    bluefire::PreprocessSpec s;
-    py::list size = d["input_size"];
-    s.height = size[0].cast<int>(), s.width = size[1].cast<int>();
-    if (d.contains("color")) s.gray = d["color"].cast<std::string>() == "gray";
-    if (d.contains("resize") && d["resize"].cast<std::string>() != "bilinear")
-      return source + ": run_image implements resize 'bilinear' only, the model asks for '" +
-             d["resize"].cast<std::string>() + "'; preprocess in Python and call run()";
-    if (d.contains("scale")) s.scale = d["scale"].cast<float>();
-    if (d.contains("channels")) s.channels = d["channels"].cast<int>();
-    if (s.channels != 1 && s.channels != 3)
-      throw py::value_error(source + ": bad 'bluefire.preprocessing': channels must be 1 or 3");
-    for (const char* key : {"mean", "std"})
-      if (d.contains(key) && py::len(d[key]) != size_t(s.channels))
-        throw py::value_error(source + ": bad 'bluefire.preprocessing': " + key + " needs " +
-                              std::to_string(s.channels) + " value(s)");
-    for (int c = 0; c < s.channels; ++c) {
-      if (d.contains("mean")) s.mean[c] = py::list(d["mean"])[c].cast<float>();
-      if (d.contains("std")) s.std[c] = py::list(d["std"])[c].cast<float>();
-    }
-    if (d.contains("channel_order")) s.bgr = d["channel_order"].cast<std::string>() == "BGR";
-    e.set_preprocessing(s);
-  } catch (py::cast_error& err) {
-    throw py::value_error(source + ": bad 'bluefire.preprocessing': " + err.what());
-  }
-  return "";
+  return bad == 0;
+}
+
+// A str or any os.PathLike (pathlib.Path), as the Python backends accept.
+std::string fspath(const py::object& p) {
+  py::object s = py::module_::import("os").attr("fspath")(p);
+  if (!py::isinstance<py::str>(s)) throw py::type_error("the model path must be a str or a path-like of str");
+  return s.cast<std::string>();
+}
+
+// The graph's image input (the first graph input that is not an initializer), or nullptr.
+const bluefire::OnnxValueInfo* image_input(const bluefire::OnnxModel& m) {
+  for (const auto& vi : m.inputs)
+    if (!m.initializers.count(vi.name)) return &vi;
+  return nullptr;
 }
 
 struct PyEngine {
   std::unique_ptr<Engine> e;
-  std::string path;
+  std::string path, input_name, output_name;
   std::string no_image;  // why run_image is unavailable, if it is
 
-  PyEngine(const std::string& p, int threads, const std::string& variant) : path(p) {
-    e = Engine::from_file(p, threads, variant);
-    no_image = load_preprocessing(*e, p);
+  PyEngine(const py::object& p, int threads, const std::string& variant) : path(fspath(p)) {
+    bluefire::OnnxModel m = bluefire::read_onnx(path);
+    if (const auto* vi = image_input(m)) {
+      input_name = vi->name;
+      for (size_t i = 2; i < vi->dims.size(); ++i)
+        if (vi->dims[i] > kMaxInputSide)
+          throw bluefire::ModelError(path + ": input '" + vi->name + "' declares a dimension of " +
+                                     std::to_string(vi->dims[i]) + ", more than the " +
+                                     std::to_string(kMaxInputSide) + " this runtime accepts");
+    }
+    if (!m.outputs.empty()) output_name = m.outputs[0].name;
+    try {
+      e.reset(new Engine(m, threads, variant));
+    } catch (const std::bad_alloc&) {
+      throw bluefire::ModelError(path + ": the engine's buffers for this model do not fit in memory");
+    }
+    no_image = path + ": no preprocessing set; load the model with rtmaps_components.backends.native_engine() "
+                      "(it reads the model's preprocessing metadata) or call set_preprocessing()";
+  }
+
+  // The preprocessing contract as plain fields, parsed and validated once, in Python
+  // (rtmaps_components.preprocess.Preprocessing); nothing here reads JSON.
+  void set_preprocessing(int height, int width, int channels, const std::string& color, const std::string& resize,
+                         float scale, const std::vector<float>& mean, const std::vector<float>& std,
+                         const std::string& channel_order) {
+    if (resize != "bilinear") {
+      no_image = path + ": run_image implements resize 'bilinear' only, the model asks for '" + resize +
+                 "'; preprocess in Python and call run()";
+      return;
+    }
+    if (mean.size() != size_t(channels) || std.size() != size_t(channels) || (channels != 1 && channels != 3))
+      throw py::value_error(path + ": set_preprocessing: channels must be 1 or 3, with that many mean and std values");
+    bluefire::PreprocessSpec s;
+    s.height = height, s.width = width, s.channels = channels;
+    s.gray = color == "gray";
+    s.scale = scale;
+    for (int c = 0; c < channels; ++c) s.mean[c] = mean[size_t(c)], s.std[c] = std[size_t(c)];
+    s.bgr = channel_order == "BGR";
+    e->set_preprocessing(s);
+    no_image.clear();
+  }
+
+  [[noreturn]] void bad_input(const py::array& x, const std::string& why) const {
+    throw py::value_error(path + ": run() expects float32 C-contiguous (N, " + std::to_string(e->input_channels()) +
+                          ", " + std::to_string(e->input_height()) + ", " + std::to_string(e->input_width()) +
+                          "), got " + why + (why.empty() ? "shape " + shape_str(x) : std::string()));
   }
 
   py::array_t<float> run(const py::array& x) {
     const int C = e->input_channels(), H = e->input_height(), W = e->input_width();
-    std::ostringstream want;
-    want << "float32 C-contiguous (N, " << C << ", " << H << ", " << W << ")";
     if (!x.dtype().equal(py::dtype::of<float>()))  // also refuses non-native byte order
-      throw py::value_error(path + ": run() expects " + want.str() + ", got dtype " + std::string(py::str(x.dtype())));
+      bad_input(x, "dtype " + std::string(py::str(x.dtype())));
     if (x.ndim() != 4 || x.shape(1) != C || x.shape(2) != H || x.shape(3) != W || x.shape(0) < 1)
-      throw py::value_error(path + ": run() expects " + want.str() + ", got shape " + shape_str(x) +
-                            (x.ndim() == 4 && x.shape(1) != C ? " (wrong channel count)" : ""));
-    if (!(x.flags() & py::array::c_style))
-      throw py::value_error(path + ": run() expects a C-contiguous array " + want.str() + "; use np.ascontiguousarray");
+      bad_input(x, "shape " + shape_str(x) + (x.ndim() == 4 && x.shape(1) != C ? " (wrong channel count)" : ""));
+    if (!(x.flags() & py::array::c_style)) bad_input(x, "a non-contiguous array; use np.ascontiguousarray");
     const int n = int(x.shape(0));
     std::vector<py::ssize_t> shape = {n};
     for (int64_t d : e->output_shape()) shape.push_back(py::ssize_t(d));
     py::array_t<float> out(shape);
     const float* in = static_cast<const float*>(x.data());
     float* o = out.mutable_data();
+    const size_t count = size_t(x.size());
+    bool finite;
     {
       py::gil_scoped_release release;
-      e->run(in, n, o);
+      // Non-finite input is refused, by both backends (rtmaps_components.backends): the kernels'
+      // max/ReLU would turn NaN into confident finite scores.
+      finite = all_finite(in, count);
+      if (finite) e->run(in, n, o);
+    }
+    if (!finite) {
+      size_t i = 0;
+      while (std::isfinite(in[i])) ++i;
+      throw py::value_error(path + ": run() input holds a non-finite value (NaN or Inf) in image " +
+                            std::to_string(i / (count / size_t(n))) + "; non-finite input is refused");
     }
     return out;
   }
 
   py::array_t<float> image_call(const py::array& img, bool preprocess_only, const std::string& seq) {
-    if (!no_image.empty()) throw py::value_error(no_image);
+    if (!e->has_preprocessing()) throw py::value_error(no_image);
     static const std::pair<const char*, std::pair<PixelLayout, int>> kSeqs[] = {
         {"RGB", {PixelLayout::RGB, 3}}, {"BGR", {PixelLayout::BGR, 3}}, {"GRAY", {PixelLayout::GRAY, 1}},
         {"RGBA", {PixelLayout::RGBA, 4}}, {"BGRA", {PixelLayout::BGRA, 4}}};
@@ -140,6 +183,9 @@ PYBIND11_MODULE(_native, m) {
       PyErr_SetString(PyExc_ValueError, e.what());
     }
   });
+  m.attr("MAX_THREADS") = Engine::kMaxThreads;
+  m.attr("MAX_MODEL_BYTES") = py::int_(bluefire::kMaxModelBytes);
+  m.attr("MAX_INPUT_SIDE") = kMaxInputSide;
   m.def("version", &bluefire::version, "Version of the C++ core.");
   m.def("available_variants", [] {
     std::vector<std::string> v;
@@ -149,8 +195,16 @@ PYBIND11_MODULE(_native, m) {
   m.def("detected_variant", [] { return std::string(bluefire::detected_variant().name); },
         "The variant Engine(variant='auto') uses on this CPU.");
   py::class_<PyEngine>(m, "Engine", "A SqueezeNet ONNX model built for native inference.")
-      .def(py::init<const std::string&, int, const std::string&>(), py::arg("onnx_path"), py::arg("threads") = 1,
-           py::arg("variant") = "auto")
+      .def(py::init<const py::object&, int, const std::string&>(), py::arg("onnx_path"), py::arg("threads") = 1,
+           py::arg("variant") = "auto",
+           "Build the engine from a regular file of at most MAX_MODEL_BYTES (str or path-like); threads 1..MAX_THREADS. "
+           "run_image/preprocess need set_preprocessing (rtmaps_components.backends.native_engine does it).")
+      .def("set_preprocessing", &PyEngine::set_preprocessing, py::arg("height"), py::arg("width"), py::arg("channels"),
+           py::arg("color"), py::arg("resize"), py::arg("scale"), py::arg("mean"), py::arg("std"),
+           py::arg("channel_order"),
+           "The model's preprocessing, as validated fields of rtmaps_components.preprocess.Preprocessing.")
+      .def_property_readonly("input_name", [](const PyEngine& s) { return s.input_name; })
+      .def_property_readonly("output_name", [](const PyEngine& s) { return s.output_name; })
       .def("run", &PyEngine::run, py::arg("x"),
            "float32 C-contiguous (N, C, H, W) at the model's input planes and size -> float32 (N, num_classes) logits.")
       .def("run_image", [](PyEngine& s, const py::array& img, const std::string& seq) { return s.image_call(img, false, seq); },

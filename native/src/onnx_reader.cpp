@@ -1,8 +1,14 @@
 // ONNX protobuf wire-format reader. Every read is bounds-checked; malformed input is a ModelError
 // naming the file, the message being parsed and the byte offset.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <memory>
+#include <string>
 
 #include "bluefire/onnx.h"
 
@@ -17,9 +23,15 @@ class Reader {
   bool done() const { return pos_ >= n_; }
 
   [[noreturn]] void fail(const std::string& msg) const {
-    std::ostringstream os;
-    os << *src_ << ": malformed ONNX file: " << msg << " in " << what_ << " at byte " << base_ + pos_;
-    throw ModelError(os.str());
+    throw ModelError(*src_ + ": malformed ONNX file: " + msg + " in " + what_ + " at byte " + std::to_string(base_ + pos_));
+  }
+
+  // An integer the engine will hold in an int (dimensions, attribute values): a value outside int's
+  // range is refused here, never truncated later (a dimension of 2^32+16 must not become 16).
+  int64_t int32_value(uint64_t raw, const char* field) {
+    const int64_t v = int64_t(raw);
+    if (v < INT_MIN || v > INT_MAX) fail(std::string(field) + " " + std::to_string(v) + " is out of the int32 range");
+    return v;
   }
 
   uint64_t varint() {
@@ -157,9 +169,12 @@ OnnxTensor parse_tensor(Reader r) {
     }
   }
   for (int64_t d : t.dims)
-    if (d < 0 || d > (int64_t(1) << 31)) r.fail("tensor '" + t.name + "' has a bad dimension " + std::to_string(d));
-  int64_t n = t.numel();
-  if (n > (int64_t(1) << 31)) r.fail("tensor '" + t.name + "' is too large");
+    if (d < 0 || d > INT_MAX) r.fail("tensor '" + t.name + "' has a bad dimension " + std::to_string(d));
+  int64_t n = 1;  // each factor <= INT_MAX, and the product is checked before it can overflow
+  for (int64_t d : t.dims) {
+    if (d != 0 && n > INT_MAX / d) r.fail("tensor '" + t.name + "' is too large");
+    n *= d;
+  }
   if (has_raw) {
     size_t elem = t.data_type == 1 ? 4 : (t.data_type == 7 ? 8 : (t.data_type == 6 ? 4 : 0));
     if (elem == 0) r.fail("tensor '" + t.name + "' has unsupported data type " + std::to_string(t.data_type));
@@ -187,6 +202,11 @@ OnnxTensor parse_tensor(Reader r) {
       r.fail("tensor '" + t.name + "' has " + std::to_string(t.ints.size()) + " integers, dims need " +
              std::to_string(n));
   }
+  // A NaN or Inf weight (a diverged training run) gives garbage with confident-looking scores.
+  for (size_t i = 0; i < t.floats.size(); ++i)
+    if (!std::isfinite(t.floats[i]))
+      r.fail("tensor '" + t.name + "' holds a non-finite value (" + std::to_string(t.floats[i]) + " at index " +
+             std::to_string(i) + "); the weights are unusable");
   return t;
 }
 
@@ -197,11 +217,14 @@ OnnxAttribute parse_attribute(Reader r) {
     switch (f) {
       case 1: r.expect(w, 2, f); a.name = r.str(); break;
       case 2: r.expect(w, 5, f); a.f = r.f32(); break;
-      case 3: r.expect(w, 0, f); a.i = int64_t(r.varint()); break;
+      case 3: r.expect(w, 0, f); a.i = r.int32_value(r.varint(), "attribute value"); break;
       case 4: r.expect(w, 2, f); a.s = r.str(); break;
       case 5: r.expect(w, 2, f); a.t = parse_tensor(r.sub("AttributeProto.t")); a.has_tensor = true; break;
       case 7: r.floats(w, a.floats); break;
-      case 8: r.ints(w, a.ints); break;
+      case 8:
+        r.ints(w, a.ints);
+        for (int64_t v : a.ints) r.int32_value(uint64_t(v), "attribute value");
+        break;
       case 20: r.expect(w, 0, f); a.type = int32_t(r.varint()); break;
       default: r.skip(w);
     }
@@ -247,7 +270,7 @@ OnnxValueInfo parse_value_info(Reader r) {
               Reader dim = sh.sub("TensorShapeProto.Dimension");
               int64_t d = -1;
               while (dim.key(f, w)) {
-                if (f == 1 && w == 0) d = int64_t(dim.varint());
+                if (f == 1 && w == 0) d = dim.int32_value(dim.varint(), "dimension");
                 else dim.skip(w);
               }
               v.dims.push_back(d);
@@ -338,9 +361,20 @@ OnnxModel parse_onnx(const uint8_t* data, size_t size, const std::string& source
 }
 
 OnnxModel read_onnx(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ModelError(path + ": cannot open the file");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // One rule (the Python backends apply the same): a regular file of at most kMaxModelBytes,
+  // checked before anything is read, so /dev/zero, a FIFO or a directory is refused, not read.
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    throw ModelError(path + ": cannot open the model file (" + std::strerror(errno) + ")");
+  if (!S_ISREG(st.st_mode)) throw ModelError(path + ": is not a regular file");
+  if (uint64_t(st.st_size) > kMaxModelBytes)
+    throw ModelError(path + ": is " + std::to_string(uint64_t(st.st_size)) + " bytes, more than the " +
+                     std::to_string(kMaxModelBytes) + " a model may have");
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw ModelError(path + ": cannot open the model file (" + std::strerror(errno) + ")");
+  std::vector<uint8_t> bytes(size_t(st.st_size));
+  size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f.get());
+  if (got != bytes.size()) throw ModelError(path + ": short read (the file changed while it was read?)");
   return parse_onnx(bytes.data(), bytes.size(), path);
 }
 

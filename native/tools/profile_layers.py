@@ -7,24 +7,14 @@ With --baseline, that build of the extension is profiled too, pass by pass in tu
 current one (so both see the same machine load), and the table has a column for each.
 Only ratios within one run mean anything on a shared host.
 """
+
 from __future__ import annotations
 
 import argparse
 
 import numpy as np
 
-
-def _load(so: str | None):
-    """The installed extension, or another build of it (training.bench.load_native_build)."""
-    if so is None:
-        from rtmaps_components import _native
-        return _native
-    from training.bench import load_native_build
-
-    try:
-        return load_native_build(so)
-    except ValueError as e:
-        raise SystemExit(f"--baseline {e}") from None
+from rtmaps_components.bench_runners import elementwise_min, interleaved, native_builds
 
 
 def main() -> None:
@@ -35,18 +25,18 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--passes", type=int, default=300)
     args = ap.parse_args()
-    builds = ([("before", args.baseline)] if args.baseline else []) + [("after" if args.baseline else "us", None)]
-    engines = [_load(so).Engine(args.model, threads=args.threads, variant=args.variant) for _, so in builds]
+    try:
+        builds = native_builds(args.baseline, alone="us")
+    except ValueError as e:
+        raise SystemExit(f"--baseline {e}") from None
+    engines = [mod.Engine(args.model, threads=args.threads, variant=args.variant) for _, mod in builds]
     h, w = engines[0].input_size
     x = np.random.default_rng(0).random((1, engines[-1].input_channels, h, w), dtype=np.float32)
-    best: list[list[float] | None] = [None] * len(engines)
-    rows = []
-    for _ in range(args.passes):
-        for i, eng in enumerate(engines):
-            prof = eng.profile(x)
-            t = [r[3] for r in prof]
-            best[i] = t if best[i] is None else [min(a, b) for a, b in zip(best[i], t)]
-            rows = [(r[0], r[1], r[2]) for r in prof]
+    rows = [(r[0], r[1], r[2]) for r in engines[-1].profile(x)]
+    passes = interleaved(
+        {n: (lambda e=e: [r[3] for r in e.profile(x)]) for (n, _), e in zip(builds, engines)}, args.passes
+    )
+    best = [elementwise_min(passes[n]) for n, _ in builds]
     print(f"{'layer':24s} {'kind':8s} {'MACs':>9s} " + " ".join(f"{n:>8s}" for n, _ in builds))
     for j, (name, kind, macs) in enumerate(rows):
         print(f"{name:24s} {kind:8s} {macs:9d} " + " ".join(f"{b[j] * 1e6:8.2f}" for b in best))

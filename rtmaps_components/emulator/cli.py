@@ -11,7 +11,8 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from .engine import Engine, Terminated
+from ..output_paths import check_output_path
+from .engine import DiagramRunner, Terminated
 from .errors import DiagramError
 from .summary import format_summary, json_safe, summarize
 
@@ -72,24 +73,18 @@ def _check_args(args: argparse.Namespace) -> str | None:
         return f"--duration must be a finite number of seconds > 0, got {args.duration}"
     if not (math.isfinite(args.idle_stop) and args.idle_stop >= 0):
         return f"--idle-stop must be a finite number of seconds >= 0, got {args.idle_stop}"
-    if args.report is not None and (args.report.is_dir() or not _writable_parent(args.report)):
-        return f"--report {args.report}: cannot write there (a directory, or a parent that is not a writable folder)"
     return None
-
-
-def _writable_parent(path: Path) -> bool:
-    import os
-
-    parent = path.parent
-    while not parent.exists():  # it will be created: the first existing ancestor must be a writable folder
-        parent = parent.parent
-    return parent.is_dir() and os.access(parent, os.W_OK)
 
 
 def main(args: argparse.Namespace) -> int:
     bad = _check_args(args)
     if bad:
         print(f"error: {bad}", file=sys.stderr)
+        return 2
+    try:
+        check_output_path(args.report, "--report")  # before the run, not after it
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     try:
         costs = {}
@@ -100,7 +95,7 @@ def main(args: argparse.Namespace) -> int:
             costs[name] = int(us)
         if costs and args.clock != "sim":
             raise DiagramError("--cost models service times on the simulated clock: add --clock sim")
-        engine = Engine(args.diagram, clock=args.clock, overrides=args.overrides, core_cost_us=costs,
+        engine = DiagramRunner(args.diagram, clock=args.clock, overrides=args.overrides, core_cost_us=costs,
                         save_dir=args.save_frames, echo=not args.quiet)
         with sigterm_as_interrupt():
             report = engine.run(frames=args.frames, duration_s=args.duration, idle_stop_s=args.idle_stop,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
-engine: Any = None  # the running Engine, set by Engine while it is loading or running
+engine: Any = None  # the running DiagramRunner, set by DiagramRunner while it is loading or running
 binding: Any = None  # the component wrapper whose `__init__`/callback is executing, if any
 
 

@@ -48,7 +48,7 @@ def parse_override(text: str) -> tuple[str, str, str]:
     return inst.strip(), name.strip(), value
 
 
-class Engine:
+class DiagramRunner:
     """One run of one diagram on the host."""
 
     def __init__(self, diagram: Diagram | str | Path, clock: str = "real", overrides: Iterable[str] = (),
@@ -244,7 +244,7 @@ class Engine:
 
     def run(self, frames: int | None = None, duration_s: float | None = None, idle_stop_s: float = 2.0,
             max_wall_s: float | None = None, on_status: Callable[[dict], None] | None = None,
-            status_every_s: float = 0.5, after_core: Iterable[Callable[["Engine", Node], None]] = ()) -> dict:
+            status_every_s: float = 0.5, after_core: Iterable[Callable[["DiagramRunner", Node], None]] = ()) -> dict:
         """Load (if needed), Birth, Core until a stop condition, Death; returns the run report."""
         self.after_core = list(after_core)
         wall0 = time.perf_counter()

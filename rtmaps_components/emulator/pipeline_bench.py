@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from ..backends import load_model
-from .engine import Engine
+from .engine import DiagramRunner
 
 REPO = Path(__file__).resolve().parents[2]
 REPLAY_DIAGRAM = REPO / "diagrams" / "classify_replay.rtd"
@@ -70,10 +70,10 @@ def run_pipeline_bench(model: str | Path = DEFAULT_MODEL, clip: str | Path = DEF
     overrides = [f"Classifier.model_file={model}", f"Classifier.backend={backend}", f"Classifier.threads={threads}",
                  f"Camera.source={clip}", f"Camera.source_kind={kind}", "Camera.loop=true", "Camera.samplingPeriod=1",
                  "Accuracy.labels_file="]
-    engine = Engine(diagram, clock="real", overrides=overrides, echo=False)
+    engine = DiagramRunner(diagram, clock="real", overrides=overrides, echo=False)
     sent: list[int] = []
 
-    def on_core(eng: Engine, node: Any) -> None:
+    def on_core(eng: DiagramRunner, node: Any) -> None:
         if node.name == "Camera" and len(sent) < eng.source_frames:
             sent.append(eng.last_source_write_us)
 

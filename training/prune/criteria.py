@@ -12,6 +12,7 @@ initialised. `rank_scores` then applies per-layer L2 normalisation and the optio
   layer (so both live on the same scale, whatever the layer's size or activation magnitude).
 - weight-l1: Σ|W| of the filter (no data). random: uniform scores from (seed, iteration) (no data).
 """
+
 from __future__ import annotations
 
 import torch
@@ -97,7 +98,9 @@ class _Activations(Criterion):
                 # gradient of the summed loss = each example's own loss gradient
                 def bwd(g: torch.Tensor) -> None:  # returns None: the gradient flows on unchanged
                     self._taylor[name].add_((z * g).mean((2, 3)).abs().sum(0).double().cpu())
+
                 out.register_hook(bwd)
+
         return fwd
 
     def accumulate(self, model: SqueezeNet, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -123,8 +126,10 @@ class _Activations(Criterion):
         count = float(_all_reduce(self._count))
         if count <= 0:
             raise ValueError(f"{self.name}: no batches were accumulated before scoring")
-        return ({n: _all_reduce(v) / count for n, v in self._taylor.items()},
-                {n: _all_reduce(v) / count for n, v in self._l2.items()})
+        return (
+            {n: _all_reduce(v) / count for n, v in self._taylor.items()},
+            {n: _all_reduce(v) / count for n, v in self._l2.items()},
+        )
 
 
 class Taylor(_Activations):
@@ -178,8 +183,12 @@ def l2_normalise(v: torch.Tensor) -> torch.Tensor:
     return v / n if n > 0 else v
 
 
-def rank_scores(raw: dict[str, torch.Tensor], normalise: bool = True, flops_lambda: float = 0.0,
-                filter_macs: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
+def rank_scores(
+    raw: dict[str, torch.Tensor],
+    normalise: bool = True,
+    flops_lambda: float = 0.0,
+    filter_macs: dict[str, float] | None = None,
+) -> dict[str, torch.Tensor]:
     """Final per-filter scores: per-layer L2 normalisation, then Θ − λ·cost, cost = the MACs (or parameters)
     one filter of that layer costs (itself plus its consumers' input channel) divided by the largest such cost."""
     out = {n: l2_normalise(v) if normalise else v.clone() for n, v in raw.items()}

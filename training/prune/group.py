@@ -11,6 +11,7 @@ output filter k of a layer also removes one input channel of every consumer list
 Max-pools sit between some Fires; they act per channel, so they do not change these couplings.
 The classifier (conv10) produces the classes and is never prunable.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ class Consumer:
 
 def check_layer(name: str) -> None:
     if name not in LAYERS:
-        raise ValueError(f"unknown prunable layer {name!r}; expected conv1 or fireN.squeeze/expand1x1/expand3x3 (N = 2..9)")
+        raise ValueError(
+            f"unknown prunable layer {name!r}; expected conv1 or fireN.squeeze/expand1x1/expand3x3 (N = 2..9)"
+        )
 
 
 def width(widths: Widths, name: str) -> int:

@@ -7,6 +7,7 @@ ranking uses) and within layers (averaged). `combined` is evaluated on a grid of
 
     python -m training.prune.oracle CKPT [--per-layer 12] [--eval 1000] [--rank-batches 16] [--out DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,14 +23,16 @@ import torch.nn.functional as F
 from .. import checkpoint as ckpt_io
 from ..train import to_input
 from . import criteria as crit_mod
+from .config import PruneConfig
+from .data import batches, load_data
 from .group import LAYERS, conv
-from .schedule import PruneConfig, _batches, load_data
 
 ALPHAS = tuple(round(a, 2) for a in np.linspace(0.0, 1.0, 11))
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation (average ranks for ties)."""
+
     def ranks(v: np.ndarray) -> np.ndarray:
         order = np.argsort(v, kind="stable")
         r = np.empty(len(v))
@@ -39,6 +42,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
             if m.sum() > 1:
                 r[m] = r[m].mean()
         return r
+
     ra, rb = ranks(np.asarray(a, float)), ranks(np.asarray(b, float))
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
@@ -51,8 +55,13 @@ def oracle(model, x: torch.Tensor, y: torch.Tensor, sample: list[tuple[str, int]
     model.eval()
 
     def loss() -> float:
-        return float(sum(F.cross_entropy(model(x[i:i + batch]), y[i:i + batch], reduction="sum")
-                         for i in range(0, len(x), batch)) / len(x))
+        return float(
+            sum(
+                F.cross_entropy(model(x[i : i + batch]), y[i : i + batch], reduction="sum")
+                for i in range(0, len(x), batch)
+            )
+            / len(x)
+        )
 
     base = loss()
     out = []
@@ -74,14 +83,17 @@ def study(ckpt_path: str, per_layer: int = 12, n_eval: int = 1000, rank_batches:
     cfg = PruneConfig(checkpoint=ckpt_path, rank_batches=rank_batches, seed=seed)
     d = load_data(cfg, src)
     rng = random.Random(seed)
-    sample = [(n, k) for n in LAYERS for k in sorted(rng.sample(range(conv(model, n).out_channels),
-                                                                 min(per_layer, conv(model, n).out_channels)))]
+    sample = [
+        (n, k)
+        for n in LAYERS
+        for k in sorted(rng.sample(range(conv(model, n).out_channels), min(per_layer, conv(model, n).out_channels)))
+    ]
     xv = to_input(torch.from_numpy(d.val_x[:n_eval]), prep)
     yv = torch.from_numpy(d.val_y[:n_eval])
     truth = oracle(model, xv, yv, sample)
     acts = crit_mod.Combined()  # one pass gives both the Taylor and the L2 sums
     acts.reset(model)
-    for xb, yb in _batches(d, cfg, 1, rank_batches, augment=False):
+    for xb, yb in batches(d, cfg, 1, rank_batches, augment=False):
         acts.accumulate(model, to_input(xb, prep), yb)
     taylor_raw, l2_raw = acts._means()
     wl1 = crit_mod.WeightL1().scores(model)
@@ -89,8 +101,9 @@ def study(ckpt_path: str, per_layer: int = 12, n_eval: int = 1000, rank_batches:
     rnd.reset(model, 0)
     scored = {"taylor": taylor_raw, "l2": l2_raw, "weight-l1": wl1, "random": rnd.scores(model)}
     for a in ALPHAS:
-        scored[f"combined@{a}"] = {n: a * crit_mod.l2_normalise(taylor_raw[n]) + (1 - a) * crit_mod.l2_normalise(l2_raw[n])
-                                   for n in LAYERS}
+        scored[f"combined@{a}"] = {
+            n: a * crit_mod.l2_normalise(taylor_raw[n]) + (1 - a) * crit_mod.l2_normalise(l2_raw[n]) for n in LAYERS
+        }
     rows = {}
     for name, raw in scored.items():
         s = crit_mod.rank_scores(raw)
@@ -103,8 +116,14 @@ def study(ckpt_path: str, per_layer: int = 12, n_eval: int = 1000, rank_batches:
                 within.append(r)
         rows[name] = {"global_spearman": spearman(pick, truth), "within_layer_spearman": float(np.mean(within))}
     best = max(ALPHAS, key=lambda a: rows[f"combined@{a}"]["global_spearman"])
-    return {"checkpoint": ckpt_path, "filters": len(sample), "eval_images": len(yv), "rank_batches": rank_batches,
-            "rows": rows, "best_alpha_global": best}
+    return {
+        "checkpoint": ckpt_path,
+        "filters": len(sample),
+        "eval_images": len(yv),
+        "rank_batches": rank_batches,
+        "rows": rows,
+        "best_alpha_global": best,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,9 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "oracle.json").write_text(json.dumps(res, indent=1))
-    lines = [f"# Criteria vs oracle |ΔC| ({res['filters']} filters, {res['eval_images']} validation images)", "",
-             "| criterion | Spearman, global | Spearman, within layer |", "|---|---|---|"]
-    lines += [f"| {n} | {r['global_spearman']:.3f} | {r['within_layer_spearman']:.3f} |" for n, r in res["rows"].items()]
+    lines = [
+        f"# Criteria vs oracle |ΔC| ({res['filters']} filters, {res['eval_images']} validation images)",
+        "",
+        "| criterion | Spearman, global | Spearman, within layer |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {n} | {r['global_spearman']:.3f} | {r['within_layer_spearman']:.3f} |" for n, r in res["rows"].items()
+    ]
     lines += ["", f"Best alpha (global): {res['best_alpha_global']}"]
     (out / "oracle.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

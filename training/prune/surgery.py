@@ -3,9 +3,10 @@
 Surgery never scores; it takes a plan {layer: filter indices to remove}, validates all of it, and
 only then builds the new network from its width table and copies the surviving weights.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -13,8 +14,9 @@ from ..model import SqueezeNet, Widths, build
 from .group import CLASSIFIER, LAYERS, check_layer, consumers, conv, width, with_widths
 
 
-def validate_plan(widths: Widths, plan: Mapping[str, Sequence[int]], min_width: int = 1,
-                  round_to: int = 1) -> dict[str, list[int]]:
+def validate_plan(
+    widths: Widths, plan: Mapping[str, Sequence[int]], min_width: int = 1, round_to: int = 1
+) -> dict[str, list[int]]:
     """Check every layer name and index of a removal plan; returns it normalised (sorted, empty layers dropped)."""
     if min_width < 1:
         raise ValueError(f"min_width must be >= 1, got {min_width}")

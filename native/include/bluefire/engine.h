@@ -14,6 +14,8 @@ namespace bluefire {
 
 class Engine {
  public:
+  static constexpr int kMaxThreads = 4;  // threads accepted by the constructor: 1..kMaxThreads
+
   // Throws ModelError (file, node and what is wrong) or std::invalid_argument (threads, variant).
   Engine(const OnnxModel& model, int threads = 1, const std::string& variant = "auto");
   static std::unique_ptr<Engine> from_file(const std::string& path, int threads = 1,
@@ -45,7 +47,8 @@ class Engine {
   // (Winograd layers count as direct: they execute 2.25x fewer multiplies).
   int64_t macs() const;
 
-  // One timed pass over `in` (one image): per layer its name, kind, multiply-accumulates and
+  // One timed pass over `in` (one image): per layer its name, kind ("Conv/<algorithm>" for a
+  // convolution: the entry of src/engine/conv_algos.cpp that runs it), multiply-accumulates and
   // seconds. For benchmarks and tuning; run() itself takes no timestamps.
   struct LayerTime {
     std::string name, kind;

@@ -59,6 +59,9 @@ struct OnnxModel {
   std::map<std::string, std::string> metadata;
 };
 
+// The largest model file read_onnx accepts (rtmaps_components.model_meta.MAX_MODEL_BYTES is the same).
+constexpr uint64_t kMaxModelBytes = uint64_t(1) << 30;
+
 // Parses a serialized ModelProto. `source` names it in errors. Throws ModelError.
 OnnxModel parse_onnx(const uint8_t* data, size_t size, const std::string& source);
 OnnxModel read_onnx(const std::string& path);

@@ -1,6 +1,7 @@
 // AVX2/FMA convolution GEMM (compiled with -mavx2 -mfma on this file only).
 // Register block: 6 weight rows x 16 pixels = 12 ymm accumulators, 2 ymm of pixels and one
-// broadcast weight per k; then 6x8, then a masked 6x(1..7) tail on the same running column index.
+// broadcast weight per k; then 6x8, then a masked 6x(2..7) tail on the same running column index,
+// or a single last column vectorised over panel rows (column_panels).
 // Maps of at most 4 pixels (fire6-9 at 32x32 input) take a column path that vectorizes over
 // the 6 output channels of a panel with 8 independent chains instead.
 #include <immintrin.h>
@@ -101,6 +102,48 @@ void column(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
   }
 }
 
+// One column n of P consecutive panels (rows m0 .. m0 + 6P - 1, those below M), vectorised over
+// each panel's 6 rows (lanes 6-7 read the next k's rows and are dropped; kPackSlack covers the
+// last panel): a 1-column tail (49 = 3 x 16 + 1 on 7x7 maps, 225, 729, 961, 3025) costs P FMAs per
+// k instead of a masked 6x8 block's 6 per panel for one useful lane. P independent chains.
+template <int P>
+void column_panels(const GemmArgs& g, const float* ap, int m0, int n) {
+  __m256 acc[P];
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) acc[p] = _mm256_setzero_ps();
+  const size_t ps = size_t(MR) * g.K;  // floats per panel
+  const float* bp = g.b + n;
+  for (int k = 0; k < g.K; ++k) {
+    const __m256 b = _mm256_broadcast_ss(bp + g.brow[k]);
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) acc[p] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + p * ps + size_t(k) * MR), b, acc[p]);
+  }
+  alignas(32) float t[P][8];
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) _mm256_store_ps(t[p], acc[p]);
+  const int rows = std::min(MR * P, g.M - m0);
+  for (int r = 0; r < rows; ++r) {
+    const float v = t[r / MR][r % MR] + g.bias[m0 + r];
+    g.c[size_t(m0 + r) * g.ldc + n] = g.relu ? std::max(v, 0.f) : v;
+  }
+}
+
+void column_tail(const GemmArgs& g, int n) {
+  for (int m0 = 0; m0 < g.M; m0 += 8 * MR) {
+    const float* ap = g.a + size_t(m0) * g.K;
+    switch (std::min(8, (g.M - m0 + MR - 1) / MR)) {
+      case 8: column_panels<8>(g, ap, m0, n); break;
+      case 7: column_panels<7>(g, ap, m0, n); break;
+      case 6: column_panels<6>(g, ap, m0, n); break;
+      case 5: column_panels<5>(g, ap, m0, n); break;
+      case 4: column_panels<4>(g, ap, m0, n); break;
+      case 3: column_panels<3>(g, ap, m0, n); break;
+      case 2: column_panels<2>(g, ap, m0, n); break;
+      default: column_panels<1>(g, ap, m0, n); break;
+    }
+  }
+}
+
 // Narrow calls (a few pixels): 16 weight rows in two ymm per k, each pixel's value broadcast,
 // NC pixels at once; with NC <= 2, KU independent chains over k hide the FMA latency.
 template <int NC, int KU>
@@ -185,9 +228,11 @@ void gemm_avx2(const GemmArgs& g) {
   }
   // Pixels outer, weight panels inner: a 16-pixel strip of B (K x 64 bytes) stays in L1
   // while every panel of A streams past it. A strip whose rows lie far apart (a 1x1
-  // convolution reads whole channel planes) is first copied to an aligned contiguous block.
+  // convolution reads whole channel planes) is first copied to an aligned contiguous block, when
+  // at least 4 panels reuse it: M = 16 squeeze layers gain without the copy (native/README.md, the
+  // AVX2 variant), while never copying was slower for M = 64 and M = 1000.
   int n = 0;
-  const bool pack = g.M > 2 * MR && g.K >= 64 && g.K <= kPackMaxK && g.brow[g.K - 1] != (g.K - 1) * 16;
+  const bool pack = g.M > 3 * MR && g.K >= 64 && g.K <= kPackMaxK && g.brow[g.K - 1] != (g.K - 1) * 16;
   for (; n + 16 <= g.N; n += 16) {
     GemmArgs s = g;
     if (pack) {
@@ -208,6 +253,10 @@ void gemm_avx2(const GemmArgs& g) {
     for (int m0 = 0; m0 < g.M; m0 += MR)
       block_8<false>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, __m256i());
     n += 8;
+  }
+  if (g.N - n == 1) {  // one last column (see column_panels)
+    column_tail(g, n);
+    return;
   }
   if (n < g.N) {
     __m256i mask = tail_mask(g.N - n);

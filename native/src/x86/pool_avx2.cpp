@@ -104,4 +104,36 @@ void maxpool_avx2(const MaxPoolArgs& a) {
   }
 }
 
+// Every other column of `rows` rows (KernelTable::stride2_columns, the stride-2 shifted planes): 8
+// outputs from two loads, a shuffle and a lane permute (the de-interleave above). Column blocks
+// outside, rows inside. Blocks read src[2j .. 2j + 15]; the last one, which may only read up to
+// src[2n - 2], is taken overlapping at j = n - 8 from src[2j - 1 .. 2j + 14] and its odd lanes.
+// Rows of fewer than 9 outputs are copied scalar.
+void stride2_columns_avx2(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld) {
+  if (n < 9) {
+    stride2_columns_ref(src, sld, rows, n, dst, dld);
+    return;
+  }
+  int j = 0;
+  for (; j + 9 <= n; j += 8) {
+    const float* s = src + 2 * j;
+    float* d = dst + j;
+    for (int r = 0; r < rows; ++r, s += sld, d += dld) {
+      __m256 e, o;
+      deinterleave(_mm256_loadu_ps(s), _mm256_loadu_ps(s + 8), e, o);
+      _mm256_storeu_ps(d, e);
+    }
+  }
+  if (j < n) {  // the last 8 outputs, j = n - 8 >= 1: odd lanes of src[2j - 1 .. 2j + 14]
+    j = n - 8;
+    const float* s = src + 2 * j - 1;
+    float* d = dst + j;
+    for (int r = 0; r < rows; ++r, s += sld, d += dld) {
+      __m256 e, o;
+      deinterleave(_mm256_loadu_ps(s), _mm256_loadu_ps(s + 8), e, o);
+      _mm256_storeu_ps(d, o);
+    }
+  }
+}
+
 }  // namespace bluefire

@@ -1,0 +1,120 @@
+// 3x3 stride-1 pad-1 convolutions by Winograd: F(4x4, 3x3) on maps at least kWinograd4MinMap wide
+// (36 GEMMs of (M x C)(C x 4x4-tiles) between the variant's SIMD input and output transforms; the
+// input split into 4 column phases once per layer) and F(2x2, 3x3) on maps at least 3 wide (16
+// GEMMs, transforms shared by the variants in winograd.cpp). The GEMMs run on the variant's gemm;
+// a task is a run of tiles over all output channels. The reference never uses these: it is the
+// direct convolution they are tested against.
+#include "bluefire/winograd.h"
+#include "engine/conv.h"
+
+namespace bluefire {
+namespace {
+
+constexpr int kTiles2 = 64;   // 2x2 output tiles per F(2x2) task
+constexpr int kTiles4 = 32;   // 4x4 output tiles per F(4x4) task
+constexpr int kMinWidth = 3;  // on 2x2 maps most of each 2x2 tile is padding
+
+bool winograd2_applies(const Layer& L, const KernelTable& k) {
+  return L.dtype == DType::F32 && k.winograd2 && is_3x3_s1_p1(L) && L.OW >= kMinWidth;
+}
+
+bool winograd4_applies(const Layer& L, const KernelTable& k) {
+  return winograd2_applies(L, k) && k.winograd4_input && L.OW >= kWinograd4MinMap && L.OH >= kWinograd4MinMap;
+}
+
+// Tile side r: (r + 2)^2 transformed M x C weight matrices, each packed for the GEMM.
+void prepare(Layer& L, const KernelTable& k, Workspace& ws, int r) {
+  const int na = (r + 2) * (r + 2);
+  L.wino_tile = r;
+  L.TX = (L.OW + r - 1) / r;
+  L.T = L.TX * ((L.OH + r - 1) / r);
+  L.narrow = L.T <= kNarrowN;
+  const int mr = L.narrow ? k.narrow_mr : k.mr;
+  std::vector<float> u(size_t(na) * L.M * L.C);
+  if (r == 4) winograd4_weights(L.weights.data(), L.M, L.C, u.data());
+  else winograd_weights(L.weights.data(), L.M, L.C, u.data());
+  L.upanel = packed_size(L.M, L.C, mr);
+  L.packed.resize(na * L.upanel);
+  for (int i = 0; i < na; ++i)
+    pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
+  L.PH = r * ((L.OH + r - 1) / r) + 2, L.PW = r * L.TX + 2;  // whole (r+2)^2 patches for every tile
+  const int phases = r == 4 ? 4 : 1;  // F(4x4): the transform reads 4 column phases (see kernels.h)
+  L.QW = (L.PW + phases - 1) / phases;
+  set_tiles(L, L.M, r == 4 ? kTiles4 : kTiles2, L.T);
+  L.brow.resize(size_t(L.C));
+  for (int c = 0; c < L.C; ++c) L.brow[c] = c * L.nb;
+  L.zeros.assign(size_t(L.M), 0.f);
+  const size_t split = size_t(L.C) * phases * L.PH * L.QW;  // the padded copy or column phases
+  ws.prepared = std::max(ws.prepared, split);
+  ws.per_thread = std::max(ws.per_thread, size_t(na) * ((L.C + L.M) * L.nb + 2 * kAlign) + kAlign);
+  // Few tile tasks: the output channels are cut too. Each task transforms its tiles for its
+  // channels (a small part of the work: about 3 / M of the products), except where all tiles
+  // make one task (small maps): there the input is transformed once per image (prepare_input).
+  split_channels(L, mr, ws.threads);
+  if (L.m_tiles > 1 && L.n_tiles == 1) {
+    L.transformed_at = (split + kAlign - 1) / kAlign * kAlign;
+    ws.prepared = std::max(ws.prepared, L.transformed_at + na * (size_t(L.C) * L.nb + kAlign));
+  }
+}
+void winograd2_prepare(Layer& L, const KernelTable& k, Workspace& ws) { prepare(L, k, ws, 2); }
+void winograd4_prepare(Layer& L, const KernelTable& k, Workspace& ws) { prepare(L, k, ws, 4); }
+
+// Tiles [t0, t1) of the prepared input -> 16 or 36 matrices vs floats apart at v.
+void transform(const Layer& L, const KernelTable& k, const float* prepared, int t0, int t1, float* v, size_t vs) {
+  if (L.wino_tile == 4) k.winograd4_input(prepared, L.PH, L.QW, L.C, L.TX, t0, t1, v, L.nb, vs);
+  else winograd_input(prepared, L.PH, L.PW, L.C, L.TX, t0, t1, v, L.nb, vs);
+}
+
+size_t input_stride(const Layer& L) { return size_t(L.C) * L.nb + kAlign; }  // see winograd.h
+
+// F(2x2): a zero-padded copy (right and bottom padding up to whole tiles).
+void winograd2_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
+  copy_padded(L, in, p);
+  if (L.transformed_at) transform(L, k, p, 0, L.T, p + L.transformed_at, input_stride(L));
+}
+
+// F(4x4): the padded map split into 4 column phases per channel by the variant's kernel.
+void winograd4_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
+  for (int c = 0; c < L.C; ++c)
+    k.column_phases4(in + size_t(c) * L.H * L.W, L.H, L.W, L.pt, L.pl, L.PH, L.QW, p + size_t(c) * 4 * L.PH * L.QW);
+  if (L.transformed_at) transform(L, k, p, 0, L.T, p + L.transformed_at, input_stride(L));
+}
+
+// A task is output tiles [t0, t1) of output channels [m0, m1): transform the tiles' input, 16 or
+// 36 GEMMs, transform back.
+void run(const Layer& L, const ConvIO& io, int task) {
+  const TaskTile tt = task_tile(L, task);
+  const int t0 = tt.nt * L.nb, t1 = std::min(L.T, t0 + L.nb), M = tt.m1 - tt.m0;
+  const size_t vs = input_stride(L), ms = size_t(L.M) * L.nb + kAlign;  // see winograd.h
+  const int na = (L.wino_tile + 2) * (L.wino_tile + 2);
+  const float* v = io.prepared + L.transformed_at;  // transformed once per image, or here:
+  float* mo = io.work + na * vs;
+  if (!L.transformed_at) {
+    transform(L, io.k, io.prepared, t0, t1, io.work, vs);
+    v = io.work;
+  }
+  GemmArgs g = gemm_args(L, tt.m0, tt.m1);
+  g.N = t1 - t0;
+  g.K = L.C;
+  g.bias = L.zeros.data();
+  g.ldc = L.nb;
+  g.relu = false;
+  const GemmFn gemm = gemm_of(L, io.k);
+  for (int i = 0; i < na; ++i) {
+    g.a = L.packed.data() + i * L.upanel + size_t(tt.m0) * L.C;
+    g.b = v + i * vs;
+    g.c = mo + i * ms;
+    gemm(g);
+  }
+  const float* bias = L.bias.data() + tt.m0;
+  float* out = io.out + size_t(tt.m0) * L.OH * L.OW;
+  if (L.wino_tile == 4) io.k.winograd4_output(mo, M, L.nb, ms, L.TX, t0, t1, bias, L.relu, out, L.OH, L.OW);
+  else winograd_output(mo, M, L.nb, ms, L.TX, t0, t1, bias, L.relu, out, L.OH, L.OW);
+}
+
+}  // namespace
+
+const ConvAlgo kConvWinograd4 = {"winograd4", winograd4_applies, winograd4_prepare, winograd4_input, run, nullptr};
+const ConvAlgo kConvWinograd2 = {"winograd2", winograd2_applies, winograd2_prepare, winograd2_input, run, nullptr};
+
+}  // namespace bluefire

@@ -1,0 +1,112 @@
+"""The runtime's timing building blocks (shared by bench, native/tools and tests) and the atomic writer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rtmaps_components.atomic import atomic_path, atomic_write, remove_stale_temps
+from rtmaps_components.bench_runners import Runner, cpu_info, elementwise_min, interleaved, time_runners, timing_stats
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_interleaved_rotates_the_order_and_warms_up():
+    calls: list[str] = []
+    fns = {n: (lambda n=n: calls.append(n) or n) for n in "abc"}
+    out = interleaved(fns, rounds=3, warmup=2)
+    assert calls[:6] == list("aabbcc")  # warm-up first, each name on its own
+    assert calls[6:] == list("abcbcacab")  # every position taken by every runner
+    assert out == {n: [n] * 3 for n in "abc"}
+
+
+def test_time_runners_and_stats():
+    seen = []
+    runners = [Runner("fake", "v1", lambda x: seen.append(x.shape)), Runner("fake", "v2", lambda x: None)]
+    times = time_runners(runners, np.zeros((1, 3, 2, 2), np.float32), runs=5, warmup=1)
+    assert set(times) == {"fake:v1", "fake:v2"} and all(len(t) == 5 for t in times.values())
+    assert seen == [(1, 3, 2, 2)] * 6
+    st = timing_stats([0.001, 0.002, 0.003, 0.010])
+    assert st["median_ms"] == pytest.approx(2.5) and st["min_ms"] == pytest.approx(1.0)
+    assert 3.0 < st["p99_ms"] <= 10.0
+    assert elementwise_min([[3, 1, 2], [1, 5, 2], [2, 2, 0]]) == [1, 1, 0]
+
+
+def test_cpu_info_names_the_machine():
+    info = cpu_info()
+    assert info["model"] and info["logical_cpus"] >= 1 and isinstance(info["simd"], list)
+    if Path("/proc/cpuinfo").is_file() and "avx2" in Path("/proc/cpuinfo").read_text():
+        assert "avx2" in info["simd"]
+
+
+def test_runners_import_without_torch():
+    code = "import sys, rtmaps_components.bench_runners, rtmaps_components.atomic; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_bench_json_records_the_cpu(tmp_path):
+    from training.cli import main
+
+    out = tmp_path / "b.json"
+    assert (
+        main(
+            [
+                "bench",
+                "--runs",
+                "2",
+                "--warmup",
+                "0",
+                "--cases",
+                "squeezenet1_1-32-10",
+                "--engines",
+                "native,ort",
+                "--models-dir",
+                str(tmp_path),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    d = json.loads(out.read_text())
+    assert d["cpu"]["model"] and "simd" in d["cpu"]
+    assert {r["engine"] for r in d["rows"]} == {"native", "ort"} and all(r["runs"] == 2 for r in d["rows"])
+
+
+def test_bench_refuses_an_unknown_engine(capsys):
+    from training.cli import main
+
+    assert main(["bench", "--engines", "native,tpu", "--runs", "1"]) == 2
+    assert "--engines: unknown engine(s) tpu" in capsys.readouterr().err
+
+
+def test_atomic_write_replaces_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "sub" / "f.json"
+    atomic_write(target, "one")
+    assert target.read_text() == "one" and oct(target.stat().st_mode & 0o777) == oct(0o644)
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert target.read_text() == "one"
+    assert [p.name for p in target.parent.iterdir()] == ["f.json"]  # no temp file left
+
+
+def test_temps_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "state.pt"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".state.pt.{int(dead.stdout)}.abc.tmp"
+    stale.write_bytes(b"partial")
+    live = tmp_path / f".state.pt.{os.getpid()}.xyz.tmp"  # a writer that is still running: left alone
+    live.write_bytes(b"in progress")
+    other = tmp_path / ".other.pt.1.tmp"
+    other.write_bytes(b"not ours")
+    assert remove_stale_temps(target) == [stale]
+    atomic_write(target, b"data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, "state.pt"])
