@@ -11,6 +11,7 @@ that the PythonBridge keeps so that Studio knows a component's I/O before Python
 of each element follows real saved diagrams; diagrams/README.md lists the evidence and what differs.
 Paths are kept only in their relative form (%RTMAPS_DIAGRAMDIR%), as dSPACE's saved diagram does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,8 +74,14 @@ def _number(v: float) -> str:
     return f"{v:.15g}"
 
 
-def prop(long_name: str, type_code: int, value: object, subtype: int | None = None, relative: str | None = None,
-         tag: str = "Property") -> str:
+def prop(
+    long_name: str,
+    type_code: int,
+    value: object,
+    subtype: int | None = None,
+    relative: str | None = None,
+    tag: str = "Property",
+) -> str:
     """One <Property>: Type 0 bool, 1 int, 2 float, 3 text, 4 enum; a file property keeps only its <Relative>."""
     st = f' SubType="{subtype}"' if subtype is not None else ""
     if relative is not None:
@@ -85,19 +92,31 @@ def prop(long_name: str, type_code: int, value: object, subtype: int | None = No
         body = str(value).lower()
     else:
         body = _number(value) if isinstance(value, float) else str(value)
-    return f"    <{tag} LongName={quoteattr(long_name)} Type=\"{type_code}\"{st}>{body}</{tag}>\n"
+    return f'    <{tag} LongName={quoteattr(long_name)} Type="{type_code}"{st}>{body}</{tag}>\n'
 
 
 def input_port(inst: str, name: str, reader_type: int = 0) -> str:
-    return (f'    <Input LongName="{inst}.{name}" Name="{name}">\n'
-            + "  " + prop(f"{inst}.{name}.readerType", 1, reader_type) + "  " + prop(f"{inst}.{name}.subsampling", 1, 1)
-            + "    </Input>\n")
+    return (
+        f'    <Input LongName="{inst}.{name}" Name="{name}">\n'
+        + "  "
+        + prop(f"{inst}.{name}.readerType", 1, reader_type)
+        + "  "
+        + prop(f"{inst}.{name}.subsampling", 1, 1)
+        + "    </Input>\n"
+    )
 
 
 def output_port(inst: str, name: str, fifo: int = 16) -> str:
-    return (f'    <Output LongName="{inst}.{name}" Name="{name}">\n'
-            + "  " + prop(f"{inst}.{name}.subsampling", 1, 1) + "  " + prop(f"{inst}.{name}.fifosize", 1, fifo)
-            + "  " + prop(f"{inst}.{name}.periodic", 0, False) + "    </Output>\n")
+    return (
+        f'    <Output LongName="{inst}.{name}" Name="{name}">\n'
+        + "  "
+        + prop(f"{inst}.{name}.subsampling", 1, 1)
+        + "  "
+        + prop(f"{inst}.{name}.fifosize", 1, fifo)
+        + "  "
+        + prop(f"{inst}.{name}.periodic", 0, False)
+        + "    </Output>\n"
+    )
 
 
 @dataclass
@@ -126,11 +145,17 @@ def _skeleton(bridges: list[Bridge]) -> str:
     """Just enough of a diagram for the emulator to load each component and run its Dynamic."""
     body = ""
     for b in bridges:
-        body += (f'<Component InstanceName="{b.inst}" Model="PythonBridge" Version="{BRIDGE_VERSION}" x="0" y="0" z="0">'
-                 + prop(f"{b.inst}.pythonFilename", 3, "", 80, b.script_rel) + prop(f"{b.inst}.className", 3, b.cls)
-                 + "".join(prop(f"{b.inst}.{k}", 3, _value_text(v)) for k, v in b.values.items()
-                           if not str(v).startswith("%RTMAPS_DIAGRAMDIR%"))
-                 + "</Component>\n")
+        body += (
+            f'<Component InstanceName="{b.inst}" Model="PythonBridge" Version="{BRIDGE_VERSION}" x="0" y="0" z="0">'
+            + prop(f"{b.inst}.pythonFilename", 3, "", 80, b.script_rel)
+            + prop(f"{b.inst}.className", 3, b.cls)
+            + "".join(
+                prop(f"{b.inst}.{k}", 3, _value_text(v))
+                for k, v in b.values.items()
+                if not str(v).startswith("%RTMAPS_DIAGRAMDIR%")
+            )
+            + "</Component>\n"
+        )
     return HEADER + body + "</RTMapsDiagram>\n"
 
 
@@ -165,8 +190,9 @@ def _cached_value(b: Bridge, p: Any) -> tuple[int, str, int | None]:
 def internal_cache(b: Bridge, node: Any) -> tuple[str, str, str]:
     """The bridge's internalInputs, internalOutputs and internalProperties strings for this node."""
     ins = "#".join(f"{n};{IO_TYPE_CODES.get(_type_name(i.type), 0)}==" for n, i in node.inputs.items())
-    outs = "#".join(f"{n};{IO_TYPE_CODES.get(_type_name(o.type), 0)}==;{o.declared_buffer}"
-                    for n, o in node.outputs.items())
+    outs = "#".join(
+        f"{n};{IO_TYPE_CODES.get(_type_name(o.type), 0)}==;{o.declared_buffer}" for n, o in node.outputs.items()
+    )
     props = []
     for p in node.properties.values():
         code, value, sub = _cached_value(b, p)
@@ -198,7 +224,11 @@ def python_bridge(b: Bridge, node: Any) -> str:
     s += prop(f"{i}.guard_begin", 0, True, 128)
     s += prop(f"{i}.internalInputs", 3, ins, 128) + prop(f"{i}.internalOutputs", 3, outs, 128)
     s += prop(f"{i}.internalProperties", 3, props, 128)
-    s += prop(f"{i}.deathBehavior", 4, "3|1|WAIT FOR PROCESS INDEFINITELY|KILL PROCESS AFTER TIMEOUT (5sec)|START ANOTHER PROCESS")
+    s += prop(
+        f"{i}.deathBehavior",
+        4,
+        "3|1|WAIT FOR PROCESS INDEFINITELY|KILL PROCESS AFTER TIMEOUT (5sec)|START ANOTHER PROCESS",
+    )
     s += prop(f"{i}.capturePythonPrint", 0, True) + prop(f"{i}.useTCPOnly", 0, False)
     s += prop(f"{i}.FileSHMSize", 1, 15000000) + prop(f"{i}.useNuitka", 0, False)
     s += prop(f"{i}.loadingTimeout", 1, 30000000) + prop(f"{i}.alwaysReloadAtStart", 0, False)
@@ -241,40 +271,92 @@ MODEL = "%RTMAPS_DIAGRAMDIR%/../models/squeezenet1_1_fmnist_pruned.onnx"
 
 
 def _classifier(annotate: bool) -> Bridge:
-    return Bridge("Classifier", (240, 32), "classifier.py", "Classifier", 1,
-                  {"model_file": MODEL, "threads": 1, "top_k": 3, "annotate": annotate},
-                  fifo={"annotated": 4})
+    return Bridge(
+        "Classifier",
+        (240, 32),
+        "classifier.py",
+        "Classifier",
+        1,
+        {"model_file": MODEL, "threads": 1, "top_k": 3, "annotate": annotate},
+        fifo={"annotated": 4},
+    )
 
 
 def camera_diagram() -> str:
     """The vehicle: live camera (device 0; an IP camera's MJPEG URL on the BlueBox) at 30 fps."""
-    bridges = [Bridge("Camera", (40, 32), "camera_input.py", "CameraInput", SAMPLING,
-                      {"source": "0"}, period_us=33333, fifo={"image": 4}),
-               _classifier(True),
-               Bridge("Latency", (440, 32), "latency_meter.py", "LatencyMeter", 1, {"deadline_us": 33333})]
+    bridges = [
+        Bridge(
+            "Camera",
+            (40, 32),
+            "camera_input.py",
+            "CameraInput",
+            SAMPLING,
+            {"source": "0"},
+            period_us=33333,
+            fifo={"image": 4},
+        ),
+        _classifier(True),
+        Bridge("Latency", (440, 32), "latency_meter.py", "LatencyMeter", 1, {"deadline_us": 33333}),
+    ]
     nodes = declarations(bridges, "classify_camera.rtd")
-    return (HEADER + "".join(python_bridge(b, nodes[b.inst]) for b in bridges)
-            + text_viewer("LatencyView", (640, 32)) + image_viewer("ImageView", (440, 160))
-            + connections([("Camera.image", "Classifier.image"), ("Classifier.class_index", "Latency.in"),
-                           ("Latency.text", "LatencyView.input"), ("Classifier.annotated", "ImageView.input")])
-            + "</RTMapsDiagram>\n")
+    return (
+        HEADER
+        + "".join(python_bridge(b, nodes[b.inst]) for b in bridges)
+        + text_viewer("LatencyView", (640, 32))
+        + image_viewer("ImageView", (440, 160))
+        + connections(
+            [
+                ("Camera.image", "Classifier.image"),
+                ("Classifier.class_index", "Latency.in"),
+                ("Latency.text", "LatencyView.input"),
+                ("Classifier.annotated", "ImageView.input"),
+            ]
+        )
+        + "</RTMapsDiagram>\n"
+    )
 
 
 def replay_diagram() -> str:
     """A recorded, labelled clip (image folder) replayed at 100 fps, with accuracy and latency."""
-    bridges = [Bridge("Camera", (40, 32), "camera_input.py", "CameraInput", SAMPLING,
-                      {"source": "%RTMAPS_DIAGRAMDIR%/data/fmnist_clip"}, period_us=10000, fifo={"image": 4}),
-               _classifier(False),
-               Bridge("Latency", (440, 32), "latency_meter.py", "LatencyMeter", 1, {"deadline_us": 100000}),
-               Bridge("Accuracy", (440, 160), "accuracy_meter.py", "AccuracyMeter", 1,
-                      {"labels_file": "%RTMAPS_DIAGRAMDIR%/data/fmnist_clip/labels.txt"})]
+    bridges = [
+        Bridge(
+            "Camera",
+            (40, 32),
+            "camera_input.py",
+            "CameraInput",
+            SAMPLING,
+            {"source": "%RTMAPS_DIAGRAMDIR%/data/fmnist_clip"},
+            period_us=10000,
+            fifo={"image": 4},
+        ),
+        _classifier(False),
+        Bridge("Latency", (440, 32), "latency_meter.py", "LatencyMeter", 1, {"deadline_us": 100000}),
+        Bridge(
+            "Accuracy",
+            (440, 160),
+            "accuracy_meter.py",
+            "AccuracyMeter",
+            1,
+            {"labels_file": "%RTMAPS_DIAGRAMDIR%/data/fmnist_clip/labels.txt"},
+        ),
+    ]
     nodes = declarations(bridges, "classify_replay.rtd")
-    return (HEADER + "".join(python_bridge(b, nodes[b.inst]) for b in bridges)
-            + text_viewer("LatencyView", (640, 32)) + text_viewer("AccuracyView", (640, 160))
-            + connections([("Camera.image", "Classifier.image"), ("Classifier.class_index", "Latency.in"),
-                           ("Classifier.class_index", "Accuracy.class_index"), ("Latency.text", "LatencyView.input"),
-                           ("Accuracy.text", "AccuracyView.input")])
-            + "</RTMapsDiagram>\n")
+    return (
+        HEADER
+        + "".join(python_bridge(b, nodes[b.inst]) for b in bridges)
+        + text_viewer("LatencyView", (640, 32))
+        + text_viewer("AccuracyView", (640, 160))
+        + connections(
+            [
+                ("Camera.image", "Classifier.image"),
+                ("Classifier.class_index", "Latency.in"),
+                ("Classifier.class_index", "Accuracy.class_index"),
+                ("Latency.text", "LatencyView.input"),
+                ("Accuracy.text", "AccuracyView.input"),
+            ]
+        )
+        + "</RTMapsDiagram>\n"
+    )
 
 
 DIAGRAMS = {"classify_camera.rtd": camera_diagram, "classify_replay.rtd": replay_diagram}

@@ -1,6 +1,7 @@
 """Which recorded clip a frame comes from: the camera sends `clip_id(source)` as misc3 with every frame, and
 the accuracy meter compares it with the `# clip: NAME` line of its labels file, so labels are never scored
 against frames of another clip."""
+
 import os
 import zlib
 

@@ -4,6 +4,7 @@ Only what cannot exist on a test machine is replaced: `clip.mp4` by a recorded c
 URL by a local HTTP server that serves that clip, `models/mine.onnx` by a test model, output paths by
 temporary ones.
 """
+
 from __future__ import annotations
 
 import http.server
@@ -15,9 +16,8 @@ import threading
 import time
 
 import cv2
-import pytest
-
 import pipeline_fixtures as F
+import pytest
 
 READMES = [F.REPO / "README.md", F.DIAGRAMS / "README.md", F.COMPONENTS / "README.md"]
 CAMERA_URL = "http://192.168.0.90/mjpg/video.mjpg"
@@ -48,8 +48,13 @@ class _MjpegCamera(http.server.BaseHTTPRequestHandler):
         try:
             for k in range(600):
                 jpg = self.frames[k % len(self.frames)]
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                 + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n")
+                self.wfile.write(
+                    b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                    + str(len(jpg)).encode()
+                    + b"\r\n\r\n"
+                    + jpg
+                    + b"\r\n"
+                )
                 time.sleep(0.02)
         except (BrokenPipeError, ConnectionResetError):
             pass
@@ -85,12 +90,17 @@ def test_the_readmes_show_run_commands():
 
 @pytest.mark.parametrize("where, command", readme_run_commands())
 def test_readme_run_command(where, command, tmp_path, clip_server):
-    text = (command.replace("clip.mp4", str(F.clip("bikes.mp4"))).replace(CAMERA_URL, clip_server)
-            .replace("models/mine.onnx", str(F.digits_model())).replace("out/", f"{tmp_path}/"))
+    text = (
+        command.replace("clip.mp4", str(F.clip("bikes.mp4")))
+        .replace(CAMERA_URL, clip_server)
+        .replace("models/mine.onnx", str(F.digits_model()))
+        .replace("out/", f"{tmp_path}/")
+    )
     args = shlex.split(text)
     assert args[:2] == ["bluefire", "run"]
-    r = subprocess.run([sys.executable, "-m", "training.cli", *args[1:]], cwd=F.REPO, capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "training.cli", *args[1:]], cwd=F.REPO, capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, (command, r.stdout[-2000:], r.stderr[-3000:])
     assert "Traceback" not in r.stderr and "stopped:" in r.stdout
     frames = int(re.search(r"(\d+) frame\(s\) from sources", r.stdout).group(1))

@@ -1,14 +1,15 @@
 """RTMaps fidelity: diagrams saved as RTMaps saves them, the camera formats RTMaps delivers, and an emulator
 that accepts what real public components do (issue 12)."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
 import cv2
 import numpy as np
+import pipeline_fixtures as F
 import pytest
 
-import pipeline_fixtures as F
 from rtmaps_components.emulator import DiagramError, DiagramRunner, load_rtd
 from rtmaps_components.preprocess import BAYER_PATTERNS, frame_to_rgb8
 
@@ -114,8 +115,9 @@ class MiscSink(BaseComponent):
 @pytest.mark.parametrize("flag", [True, False])
 def test_misc_fields_travel_only_with_the_misc_flag(tmp_path, flag):
     (tmp_path / "m.py").write_text(MISC_SRC)
-    body = (F.bridge("S", "m.py", "MiscSource", period=1000, props={"flag": str(flag).lower()})
-            + F.bridge("K", "m.py", "MiscSink"))
+    body = F.bridge("S", "m.py", "MiscSource", period=1000, props={"flag": str(flag).lower()}) + F.bridge(
+        "K", "m.py", "MiscSink"
+    )
     eng = DiagramRunner(F.write_rtd(tmp_path / "m.rtd", body, [("S.out", "K.in")]), clock="sim", echo=False)
     rep = eng.run(frames=3, idle_stop_s=0, max_wall_s=30)
     seen = eng.nodes["K"].obj.seen
@@ -155,8 +157,8 @@ def convert_from_bgr(bgr, seq):
     if seq == "NV12":
         i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
         h, w = bgr.shape[:2]
-        u = i420[h:h + h // 4].reshape(-1)
-        v = i420[h + h // 4:].reshape(-1)
+        u = i420[h : h + h // 4].reshape(-1)
+        v = i420[h + h // 4 :].reshape(-1)
         uv = np.stack([u, v], axis=-1).reshape(h // 2, w)
         return np.concatenate([i420[:h], uv])
     if seq == "YUV":
@@ -252,10 +254,17 @@ class RawSource(BaseComponent):
 def run_classifier(tmp_path, frames, seq, props=None):
     np.save(tmp_path / "frames.npy", frames)
     (tmp_path / "raw.py").write_text(CAMERA_SRC)
-    body = (F.bridge("Src", "raw.py", "RawSource", period=1000, props={"frames": str(tmp_path / "frames.npy"), "seq": seq})
-            + F.bridge("Classifier", str(F.COMPONENTS / "classifier.py"), "Classifier",
-                       props={"model_file": str(F.digits_model()), "backend": "onnxruntime", **(props or {})}))
-    eng = DiagramRunner(F.write_rtd(tmp_path / "c.rtd", body, [("Src.image", "Classifier.image")]), clock="sim", echo=False)
+    body = F.bridge(
+        "Src", "raw.py", "RawSource", period=1000, props={"frames": str(tmp_path / "frames.npy"), "seq": seq}
+    ) + F.bridge(
+        "Classifier",
+        str(F.COMPONENTS / "classifier.py"),
+        "Classifier",
+        props={"model_file": str(F.digits_model()), "backend": "onnxruntime", **(props or {})},
+    )
+    eng = DiagramRunner(
+        F.write_rtd(tmp_path / "c.rtd", body, [("Src.image", "Classifier.image")]), clock="sim", echo=False
+    )
     got = {}
 
     def grab(engine, node):
@@ -343,20 +352,28 @@ class Consumer(BaseComponent):
 
 def test_emulator_accepts_real_component_idioms(tmp_path):
     (tmp_path / "r.py").write_text(REAL_STYLE)
-    extra = ('<Property LongName="P.logDebug" Type="0">false</Property>'
-             '<Property LongName="P.showTracebackInConsole" Type="0">true</Property>'
-             '<Property LongName="P.memorySize" Type="1">10000000</Property>')
-    body = (F.bridge("P", "r.py", "Producer", period=1000, props={"folder": str(tmp_path)}).replace(
-        "</Component>", extra + "</Component>")
+    extra = (
+        '<Property LongName="P.logDebug" Type="0">false</Property>'
+        '<Property LongName="P.showTracebackInConsole" Type="0">true</Property>'
+        '<Property LongName="P.memorySize" Type="1">10000000</Property>'
+    )
+    body = (
+        F.bridge("P", "r.py", "Producer", period=1000, props={"folder": str(tmp_path)}).replace(
+            "</Component>", extra + "</Component>"
+        )
         + F.bridge("C", "r.py", "Consumer")
         + '<Component InstanceName="V" Model="ImageViewer" Version="7.10.4" x="0" y="0" z="0">'
-          '<Input LongName="V.input" Name="input"><Property LongName="V.input.readerType" Type="1">2</Property></Input>'
-          '<Input LongName="V.iDrawingObjects" Name="iDrawingObjects"/></Component>'
+        '<Input LongName="V.input" Name="input"><Property LongName="V.input.readerType" Type="1">2</Property></Input>'
+        '<Input LongName="V.iDrawingObjects" Name="iDrawingObjects"/></Component>'
         + '<Component InstanceName="D" Model="DataViewer" Version="2.0.15" x="0" y="0" z="0">'
-          '<Input LongName="D.input_0" Name="input_0"><Property LongName="D.input_0.readerType" Type="1">4</Property>'
-          '</Input></Component>')
-    d = F.write_rtd(tmp_path / "r.rtd", body, [("P.bytes", "C.bytes"), ("P.vec", "C.vec"), ("P.img16", "V.input"),
-                                               ("P.vec", "D.input_0")])
+        '<Input LongName="D.input_0" Name="input_0"><Property LongName="D.input_0.readerType" Type="1">4</Property>'
+        "</Input></Component>"
+    )
+    d = F.write_rtd(
+        tmp_path / "r.rtd",
+        body,
+        [("P.bytes", "C.bytes"), ("P.vec", "C.vec"), ("P.img16", "V.input"), ("P.vec", "D.input_0")],
+    )
     eng = DiagramRunner(d, clock="sim", echo=False)
     rep = eng.run(frames=2, idle_stop_s=0, max_wall_s=30)
     assert rep["exceptions"] == 0 and rep["errors"] == 0, rep["messages"]
@@ -369,25 +386,30 @@ def test_emulator_accepts_real_component_idioms(tmp_path):
         DiagramRunner(d, clock="sim", overrides=[f"P.folder={tmp_path / 'nope'}"], echo=False).load()
 
 
-@pytest.mark.parametrize("where, code, match", [
-    ("init", "raise ValueError('bad camera')", r"X: Thing.__init__ raised ValueError: bad camera"),
-    ("dyn", "raise KeyError('k')", r"X: Thing.Dynamic raised KeyError"),
-    ("dyn", "import sys; sys.exit(3)", r"X: Thing.Dynamic called sys.exit\(3\)"),
-])
+@pytest.mark.parametrize(
+    "where, code, match",
+    [
+        ("init", "raise ValueError('bad camera')", r"X: Thing.__init__ raised ValueError: bad camera"),
+        ("dyn", "raise KeyError('k')", r"X: Thing.Dynamic raised KeyError"),
+        ("dyn", "import sys; sys.exit(3)", r"X: Thing.Dynamic called sys.exit\(3\)"),
+    ],
+)
 def test_component_raising_in_init_or_dynamic_is_a_one_line_error(tmp_path, where, code, match):
     init = code if where == "init" else "pass"
     dyn = code if where == "dyn" else "pass"
     (tmp_path / "t.py").write_text(
         "import rtmaps.types\nfrom rtmaps.base_component import BaseComponent\n"
         f"class Thing(BaseComponent):\n    def __init__(self):\n        BaseComponent.__init__(self)\n        {init}\n"
-        f"    def Dynamic(self):\n        {dyn}\n")
+        f"    def Dynamic(self):\n        {dyn}\n"
+    )
     with pytest.raises(DiagramError, match=match):
         DiagramRunner(F.write_rtd(tmp_path / "t.rtd", F.bridge("X", "t.py", "Thing")), clock="sim", echo=False).load()
 
 
 def test_macro_component_is_reported_by_name(tmp_path):
-    body = ('<MacroComponent InstanceName="Videos_1" Model="Videos_3D_transform" x="0" y="0" z="0"/>'
-            + F.bridge("X", str(F.COMPONENTS / "latency_meter.py"), "LatencyMeter"))
+    body = '<MacroComponent InstanceName="Videos_1" Model="Videos_3D_transform" x="0" y="0" z="0"/>' + F.bridge(
+        "X", str(F.COMPONENTS / "latency_meter.py"), "LatencyMeter"
+    )
     with pytest.raises(DiagramError, match=r"MacroComponent.*Videos_1 \(Videos_3D_transform\).*not supported"):
         load_rtd(F.write_rtd(tmp_path / "m.rtd", body))
 
@@ -396,16 +418,21 @@ def test_triggered_component_without_inputs_is_warned(tmp_path):
     (tmp_path / "t.py").write_text(
         "import rtmaps.types\nfrom rtmaps.base_component import BaseComponent\n"
         "class Thing(BaseComponent):\n    def __init__(self):\n        BaseComponent.__init__(self)\n"
-        "    def Dynamic(self):\n        self.add_output('o', rtmaps.types.AUTO)\n")
-    eng = DiagramRunner(F.write_rtd(tmp_path / "t.rtd", F.bridge("X", "t.py", "Thing", policy=3)), clock="sim", echo=False)
+        "    def Dynamic(self):\n        self.add_output('o', rtmaps.types.AUTO)\n"
+    )
+    eng = DiagramRunner(
+        F.write_rtd(tmp_path / "t.rtd", F.bridge("X", "t.py", "Thing", policy=3)), clock="sim", echo=False
+    )
     rep = eng.run(duration_s=0.01, idle_stop_s=0)
     assert any("Triggered by First Input' with no input" in m["message"] for m in rep["messages"])
 
 
 def test_dotted_port_names_parse(tmp_path):
-    body = ('<Component InstanceName="P" Model="PythonBridge" Version="4.9.0" x="0" y="0" z="0">'
-            '<Output LongName="P.recording.output" Name="recording.output">'
-            '<Property LongName="P.recording.output.fifosize" Type="1">32</Property></Output></Component>')
+    body = (
+        '<Component InstanceName="P" Model="PythonBridge" Version="4.9.0" x="0" y="0" z="0">'
+        '<Output LongName="P.recording.output" Name="recording.output">'
+        '<Property LongName="P.recording.output.fifosize" Type="1">32</Property></Output></Component>'
+    )
     d = load_rtd(F.write_rtd(tmp_path / "p.rtd", body, [("P.recording.output", "P.recording.output")]))
     port = d.components["P"].outputs["recording.output"]
     assert set(port.properties) == {"fifosize"} and port.properties["fifosize"].text == "32"
@@ -417,8 +444,10 @@ def test_overrides_do_not_change_the_callers_diagram(tmp_path):
     before = {k: dict(c.properties) for k, c in d.components.items()}
     DiagramRunner(d, clock="sim", overrides=["Camera.loop=true", "Camera.image.fifosize=2"], echo=False).load()
     assert {k: dict(c.properties) for k, c in d.components.items()} == before
-    assert "fifosize" not in d.components["Camera"].outputs.get("image", type("P", (), {"properties": {}})).properties \
+    assert (
+        "fifosize" not in d.components["Camera"].outputs.get("image", type("P", (), {"properties": {}})).properties
         or d.components["Camera"].outputs["image"].properties["fifosize"].text == "4"
+    )
 
 
 # ---------------------------------------------------------------- one native call on the frame as delivered
@@ -430,8 +459,13 @@ def test_native_frame_call_matches_python_preprocessing(seq):
     nat = load_model(F.digits_model(), backend="native")
     bgr = _frames(8, 50)
     for f in bgr:
-        frame = {"BGR": f, "RGB": cv2.cvtColor(f, cv2.COLOR_BGR2RGB), "GRAY": cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)[..., None],
-                 "RGBA": cv2.cvtColor(f, cv2.COLOR_BGR2RGBA), "BGRA": cv2.cvtColor(f, cv2.COLOR_BGR2BGRA)}[seq]
+        frame = {
+            "BGR": f,
+            "RGB": cv2.cvtColor(f, cv2.COLOR_BGR2RGB),
+            "GRAY": cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)[..., None],
+            "RGBA": cv2.cvtColor(f, cv2.COLOR_BGR2RGBA),
+            "BGRA": cv2.cvtColor(f, cv2.COLOR_BGR2BGRA),
+        }[seq]
         one_call = nat.classify_frame(np.ascontiguousarray(frame), seq)
         python = nat.classify(frame, seq)
         # each resized value within one level of OpenCV's: logits agree closely, the class always
@@ -440,7 +474,9 @@ def test_native_frame_call_matches_python_preprocessing(seq):
 
 
 def test_a_stale_bridge_cache_is_warned_about(tmp_path):
-    text = F.REPLAY.read_text().replace("class_index;0==;0#label;0==;128", "class_index;0==;0#old_port;0==;1#label;0==;128")
+    text = F.REPLAY.read_text().replace(
+        "class_index;0==;0#label;0==;128", "class_index;0==;0#old_port;0==;1#label;0==;128"
+    )
     stale = F.DIAGRAMS / "stale_test_copy.rtd"  # beside the original: its relative paths must resolve
     try:
         stale.write_text(text)

@@ -1,5 +1,6 @@
 """Fault behaviour of `bluefire run`, the emulator and the camera (issue 15): nothing lost, nothing silently wrong,
 no bare tracebacks, bounded resources. Each test failed before its fix."""
+
 from __future__ import annotations
 
 import os
@@ -11,17 +12,18 @@ import time
 import zlib
 
 import cv2
+import pipeline_fixtures as F
 import pytest
 
-import pipeline_fixtures as F
 from rtmaps_components.emulator import DiagramError, DiagramRunner, load_rtd
 
 BLUEFIRE = [sys.executable, "-m", "training.cli"]
 
 
 def run_cli(args, timeout=300, **kw):
-    return subprocess.run(BLUEFIRE + [str(a) for a in args], capture_output=True, text=True, timeout=timeout,
-                          cwd=F.REPO, **kw)
+    return subprocess.run(
+        BLUEFIRE + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, cwd=F.REPO, **kw
+    )
 
 
 # ---------------------------------------------------------------- diagram files
@@ -45,9 +47,11 @@ def test_dev_zero_and_directories_are_refused_before_reading(tmp_path):
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
 def test_dtd_is_refused_whatever_the_encoding(tmp_path, encoding):
-    text = (f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n'
-            '<!DOCTYPE r [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
-            f'<RTMapsDiagram {F.NS}><Component InstanceName="&b;" Model="X"/></RTMapsDiagram>')
+    text = (
+        f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n'
+        '<!DOCTYPE r [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        f'<RTMapsDiagram {F.NS}><Component InstanceName="&b;" Model="X"/></RTMapsDiagram>'
+    )
     p = tmp_path / "bomb.rtd"
     data = text.encode(encoding)
     if encoding in ("utf-16-le", "utf-16-be"):
@@ -58,23 +62,29 @@ def test_dtd_is_refused_whatever_the_encoding(tmp_path, encoding):
 
 
 # ---------------------------------------------------------------- one-line errors before any work
-@pytest.mark.parametrize("override, match", [
-    ("Camera.image.fifosize=inf", "fifosize: expected a finite integer"),
-    ("Camera.samplingPeriod=1e999", "samplingPeriod: expected a finite integer"),
-    ("Camera.image.fifosize=nan", "fifosize: expected a finite integer"),
-    ("Classifier.image.readerType=3", "readerType 3 is not emulated"),
-])
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ("Camera.image.fifosize=inf", "fifosize: expected a finite integer"),
+        ("Camera.samplingPeriod=1e999", "samplingPeriod: expected a finite integer"),
+        ("Camera.image.fifosize=nan", "fifosize: expected a finite integer"),
+        ("Classifier.image.readerType=3", "readerType 3 is not emulated"),
+    ],
+)
 def test_bad_numbers_in_a_diagram_are_one_line_errors(override, match):
     with pytest.raises(DiagramError, match=match):
         DiagramRunner(F.REPLAY, clock="sim", overrides=[override], echo=False).load()
 
 
-@pytest.mark.parametrize("flags, match", [
-    (["--duration", "nan"], "--duration must be a finite number"),
-    (["--duration", "-1"], "--duration must be a finite number"),
-    (["--idle-stop", "inf"], "--idle-stop must be a finite number"),
-    (["--set", "Camera.image.fifosize=inf"], "fifosize: expected a finite integer"),
-])
+@pytest.mark.parametrize(
+    "flags, match",
+    [
+        (["--duration", "nan"], "--duration must be a finite number"),
+        (["--duration", "-1"], "--duration must be a finite number"),
+        (["--idle-stop", "inf"], "--idle-stop must be a finite number"),
+        (["--set", "Camera.image.fifosize=inf"], "fifosize: expected a finite integer"),
+    ],
+)
 def test_bad_flags_are_one_line_errors_before_any_work(flags, match):
     r = run_cli(["run", F.REPLAY, *flags])
     assert r.returncode == 2 and match in r.stderr and "Traceback" not in r.stderr, r.stderr
@@ -118,8 +128,17 @@ def faulty(tmp_path, top="", birth="pass", core="pass"):
 
 
 def test_a_run_with_component_exceptions_exits_non_zero(tmp_path):
-    r = run_cli(["run", faulty(tmp_path, core="raise RuntimeError('every frame')"), "--clock", "sim", "--duration",
-                 "0.03", "--quiet"])
+    r = run_cli(
+        [
+            "run",
+            faulty(tmp_path, core="raise RuntimeError('every frame')"),
+            "--clock",
+            "sim",
+            "--duration",
+            "0.03",
+            "--quiet",
+        ]
+    )
     assert r.returncode == 1 and "30 component exception(s)" in r.stdout, (r.stdout, r.stderr)
     ok = run_cli(["run", faulty(tmp_path), "--clock", "sim", "--frames", "30", "--quiet"])
     assert ok.returncode == 0, ok.stderr
@@ -138,9 +157,23 @@ def test_sys_exit_in_a_component_is_that_components_error(tmp_path, where):
 
 def test_sigterm_stops_like_ctrl_c_with_death_summary_report_and_csv(tmp_path):
     csv, report = tmp_path / "lat.csv", tmp_path / "r.json"
-    p = subprocess.Popen(BLUEFIRE + ["run", str(F.REPLAY), "--set", "Camera.loop=true", "--set", f"Latency.csv_file={csv}",
-                                     "--report", str(report)], cwd=F.REPO, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        BLUEFIRE
+        + [
+            "run",
+            str(F.REPLAY),
+            "--set",
+            "Camera.loop=true",
+            "--set",
+            f"Latency.csv_file={csv}",
+            "--report",
+            str(report),
+        ],
+        cwd=F.REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline and not csv.is_file():  # created in the latency meter's Birth
@@ -160,8 +193,12 @@ def test_sigterm_stops_like_ctrl_c_with_death_summary_report_and_csv(tmp_path):
 
 # ---------------------------------------------------------------- camera files
 def _camera_run(tmp_path, source, kind="auto", extra=(), frames=None):
-    d = DiagramRunner(F.REPLAY, clock="sim", echo=False,
-               overrides=F.replay_overrides(F.digits_model(), source, "", kind) + list(extra))
+    d = DiagramRunner(
+        F.REPLAY,
+        clock="sim",
+        echo=False,
+        overrides=F.replay_overrides(F.digits_model(), source, "", kind) + list(extra),
+    )
     return d.run(frames=frames, idle_stop_s=0.5, max_wall_s=60)
 
 
@@ -241,7 +278,8 @@ def test_real_clock_slow_consumer_reports_that_the_produced_rate_fell(tmp_path):
     (tmp_path / "f.py").write_text(FAULTY.format(top="", birth="pass", core="pass"))
     body = F.bridge("A", "f.py", "Faulty", period=5000) + F.bridge("S", "slow.py", "Slow")
     rep = DiagramRunner(F.write_rtd(tmp_path / "s.rtd", body, [("A.out", "S.a")]), clock="real", echo=False).run(
-        duration_s=0.6, idle_stop_s=0)
+        duration_s=0.6, idle_stop_s=0
+    )
     fell = rep["rate_fell"]["A"]
     assert fell["ticks_missed"] > fell["ticks"] and fell["achieved_hz"] < 0.5 * fell["asked_hz"]
     assert rep["dropped"] == 0  # not frames dropped: frames not produced, and the summary says so
