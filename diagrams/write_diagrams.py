@@ -282,21 +282,29 @@ def _classifier(annotate: bool) -> Bridge:
     )
 
 
+def _camera(source: str, period_us: int) -> Bridge:
+    return Bridge(
+        "Camera",
+        (40, 32),
+        "camera_input.py",
+        "CameraInput",
+        SAMPLING,
+        {"source": source},
+        period_us=period_us,
+        fifo={"image": 4},
+    )
+
+
+def _latency(deadline_us: int) -> Bridge:
+    return Bridge("Latency", (440, 32), "latency_meter.py", "LatencyMeter", 1, {"deadline_us": deadline_us})
+
+
 def camera_diagram() -> str:
     """The vehicle: live camera (device 0; an IP camera's MJPEG URL on the BlueBox) at 30 fps."""
     bridges = [
-        Bridge(
-            "Camera",
-            (40, 32),
-            "camera_input.py",
-            "CameraInput",
-            SAMPLING,
-            {"source": "0"},
-            period_us=33333,
-            fifo={"image": 4},
-        ),
+        _camera("0", 33333),
         _classifier(True),
-        Bridge("Latency", (440, 32), "latency_meter.py", "LatencyMeter", 1, {"deadline_us": 33333}),
+        _latency(33333),
     ]
     nodes = declarations(bridges, "classify_camera.rtd")
     return (
@@ -319,18 +327,9 @@ def camera_diagram() -> str:
 def replay_diagram() -> str:
     """A recorded, labelled clip (image folder) replayed at 100 fps, with accuracy and latency."""
     bridges = [
-        Bridge(
-            "Camera",
-            (40, 32),
-            "camera_input.py",
-            "CameraInput",
-            SAMPLING,
-            {"source": "%RTMAPS_DIAGRAMDIR%/data/fmnist_clip"},
-            period_us=10000,
-            fifo={"image": 4},
-        ),
+        _camera("%RTMAPS_DIAGRAMDIR%/data/fmnist_clip", 10000),
         _classifier(False),
-        Bridge("Latency", (440, 32), "latency_meter.py", "LatencyMeter", 1, {"deadline_us": 100000}),
+        _latency(100000),
         Bridge(
             "Accuracy",
             (440, 160),
