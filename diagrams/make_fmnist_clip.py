@@ -31,10 +31,11 @@ def make_clip(out: Path, per_class: int = 20, seed: int = 0, folder: str = FASHI
     for k, i in enumerate(picks):
         if not cv2.imwrite(str(out / f"{k:06d}.png"), test.images[i][..., 0]):
             raise OSError(f"{out}: cannot write frame {k}")
-    (out / "labels.txt").write_text("".join(f"{int(test.labels[i])}\n" for i in picks))
+    # `# clip:` lets the accuracy meter refuse to score frames of another clip against these labels
+    (out / "labels.txt").write_text(f"# clip: {out.name}\n" + "".join(f"{int(test.labels[i])}\n" for i in picks))
     (out / "README.txt").write_text(
         f"{len(picks)} Fashion-MNIST test images ({per_class} per class, seed {seed}), 28x28 gray PNG.\n"
-        f"labels.txt: line k = class of frame k. Classes: {', '.join(FASHION_CLASSES)}.\n"
+        f"labels.txt: '# clip: {out.name}', then line k = class of frame k. Classes: {', '.join(FASHION_CLASSES)}.\n"
         "Fashion-MNIST (c) Zalando SE, MIT licence. Made by diagrams/make_fmnist_clip.py.\n")
     return len(picks)
 

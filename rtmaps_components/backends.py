@@ -36,6 +36,9 @@ def native_status() -> tuple[bool, str]:
     return True, "native engine available"
 
 
+NATIVE_FRAME_SEQS = ("RGB", "BGR", "GRAY", "RGBA", "BGRA")  # layouts the native engine's run_image reads
+
+
 @dataclass
 class LoadedModel:
     """A ready model: `run` takes float32 NCHW, `classify` one uint8 image in any channel_seq."""
@@ -72,6 +75,16 @@ class LoadedModel:
     def classify(self, image: np.ndarray, channel_seq: str = "RGB") -> np.ndarray:
         """One uint8 image -> (num_classes,) logits, preprocessed by the shared `Preprocessing.apply`."""
         return self.run(self.prep.apply(image, channel_seq))[0]
+
+    def classify_frame(self, image: np.ndarray, channel_seq: str = "RGB") -> np.ndarray:
+        """One frame as delivered -> (num_classes,) logits. On the native backend, for an 8-bit RGB, BGR, GRAY,
+        RGBA or BGRA frame and a bilinear model, one native call preprocesses and classifies the frame itself
+        (no Python resize or normalise, no float temporaries; each resized value within one level of
+        `Preprocessing.apply`); anything else goes through `classify`."""
+        if (self.backend == "native" and channel_seq in NATIVE_FRAME_SEQS and self.prep.resize == "bilinear"
+                and isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.flags.c_contiguous):
+            return self._impl.run_image(image, channel_seq)
+        return self.classify(image, channel_seq)
 
 
 def check_model_file(path: str | os.PathLike) -> str:

@@ -2,12 +2,16 @@
 
 Output `image`: IPL_IMAGE, interleaved 8-bit BGR, `ts` = capture time (`rt.current_time()`, µs),
 `misc1` = the frame's index in its source (position in a file or folder; frames since start for
-a device or stream). Paced by the bridge's Sampling policy (`samplingPeriod`).
+a device or stream), `misc3` = `clip_id(source)` (the accuracy meter checks it against its labels),
+sent with MiscFlag set in `Ioelt.type`. Paced by the bridge's Sampling policy (`samplingPeriod`).
 A failed read on a device or stream is a warning and a reconnect with exponential back-off;
-an undecodable file in a folder is a warning and is skipped; the end of a file or folder stops
-the output, or rewinds when `loop` is set.
+an undecodable, truncated or oversized file in a folder is a warning and is skipped (counted);
+a video file that cannot be opened or decoded is an error; the end of a file or folder stops the
+output, or rewinds when `loop` is set. No frame larger than `max_pixels` is decoded: image headers
+and video stream sizes are checked first.
 """
 import os
+import struct
 
 import cv2
 import numpy as np
@@ -17,10 +21,59 @@ import rtmaps.reading_policy
 import rtmaps.types
 from rtmaps.base_component import BaseComponent
 
+from rtmaps_components.clip import clip_id
 from rtmaps_components.rate_limit import RateLimitedReporter
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 KINDS = ("auto", "device", "file", "folder", "stream")
+DEFAULT_MAX_PIXELS = 40_000_000  # a 8K UHD frame is 33 MP; a 20000x20000 "PNG bomb" is 400 MP
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
+MISC_FLAG = rt.DataTypes.CTypes.MiscFlag
+
+
+def image_size(data):
+    """(width, height) from a PNG, JPEG, BMP or PNM header, or None when the format is not one of those."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data[:2] == b"BM" and len(data) >= 26:
+        w, h = struct.unpack("<ii", data[18:26])
+        return abs(w), abs(h)
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                return (0, 0)  # not a marker where one must be: corrupt
+            marker = data[i + 1]
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                i += 2
+                continue
+            length = struct.unpack(">H", data[i + 2:i + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start-of-frame segment
+                h, w = struct.unpack(">HH", data[i + 5:i + 9])
+                return w, h
+            i += 2 + length
+        return (0, 0)
+    if data[:1] == b"P" and data[1:2] in b"123456":
+        parts = data[2:64].split()
+        try:
+            return int(parts[0]), int(parts[1])
+        except (ValueError, IndexError):
+            return (0, 0)
+    return None
+
+
+def check_image_file(path, data, max_pixels):
+    """Why an image file must not be decoded (oversized, truncated), or None."""
+    size = image_size(data)
+    if size is not None:
+        w, h = size
+        if w <= 0 or h <= 0:
+            return "has a corrupt header"
+        if w * h > max_pixels:
+            return f"declares {w}x{h} pixels, over max_pixels {max_pixels}"
+    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
+        return "is a truncated JPEG (no end-of-image marker)"
+    return None
 
 
 def detect_kind(source):
@@ -37,9 +90,10 @@ def detect_kind(source):
 class _FolderSource:
     """Sorted image files of a folder, read one by one."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, max_pixels=DEFAULT_MAX_PIXELS):
         self.files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
         self.folder = folder
+        self.max_pixels = max_pixels
         self.pos = 0
 
     def read(self):
@@ -48,10 +102,21 @@ class _FolderSource:
             return "end", None, None
         i, self.pos = self.pos, self.pos + 1
         path = os.path.join(self.folder, self.files[i])
-        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        try:
+            if os.path.getsize(path) > MAX_IMAGE_BYTES:
+                return "bad", f"{path} is over {MAX_IMAGE_BYTES} bytes", i
+            with open(path, "rb") as f:
+                data = f.read(MAX_IMAGE_BYTES + 1)
+        except OSError as e:
+            return "bad", f"{path} cannot be read ({e.strerror or e})", i
+        why = check_image_file(path, data, self.max_pixels)
+        if why is not None:
+            return "bad", f"{path} {why}", i
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if img is None:
-            reason = "is missing" if not os.path.exists(path) else "cannot be decoded"
-            return "bad", f"{path} {reason}", i
+            return "bad", f"{path} cannot be decoded", i
+        if img.shape[0] * img.shape[1] > self.max_pixels:
+            return "bad", f"{path} decodes to {img.shape[1]}x{img.shape[0]} pixels, over max_pixels", i
         return "frame", img, i
 
     def rewind(self):
@@ -83,6 +148,9 @@ class _CaptureSource:
     def opened(self):
         return self.cap.isOpened()
 
+    def frame_size(self):
+        return int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
     def read(self):
         ok, img = self.cap.read()
         if not ok or img is None:
@@ -105,7 +173,9 @@ class CameraInput(BaseComponent):
 
     def Dynamic(self):
         self.add_output("image", rtmaps.types.IPL_IMAGE)
-        self.add_property("source", "0")  # device index, video file, image folder or stream URL
+        # device index, video file, image folder or stream URL; a FILE property so that a diagram can hold
+        # a file or folder relative to itself (%RTMAPS_DIAGRAMDIR%)
+        self.add_property("source", "0", subtype=rtmaps.types.FILE)
         self.add_property("source_kind", "5|0|auto|device|file|folder|stream", rtmaps.types.ENUM)
         self.add_property("width", 0)  # requested size; 0 keeps the source's own
         self.add_property("height", 0)
@@ -114,6 +184,7 @@ class CameraInput(BaseComponent):
         self.add_property("reconnect_min_us", 200000)  # first back-off after a failure
         self.add_property("reconnect_max_us", 5000000)  # back-off doubles up to this
         self.add_property("timeout_ms", 2000)  # open/read timeout of a stream URL
+        self.add_property("max_pixels", DEFAULT_MAX_PIXELS)  # larger frames are refused before decoding
 
     def Birth(self):
         self.source = str(self.properties["source"].data)
@@ -126,6 +197,8 @@ class CameraInput(BaseComponent):
         self.backoff_min = max(1, int(self.properties["reconnect_min_us"].data))
         self.backoff_max = max(self.backoff_min, int(self.properties["reconnect_max_us"].data))
         self.timeout_ms = max(1, int(self.properties["timeout_ms"].data))
+        self.max_pixels = max(1, int(self.properties["max_pixels"].data))
+        self.clip = clip_id(self.source)
         self.backoff = self.backoff_min
         self.retry_at = 0
         self.done = False
@@ -138,15 +211,33 @@ class CameraInput(BaseComponent):
             rt.report_error(f"camera: {self.kind} {self.source!r} does not exist")
             self.done = True
             return
-        if not self._open():
-            self._schedule_reconnect(rt.current_time(), f"cannot open {self.kind} {self.source!r}")
+        if self.kind == "folder" and not os.path.isdir(self.source):
+            rt.report_error(f"camera: source_kind is folder but {self.source!r} is not a folder")
+            self.done = True
+            return
+        if self.kind == "file" and not os.path.isfile(self.source):
+            rt.report_error(f"camera: source_kind is file but {self.source!r} is not a file")
+            self.done = True
+            return
+        opened = self._open()
+        if self.kind == "file" and not opened:  # a file does not come back: an error, not a reconnect loop
+            rt.report_error(f"camera: cannot open or decode the video file {self.source!r}{self.why}")
+            self.done = True
+        elif not opened:
+            self._schedule_reconnect(rt.current_time(), f"cannot open {self.kind} {self.source!r}{self.why}")
 
     def _open(self):
+        self.why = ""
         if self.kind == "folder":
-            self.src = _FolderSource(self.source)
+            self.src = _FolderSource(self.source, self.max_pixels)
             return True
         src = _CaptureSource(self.source, self.kind, self.width, self.height, self.fps, self.timeout_ms)
         if not src.opened():
+            src.release()
+            return False
+        w, h = src.frame_size()
+        if w * h > self.max_pixels:
+            self.why = f" ({w}x{h} pixels per frame, over max_pixels {self.max_pixels})"
             src.release()
             return False
         self.src = src
@@ -178,7 +269,10 @@ class CameraInput(BaseComponent):
             self.warn.report("bad", f"camera: skipping frame {index}: {img}", now)
             return
         if status == "end":
-            if self.kind in ("device", "stream"):
+            if self.kind == "file" and self.emitted == 0 and self.bad_frames == 0:
+                rt.report_error(f"camera: the video file {self.source!r} opened but no frame could be decoded")
+                self.done = True
+            elif self.kind in ("device", "stream"):
                 self._schedule_reconnect(now, f"read failed on {self.kind} {self.source!r}")
             elif self.loop and self.emitted > 0:
                 self.src.rewind()
@@ -199,6 +293,8 @@ class CameraInput(BaseComponent):
         out.ts = rt.current_time()
         out.misc1 = int(index)
         out.misc2 = self.emitted
+        out.misc3 = self.clip
+        out.type = MISC_FLAG  # misc1..3 travel only with this flag [Intempora examples]
         self.outputs["image"].write(out)
         self.emitted += 1
 

@@ -1,7 +1,11 @@
 """RTMaps PythonBridge component: classify each incoming image with a bluefire ONNX model.
 
-Input `image` (IPL_IMAGE, any of RGB/BGR/RGBA/BGRA/GRAY). Outputs, each stamped with the input
-frame's `ts` and `misc1` (frame number) so latency and accuracy can be measured downstream:
+Input `image` (IPL_IMAGE): BGR/RGB/BGRA/RGBA/GRAY 8-bit, GRAY 16-bit (mono16), YUV 4:2:2 packed
+(UYVY/YUYV/YUY2/YVYU), 4:2:0 planar (I420/IYUV/YV12/NV12/NV21), 4:4:4 (YUV), converted exactly with
+OpenCV; a raw Bayer mosaic labelled GRAY is demosaiced when `bayer_pattern` names its layout.
+Any other format is refused, once per format with a message naming it and the converter to put
+in front, then counted. Outputs, each stamped with the input frame's `ts` and `misc1..3` (frame
+number, clip id; sent with MiscFlag) so latency and accuracy can be measured downstream:
 `class_index` (INTEGER32), `label` (TEXT_ASCII), `scores` (FLOAT32 softmax, one per class),
 `topk` (INTEGER32, the k best classes) and, with `annotate`, `annotated` (IPL_IMAGE).
 The preprocessing (size, colour, normalisation) is read from the model file's metadata, never
@@ -16,15 +20,20 @@ import rtmaps.types
 from rtmaps.base_component import BaseComponent
 
 from rtmaps_components.backends import ModelLoadError, load_model
-from rtmaps_components.rate_limit import RateLimitedReporter
+from rtmaps_components.preprocess import BAYER_PATTERNS
 
 LABEL_BUFFER = 128
 MAX_TOP_K = 64
+CT = rt.DataTypes.CTypes
 
 
-def softmax(logits):
-    z = np.exp(logits - np.max(logits))
-    return (z / z.sum()).astype(np.float32)
+def softmax(logits, out=None):
+    """float32 softmax, into `out` when given (the classifier reuses one buffer per run)."""
+    out = np.empty(logits.shape, np.float32) if out is None else out
+    np.subtract(logits, np.max(logits), out=out)
+    np.exp(out, out=out)
+    out /= out.sum()
+    return out
 
 
 class Classifier(BaseComponent):
@@ -43,14 +52,17 @@ class Classifier(BaseComponent):
         self.add_property("threads", 1)
         self.add_property("top_k", 5)
         self.add_property("annotate", False)  # adds the `annotated` image output
+        # the layout of a raw sensor mosaic that arrives labelled GRAY; none = a true gray image
+        self.add_property("bayer_pattern", f"{len(BAYER_PATTERNS)}|0|" + "|".join(BAYER_PATTERNS), rtmaps.types.ENUM)
         if self.get_property("annotate"):
             self.add_output("annotated", rtmaps.types.IPL_IMAGE)
 
     def Birth(self):
         self.model = None
         self.refused = 0
+        self.refused_formats = {}  # channel_seq -> frames refused; the first of each is reported
         self.classified = 0
-        self.warn = RateLimitedReporter(rt.report_warning)
+        self.bayer = self.properties["bayer_pattern"].get_selected_value()
         path = str(self.properties["model_file"].data)
         backend = self.properties["backend"].get_selected_value()
         threads = int(self.properties["threads"].data)
@@ -61,6 +73,7 @@ class Classifier(BaseComponent):
             rt.report_error(f"classifier: cannot load the model: {e}")
             return
         n = self.model.num_classes
+        self.probs = np.empty(n, np.float32)  # reused every frame: a write copies it into the output
         self.k = max(1, min(int(self.properties["top_k"].data), n, MAX_TOP_K))
         self.outputs["scores"].alloc_output_buffer(n)
         self.outputs["topk"].alloc_output_buffer(self.k)
@@ -68,11 +81,12 @@ class Classifier(BaseComponent):
         rt.report_info(f"classifier: {path} on {self.model.backend} ({threads} thread(s)), input "
                        f"{prep.input_size[0]}x{prep.input_size[1]} {prep.color}, {n} classes")
 
-    def _write(self, name, data, src):
+    def _write(self, name, data, src, ctype=0):
         out = rtmaps.types.Ioelt()
         out.data = data
         out.ts = src.ts
         out.misc1, out.misc2, out.misc3 = src.misc1, src.misc2, src.misc3
+        out.type = ctype | CT.MiscFlag  # without MiscFlag the frame number would not travel
         self.outputs[name].write(out)
 
     def Core(self):
@@ -82,22 +96,26 @@ class Classifier(BaseComponent):
         img = elt.data
         seq = str(getattr(img, "channel_seq", "?")).upper()
         try:
-            x = self.model.prep.apply(img.image_data, seq)
+            if self.bayer == "none":  # on the native backend: one call, preprocessing + inference, on the frame itself
+                logits = self.model.classify_frame(img.image_data, seq)
+            else:
+                logits = self.model.run(self.model.prep.apply(img.image_data, seq, self.bayer))[0]
         except (ValueError, AttributeError, TypeError, cv2.error) as e:
             self.refused += 1
-            self.warn.report("refused", f"classifier: refusing frame {elt.misc1} ({seq}): {e}", rt.current_time())
+            self.refused_formats[seq] = self.refused_formats.get(seq, 0) + 1
+            if self.refused_formats[seq] == 1:  # once per format, clearly; then only counted
+                rt.report_warning(f"classifier: refusing {seq} frames (first: frame {elt.misc1}): {e}")
             return
-        logits = self.model.run(x)[0]
-        probs = softmax(logits)
+        probs = softmax(logits, self.probs)
         top = np.argsort(-probs, kind="stable")[: self.k].astype(np.int32)
         best = int(top[0])
         self.classified += 1
-        self._write("scores", probs, elt)
-        self._write("topk", top, elt)
+        self._write("scores", probs, elt, CT.Float32)
+        self._write("topk", top, elt, CT.Integer32)
         self._write("label", self.model.class_names[best][: LABEL_BUFFER], elt)
         if self.annotate:
             self._write("annotated", self._annotated(img, best, float(probs[best])), elt)
-        self._write("class_index", best, elt)
+        self._write("class_index", best, elt, CT.Integer32)
 
     def _annotated(self, img, best, p):
         frame = np.array(img.image_data, copy=True)
@@ -114,7 +132,9 @@ class Classifier(BaseComponent):
         return out
 
     def Death(self):
-        rt.report_info(f"classifier: {self.classified} frame(s) classified, {self.refused} refused")
+        by_format = ", ".join(f"{n} {seq}" for seq, n in self.refused_formats.items())
+        rt.report_info(f"classifier: {self.classified} frame(s) classified, {self.refused} refused"
+                       + (f" ({by_format})" if by_format else ""))
 
 
 # The PythonBridge looks for `rtmaps_python` unless the diagram sets className: both names work.

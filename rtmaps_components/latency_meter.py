@@ -65,6 +65,7 @@ class LatencyMeter(BaseComponent):
         out.data = stats
         out.ts = elt.ts
         out.misc1 = elt.misc1
+        out.type = rt.DataTypes.CTypes.Float64 | rt.DataTypes.CTypes.MiscFlag
         self.outputs["stats"].write(out)
         text = (f"latency p50 {p50 / 1e3:.2f} ms  p95 {p95 / 1e3:.2f}  p99 {p99 / 1e3:.2f}  max "
                 f"{self.window.max() / 1e3:.2f} | {self.window.fps():.1f} fps | {self.misses} over "
@@ -73,6 +74,7 @@ class LatencyMeter(BaseComponent):
         line.data = text[:TEXT_BUFFER]
         line.ts = elt.ts
         line.misc1 = elt.misc1
+        line.type = rt.DataTypes.CTypes.MiscFlag
         self.outputs["text"].write(line)
 
     def summary_line(self):

@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 
 METADATA_KEY = "bluefire.preprocessing"
-CHANNEL_SEQS = ("RGB", "BGR", "RGBA", "BGRA", "GRAY")
 _TO_RGB = {
     "RGB": None,
     "BGR": cv2.COLOR_BGR2RGB,
@@ -23,6 +22,77 @@ _TO_RGB = {
     "BGRA": cv2.COLOR_BGRA2RGB,
     "GRAY": cv2.COLOR_GRAY2RGB,
 }
+# YUV layouts RTMaps cameras and decoders deliver, as OpenCV stores them in one uint8 array:
+# packed 4:2:2 (H, W, 2); planar 4:2:0 (H*3/2, W); interleaved 4:4:4 (H, W, 3). Names as RTMaps'
+# AnyColorSpaceConverter lists them (YUY2 = YUYV, IYU/I420 = IYUV), plus NV12/NV21.
+_YUV_PACKED = {"UYVY": cv2.COLOR_YUV2RGB_UYVY, "YUYV": cv2.COLOR_YUV2RGB_YUYV, "YUY2": cv2.COLOR_YUV2RGB_YUY2,
+               "YVYU": cv2.COLOR_YUV2RGB_YVYU}
+_YUV_PLANAR = {"I420": cv2.COLOR_YUV2RGB_I420, "IYUV": cv2.COLOR_YUV2RGB_IYUV, "YV12": cv2.COLOR_YUV2RGB_YV12,
+               "NV12": cv2.COLOR_YUV2RGB_NV12, "NV21": cv2.COLOR_YUV2RGB_NV21}
+_YUV444 = {"YUV": cv2.COLOR_YUV2RGB}
+# raw sensor mosaics arrive labelled GRAY; OpenCV names a pattern by its second row, hence the crossing
+BAYER_PATTERNS = ("none", "RGGB", "BGGR", "GRBG", "GBRG")
+_BAYER = {"RGGB": cv2.COLOR_BayerBG2RGB, "BGGR": cv2.COLOR_BayerRG2RGB, "GRBG": cv2.COLOR_BayerGB2RGB,
+          "GBRG": cv2.COLOR_BayerGR2RGB}
+CHANNEL_SEQS = tuple(_TO_RGB) + tuple(_YUV_PACKED) + tuple(_YUV_PLANAR) + tuple(_YUV444)
+CONVERTER_HINT = ("put an AnyColorSpaceConverter (outputPixelFormat BGR, outputDepth U8) in front of the "
+                  "classifier")
+
+
+def frame_to_rgb8(image: np.ndarray, channel_seq: str, bayer: str = "none", luma_only: bool = False) -> np.ndarray:
+    """Any frame layout RTMaps delivers -> interleaved uint8 (H, W, 3) RGB, or (H, W, 1) luma for 8-bit GRAY.
+
+    Exact OpenCV conversions: YUV 4:2:2 packed, 4:2:0 planar (I420/YV12/NV12/NV21) and 4:4:4; RGBA/BGRA;
+    16-bit gray (mono16) scaled to 8 bits with rounding (x / 257); a raw Bayer mosaic labelled GRAY
+    demosaiced with `bayer` (RGGB/BGGR/GRBG/GBRG). With `luma_only` (a gray model) a YUV frame gives its
+    Y plane itself, (H, W, 1): the luma a camera measured, with no round trip through RGB.
+    ValueError naming the format and the fix otherwise.
+    """
+    seq = str(channel_seq).upper()
+    if bayer not in BAYER_PATTERNS:
+        raise ValueError(f"bayer_pattern {bayer!r} is not one of {', '.join(BAYER_PATTERNS)}")
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"image_data must be a numpy array, got {type(image).__name__}")
+    if seq == "GRAY" and image.dtype == np.uint16:  # mono16: exact rounding to 8 bits
+        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if image.dtype != np.uint8:
+        raise ValueError(f"a {seq} image of dtype {image.dtype} is not supported (8-bit, or 16-bit GRAY); "
+                         f"{CONVERTER_HINT}")
+    img = np.ascontiguousarray(image)
+    if seq in _YUV_PACKED:
+        if img.ndim != 3 or img.shape[2] != 2 or img.shape[1] % 2:
+            raise ValueError(f"a packed {seq} image must have shape (H, W, 2) with W even, got {img.shape}")
+        if luma_only:
+            return np.ascontiguousarray(img[:, :, 1 if seq == "UYVY" else 0:][:, :, :1])
+        return cv2.cvtColor(img, _YUV_PACKED[seq])
+    if seq in _YUV_PLANAR:
+        if img.ndim == 3 and img.shape[2] == 1:
+            img = img[:, :, 0]
+        if img.ndim != 2 or img.shape[0] % 3 or img.shape[1] % 2 or (img.shape[0] * 2 // 3) % 2:
+            raise ValueError(f"a planar {seq} image must have shape (H*3/2, W) with H and W even, got {img.shape}")
+        if luma_only:
+            return np.ascontiguousarray(img[: img.shape[0] * 2 // 3, :, None])
+        return cv2.cvtColor(img, _YUV_PLANAR[seq])
+    if seq in _YUV444:
+        if img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"a {seq} (4:4:4) image must have shape (H, W, 3), got {img.shape}")
+        if luma_only:
+            return np.ascontiguousarray(img[:, :, :1])
+        return cv2.cvtColor(img, _YUV444[seq])
+    if seq not in _TO_RGB:
+        raise ValueError(f"channel_seq {channel_seq!r} is not supported (supported: {', '.join(CHANNEL_SEQS)}); "
+                         f"{CONVERTER_HINT}")
+    if img.ndim == 2:
+        img = img[:, :, None]
+    expected = 1 if seq == "GRAY" else len(seq)
+    if img.ndim != 3 or img.shape[2] != expected:
+        raise ValueError(f"a {seq} image must have shape (H, W, {expected}), got {img.shape}")
+    if seq == "GRAY" and bayer != "none":
+        return cv2.cvtColor(img[:, :, 0], _BAYER[bayer])
+    if seq == "GRAY":
+        return img
+    code = _TO_RGB[seq]
+    return img if code is None else cv2.cvtColor(img, code)
 _RESIZE = {"bilinear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
 # The largest input height/width a model may declare (the native binding's _native.MAX_INPUT_SIDE).
 MAX_INPUT_SIDE = 4096
@@ -149,21 +219,12 @@ class Preprocessing:
             raise ValueError(f"{source}: no '{METADATA_KEY}' metadata; export the model with `bluefire export`")
         return Preprocessing.from_json(meta[METADATA_KEY], source)
 
-    def to_rgb(self, image: np.ndarray, channel_seq: str = "RGB") -> np.ndarray:
-        """Convert an interleaved uint8 image (H, W[, C]) in `channel_seq` to RGB, applying `color`."""
-        seq = channel_seq.upper()
-        if seq not in _TO_RGB:
-            raise ValueError(f"channel_seq {channel_seq!r} is not supported; expected one of {', '.join(CHANNEL_SEQS)}")
-        if image.dtype != np.uint8:
-            raise ValueError(f"image must be uint8, got {image.dtype}")
-        if image.ndim == 2:
-            image = image[:, :, None]
-        expected = 1 if seq == "GRAY" else len(seq)
-        if image.ndim != 3 or image.shape[2] != expected:
-            raise ValueError(f"a {seq} image must have shape (H, W, {expected}), got {image.shape}")
-        code = _TO_RGB[seq]
-        rgb = np.ascontiguousarray(image) if code is None else cv2.cvtColor(np.ascontiguousarray(image), code)
-        if self.color == "gray" and seq != "GRAY":
+    def to_rgb(self, image: np.ndarray, channel_seq: str = "RGB", bayer: str = "none") -> np.ndarray:
+        """Convert an image in `channel_seq` (any layout `frame_to_rgb8` takes) to uint8 RGB, applying `color`."""
+        rgb = frame_to_rgb8(image, channel_seq, bayer, luma_only=self.color == "gray")
+        if rgb.shape[2] == 1:
+            return cv2.cvtColor(rgb[:, :, 0], cv2.COLOR_GRAY2RGB)
+        if self.color == "gray":
             g = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
             rgb = cv2.cvtColor(g, cv2.COLOR_GRAY2RGB)
         return rgb
@@ -185,6 +246,6 @@ class Preprocessing:
             x = x[..., ::-1]
         return np.ascontiguousarray(np.moveaxis(x, -1, -3))
 
-    def apply(self, image: np.ndarray, channel_seq: str = "RGB") -> np.ndarray:
-        """One uint8 image in any supported `channel_seq` -> float32 (1, channels, H, W) network input."""
-        return self.normalize(self.resize_rgb(self.to_rgb(image, channel_seq)))[None]
+    def apply(self, image: np.ndarray, channel_seq: str = "RGB", bayer: str = "none") -> np.ndarray:
+        """One image in any supported `channel_seq` -> float32 (1, channels, H, W) network input."""
+        return self.normalize(self.resize_rgb(self.to_rgb(image, channel_seq, bayer)))[None]

@@ -43,6 +43,7 @@ class SeqSource(BaseComponent):
         out.data.channel_seq = self.seq
         out.ts = rt.current_time()
         out.misc1 = self.i
+        out.type = rt.DataTypes.CTypes.MiscFlag  # else misc1 does not travel (as in real RTMaps)
         self.outputs["image"].write(out)
         self.i += 1
 """
@@ -139,13 +140,13 @@ def test_classifier_honours_channel_seq(tmp_path):
     assert got == expect
 
 
-def test_classifier_refuses_unknown_channel_seq_with_rate_limited_warning(tmp_path):
-    got, eng, rep = classify_frames(tmp_path, colour_frames(12), "YUV", F.digits_model())
-    assert got == [None] * 12
-    assert eng.nodes["Classifier"].obj.refused == 12
-    warnings = [m for m in rep["messages"] if m["level"] == "warning" and m["component"] == "Classifier"]
-    assert len(warnings) == 1 and "'YUV' is not supported" in warnings[0]["message"]
-    assert rep["components"]["Classifier"]["exceptions"] == 0
+def test_classifier_takes_yuv_444_as_the_bgr_frame(tmp_path):
+    """YUV was refused before issue 12; now converted exactly (refusals: test_rtmaps_fidelity)."""
+    frames = colour_frames(12)
+    direct = load_model(F.digits_model(), backend="onnxruntime")
+    got, eng, rep = classify_frames(tmp_path, frames, "YUV", F.digits_model())
+    assert got == [int(direct.classify(f, "BGR").argmax()) for f in frames]
+    assert eng.nodes["Classifier"].obj.refused == 0 and rep["components"]["Classifier"]["exceptions"] == 0
 
 
 def test_corrupt_model_is_one_clear_error_and_the_run_stops(tmp_path):

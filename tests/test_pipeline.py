@@ -94,7 +94,7 @@ def test_shipped_clip_with_shipped_model():
     from training.evaluate import evaluate_onnx
 
     clip = F.DIAGRAMS / "data" / "fmnist_clip"
-    labels = np.array([int(v) for v in (clip / "labels.txt").read_text().split()])
+    labels = np.array([int(v) for v in (clip / "labels.txt").read_text().split("\n") if v and not v.startswith("#")])
     imgs = np.stack([cv2.imread(str(clip / f"{k:06d}.png"), cv2.IMREAD_GRAYSCALE) for k in range(len(labels))])
     direct = evaluate_onnx(model, imgs[..., None], labels, channel_seq="GRAY")
     eng = DiagramRunner(F.REPLAY, clock="sim", echo=False, overrides=["Classifier.backend=onnxruntime"])  # as evaluate
@@ -156,7 +156,12 @@ def test_pipeline_bench_reports_overhead():
     assert r["frames"] == 45 and r["exceptions"] == 0
     assert r["pipeline_fps"] > 0 and 0 < r["raw_infer_us"] <= r["raw_preprocess_infer_us"] * 1.5
     assert r["overhead_us"] == pytest.approx(r["pipeline_frame_us"] - r["raw_infer_us"])
-    assert "overhead of components + emulator" in format_pipeline_bench(r)
+    # the components' own cost (what a vehicle pays) and the emulator's scheduling add up to the overhead
+    assert r["components_beyond_inference_us"] + r["emulator_us"] == pytest.approx(r["overhead_us"])
+    assert set(r["components_core_p50_us"]) >= {"Camera", "Classifier", "Latency", "Accuracy"}
+    text = format_pipeline_bench(r)
+    assert "overhead of components + emulator" in text and "components beyond inference" in text
+    assert "emulator: scheduling" in text
 
 
 def test_vehicle_camera_diagram_runs_on_a_recorded_stream(tmp_path):

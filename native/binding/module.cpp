@@ -16,6 +16,7 @@
 
 namespace py = pybind11;
 using bluefire::Engine;
+using bluefire::PixelLayout;
 
 namespace {
 
@@ -140,15 +141,21 @@ struct PyEngine {
     return out;
   }
 
-  py::array_t<float> image_call(const py::array& img, bool preprocess_only) {
+  py::array_t<float> image_call(const py::array& img, bool preprocess_only, const std::string& seq) {
     if (!e->has_preprocessing()) throw py::value_error(no_image);
-    const char* want = "uint8 C-contiguous (H, W, 3) RGB";
-    if (!img.dtype().equal(py::dtype::of<uint8_t>()))
-      throw py::value_error(path + ": run_image() expects " + std::string(want) + ", got dtype " + std::string(py::str(img.dtype())));
-    if (img.ndim() != 3 || img.shape(2) != 3 || img.shape(0) < 1 || img.shape(1) < 1)
-      throw py::value_error(path + ": run_image() expects " + std::string(want) + ", got shape " + shape_str(img));
-    if (!(img.flags() & py::array::c_style))
-      throw py::value_error(path + ": run_image() expects a C-contiguous " + std::string(want) + " array");
+    static const std::pair<const char*, std::pair<PixelLayout, int>> kSeqs[] = {
+        {"RGB", {PixelLayout::RGB, 3}}, {"BGR", {PixelLayout::BGR, 3}}, {"GRAY", {PixelLayout::GRAY, 1}},
+        {"RGBA", {PixelLayout::RGBA, 4}}, {"BGRA", {PixelLayout::BGRA, 4}}};
+    const std::pair<PixelLayout, int>* lay = nullptr;
+    for (const auto& k : kSeqs)
+      if (seq == k.first) lay = &k.second;
+    if (!lay) throw py::value_error(path + ": run_image() takes channel_seq RGB, BGR, GRAY, RGBA or BGRA, got '" + seq + "'");
+    const int nc = lay->second;
+    const bool flat_gray = nc == 1 && img.ndim() == 2;
+    if (!img.dtype().equal(py::dtype::of<uint8_t>()) || !(flat_gray || (img.ndim() == 3 && img.shape(2) == nc)) ||
+        img.shape(0) < 1 || img.shape(1) < 1 || !(img.flags() & py::array::c_style))
+      throw py::value_error(path + ": run_image() expects a uint8 C-contiguous (H, W, " + std::to_string(nc) + ") " +
+                            seq + " array, got dtype " + std::string(py::str(img.dtype())) + " shape " + shape_str(img));
     const int H = int(img.shape(0)), W = int(img.shape(1));
     std::vector<py::ssize_t> shape;
     if (preprocess_only) shape = {1, e->input_channels(), e->input_height(), e->input_width()};
@@ -158,8 +165,8 @@ struct PyEngine {
     float* o = out.mutable_data();
     {
       py::gil_scoped_release release;
-      if (preprocess_only) e->preprocess(p, H, W, o);
-      else e->run_image(p, H, W, o);
+      if (preprocess_only) e->preprocess(p, H, W, o, lay->first);
+      else e->run_image(p, H, W, o, lay->first);
     }
     return out;
   }
@@ -200,10 +207,13 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("output_name", [](const PyEngine& s) { return s.output_name; })
       .def("run", &PyEngine::run, py::arg("x"),
            "float32 C-contiguous (N, C, H, W) at the model's input planes and size -> float32 (N, num_classes) logits.")
-      .def("run_image", [](PyEngine& s, const py::array& img) { return s.image_call(img, false); }, py::arg("img"),
-           "uint8 C-contiguous (H, W, 3) RGB of any size -> (num_classes,) logits, with the model's preprocessing "
+      .def("run_image", [](PyEngine& s, const py::array& img, const std::string& seq) { return s.image_call(img, false, seq); },
+           py::arg("img"), py::arg("channel_seq") = "RGB",
+           "uint8 C-contiguous (H, W, 3) RGB of any size (or BGR, RGBA, BGRA, (H, W[, 1]) GRAY as channel_seq says) "
+           "-> (num_classes,) logits, with the model's preprocessing "
            "(each resized uint8 value within 1 of rtmaps_components.preprocess, i.e. 1*scale/std after normalising).")
-      .def("preprocess", [](PyEngine& s, const py::array& img) { return s.image_call(img, true); }, py::arg("img"),
+      .def("preprocess", [](PyEngine& s, const py::array& img, const std::string& seq) { return s.image_call(img, true, seq); },
+           py::arg("img"), py::arg("channel_seq") = "RGB",
            "Just run_image's preprocessing: float32 (1, C, H, W), C the model's input planes (3, or 1 for a single-plane gray model).")
       .def_property_readonly("variant", [](const PyEngine& s) { return std::string(s.e->variant()); })
       .def_property_readonly("threads", [](const PyEngine& s) { return s.e->threads(); })

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <stdexcept>
 
 namespace bluefire {
@@ -11,8 +12,24 @@ namespace {
 constexpr int kCoefBits = 11;  // OpenCV's INTER_RESIZE_COEF_BITS
 constexpr int kOne = 1 << kCoefBits;
 
-inline int luma(const uint8_t* p) {  // OpenCV's fixed-point RGB2GRAY (14-bit weights)
-  return (p[0] * 4899 + p[1] * 9617 + p[2] * 1868 + (1 << 13)) >> 14;
+// Byte offsets of R, G, B in one pixel of a layout, and the pixel's size.
+struct Layout {
+  int r, g, b, n;
+};
+
+Layout layout_of(PixelLayout l) {
+  switch (l) {
+    case PixelLayout::BGR: return {2, 1, 0, 3};
+    case PixelLayout::GRAY: return {0, 0, 0, 1};
+    case PixelLayout::RGBA: return {0, 1, 2, 4};
+    case PixelLayout::BGRA: return {2, 1, 0, 4};
+    default: return {0, 1, 2, 3};
+  }
+}
+
+// OpenCV's fixed-point RGB2GRAY (14-bit weights); exact (the value itself) for a gray pixel.
+inline int luma(const uint8_t* p, const Layout& L) {
+  return (p[L.r] * 4899 + p[L.g] * 9617 + p[L.b] * 1868 + (1 << 13)) >> 14;
 }
 
 inline int16_t coef(float w) { return int16_t(std::lrint(w * kOne)); }
@@ -38,26 +55,31 @@ void Preprocessor::emit_row(int y, const int* vals) {
     const int plane = spec_.bgr && spec_.channels == 3 ? 2 - ch : ch;
     float* dst = out_ + (size_t(plane) * h + y) * w;
     const float mean = spec_.mean[ch], sd = spec_.std[ch], scale = spec_.scale;
-    for (int x = 0; x < w; ++x) dst[x] = (float(vals[3 * x + ch]) * scale - mean) / sd;
+    const int cs = spec_.gray ? 1 : 3, c = spec_.gray ? 0 : ch;  // a gray row holds one value per pixel
+    for (int x = 0; x < w; ++x) dst[x] = (float(vals[cs * x + c]) * scale - mean) / sd;
   }
 }
 
-void Preprocessor::run(const uint8_t* rgb, int H, int W, float* out) {
+void Preprocessor::run(const uint8_t* px, int H, int W, float* out, PixelLayout layout) {
   if (H < 1 || W < 1) throw std::invalid_argument("image must be at least 1x1");
   out_ = out;
   const int h = spec_.height, w = spec_.width;
   const bool gray = spec_.gray;
+  const Layout L = layout_of(layout);
+  const int n = L.n, off[3] = {L.r, L.g, L.b};
+  const int cs = gray ? 1 : 3;  // values per pixel in the row buffers: the luma alone for a gray model
+  auto value = [&](const uint8_t* p, int ch) { return gray ? luma(p, L) : int(p[off[ch]]); };
   auto load_row = [&](int sy, int* dst, bool interpolate) {
-    const uint8_t* row = rgb + size_t(sy) * W * 3;
+    const uint8_t* row = px + size_t(sy) * W * n;
     for (int x = 0; x < w; ++x) {
       const int sx = interpolate ? xofs_[x] : x;
-      const uint8_t* p = row + size_t(sx) * 3;
+      const uint8_t* p = row + size_t(sx) * n;
       const int a0 = interpolate ? alpha_[2 * x] : 1, a1 = interpolate ? alpha_[2 * x + 1] : 0;
       const bool two = interpolate && sx + 1 < W;
-      for (int ch = 0; ch < 3; ++ch) {
-        int v0 = gray ? luma(p) : p[ch];
-        int v1 = two ? (gray ? luma(p + 3) : p[3 + ch]) : 0;
-        dst[3 * x + ch] = v0 * a0 + v1 * a1;
+      for (int ch = 0; ch < cs; ++ch) {
+        int v0 = value(p, ch);
+        int v1 = two ? value(p + n, ch) : 0;
+        dst[cs * x + ch] = v0 * a0 + v1 * a1;
       }
     }
   };
@@ -71,13 +93,13 @@ void Preprocessor::run(const uint8_t* rgb, int H, int W, float* out) {
   }
   if (H == 2 * h && W == 2 * w) {  // OpenCV turns an exact 2x INTER_LINEAR downscale into INTER_AREA
     for (int y = 0; y < h; ++y) {
-      const uint8_t* r0 = rgb + size_t(2 * y) * W * 3;
-      const uint8_t* r1 = r0 + size_t(W) * 3;
+      const uint8_t* r0 = px + size_t(2 * y) * W * n;
+      const uint8_t* r1 = r0 + size_t(W) * n;
       for (int x = 0; x < w; ++x)
-        for (int ch = 0; ch < 3; ++ch) {
-          const uint8_t *p0 = r0 + 6 * x, *p1 = r1 + 6 * x;
-          int s = gray ? luma(p0) + luma(p0 + 3) + luma(p1) + luma(p1 + 3) : p0[ch] + p0[3 + ch] + p1[ch] + p1[3 + ch];
-          vals_[3 * x + ch] = (s + 2) >> 2;
+        for (int ch = 0; ch < cs; ++ch) {
+          const uint8_t *p0 = r0 + 2 * n * x, *p1 = r1 + 2 * n * x;
+          int s = value(p0, ch) + value(p0 + n, ch) + value(p1, ch) + value(p1 + n, ch);
+          vals_[cs * x + ch] = (s + 2) >> 2;
         }
       emit_row(y, vals_.data());
     }
@@ -94,14 +116,20 @@ void Preprocessor::run(const uint8_t* rgb, int H, int W, float* out) {
     alpha_[2 * x] = coef(1.f - fx);
     alpha_[2 * x + 1] = coef(fx);
   }
+  int y0 = -1, y1 = -1;  // the source rows row0_ / row1_ hold, horizontally resized: each is resized once
   for (int y = 0; y < h; ++y) {
     float fy = float((y + 0.5) * scale_y - 0.5);
     int sy = int(std::floor(fy));
     fy -= float(sy);
     const int b0 = coef(1.f - fy), b1 = coef(fy);
-    load_row(std::clamp(sy, 0, H - 1), row0_.data(), true);
-    load_row(std::clamp(sy + 1, 0, H - 1), row1_.data(), true);
-    for (int i = 0; i < 3 * w; ++i) {  // OpenCV's SIMD rounding: (hi16((s0>>4)*b0) + hi16((s1>>4)*b1) + 2) >> 2
+    const int a = std::clamp(sy, 0, H - 1), b = std::clamp(sy + 1, 0, H - 1);
+    if (a != y0 && a == y1) {  // moving down by one source row: the lower row becomes the upper one
+      std::swap(row0_, row1_);
+      std::swap(y0, y1);
+    }
+    if (a != y0) load_row(a, row0_.data(), true), y0 = a;
+    if (b != y1) load_row(b, row1_.data(), true), y1 = b;
+    for (int i = 0; i < cs * w; ++i) {  // OpenCV's SIMD rounding: (hi16((s0>>4)*b0) + hi16((s1>>4)*b1) + 2) >> 2
       int r = (((row0_[i] >> 4) * b0) >> 16) + (((row1_[i] >> 4) * b1) >> 16);
       vals_[i] = std::clamp((r + 2) >> 2, 0, 255);
     }

@@ -14,7 +14,7 @@ from typing import Any
 from . import context
 from .errors import DiagramError
 from .node import Node
-from .ports import FIFO_READER, SAMPLING_READER
+from .ports import FIFO_READER, NEXT_READER, SAMPLING_READER, parse_count
 from .rtd import ComponentSpec, Diagram, PropertySpec
 from .sdk.rtmaps import reading_policy as RP
 
@@ -25,7 +25,10 @@ BRIDGE_PROPERTIES = {"pythonFilename", "className", "pythonExecutable", "reading
 IGNORED_BRIDGE_PROPERTIES = {"guard_begin", "guard_end", "internalInputs", "internalOutputs", "internalProperties",
                              "deathBehavior", "capturePythonPrint", "useTCPOnly", "pythonPID", "FileSHMSize",
                              "useNuitka", "loadingTimeout", "alwaysReloadAtStart", "threaded", "priority",
-                             "autoStart", "useVirtualEnvironment"}
+                             "autoStart", "useVirtualEnvironment",
+                             # the 3.x bridge's own (dSPACE smart_tagging, NatGaoXing AMI_Project diagrams)
+                             "logDebug", "showTracebackInConsole", "autoReloadSubModules", "memorySize",
+                             "additionalEnvironmentVariables", "pythonInstallationFolder", "pythonLogDirectory"}
 INPUT_PORT_PROPERTIES = {"readerType", "subsampling"}
 OUTPUT_PORT_PROPERTIES = {"fifosize", "subsampling", "periodic"}
 _module_ids = itertools.count()
@@ -40,10 +43,7 @@ def _enum_selected(prop: PropertySpec, where: str) -> int:
 
 
 def _int(prop: PropertySpec, where: str) -> int:
-    try:
-        return int(float(prop.text.strip()))
-    except ValueError:
-        raise DiagramError(f"{where}: expected an integer, got {prop.text!r}") from None
+    return parse_count(prop.text, where, minimum=-2**62)
 
 
 class PythonBridgeNode(Node):
@@ -74,10 +74,10 @@ class PythonBridgeNode(Node):
         if "className" in spec.properties:
             self.class_name = spec.properties["className"].text.strip() or DEFAULT_CLASS
         cls = self._load_class(where)
-        self.call(lambda: cls())
+        self._declare(lambda: cls(), where, "__init__")
         if self.obj is None:
             raise DiagramError(f"{where}: {self.class_name}.__init__ must call BaseComponent.__init__(self)")
-        self.call(self.obj.Dynamic)
+        self._declare(self.obj.Dynamic, where, "Dynamic")
         self._apply_bridge_properties(spec, where)
         changed = False
         for name, prop in spec.properties.items():
@@ -89,8 +89,35 @@ class PythonBridgeNode(Node):
             self.set_property(name, prop.text if not prop.relative else diagram.resolve(prop))
             changed = True
         if changed:  # Dynamic may declare I/O from property values: run it again, as RTMaps does
-            self.call(self.obj.Dynamic)
+            self._declare(self.obj.Dynamic, where, "Dynamic")
+        for prop in self.properties.values():
+            if prop.must_exist and str(prop.data) and not Path(str(prop.data)).exists():
+                raise DiagramError(f"{where}: property {prop.name!r} must name an existing path, "
+                                   f"{prop.data!r} does not exist")
         self._apply_port_properties(spec, where)
+        self._check_cache(spec, where)
+
+    def _check_cache(self, spec: ComponentSpec, where: str) -> None:
+        """Studio knows a bridge's ports from its internalInputs/internalOutputs cache until Python runs: warn when
+        the cache the diagram carries names other ports than the component declares (a stale diagram)."""
+        for key, declared in (("internalInputs", self.inputs), ("internalOutputs", self.outputs)):
+            if key not in spec.properties:
+                continue
+            cached = [e.split(";", 1)[0] for e in spec.properties[key].text.split("#") if e.strip()]
+            if cached != list(declared):
+                self.engine.console("warning", f"{where}: the diagram's {key} cache lists {cached or 'none'}, "
+                                               f"{self.class_name} declares {list(declared) or 'none'}: re-save the "
+                                               f"diagram (python -m diagrams.write_diagrams for ours)")
+
+    def _declare(self, fn: Any, where: str, method: str) -> None:
+        """Run __init__ or Dynamic: any exception (or sys.exit) is a one-line refusal naming the method."""
+        try:
+            self.call(fn)
+        except DiagramError:
+            raise
+        except (Exception, SystemExit) as e:
+            what = f"called sys.exit({e.code!r})" if isinstance(e, SystemExit) else f"raised {type(e).__name__}: {e}"
+            raise DiagramError(f"{where}: {self.class_name}.{method} {what}") from e
 
     def set_property(self, name: str, text: str) -> None:
         prop = self.properties[name]
@@ -108,8 +135,9 @@ class PythonBridgeNode(Node):
         sys.path.insert(0, str(path.parent))  # as the bridge does: sibling modules import
         try:
             spec.loader.exec_module(module)
-        except Exception as e:
-            raise DiagramError(f"{where}: {path} failed to import: {type(e).__name__}: {e}") from e
+        except (Exception, SystemExit) as e:
+            what = f"called sys.exit({e.code!r})" if isinstance(e, SystemExit) else f"{type(e).__name__}: {e}"
+            raise DiagramError(f"{where}: {path} failed to import: {what}") from e
         finally:
             try:
                 sys.path.remove(str(path.parent))
@@ -149,12 +177,8 @@ class PythonBridgeNode(Node):
 
     # -- lifecycle --
     def call(self, fn: Any) -> Any:
-        prev = context.binding
-        context.binding = self
-        try:
+        with context.in_component(self):
             return fn()
-        finally:
-            context.binding = prev
 
     def on_birth(self) -> None:
         self.call(self.obj.Birth)
@@ -175,19 +199,19 @@ def apply_port_property(port: Any, name: str, text: str, where: str) -> None:
     """Set readerType/subsampling (inputs) or fifosize/subsampling/periodic (outputs) from text."""
     value = text.strip()
     if name == "periodic":
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise DiagramError(f"{where}: expected true or false, got {text!r}")
         port.periodic = value.lower() in ("true", "1")
         return
-    try:
-        n = int(float(value))
-    except ValueError:
-        raise DiagramError(f"{where}: expected an integer, got {text!r}") from None
     if name == "readerType":
-        if n not in (FIFO_READER, SAMPLING_READER):
-            raise DiagramError(f"{where}: readerType {n} is not emulated (0 = FIFO reader, 4 = sampling reader)")
+        n = parse_count(value, where, minimum=0)
+        if n not in (FIFO_READER, NEXT_READER, SAMPLING_READER):
+            raise DiagramError(f"{where}: readerType {n} is not emulated (0 = FIFO reader, 2 = next-sample reader, "
+                               f"4 = sampling reader)")
         port.reader_type = n
-    elif n < 1:
-        raise DiagramError(f"{where}: must be >= 1, got {n}")
-    elif name == "fifosize":
+        return
+    n = parse_count(value, where, minimum=1)
+    if name == "fifosize":
         port.fifosize = n
     else:
         port.subsampling = n

@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import Iterator
 
 from ..output_paths import check_output_path
-from .engine import DiagramRunner
+from .engine import DiagramRunner, Terminated
 from .errors import DiagramError
 from .summary import format_summary, json_safe, summarize
 
@@ -43,9 +48,38 @@ def _status_printer(quiet: bool):
     return show
 
 
-def main(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the run lasts, SIGTERM (how a service manager stops it) stops it like Ctrl-C: Death, summary, report."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    prev = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, prev)
+
+
+def _check_args(args: argparse.Namespace) -> str | None:
+    """The first bad flag as a one-line message, before any work."""
     if args.frames is not None and args.frames < 1:
-        print("error: --frames must be >= 1", file=sys.stderr)
+        return "--frames must be >= 1"
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        return f"--duration must be a finite number of seconds > 0, got {args.duration}"
+    if not (math.isfinite(args.idle_stop) and args.idle_stop >= 0):
+        return f"--idle-stop must be a finite number of seconds >= 0, got {args.idle_stop}"
+    return None
+
+
+def main(args: argparse.Namespace) -> int:
+    bad = _check_args(args)
+    if bad:
+        print(f"error: {bad}", file=sys.stderr)
         return 2
     try:
         check_output_path(args.report, "--report")  # before the run, not after it
@@ -63,8 +97,10 @@ def main(args: argparse.Namespace) -> int:
             raise DiagramError("--cost models service times on the simulated clock: add --clock sim")
         engine = DiagramRunner(args.diagram, clock=args.clock, overrides=args.overrides, core_cost_us=costs,
                         save_dir=args.save_frames, echo=not args.quiet)
-        report = engine.run(frames=args.frames, duration_s=args.duration, idle_stop_s=args.idle_stop,
-                            on_status=_status_printer(args.quiet), status_every_s=0.5 if sys.stderr.isatty() else 5.0)
+        with sigterm_as_interrupt():
+            report = engine.run(frames=args.frames, duration_s=args.duration, idle_stop_s=args.idle_stop,
+                                on_status=_status_printer(args.quiet),
+                                status_every_s=0.5 if sys.stderr.isatty() else 5.0)
     except DiagramError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -79,4 +115,5 @@ def main(args: argparse.Namespace) -> int:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(json_safe({"summary": summary, **report}), indent=1))
         print(f"report: {args.report}")
-    return 1 if report["stop_reason"] == "birth_error" else 0
+    # a failed Birth, or any component exception (raised, sys.exit, broken write), is a failed run
+    return 1 if report["stop_reason"] == "birth_error" or report["exceptions"] else 0

@@ -2,13 +2,35 @@
 
 The shim modules (`sdk/rtmaps/*`) hold no state of their own, so they can be imported afresh for
 every engine while `rtmaps.core.current_time()` and `report_*` reach the engine that is running.
+Set both only through the context managers below, which put the previous value back whatever happens.
 """
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 engine: Any = None  # the running DiagramRunner, set by DiagramRunner while it is loading or running
 binding: Any = None  # the component wrapper whose `__init__`/callback is executing, if any
+
+
+@contextlib.contextmanager
+def _holding(name: str, value: Any) -> Iterator[None]:
+    g = globals()
+    prev, g[name] = g[name], value
+    try:
+        yield
+    finally:
+        g[name] = prev
+
+
+def running(eng: Any) -> contextlib.AbstractContextManager:
+    """`eng` is the engine `rtmaps.core` talks to for the duration of the block."""
+    return _holding("engine", eng)
+
+
+def in_component(node: Any) -> contextlib.AbstractContextManager:
+    """`node` (None: the engine itself) is the component in a callback for the duration of the block."""
+    return _holding("binding", node)
 
 
 def require_engine() -> Any:

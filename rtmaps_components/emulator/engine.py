@@ -11,6 +11,7 @@ A component that raises, or writes a broken frame, is counted and reported; the 
 from __future__ import annotations
 
 import collections
+import copy
 import sys
 import time
 import traceback
@@ -22,13 +23,18 @@ from .bridge import PythonBridgeNode, apply_port_property
 from .clock import make_clock
 from .errors import DiagramError
 from .node import Node
-from .ports import SAMPLING_READER, Fifo, type_name, types_compatible
-from .rtd import Diagram, PortSpec, PropertySpec, load_rtd
+from .ports import LATEST_ONLY_READERS, Fifo, type_name, types_compatible
+from .rtd import TYPE_INT, TYPE_STRING, Diagram, PortSpec, PropertySpec, load_rtd
 from .sdk.rtmaps import reading_policy as RP
 from .sdk_loader import sdk_modules
 from .stand_ins import STAND_INS
 
 MAX_TRACEBACKS = 3  # per component; later exceptions are counted and summarised
+INPUT_ONLY_PORT_PROPERTIES = ("readerType",)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager stopping the run): handled exactly like Ctrl-C."""
 
 
 def parse_override(text: str) -> tuple[str, str, str]:
@@ -47,7 +53,8 @@ class DiagramRunner:
 
     def __init__(self, diagram: Diagram | str | Path, clock: str = "real", overrides: Iterable[str] = (),
                  core_cost_us: dict[str, int] | None = None, save_dir: str | None = None, echo: bool = True) -> None:
-        self.diagram = diagram if isinstance(diagram, Diagram) else load_rtd(diagram)
+        # overrides are applied to a private copy: the caller's Diagram is never changed
+        self.diagram = copy.deepcopy(diagram) if isinstance(diagram, Diagram) else load_rtd(diagram)
         self.clock = make_clock(clock)
         self.overrides = list(overrides)
         self.core_cost_us = dict(core_cost_us or {})
@@ -82,6 +89,11 @@ class DiagramRunner:
     def on_write(self, port: Any) -> None:
         self._wrote.add(port.owner)
 
+    def on_misc_dropped(self, port: Any) -> None:
+        if port.misc_dropped == 1:
+            self.console("warning", f"{port.owner}.{port.name}: wrote misc1..3 without MiscFlag in Ioelt.type; "
+                                    f"they do not travel (set out.type |= rt.DataTypes.CTypes.MiscFlag)")
+
     # ------------------------------------------------------------------ loading
     def _apply_overrides(self) -> None:
         for text in self.overrides:
@@ -90,12 +102,12 @@ class DiagramRunner:
             if comp is None:
                 raise DiagramError(f"--set {text!r}: the diagram has no component {inst!r} "
                                    f"(components: {', '.join(self.diagram.components)})")
-            port, _, prop = name.partition(".")
-            if prop:  # a port property: Instance.port.fifosize=4
-                ports = comp.inputs if prop in ("readerType",) or port in comp.inputs else comp.outputs
-                ports.setdefault(port, PortSpec(port)).properties[prop] = PropertySpec(f"{port}.{prop}", 1, value)
+            port, _, prop = name.rpartition(".")  # port names may hold dots: the property is the last part
+            if port:  # a port property: Instance.port.fifosize=4
+                ports = comp.inputs if prop in INPUT_ONLY_PORT_PROPERTIES or port in comp.inputs else comp.outputs
+                ports.setdefault(port, PortSpec(port)).properties[prop] = PropertySpec(f"{port}.{prop}", TYPE_INT, value)
             else:
-                comp.properties[name] = PropertySpec(name, 3, value)
+                comp.properties[name] = PropertySpec(name, TYPE_STRING, value)
 
     def load(self) -> None:
         """Instantiate every component, run Dynamic, apply properties and wire connections."""
@@ -106,8 +118,7 @@ class DiagramRunner:
         self.loaded = True
 
     def _load(self) -> None:
-        prev, context.engine = context.engine, self
-        try:
+        with context.running(self):
             self._apply_overrides()
             name = self.diagram.path.name
             missing = [f"{c.model!r} (component {c.instance})" for c in self.diagram.components.values()
@@ -121,6 +132,7 @@ class DiagramRunner:
                     node.load(spec, self.diagram)
                 else:
                     node = STAND_INS[spec.model](spec.instance, self, spec.model)
+                    node.declare_listed_inputs(spec.inputs)
                     for pname, pspec in spec.inputs.items():
                         if pname not in node.inputs:
                             raise DiagramError(f"{name}: {spec.instance}: {spec.model} has no input {pname!r}")
@@ -136,8 +148,6 @@ class DiagramRunner:
             for node in self.nodes.values():
                 node.freeze_wiring()
             self.order = self._downstream_first()
-        finally:
-            context.engine = prev
 
     def _connect(self, name: str) -> None:
         for c in self.diagram.connections:
@@ -154,7 +164,7 @@ class DiagramRunner:
             if not types_compatible(out.type, inp.type):
                 raise DiagramError(f"{name}: connection {c}: output type {type_name(out.type)} does not fit "
                                    f"input type {type_name(inp.type)}")
-            inp.fifo = Fifo(out.fifosize, latest_only=inp.reader_type == SAMPLING_READER)
+            inp.fifo = Fifo(out.fifosize, latest_only=inp.reader_type in LATEST_ONLY_READERS)
             inp.connected = True
             out.targets.append(inp)
 
@@ -172,6 +182,11 @@ class DiagramRunner:
         try:
             fn()
             return True
+        except SystemExit as e:  # sys.exit() in a component is that component's error, not the emulator's exit
+            node.exceptions += 1
+            self._engine_msg("error", f"{node.name}.{phase} called sys.exit({e.code!r}): counted as that "
+                                      f"component's exception; the run goes on")
+            return False
         except Exception as e:  # a component's bug must not take the run down
             node.exceptions += 1
             n = node.exceptions
@@ -183,25 +198,27 @@ class DiagramRunner:
             return False
 
     def _engine_msg(self, level: str, msg: str) -> None:
-        prev, context.binding = context.binding, None
-        try:
+        with context.in_component(None):
             self.console(level, msg)
-        finally:
-            context.binding = prev
 
     def _core(self, node: Node) -> None:
         now = self.clock.now_us()
         node.take_inputs()
         self._wrote.discard(node.name)
+        io0 = sum(o.write_ns for o in node.outputs.values())
         t0 = time.perf_counter_ns()
         self._call(node, "Core", node.on_core)
-        node.core_hist.add((time.perf_counter_ns() - t0) / 1000)
+        core_ns = time.perf_counter_ns() - t0
+        node.core_hist.add(core_ns / 1000)
+        node.own_hist.add((core_ns - (sum(o.write_ns for o in node.outputs.values()) - io0)) / 1000)
         node.cores += 1
         if self.clock.kind == "sim":
             node.busy_until = self.clock.now_us() + int(self.core_cost_us.get(node.name, 0))
         if node.policy == RP.SAMPLING:  #: next tick, skipping the ones missed while busy
             node.next_tick += node.sampling_period_us
-            if node.next_tick < self.clock.now_us():
+            late = self.clock.now_us() - node.next_tick
+            if late > 0:  # ticks that passed while this or another component ran: the produced rate fell
+                node.ticks_missed += late // node.sampling_period_us + (1 if late % node.sampling_period_us else 0)
                 node.next_tick = self.clock.now_us()
         if node.name in self._wrote and node.is_source:
             self.source_frames += 1
@@ -233,14 +250,18 @@ class DiagramRunner:
         wall0 = time.perf_counter()
         with sdk_modules():
             self.load()
-            prev, context.engine = context.engine, self
-            try:
-                reason = self._birth_all()
-                if reason is None:
-                    reason = self._loop(frames, duration_s, idle_stop_s, max_wall_s, on_status, status_every_s, wall0)
-                self._death_all()
-            finally:
-                context.engine = prev
+            with context.running(self):
+                try:
+                    reason = self._birth_all()
+                    if reason is None:
+                        reason = self._loop(frames, duration_s, idle_stop_s, max_wall_s, on_status, status_every_s,
+                                            wall0)
+                except Terminated:
+                    reason = "terminated"
+                except KeyboardInterrupt:
+                    reason = "interrupted"
+                finally:  # Death runs whatever stopped the run (Ctrl-C, SIGTERM, a failed Birth)
+                    self._death_all()
         return self.report(reason, time.perf_counter() - wall0)
 
     def _birth_all(self) -> str | None:
@@ -296,6 +317,8 @@ class DiagramRunner:
                 if stopping and max_wall_s is not None and time.perf_counter() - wall0 > max_wall_s:
                     return stop_reason
                 self.clock.advance_to(t_next)
+        except Terminated:
+            return "terminated"
         except KeyboardInterrupt:
             return "interrupted"
 
@@ -308,7 +331,13 @@ class DiagramRunner:
 
     # ------------------------------------------------------------------ report
     def report(self, reason: str, wall_s: float) -> dict:
+        rates = {}
+        for n in self.nodes.values():  # Sampling components that could not keep their period
+            if n.policy == RP.SAMPLING and n.ticks_missed:
+                rates[n.name] = {"period_us": n.sampling_period_us, "ticks": n.cores, "ticks_missed": n.ticks_missed,
+                                 "asked_hz": 1e6 / n.sampling_period_us,
+                                 "achieved_hz": (1e6 / n.sampling_period_us) * n.cores / (n.cores + n.ticks_missed)}
         return {"diagram": str(self.diagram.path), "clock": self.clock.kind, "stop_reason": reason,
-                "wall_s": wall_s, "engine_time_s": self.clock.now_us() / 1e6, **self.status(),
+                "wall_s": wall_s, "engine_time_s": self.clock.now_us() / 1e6, "rate_fell": rates, **self.status(),
                 "components": {n.name: n.stats() for n in self.nodes.values()},
                 "console": dict(self.console_counts), "messages": list(self.messages)}

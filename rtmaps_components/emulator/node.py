@@ -60,9 +60,11 @@ class Node:
         self.alive = True
         self.born = False
         self.cores = 0
+        self.ticks_missed = 0  # Sampling ticks that passed while the component (or the host) was busy
         self.exceptions = 0
         self.errors = 0
         self.core_hist = LatencyHistogram()
+        self.own_hist = LatencyHistogram()  # Core time minus the time spent in the emulator's write()
         self.input_that_answered = -1
         self._is_source: bool | None = None
 
@@ -75,12 +77,13 @@ class Node:
     def declare_output(self, name: str, io_type: Any, buffer_size: int | None = None) -> None:
         if name in self.outputs:
             return
-        self.outputs[name] = OutputPort(self.name, name, io_type, buffer_size, self.engine.clock.now_us,
-                                        self.engine.on_write)
+        port = OutputPort(self.name, name, io_type, buffer_size, self.engine.clock.now_us, self.engine.on_write)
+        port.on_misc_dropped = self.engine.on_misc_dropped
+        self.outputs[name] = port
 
-    def declare_property(self, name: str, default: Any, subtype: Any = None) -> None:
+    def declare_property(self, name: str, default: Any, subtype: Any = None, flags: Any = None) -> None:
         if name not in self.properties:
-            self.properties[name] = Property(self.name, name, default, subtype)
+            self.properties[name] = Property(self.name, name, default, subtype, flags)
 
     # -- scheduling --
     @property
@@ -100,6 +103,9 @@ class Node:
                                f"(the emulator runs Reactive, Sampling and Triggered by First Input)")
         if self.policy == RP.SAMPLING and self.sampling_period_us < 1:
             raise DiagramError(f"{self.name}: samplingPeriod must be >= 1 µs, got {self.sampling_period_us}")
+        if self.policy == RP.TRIGGERED and not self.inputs:
+            self.engine.console("warning", f"{self.name}: reading policy 'Triggered by First Input' with no input: "
+                                           f"Core will never run")
 
     def pending(self) -> bool:
         """Whether queued samples will trigger a Core by themselves (Sampling waits for its tick)."""
@@ -173,7 +179,7 @@ class Node:
 
     def stats(self) -> dict:
         return {"model": self.model, "policy": POLICY_NAMES.get(self.policy, str(self.policy)),
-                "cores": self.cores, "exceptions": self.exceptions, "errors": self.errors,
-                "core_time": self.core_hist.summary(),
+                "cores": self.cores, "ticks_missed": self.ticks_missed, "exceptions": self.exceptions, "errors": self.errors,
+                "core_time": self.core_hist.summary(), "own_time": self.own_hist.summary(),
                 "inputs": {n: i.stats() for n, i in self.inputs.items()},
                 "outputs": {n: o.stats() for n, o in self.outputs.items()}, **self.summary()}

@@ -5,6 +5,7 @@ images on write too, so a component that reuses its own buffer cannot corrupt wh
 """
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -17,7 +18,26 @@ _INT_TYPES = {"INTEGER32": np.int32, "INTEGER64": np.int64, "UINTEGER8": np.uint
 _FLOAT_TYPES = {"FLOAT32": np.float32, "FLOAT64": np.float64}
 _CHANNELS = {"BGR": 3, "RGB": 3, "BGRA": 4, "RGBA": 4, "GRAY": 1, "YUV": 3}
 DEFAULT_TEXT_BUFFER = 255  # [inferred] characters of a TEXT_ASCII output declared without buffer_size
-FIFO_READER, SAMPLING_READER = 0, 4
+# readerType codes of saved diagrams: 0 FIFO (the default), 2 what every public ImageViewer/DataViewer input
+# and converter carries, 4 sampling. 2 is emulated as "wake on a new sample, read the newest" [inferred].
+FIFO_READER, NEXT_READER, SAMPLING_READER = 0, 2, 4
+LATEST_ONLY_READERS = (NEXT_READER, SAMPLING_READER)
+IMAGE_DTYPES = (np.uint8, np.uint16, np.float32)  # 8-bit, 16-bit (mono16, depth) and float images travel
+_MISC_FLAG = 0x0200  # rtmaps.core.DataTypes.CTypes.MiscFlag
+
+
+def parse_count(text: str, where: str, minimum: int = 1) -> int:
+    """A whole number >= `minimum` from diagram/--set text; DiagramError (one line) for inf, nan, 1e999, 2.5, words."""
+    t = str(text).strip()
+    try:
+        v = float(t)
+    except ValueError:
+        raise DiagramError(f"{where}: expected an integer, got {text!r}") from None
+    if not np.isfinite(v) or not v.is_integer() or abs(v) > 2**62:
+        raise DiagramError(f"{where}: expected a finite integer, got {text!r}")
+    if int(v) < minimum:
+        raise DiagramError(f"{where}: must be >= {minimum}, got {int(v)}")
+    return int(v)
 
 
 def type_name(t: Any) -> str:
@@ -103,7 +123,10 @@ class OutputPort:
         self.owner, self.name, self.type = owner, name, io_type
         tn = self._tn = type_name(io_type)
         self._where = f"{owner}.{name}"
-        if buffer_size is None and tn not in ("AUTO", "ANY"):
+        if isinstance(buffer_size, (int, np.integer)) and not isinstance(buffer_size, bool) and buffer_size == 0:
+            buffer_size = None  # public components pass 0 for "the default size"
+        self.declared_buffer = 0 if buffer_size is None else buffer_size  # what the bridge caches (internalOutputs)
+        if buffer_size is None and tn not in ("AUTO", "ANY", "STREAM8"):  # a byte stream: unbounded [inferred]
             buffer_size = DEFAULT_TEXT_BUFFER if tn == "TEXT_ASCII" else 1
         if buffer_size is not None and (not isinstance(buffer_size, int) or buffer_size < 1):
             raise DiagramError(f"{owner}.{name}: buffer_size must be a positive int, got {buffer_size!r}")
@@ -116,6 +139,9 @@ class OutputPort:
         self.last: Any = None
         self._clock_us = clock_us
         self._on_write = on_write
+        self.misc_dropped = 0  # writes whose misc1..3 did not travel (Ioelt.type without MiscFlag)
+        self.write_ns = 0  # time spent in write() (the emulator's I/O), summed
+        self.on_misc_dropped: Callable[["OutputPort"], None] | None = None
 
     def alloc_output_buffer(self, n: int) -> None:
         """Pre-size a vector output to `n` elements (characters for text)."""
@@ -124,10 +150,24 @@ class OutputPort:
         self.buffer_size = int(n)
 
     def write(self, x: Any, ts: int | None = None) -> None:
+        t0 = time.perf_counter_ns()
+        try:
+            self._write(x, ts)
+        finally:  # the emulator's share of a Core (checks, copy, fan-out), not the component's
+            self.write_ns += time.perf_counter_ns() - t0
+
+    def _write(self, x: Any, ts: int | None) -> None:
         out = T.Ioelt()
         if isinstance(x, T.Ioelt):
             data, stamp = x.data, x.ts
-            out.misc1, out.misc2, out.misc3, out.frequency = x.misc1, x.misc2, x.misc3, x.frequency
+            out.frequency = x.frequency
+            if isinstance(x.type, int) and x.type & _MISC_FLAG:
+                out.misc1, out.misc2, out.misc3 = x.misc1, x.misc2, x.misc3
+            elif x.misc1 or x.misc2 or x.misc3:
+                # as in Intempora's examples, misc fields travel only when Ioelt.type carries MiscFlag
+                self.misc_dropped += 1
+                if self.on_misc_dropped is not None:
+                    self.on_misc_dropped(self)
         else:
             data, stamp = x, None
         if ts is not None:
@@ -168,10 +208,19 @@ class OutputPort:
                 raise TypeError(f"{where}: a {tn} output cannot carry {arr.dtype} data")
             n = int(arr.size)
             data = arr.astype(dtype).reshape(-1) if arr.ndim else dtype(arr).item()
+        elif tn == "STREAM8" or isinstance(data, (bytes, bytearray, memoryview)):
+            # the real bridge hands byte streams to Python as numpy uint8 arrays, not bytes
+            arr = np.frombuffer(bytes(data), np.uint8).copy() if not isinstance(data, np.ndarray) else data
+            if not isinstance(arr, np.ndarray) or arr.dtype != np.uint8:
+                raise TypeError(f"{where}: a STREAM8 output carries bytes or a uint8 array, got {type(data).__name__}")
+            n, data = int(arr.size), arr.reshape(-1).copy()
         else:
-            n = len(data) if hasattr(data, "__len__") and not isinstance(data, (str, bytes)) else 1
+            n = len(data) if hasattr(data, "__len__") and not isinstance(data, str) else 1
             if isinstance(data, np.ndarray):
                 data = data.copy()
+            elif isinstance(data, (list, tuple)) and data and all(
+                    isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in data):
+                data = np.asarray(data)  # numeric vectors reach Python inputs as numpy arrays
             elif isinstance(data, list):
                 data = list(data)
         self._check_size(n)
@@ -196,9 +245,10 @@ class OutputPort:
 
 def _copy_image(img: Any, where: str) -> Any:
     a = img.image_data
-    if not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.ndim not in (2, 3) or 0 in a.shape:
+    if not isinstance(a, np.ndarray) or a.dtype not in IMAGE_DTYPES or a.ndim not in (2, 3) or 0 in a.shape:
         desc = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
-        raise ValueError(f"{where}: broken frame: image_data must be a non-empty uint8 (H, W[, C]) array, got {desc}")
+        raise ValueError(f"{where}: broken frame: image_data must be a non-empty uint8, uint16 or float32 "
+                         f"(H, W[, C]) array, got {desc}")
     seq = str(img.channel_seq).upper()
     channels = 1 if a.ndim == 2 else a.shape[2]
     if seq in _CHANNELS and _CHANNELS[seq] != channels:
@@ -213,12 +263,21 @@ def _copy_image(img: Any, where: str) -> Any:
 class Property:
     """A component property: `.data` is the value (an enum's selected index), typed by its default."""
 
-    def __init__(self, owner: str, name: str, default: Any, subtype: Any = None) -> None:
+    def __init__(self, owner: str, name: str, default: Any, subtype: Any = None, flags: Any = None) -> None:
         if not isinstance(name, str) or not name or " " in name:
             raise DiagramError(f"{owner}: property names must be non-empty with no spaces, got {name!r}")
-        self.owner, self.name, self.subtype = owner, name, subtype
+        if isinstance(flags, str):  # a description (shown by Studio as a tooltip) [inferred]
+            flags = None
+        self.owner, self.name, self.subtype, self.flags = owner, name, subtype, flags
+        self.default = default
         self.labels: list[str] = []
-        if type_name(subtype) == "ENUM":
+        kinds = set(type_name(subtype).split("|")) | set(type_name(flags).split("|") if flags is not None else ())
+        known = {"ENUM", "FILE", "PATH", "MUST_EXIST", "None"}
+        if kinds - known:
+            raise DiagramError(f"{owner}.{name}: property kind {sorted(kinds - known)} is not one of ENUM, FILE, PATH, MUST_EXIST")
+        self.must_exist = "MUST_EXIST" in kinds
+        self.is_path = bool(kinds & {"FILE", "PATH"})
+        if "ENUM" in kinds:
             self.kind = "enum"
             self.data = self._parse_enum(str(default))
         elif isinstance(default, bool):

@@ -6,6 +6,7 @@ Any other model is refused by the engine with the list of what is emulated.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +15,29 @@ from .node import Node
 from .sdk.rtmaps import types as T
 
 
+# inputs the real models have besides their first (ImageViewer 7.x: drawing objects; DataViewer: input_1..)
+_EXTRA_INPUTS = {"ImageViewer": re.compile(r"iDrawingObjects"), "DataViewer": re.compile(r"input_\d+"),
+                 "TextViewer": re.compile(r"(?!)")}
+
+
 class ViewerStandIn(Node):
-    """ImageViewer / TextViewer / DataViewer: one input 'input'; counts samples and their latency."""
+    """ImageViewer / TextViewer (input `input`), DataViewer (`input_0`, `input_1`, ...): count samples and latency."""
 
     def __init__(self, name: str, engine: Any, model: str) -> None:
         super().__init__(name, engine)
         self.model = model
-        self.declare_input("input", T.ANY)
+        self.declare_input("input_0" if model == "DataViewer" else "input", T.ANY)
         self.received = 0
         self.latency = LatencyHistogram()
         self.last_shape: Any = None
         self.last_text: str | None = None
         self.save_dir: Path | None = None
+
+    def declare_listed_inputs(self, listed: Any) -> None:
+        """Declare the further inputs a saved diagram lists for this model (DataViewer's input_1...)."""
+        for name in listed:
+            if _EXTRA_INPUTS[self.model].fullmatch(name):
+                self.declare_input(name, T.ANY)
 
     def apply_property(self, name: str, text: str) -> None:
         """GUI properties of the real viewer (size, position, title...) have no effect here."""
@@ -36,7 +48,7 @@ class ViewerStandIn(Node):
             self.save_dir.mkdir(parents=True, exist_ok=True)
 
     def on_core(self) -> None:
-        elt = self.inputs["input"].ioelt
+        elt = list(self.inputs.values())[max(0, self.input_that_answered)].ioelt
         self.received += 1
         self.latency.add(self.engine.clock.now_us() - elt.ts)
         data = elt.data

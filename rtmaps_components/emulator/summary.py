@@ -32,6 +32,8 @@ def summarize(report: dict) -> dict:
         if last:
             acc = {"component": name, **dict(zip(ACCURACY_FIELDS, last))}
     out["accuracy"] = acc
+    # a source that kept under 90 % of its asked rate; a few ticks lost to the host's jitter are not news
+    out["rate_fell"] = {k: v for k, v in report.get("rate_fell", {}).items() if v["achieved_hz"] < 0.9 * v["asked_hz"]}
     return out
 
 
@@ -57,6 +59,10 @@ def format_summary(s: dict) -> str:
         elif "p50_us" in st:
             lines.append(f"latency {name} (rolling window, {st['count']:.0f} samples in all): p50 {st['p50_us'] / 1e3:.2f} ms "
                          f"p99 {st['p99_us'] / 1e3:.2f} ms, {st['fps']:.1f} fps, {st['deadline_misses']:.0f} deadline miss(es)")
+    for name, r in s.get("rate_fell", {}).items():
+        lines.append(f"rate fell: {name} produced {r['ticks']} frame(s) at {r['achieved_hz']:.1f} Hz of the "
+                     f"{r['asked_hz']:.1f} Hz asked ({r['ticks_missed']} tick(s) missed while the diagram was busy: "
+                     f"frames not produced, not dropped)")
     if s["accuracy"]:
         a = s["accuracy"]
         lines.append(f"accuracy through the pipeline: {100 * a['accuracy']:.2f} % ({a['correct']:.0f}/{a['total']:.0f} frames)")

@@ -30,10 +30,10 @@ class Engine {
   // Preprocessing for run_image; must be set (from the model's metadata) before run_image.
   void set_preprocessing(const PreprocessSpec& spec);
   bool has_preprocessing() const;
-  // rgb: H x W x 3 uint8; writes output_size() floats.
-  void run_image(const uint8_t* rgb, int H, int W, float* out);
+  // px: H x W uint8 pixels in `layout` (RGB: 3 bytes each); writes output_size() floats.
+  void run_image(const uint8_t* px, int H, int W, float* out, PixelLayout layout = PixelLayout::RGB);
   // Just the preprocessing: writes C x input_height x input_width floats.
-  void preprocess(const uint8_t* rgb, int H, int W, float* out);
+  void preprocess(const uint8_t* px, int H, int W, float* out, PixelLayout layout = PixelLayout::RGB);
 
   int input_channels() const;
   int input_height() const;

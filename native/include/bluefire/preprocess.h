@@ -8,6 +8,10 @@
 
 namespace bluefire {
 
+// The interleaved uint8 layouts a frame may arrive in (RTMaps IplImage channel sequences).
+// GRAY is one channel (its luma is the value itself); the alpha of RGBA/BGRA is ignored.
+enum class PixelLayout { RGB, BGR, GRAY, RGBA, BGRA };
+
 struct PreprocessSpec {
   int height = 0, width = 0;
   bool gray = false;         // luma first, replicated to three channels
@@ -22,8 +26,9 @@ class Preprocessor {
  public:
   explicit Preprocessor(const PreprocessSpec& spec);  // throws std::invalid_argument on a bad spec
   const PreprocessSpec& spec() const { return spec_; }
-  // rgb: H x W x 3 interleaved; out: channels x height x width floats. Allocates nothing.
-  void run(const uint8_t* rgb, int H, int W, float* out);
+  // px: H x W interleaved pixels in `layout` (3, 1 or 4 bytes each); out: channels x height x width
+  // floats. Gives what Preprocessing.apply gives on the same frame and channel_seq. Allocates nothing.
+  void run(const uint8_t* px, int H, int W, float* out, PixelLayout layout = PixelLayout::RGB);
 
  private:
   void emit_row(int y, const int* vals);

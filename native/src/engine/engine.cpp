@@ -269,16 +269,16 @@ void Engine::set_preprocessing(const PreprocessSpec& spec) {
 
 bool Engine::has_preprocessing() const { return impl_->prep != nullptr; }
 
-void Engine::preprocess(const uint8_t* rgb, int H, int W, float* out) {
+void Engine::preprocess(const uint8_t* px, int H, int W, float* out, PixelLayout layout) {
   if (!impl_->prep) throw std::invalid_argument(impl_->source + ": the model has no preprocessing metadata");
   std::lock_guard<std::mutex> lock(impl_->run_mu);
-  impl_->prep->run(rgb, H, W, out);
+  impl_->prep->run(px, H, W, out, layout);
 }
 
-void Engine::run_image(const uint8_t* rgb, int H, int W, float* out) {
+void Engine::run_image(const uint8_t* px, int H, int W, float* out, PixelLayout layout) {
   if (!impl_->prep) throw std::invalid_argument(impl_->source + ": the model has no preprocessing metadata");
   std::lock_guard<std::mutex> lock(impl_->run_mu);
-  impl_->prep->run(rgb, H, W, impl_->prep_buf.data());
+  impl_->prep->run(px, H, W, impl_->prep_buf.data(), layout);
   impl_->run_one(impl_->prep_buf.data(), out);
 }
 

@@ -31,8 +31,8 @@ class BaseComponent:
     def add_output(self, name: str, io_type: Any, buffer_size: int | None = None) -> None:
         self._rtmaps_binding.declare_output(name, io_type, buffer_size)
 
-    def add_property(self, name: str, default: Any, subtype: Any = None) -> None:
-        self._rtmaps_binding.declare_property(name, default, subtype)
+    def add_property(self, name: str, default: Any, subtype: Any = None, flags: Any = None) -> None:
+        self._rtmaps_binding.declare_property(name, default, subtype, flags)
 
     def get_property(self, name: str) -> Any:
         return self._rtmaps_binding.properties[name].data

@@ -13,6 +13,12 @@ class _Kind:
     def __repr__(self) -> str:
         return f"rtmaps.types.{self.name}"
 
+    def __or__(self, other: "_Kind") -> "_Kind":
+        """Property kinds combine (`PATH | MUST_EXIST`); the result names both."""
+        if not isinstance(other, _Kind):
+            return NotImplemented
+        return _Kind(f"{self.name}|{other.name}")
+
 
 ANY = _Kind("ANY")
 AUTO = _Kind("AUTO")
@@ -58,7 +64,7 @@ class Ioelt:
 
 
 class IplImage:
-    """An image: `image_data` is a C-contiguous uint8 numpy array (H, W, C) or (H, W)."""
+    """An image: `image_data` is a C-contiguous numpy array (H, W, C) or (H, W): uint8, uint16 or float32."""
 
     def __init__(self) -> None:
         self.image_data = None
