@@ -206,6 +206,9 @@ def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) 
     from .floor import floor_ms
 
     which = [e.strip() for e in args.engines.split(",") if e.strip()]
+    from .quantize import is_quantized
+    if is_quantized(path):  # QDQ int8: the native engine and torch do not read it yet
+        which = [e for e in which if e == "ort"]
     engines = _engines(path, threads, args.variant, which, getattr(args, "native_baseline", None))
     native_macs = None
     if "native" in engines:

@@ -51,6 +51,13 @@ class QuantizeConfig:
     threads: int = 0  # ONNX Runtime threads (0: library default)
 
 
+def is_quantized(path: str | Path) -> bool:
+    """Whether an ONNX file was written by `bluefire quantize` (has its metadata record)."""
+    import onnx
+
+    return any(p.key == QUANT_KEY for p in onnx.load(str(path), load_external_data=False).metadata_props)
+
+
 # ---------------------------------------------------------------- graph analysis
 @dataclass
 class _Graph:

@@ -1,0 +1,85 @@
+// int8 GEMM, AVX2: blocks of 4 output channels x 16 pixels. Activations are zero-extended to 16
+// bits and multiplied with vpmaddwd against int16 weight pairs (k, k+1): exact, no vpmaddubsw
+// saturation. Weights packed with mr 4, kgroup 2, int16 (see kernels_s8.h).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "bluefire/kernels_s8.h"
+
+namespace bluefire {
+namespace {
+constexpr int kMr = 4, kPx = 16;
+
+// 8 int32 lanes -> requantized, clamped uint8 in the low 8 bytes.
+inline __m128i requant8(__m256i v, const Requant& r, __m256i zc, __m256i lo, __m256i hi) {
+  v = _mm256_sll_epi32(v, _mm_cvtsi32_si128(r.lshift));
+  const __m256i m = _mm256_set1_epi32(r.mult), round = _mm256_set1_epi64x(int64_t(1) << 30);
+  const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(v, m), round), 31);
+  const __m256i odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), m), round), 1);
+  v = _mm256_blend_epi32(even, odd, 0xAA);  // low 32 bits of (p + 2^30) >> 31 are bits 31..62 either way
+  if (r.rshift) v = _mm256_sra_epi32(_mm256_add_epi32(v, _mm256_set1_epi32(1 << (r.rshift - 1))), _mm_cvtsi32_si128(r.rshift));
+  v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, zc), lo), hi);
+  const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  return _mm_packus_epi16(p16, p16);
+}
+
+// One block: rows [m0, m0 + rows) (rows <= 4) x pixels [n, n + 16) read from rows `src[k]`.
+inline void block(const GemmU8Args& a, const int16_t* w, int m0, int rows, const uint8_t* const* src, int npx,
+                  uint8_t* out_tail) {
+  __m256i acc[kMr][2];
+  for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+  for (int k = 0; k < a.K; k += 2) {
+    const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k]));
+    const __m128i x1 = k + 1 < a.K ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k + 1])) : x0;  // weight 0
+    const __m256i lo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));  // pixels 0-7: (x_k, x_k+1)
+    const __m256i hi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(x0, x1));  // pixels 8-15
+    const int16_t* wk = w + size_t(k / 2) * kMr * 2;
+    for (int i = 0; i < kMr; ++i) {
+      int32_t pair;
+      std::memcpy(&pair, wk + 2 * i, 4);
+      const __m256i wv = _mm256_set1_epi32(pair);
+      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(lo, wv));
+      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(hi, wv));
+    }
+  }
+  const __m256i zc = _mm256_set1_epi32(a.zc), vlo = _mm256_set1_epi32(a.lo), vhi = _mm256_set1_epi32(a.hi);
+  for (int i = 0; i < rows; ++i) {
+    const int m = m0 + i;
+    const __m256i b = _mm256_set1_epi32(a.bias[m]);
+    const __m128i q0 = requant8(_mm256_add_epi32(acc[i][0], b), a.rq[m], zc, vlo, vhi);
+    const __m128i q1 = requant8(_mm256_add_epi32(acc[i][1], b), a.rq[m], zc, vlo, vhi);
+    const __m128i q = _mm_unpacklo_epi64(q0, q1);
+    if (npx == kPx) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out_tail + size_t(i) * a.ldc), q);
+    } else {
+      alignas(16) uint8_t tmp[kPx];
+      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), q);
+      std::memcpy(out_tail + size_t(i) * a.ldc, tmp, npx);
+    }
+  }
+}
+}  // namespace
+
+void gemm_u8_avx2(const GemmU8Args& a) {
+  const uint8_t* src[kMaxKS8];
+  alignas(16) uint8_t tail[kMaxKS8][kPx];
+  const int kp = (a.K + 1) / 2 * 2;
+  for (int n = 0; n < a.N; n += kPx) {
+    const int npx = std::min(kPx, a.N - n);
+    for (int k = 0; k < a.K; ++k) {
+      src[k] = a.b + a.brow[k] + n;
+      if (npx < kPx) {  // the last 1..15 pixels: through a zero-padded copy, one code path
+        std::memset(tail[k], 0, kPx);
+        std::memcpy(tail[k], src[k], npx);
+        src[k] = tail[k];
+      }
+    }
+    for (int m0 = 0; m0 < a.M; m0 += kMr)
+      block(a, static_cast<const int16_t*>(a.a) + size_t(m0 / kMr) * kMr * kp, m0, std::min(kMr, a.M - m0), src, npx,
+            a.c + size_t(m0) * a.ldc + n);
+  }
+}
+
+}  // namespace bluefire
