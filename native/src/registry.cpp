@@ -22,26 +22,68 @@ const CpuFeatures& cpu_features() {
   return f;
 }
 
+namespace {
+
+// Each variant's table, by field name; fields left out keep the reference kernel or stay off.
+#if defined(BLUEFIRE_HAVE_AVX2)
+KernelTable avx2_kernels() {
+  KernelTable k;
+  k.gemm = gemm_avx2, k.mr = kAvx2Mr;
+  k.gemm_narrow = gemm_narrow_avx2, k.narrow_mr = kAvx2NarrowMr;
+  k.maxpool = maxpool_avx2;
+  k.winograd2 = true;
+  k.winograd4_input = winograd4_input_avx2, k.winograd4_output = winograd4_output_avx2;
+  k.conv3x3_small = conv3x3_small_avx2, k.conv3x3_small_mr = kSmallMr, k.conv3x3_small_max = kSmallMaxAvx2;
+  return k;
+}
+
+// AVX-512F for the main GEMM and max-pool (on rows up to 32 wide); its narrow kernel is the AVX2 one.
+KernelTable avx512_kernels() {
+  KernelTable k = avx2_kernels();
+  k.gemm = gemm_avx512, k.mr = kAvx512Mr;
+  k.maxpool = maxpool_avx512;
+  k.stride2_columns = stride2_columns_avx512;
+  k.column_phases4 = column_phases4_avx512;
+  k.winograd4_input = winograd4_input_avx512, k.winograd4_output = winograd4_output_avx512;
+  k.conv3x3_small = conv3x3_small_avx512, k.conv3x3_small_mr = kSmallMr512, k.conv3x3_small_max = kSmallMap;
+  k.conv3x3_winograd4_channels = conv3x3_winograd4_channels_avx512;
+  k.winograd4_channels_min = kWinograd4ChannelsMin512, k.winograd4_channels_max = kWinograd4ChannelsMax512;
+  k.winograd4_channels_mr = kWinograd4ChannelsMr512;
+  k.winograd4_channels_scratch = winograd4_channels_scratch_avx512;
+  return k;
+}
+#endif
+
+#if defined(BLUEFIRE_HAVE_NEON)
+KernelTable neon_kernels() {
+  KernelTable k;
+  k.gemm = gemm_neon, k.mr = kNeonMr;
+  k.gemm_narrow = gemm_neon, k.narrow_mr = kNeonMr;
+  k.maxpool = maxpool_neon;
+  k.winograd2 = true;
+  k.winograd4_input = winograd4_input_neon, k.winograd4_output = winograd4_output_neon;
+  k.conv3x3_small = conv3x3_small_neon, k.conv3x3_small_mr = kSmallMrNeon, k.conv3x3_small_max = kSmallMaxNeon;
+  k.conv3x3_winograd4_channels = conv3x3_winograd4_channels_neon;
+  k.winograd4_channels_min = kWinograd4ChannelsMinNeon, k.winograd4_channels_max = kWinograd4ChannelsMaxNeon;
+  k.winograd4_channels_mr = kWinograd4ChannelsMrNeon;
+  k.winograd4_channels_scratch = winograd4_channels_scratch_neon;
+  return k;
+}
+#endif
+
+}  // namespace
+
 const std::vector<Variant>& all_variants() {
   static const std::vector<Variant> v = [] {
     std::vector<Variant> out;
 #if defined(BLUEFIRE_HAVE_AVX2)
-    // AVX-512F for the main GEMM and max-pool (on rows up to 32 wide); its narrow kernel is the AVX2 one.
-    out.push_back({"avx512", [](const CpuFeatures& c) { return c.avx512f && c.avx2_fma; },
-                   {kAvx512Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx512, im2col_ref, maxpool_avx512, mean_ref, softmax_ref,
-                    conv3x3_small_avx512, conv3x3_wsmall_avx512, kWsmallMin512, kWsmallMax512, kWsmallMr512, wsmall_scratch_avx512, kSmallMr512, kSmallMap, winograd4_input_avx512, winograd4_output_avx512, gather2_avx512,
-                    phase4_avx512}});
-    out.push_back({"avx2", [](const CpuFeatures& c) { return c.avx2_fma; },
-                   {kAvx2Mr, kAvx2NarrowMr, gemm_narrow_avx2, true, gemm_avx2, im2col_ref, maxpool_avx2, mean_ref, softmax_ref,
-                    conv3x3_small_avx2, nullptr, 0, 0, 0, nullptr, kSmallMr, kSmallMaxAvx2, winograd4_input_avx2, winograd4_output_avx2, gather2_ref, phase4_ref}});
+    out.push_back({"avx512", [](const CpuFeatures& c) { return c.avx512f && c.avx2_fma; }, avx512_kernels()});
+    out.push_back({"avx2", [](const CpuFeatures& c) { return c.avx2_fma; }, avx2_kernels()});
 #endif
 #if defined(BLUEFIRE_HAVE_NEON)
-    out.push_back({"neon", [](const CpuFeatures& c) { return c.neon; },
-                   {kNeonMr, kNeonMr, gemm_neon, true, gemm_neon, im2col_ref, maxpool_neon, mean_ref, softmax_ref,
-                    conv3x3_small_neon, conv3x3_wsmall_neon, kWsmallMinNeon, kWsmallMaxNeon, kWsmallMrNeon, wsmall_scratch_neon, kSmallMrNeon, kSmallMaxNeon, winograd4_input_neon, winograd4_output_neon, gather2_ref, phase4_ref}});
+    out.push_back({"neon", [](const CpuFeatures& c) { return c.neon; }, neon_kernels()});
 #endif
-    out.push_back({"ref", [](const CpuFeatures&) { return true; }, {kRefMr, kRefMr, gemm_ref, false, gemm_ref, im2col_ref, maxpool_ref, mean_ref, softmax_ref,
-                    nullptr, nullptr, 0, 0, 0, nullptr, 0, 0, nullptr, nullptr, gather2_ref, phase4_ref}});
+    out.push_back({"ref", [](const CpuFeatures&) { return true; }, KernelTable()});
     return out;
   }();
   return v;

@@ -12,7 +12,7 @@ constexpr int kAvx2NarrowMr = 16;
 void gemm_narrow_avx2(const GemmArgs& a);
 void maxpool_avx2(const MaxPoolArgs& a);
 void maxpool_avx512(const MaxPoolArgs& a);
-void gather2_avx512(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);  // rows of up to 32 columns; the AVX2 kernel otherwise
+void stride2_columns_avx512(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);  // rows of up to 32 columns; the AVX2 kernel otherwise
 constexpr int kSmallMr = 8;
 void conv3x3_small_avx2(const Conv3x3SmallArgs& a);
 // With 16 ymm registers a row block holds 12 accumulators: from 7-wide maps on it is one row per
@@ -25,17 +25,17 @@ void winograd4_output_avx2(const float* mo, int M, int ld, size_t ms, int TX, in
                            bool relu, float* out, int OH, int OW);
 constexpr int kSmallMr512 = 16;
 void conv3x3_small_avx512(const Conv3x3SmallArgs& a);
-// F(4x4) vectorised over channels (conv_wsmall_avx512.cpp) on maps kWsmallMin512..kWsmallMax512
+// F(4x4) vectorised over channels (winograd4_channels_avx512.cpp) on maps kWinograd4ChannelsMin512..kWinograd4ChannelsMax512
 // wide; the direct small-map kernel elsewhere. Measured per layer (native/README.md): 0.5x the
 // direct kernel's time at 7x7, 0.3-0.4x at 12x12, 0.65-0.78x at 6x6, but equal or 10 % slower at
 // 5x5 (4 tiles of 144 products against 169 direct), hence from 6.
-void conv3x3_wsmall_avx512(const Conv3x3SmallArgs& a);
-size_t wsmall_scratch_avx512(int S, int C);
-constexpr int kWsmallMin512 = 6, kWsmallMax512 = 12;
-constexpr int kWsmallMr512 = 16;  // output channels per packed panel: one zmm
+void conv3x3_winograd4_channels_avx512(const Conv3x3SmallArgs& a);
+size_t winograd4_channels_scratch_avx512(int S, int C);
+constexpr int kWinograd4ChannelsMin512 = 6, kWinograd4ChannelsMax512 = 12;
+constexpr int kWinograd4ChannelsMr512 = 16;  // output channels per packed panel: one zmm
 void winograd4_input_avx512(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                             size_t ms);
-void phase4_avx512(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
+void column_phases4_avx512(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
 void winograd4_output_avx512(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
                              bool relu, float* out, int OH, int OW);
 #endif
@@ -51,18 +51,18 @@ void conv3x3_small_neon(const Conv3x3SmallArgs& a);
 // the 17 % difference), 256 vs 144 at 6. Up to 5 a block of two rows fits the register budget.
 constexpr int kSmallMaxNeon = 5;
 static_assert(kSmallMaxNeon <= kSmallMap, "beyond the engine's small-map range");
-// F(4x4) vectorised over channels (conv_wsmall_neon.cpp, 4 channels per q register) on maps
-// kWsmallMinNeon..kWsmallMaxNeon wide. Chosen by multiply count, not measured (no A53 timings):
+// F(4x4) vectorised over channels (winograd4_channels_neon.cpp, 4 channels per q register) on maps
+// kWinograd4ChannelsMinNeon..kWinograd4ChannelsMaxNeon wide. Chosen by multiply count, not measured (no A53 timings):
 // per (in, out) channel pair it does 36 per 4x4 tile, 144 on 5..8-wide maps and 324 on 9..12,
 // against the path those maps take otherwise, F(2x2) at 16 per 2x2 tile: 144 at 6, 256 at 7-8,
 // 400 at 9-10, 576 at 11-12. At 6 the counts tie, and F(2x2) streams 16 weights per channel pair
 // instead of 36 and has cheaper transforms, so 6 stays on F(2x2); 5 stays on the direct kernel
 // (169 against 144, with the weights in their 9-tap form: see kSmallMaxNeon).
-void conv3x3_wsmall_neon(const Conv3x3SmallArgs& a);
-size_t wsmall_scratch_neon(int S, int C);
-constexpr int kWsmallMinNeon = 7, kWsmallMaxNeon = 12;
-constexpr int kWsmallMrNeon = 4;  // output channels per packed panel: one q register
-static_assert(kWsmallMaxNeon <= kSmallMap, "beyond the engine's small-map range");
+void conv3x3_winograd4_channels_neon(const Conv3x3SmallArgs& a);
+size_t winograd4_channels_scratch_neon(int S, int C);
+constexpr int kWinograd4ChannelsMinNeon = 7, kWinograd4ChannelsMaxNeon = 12;
+constexpr int kWinograd4ChannelsMrNeon = 4;  // output channels per packed panel: one q register
+static_assert(kWinograd4ChannelsMaxNeon <= kSmallMap, "beyond the engine's small-map range");
 void maxpool_neon(const MaxPoolArgs& a);
 void winograd4_input_neon(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                           size_t ms);

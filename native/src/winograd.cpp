@@ -110,14 +110,14 @@ void winograd4_weights(const float* w, int M, int C, float* u) {
     }
 }
 
-size_t wsmall_packed_size(int M, int C, int mr) { return size_t((M + mr - 1) / mr) * 36 * C * mr; }
+size_t winograd4_channels_packed_size(int M, int C, int mr) { return size_t((M + mr - 1) / mr) * 36 * C * mr; }
 
 // F(4x4) weights (in double, as above) regrouped so that each panel of mr output channels reads one
 // contiguous mr-float vector per (product, input channel): see kernels.h.
-void pack_wsmall_weights(const float* w, int M, int C, int mr, float* out) {
+void pack_winograd4_channels_weights(const float* w, int M, int C, int mr, float* out) {
   std::vector<float> u(size_t(36) * M * C);
   winograd4_weights(w, M, C, u.data());
-  std::fill(out, out + wsmall_packed_size(M, C, mr), 0.f);
+  std::fill(out, out + winograd4_channels_packed_size(M, C, mr), 0.f);
   for (int m = 0; m < M; ++m)
     for (int k = 0; k < 36; ++k)
       for (int c = 0; c < C; ++c)
@@ -129,7 +129,7 @@ void pack_wsmall_weights(const float* w, int M, int C, int mr, float* out) {
 // Zero the channel's four phases, then scatter each input row's pixels to their phase: one pass
 // over the input with no short loops (the previous per-phase loops of 0-5 iterations each took
 // 4.4 us for fire2's 12 channels of 15x15).
-void phase4_ref(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst) {
+void column_phases4_ref(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst) {
   const size_t ps = size_t(PH) * QW;  // floats per phase
   std::fill(dst, dst + 4 * ps, 0.f);
   const int y0 = std::max(0, pt), y1 = std::min(PH, pt + H);

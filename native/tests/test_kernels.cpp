@@ -139,7 +139,7 @@ TEST(maxpool_variants_match_reference) {
       }
 }
 
-TEST(gather2_variants_match_reference) {
+TEST(stride2_columns_variants_match_reference) {
   // Every variant's stride-2 column gather (the stems' shifted planes) against the reference, on
   // 1-40 outputs a row (every 16-lane tail); the source ends at the last float it may read, and the
   // destination rows carry sentinels past n.
@@ -150,13 +150,13 @@ TEST(gather2_variants_match_reference) {
         const int sld = 2 * n + 3, dld = n + 5;
         auto src = random_vec(size_t(rows - 1) * sld + 2 * (n - 1) + 1, rng);
         std::vector<float> want(size_t(rows) * dld, -9.f), got(want);
-        gather2_ref(src.data(), sld, rows, n, want.data(), dld);
-        v->kernels.gather2(src.data(), sld, rows, n, got.data(), dld);
-        CHECK(got == want, "variant %s gather2 rows %d n %d differs from the reference", v->name, rows, n);
+        stride2_columns_ref(src.data(), sld, rows, n, want.data(), dld);
+        v->kernels.stride2_columns(src.data(), sld, rows, n, got.data(), dld);
+        CHECK(got == want, "variant %s stride2_columns rows %d n %d differs from the reference", v->name, rows, n);
       }
 }
 
-TEST(phase4_variants_match_reference) {
+TEST(column_phases4_variants_match_reference) {
   // Every variant's F(4x4) column-phase split against the reference: the engine's padded sizes for
   // maps 13-55 (one to four 16-lane blocks a phase row), padding 0 and 1; sentinels must all go.
   std::mt19937 rng(9);
@@ -166,9 +166,9 @@ TEST(phase4_variants_match_reference) {
         const int TX = (S + 3) / 4, PH = 4 * TX + 2, QW = (4 * TX + 2 + 3) / 4, H = S - 1;
         auto src = random_vec(size_t(H) * S, rng);
         std::vector<float> want(size_t(4) * PH * QW, -9.f), got(want.size(), -7.f);
-        phase4_ref(src.data(), H, S, pad, pad, PH, QW, want.data());
-        v->kernels.phase4(src.data(), H, S, pad, pad, PH, QW, got.data());
-        CHECK(got == want, "variant %s phase4 map %dx%d pad %d differs from the reference", v->name, H, S, pad);
+        column_phases4_ref(src.data(), H, S, pad, pad, PH, QW, want.data());
+        v->kernels.column_phases4(src.data(), H, S, pad, pad, PH, QW, got.data());
+        CHECK(got == want, "variant %s column_phases4 map %dx%d pad %d differs from the reference", v->name, H, S, pad);
       }
 }
 
@@ -179,15 +179,15 @@ TEST(conv3x3_small_variants_match_reference) {
   for (const Variant* v : available_variants()) {
     if (!v->kernels.conv3x3_small) continue;
     int bad = 0;
-    for (int S = 2; S <= v->kernels.small_max; ++S)
+    for (int S = 2; S <= v->kernels.conv3x3_small_max; ++S)
       for (int C : {1, 3, 13})
         for (int M : {1, 5, 8, 13, 16, 17, 37})
           for (int relu = 0; relu < 2; ++relu) {
             const int K = C * 9, HW = S * S;
             auto w = random_vec(size_t(M) * K, rng), x = random_vec(size_t(C) * HW, rng), bias = random_vec(M, rng);
-            std::vector<float> pr(packed_size(M, K, kRefMr)), pv(packed_size(M, K, v->kernels.small_mr));
+            std::vector<float> pr(packed_size(M, K, kRefMr)), pv(packed_size(M, K, v->kernels.conv3x3_small_mr));
             pack_weights(w.data(), M, K, kRefMr, pr.data());
-            pack_weights(w.data(), M, K, v->kernels.small_mr, pv.data());
+            pack_weights(w.data(), M, K, v->kernels.conv3x3_small_mr, pv.data());
             std::vector<float> want(size_t(M) * HW + 8, 777.f), got(want.size(), 777.f);
             conv3x3_small_ref({x.data(), C, S, S, M, pr.data(), bias.data(), want.data(), bool(relu)});
             v->kernels.conv3x3_small({x.data(), C, S, S, M, pv.data(), bias.data(), got.data(), bool(relu)});
@@ -201,7 +201,7 @@ TEST(conv3x3_small_variants_match_reference) {
   }
 }
 
-TEST(conv3x3_wsmall_variants_match_reference) {
+TEST(conv3x3_winograd4_channels_variants_match_reference) {
   // Every variant's channel-vectorised F(4x4) small-map kernel against the direct scalar reference,
   // on every map side it is compiled for (5..12: 4 or 9 tiles, partial tiles, 16-pixel runs and
   // their remainders), channel counts that break its channel groups (16 on AVX-512, 4 on NEON) and
@@ -209,7 +209,7 @@ TEST(conv3x3_wsmall_variants_match_reference) {
   // and a call starting at a later panel (rows [m0, M)). Tolerance: Winograd F(4x4) rounding.
   std::mt19937 rng(23);
   for (const Variant* v : available_variants()) {
-    if (!v->kernels.conv3x3_wsmall) continue;
+    if (!v->kernels.conv3x3_winograd4_channels) continue;
     int bad = 0;
     for (int S = 5; S <= kSmallMap; ++S)
       for (int C : {1, 3, 16, 23, 33})
@@ -218,21 +218,21 @@ TEST(conv3x3_wsmall_variants_match_reference) {
             const int K = C * 9, HW = S * S;
             const int m0 = M > 16 && relu ? 16 : 0;  // sometimes a call for rows [16, M)
             auto w = random_vec(size_t(M) * K, rng), x = random_vec(size_t(C) * HW, rng), bias = random_vec(M, rng);
-            std::vector<float> pr(packed_size(M, K, kRefMr)), pv(wsmall_packed_size(M, C, v->kernels.wsmall_mr));
+            std::vector<float> pr(packed_size(M, K, kRefMr)), pv(winograd4_channels_packed_size(M, C, v->kernels.winograd4_channels_mr));
             pack_weights(w.data(), M, K, kRefMr, pr.data());
-            pack_wsmall_weights(w.data(), M, C, v->kernels.wsmall_mr, pv.data());
+            pack_winograd4_channels_weights(w.data(), M, C, v->kernels.winograd4_channels_mr, pv.data());
             std::vector<float> want(size_t(M) * HW + 8, 777.f), got(want.size(), 777.f);
-            std::vector<float> scratch(v->kernels.wsmall_scratch(S, C), -1.f);
+            std::vector<float> scratch(v->kernels.winograd4_channels_scratch(S, C), -1.f);
             conv3x3_small_ref({x.data(), C, S, S, M, pr.data(), bias.data(), want.data(), bool(relu)});
             for (size_t i = 0; i < size_t(m0) * HW; ++i) got[i] = want[i];
             Conv3x3SmallArgs a{x.data(), C, S, S, M - m0, pv.data() + size_t(m0) * 36 * C, bias.data() + m0,
                                got.data() + size_t(m0) * HW, bool(relu)};
             a.scratch = scratch.data();
-            v->kernels.conv3x3_wsmall(a);
+            v->kernels.conv3x3_winograd4_channels(a);
             for (size_t i = 0; i < want.size() && bad < 5; ++i)
               if (!(std::fabs(got[i] - want[i]) <= 2e-5f * (1.f + float(K)))) {
                 ++bad;
-                CHECK(false, "variant %s conv3x3_wsmall map %d C=%d M=%d m0=%d relu=%d index %zu%s: got %g, reference %g",
+                CHECK(false, "variant %s conv3x3_winograd4_channels map %d C=%d M=%d m0=%d relu=%d index %zu%s: got %g, reference %g",
                       v->name, S, C, M, m0, relu, i, i >= size_t(M) * HW ? " (past the output)" : "", got[i], want[i]);
               }
           }

@@ -59,7 +59,7 @@ using SoftmaxFn = void (*)(const float* in, int n, float* out);
 constexpr int kNarrowN = 12;
 
 // A 3x3 stride-1 pad-1 convolution on a square map of 2..kSmallMap pixels a side (same size out),
-// for output channels [0, M) of the call: weights packed with small_mr as an M x (C*9) matrix
+// for output channels [0, M) of the call: weights packed with conv3x3_small_mr as an M x (C*9) matrix
 // (k = c*9 + ky*3 + kx); out is M planes of H*W. The small-map layers (fire4-9 at 32-64 px input).
 constexpr int kSmallMap = 12;
 struct Conv3x3SmallArgs {
@@ -69,7 +69,7 @@ struct Conv3x3SmallArgs {
   const float* bias;
   float* out;
   bool relu;
-  float* scratch = nullptr;  // conv3x3_wsmall only: wsmall_scratch(H, C) floats
+  float* scratch = nullptr;  // conv3x3_winograd4_channels only: winograd4_channels_scratch(H, C) floats
 };
 using Conv3x3SmallFn = void (*)(const Conv3x3SmallArgs&);
 
@@ -81,53 +81,31 @@ using Conv3x3SmallFn = void (*)(const Conv3x3SmallArgs&);
 // -> out (M x OH x OW), y = A^T mo A + bias, optionally ReLU; outputs past OH/OW are dropped.
 constexpr int kWinograd4MinMap = 13;
 
-// Winograd F(4x4, 3x3) on small square maps (KernelTable::conv3x3_wsmall, 5..kSmallMap a side),
-// vectorised over channels: Conv3x3SmallArgs with `a` the weights packed by pack_wsmall_weights
-// with the variant's panel width mr = KernelTable::wsmall_mr (one SIMD vector of output channels:
+// Winograd F(4x4, 3x3) on small square maps (KernelTable::conv3x3_winograd4_channels, 5..kSmallMap
+// a side), vectorised over channels: Conv3x3SmallArgs with `a` the weights packed by
+// pack_winograd4_channels_weights with the variant's panel width mr =
+// KernelTable::winograd4_channels_mr (one SIMD vector of output channels:
 // 16 for AVX-512, 4 for NEON; panel p, product k, input channel c: a[((p * 36 + k) * C + c) * mr +
 // lane], zero past M; a call for rows [m0, ...) with m0 a multiple of mr starts at a + m0 * 36 * C)
-// and `scratch` KernelTable::wsmall_scratch(H, C) floats (the layout is the kernel's own). Results
+// and `scratch` KernelTable::winograd4_channels_scratch(H, C) floats (the layout is the kernel's own). Results
 // differ from the direct convolution by Winograd rounding only.
-size_t wsmall_packed_size(int M, int C, int mr);
-void pack_wsmall_weights(const float* w, int M, int C, int mr, float* out);  // w: M x C x 3 x 3
-using WsmallScratchFn = size_t (*)(int S, int C);
+size_t winograd4_channels_packed_size(int M, int C, int mr);
+void pack_winograd4_channels_weights(const float* w, int M, int C, int mr, float* out);  // w: M x C x 3 x 3
+using ScratchSizeFn = size_t (*)(int S, int C);
 using Winograd4InputFn = void (*)(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                                   size_t ms);
 using Winograd4OutputFn = void (*)(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
                                    bool relu, float* out, int OH, int OW);
 
 // dst[r * dld + j] = src[r * sld + 2 * j] for r < rows, j < n: every other column of `rows` rows,
-// the stride-2 convolutions' shifted planes (see engine.cpp). Reads nothing past src[(rows - 1) *
-// sld + 2 * (n - 1)].
-using Gather2Fn = void (*)(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);
+// the stride-2 convolutions' shifted planes (see engine/conv_strided.cpp). Reads nothing past
+// src[(rows - 1) * sld + 2 * (n - 1)].
+using Stride2ColumnsFn = void (*)(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);
 
 // The F(4x4) column-phase split of one channel (the Winograd4 input's layout): for ph < 4, y < PH,
 // j < QW, dst[(ph * PH + y) * QW + j] = the padded map at row y, column 4j + ph, i.e.
 // src[(y - pt) * W + 4j + ph - pl] inside the H x W map and 0 outside it.
-using Phase4Fn = void (*)(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
-
-struct KernelTable {
-  int mr;  // rows per packed weight panel that `gemm` expects
-  int narrow_mr;  // the same for `gemm_narrow`
-  GemmFn gemm_narrow;
-  bool winograd;  // 3x3 stride-1 pad-1 convolutions via Winograd F(2x2, 3x3) (never the reference)
-  GemmFn gemm;
-  Im2colFn im2col;
-  MaxPoolFn maxpool;
-  MeanFn mean;
-  SoftmaxFn softmax;
-  Conv3x3SmallFn conv3x3_small;  // nullptr: such layers take the general paths
-  Conv3x3SmallFn conv3x3_wsmall;  // nullptr: none; else small maps wsmall_min..wsmall_max a side use it
-  int wsmall_min, wsmall_max;
-  int wsmall_mr;                  // output channels per packed panel that conv3x3_wsmall expects
-  WsmallScratchFn wsmall_scratch;  // its scratch floats per call
-  int small_mr;                  // rows per packed panel that conv3x3_small expects
-  int small_max;                 // the largest map side (<= kSmallMap) this variant sends to conv3x3_small
-  Winograd4InputFn winograd4_input;    // nullptr: Winograd layers use F(2x2, 3x3) only
-  Winograd4OutputFn winograd4_output;
-  Gather2Fn gather2;
-  Phase4Fn phase4;  // used with winograd4_input
-};
+using ColumnPhases4Fn = void (*)(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
 
 // Packs W (M x K, row-major) into `out` (packed_size floats) for a kernel with panel height mr.
 size_t packed_size(int M, int K, int mr);
@@ -140,13 +118,46 @@ void im2col_ref(const Im2colArgs& a);
 void maxpool_ref(const MaxPoolArgs& a);
 void mean_ref(const MeanArgs& a);
 void softmax_ref(const float* in, int n, float* out);
-void phase4_ref(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
-void gather2_ref(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);
+void column_phases4_ref(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
+void stride2_columns_ref(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);
 void conv3x3_small_ref(const Conv3x3SmallArgs& a);  // not in the ref variant's table: its engine
                                                      // path stays the direct convolution
 void winograd4_input_ref(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                          size_t ms);
 void winograd4_output_ref(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias, bool relu,
                           float* out, int OH, int OW);
+
+// One variant's kernels, filled by field name (registry.cpp): a default-constructed table is the
+// scalar reference with every optional algorithm off, and a variant sets what it has, e.g.
+//   KernelTable k;
+//   k.gemm = gemm_avx2, k.mr = kAvx2Mr;
+//   k.conv3x3_small = conv3x3_small_avx2, k.conv3x3_small_mr = kSmallMr, k.conv3x3_small_max = 6;
+// The engine's convolution algorithms (src/engine/conv_*.cpp, listed best first in conv_algos.cpp)
+// read the fields they need and apply only where theirs are set.
+struct KernelTable {
+  // Every variant has these (the reference's by default).
+  GemmFn gemm = gemm_ref;
+  int mr = kRefMr;  // rows per packed weight panel that `gemm` expects
+  GemmFn gemm_narrow = gemm_ref;  // GEMM calls of at most kNarrowN columns
+  int narrow_mr = kRefMr;         // the same for `gemm_narrow`
+  Im2colFn im2col = im2col_ref;
+  MaxPoolFn maxpool = maxpool_ref;
+  MeanFn mean = mean_ref;
+  SoftmaxFn softmax = softmax_ref;
+  Stride2ColumnsFn stride2_columns = stride2_columns_ref;  // stride-2 convolutions' shifted planes
+  ColumnPhases4Fn column_phases4 = column_phases4_ref;     // Winograd F(4x4)'s input split
+
+  // Optional algorithms: off (false / nullptr) unless the variant sets them.
+  bool winograd2 = false;  // 3x3 stride-1 pad-1 convolutions via Winograd F(2x2, 3x3) (shared transforms)
+  Winograd4InputFn winograd4_input = nullptr;  // Winograd F(4x4, 3x3) on maps >= kWinograd4MinMap
+  Winograd4OutputFn winograd4_output = nullptr;
+  Conv3x3SmallFn conv3x3_small = nullptr;  // the direct small-map kernel on maps 2..conv3x3_small_max
+  int conv3x3_small_mr = 0;                // rows per packed panel that conv3x3_small expects
+  int conv3x3_small_max = 0;               // the largest map side (<= kSmallMap) it takes
+  Conv3x3SmallFn conv3x3_winograd4_channels = nullptr;  // F(4x4) vectorised over channels on small maps
+  int winograd4_channels_min = 0, winograd4_channels_max = 0;  // the map sides it takes
+  int winograd4_channels_mr = 0;  // output channels per packed panel it expects
+  ScratchSizeFn winograd4_channels_scratch = nullptr;  // its scratch floats per call
+};
 
 }  // namespace bluefire

@@ -7,7 +7,7 @@
 
 namespace bluefire {
 
-void gather2_ref(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld) {
+void stride2_columns_ref(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld) {
   for (int r = 0; r < rows; ++r, src += sld, dst += dld)
     for (int j = 0; j < n; ++j) dst[j] = src[2 * j];
 }

@@ -66,7 +66,7 @@ void maxpool_avx512(const MaxPoolArgs& a) {
 // planes (18 of 32 x 31 floats at 64x64 input) took 3.4 us as a compiled scalar loop, a sixth of
 // the pruned model's stem; 1.8 us this way (microbenchmark; unmasked loads or stores measured no
 // faster, so the permute's throughput is what bounds it).
-void gather2_avx512(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld) {
+void stride2_columns_avx512(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld) {
   const __m512i even_idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   // Column blocks outside, rows inside: a block's masks are the same on every row (computing them
   // per row and block: 2.2 us instead of 1.8 on the 64x64 stem).

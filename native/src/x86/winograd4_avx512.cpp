@@ -94,7 +94,7 @@ void winograd4_input_avx512(const float* phases, int PH, int QW, int C, int TX, 
 // The column-phase split: 64 padded columns (4 zmm, masked loads zero outside the row) give 16
 // outputs of each phase, two two-source permutes and a blend per phase. The scalar split took
 // 4.4 us of fire2's 13.8 us at 64x64 input (rows of 5 floats per phase: all loop overhead).
-void phase4_avx512(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst) {
+void column_phases4_avx512(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst) {
   const size_t ps = size_t(PH) * QW;
   const __m512 zero = _mm512_setzero_ps();
   // idx[ph] lane i: column 4i + ph of the first two vectors (i < 8), of the last two (i >= 8).

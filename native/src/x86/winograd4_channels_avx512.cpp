@@ -1,4 +1,4 @@
-// Winograd F(4x4, 3x3) for small maps (KernelTable::conv3x3_wsmall), AVX-512F (compiled with
+// Winograd F(4x4, 3x3) for small maps (KernelTable::conv3x3_winograd4_channels), AVX-512F (compiled with
 // -mavx512f -mavx2 -mfma on this file only).
 //
 // A 7x7 map has only 2x2 = 4 output tiles, so the tile-vectorised F(4x4) transforms
@@ -116,7 +116,7 @@ void run_products(const float* u, int C, const float* v, int ldv, float* mo) {
 }
 
 template <int S>
-void wsmall(const Conv3x3SmallArgs& a) {
+void winograd4_channels(const Conv3x3SmallArgs& a) {
   using Sh = Shape<S>;
   constexpr int T = Sh::T, TS = Sh::TS, PP = Sh::PP, HW = Sh::HW, NB = Sh::NB;
   const int C = a.C, CG = (C + 15) / 16, ldv = CG * 16;
@@ -210,17 +210,17 @@ void wsmall(const Conv3x3SmallArgs& a) {
 }
 
 using Fn = void (*)(const Conv3x3SmallArgs&);
-constexpr Fn kBySize[kSmallMap + 1] = {nullptr,    nullptr,    nullptr,    nullptr,     nullptr,     wsmall<5>, wsmall<6>,
-                                       wsmall<7>,  wsmall<8>,  wsmall<9>,  wsmall<10>, wsmall<11>, wsmall<12>};
+constexpr Fn kBySize[kSmallMap + 1] = {nullptr,    nullptr,    nullptr,    nullptr,     nullptr,     winograd4_channels<5>, winograd4_channels<6>,
+                                       winograd4_channels<7>,  winograd4_channels<8>,  winograd4_channels<9>,  winograd4_channels<10>, winograd4_channels<11>, winograd4_channels<12>};
 
 }  // namespace
 
-void conv3x3_wsmall_avx512(const Conv3x3SmallArgs& a) { kBySize[a.H](a); }
+void conv3x3_winograd4_channels_avx512(const Conv3x3SmallArgs& a) { kBySize[a.H](a); }
 
 // The channel-minor padded map, the transformed input, one block's products (up to 24 / T panels)
-// and one panel's output pixels, as wsmall<S> lays them out (integer arithmetic only, and called
+// and one panel's output pixels, as winograd4_channels<S> lays them out (integer arithmetic only, and called
 // only through the avx512 variant's table, so this file's ISA flags do not matter here).
-size_t wsmall_scratch_avx512(int S, int C) {
+size_t winograd4_channels_scratch_avx512(int S, int C) {
   const int TS = (S + 3) / 4, T = TS * TS, PP = 4 * TS + 2, ldv = (C + 15) / 16 * 16;
   const int maxpb = std::max(1, 24 / T), nb = (S * S + 15) / 16;
   return size_t(PP) * PP * 16 + size_t(36) * T * ldv + size_t(36) * T * maxpb * 16 + size_t(nb) * 16 * 16;

@@ -1,5 +1,5 @@
-// Winograd F(4x4, 3x3) for small maps (KernelTable::conv3x3_wsmall), NEON, for the in-order
-// Cortex-A53: conv_wsmall_avx512.cpp's method with 4 channels per q register instead of 16 per zmm.
+// Winograd F(4x4, 3x3) for small maps (KernelTable::conv3x3_winograd4_channels), NEON, for the in-order
+// Cortex-A53: winograd4_channels_avx512.cpp's method with 4 channels per q register instead of 16 per zmm.
 //
 // A 7x7 map has 2x2 = 4 output tiles, too few to fill vectors of tiles (winograd4_neon.cpp), so
 // everything is vectorised over CHANNELS and the tiles are the few GEMM columns:
@@ -22,7 +22,7 @@
 //    would need 39.
 // 144 products per (in, out) channel pair on a 7x7 map instead of the direct kernel's 361 and
 // F(2x2)'s 256. Weights: panel p of 4 output channels, product k, input channel c at
-// a[((p * 36 + k) * C + c) * 4 + lane] (pack_wsmall_weights with mr = kWsmallMrNeon).
+// a[((p * 36 + k) * C + c) * 4 + lane] (pack_winograd4_channels_weights with mr = kWinograd4ChannelsMrNeon).
 // The work order and every instruction depend only on (S, C, M): results do not depend on threads.
 // Nothing is read past an input plane, a weight panel or the output channels of the call.
 #include <arm_neon.h>
@@ -36,7 +36,7 @@ namespace bluefire {
 namespace {
 
 using Vec = float32x4_t;
-constexpr int L = kWsmallMrNeon;  // channels per q vector = output channels per weight panel
+constexpr int L = kWinograd4ChannelsMrNeon;  // channels per q vector = output channels per weight panel
 static_assert(L == 4, "one q register of fp32 channels per panel");
 
 // Panels per product block for T tiles (see the register budget above).
@@ -131,7 +131,7 @@ struct Layout {
 };
 
 template <int S>
-void wsmall(const Conv3x3SmallArgs& a) {
+void winograd4_channels(const Conv3x3SmallArgs& a) {
   constexpr int TS = (S + 3) / 4, T = TS * TS, PP = 4 * TS + 2, HW = S * S, MaxPB = block_panels(T);
   const int C = a.C, CG = (C + 3) / 4;
   const Layout lay(S, C);
@@ -230,13 +230,13 @@ void wsmall(const Conv3x3SmallArgs& a) {
 }
 
 using Fn = void (*)(const Conv3x3SmallArgs&);
-constexpr Fn kBySize[kSmallMap + 1] = {nullptr,    nullptr,    nullptr,    nullptr,     nullptr,     wsmall<5>, wsmall<6>,
-                                       wsmall<7>,  wsmall<8>,  wsmall<9>,  wsmall<10>, wsmall<11>, wsmall<12>};
+constexpr Fn kBySize[kSmallMap + 1] = {nullptr,    nullptr,    nullptr,    nullptr,     nullptr,     winograd4_channels<5>, winograd4_channels<6>,
+                                       winograd4_channels<7>,  winograd4_channels<8>,  winograd4_channels<9>,  winograd4_channels<10>, winograd4_channels<11>, winograd4_channels<12>};
 
 }  // namespace
 
-void conv3x3_wsmall_neon(const Conv3x3SmallArgs& a) { kBySize[a.H](a); }
+void conv3x3_winograd4_channels_neon(const Conv3x3SmallArgs& a) { kBySize[a.H](a); }
 
-size_t wsmall_scratch_neon(int S, int C) { return Layout(S, C).size; }
+size_t winograd4_channels_scratch_neon(int S, int C) { return Layout(S, C).size; }
 
 }  // namespace bluefire

@@ -1,0 +1,84 @@
+// Strided convolutions (the stems) as one GEMM over kw * sh shifted planes per input channel:
+// plane (c, kx, py) row yy, column ox holds padded pixel (py + sh * yy, sw * ox + kx), so tap
+// (ky, kx) of output pixel n = oy * OW + ox is plane (c, kx, ky % sh) at n + (ky / sh) * OW. Every B
+// row is contiguous over all output pixels and the GEMM runs over whole 32-pixel blocks across
+// output rows, as for a 1x1 convolution (kw * sh planes instead of im2col's kh * kw). Stride-2
+// planes are written by the variant's stride2_columns.
+#include "engine/conv.h"
+
+namespace bluefire {
+namespace {
+
+constexpr int kTileN = 256;  // pixels per tile
+
+bool applies(const Layer& L, const KernelTable&) { return L.dtype == DType::F32 && (L.sh > 1 || L.sw > 1); }
+
+void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
+  const int N = L.OH * L.OW;
+  pack_for_gemm(L, k, N <= kNarrowN);
+  L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
+  L.RY = L.OH + (L.kh - 1) / L.sh;
+  set_tiles(L, kTileM, kTileN, N);
+  L.brow.resize(size_t(L.K));
+  for (int c = 0, i = 0; c < L.C; ++c)
+    for (int ky = 0; ky < L.kh; ++ky)
+      for (int kx = 0; kx < L.kw; ++kx) L.brow[i++] = (((c * L.kw + kx) * L.sh + ky % L.sh) * L.RY + ky / L.sh) * L.OW;
+  ws.prepared = std::max(ws.prepared, size_t(L.C) * L.kw * L.sh * L.RY * L.OW);
+}
+
+// The shifted planes, zero where they read padding.
+void prepare_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
+  const int s = L.sw;
+  for (int c = 0; c < L.C; ++c)
+    for (int kx = 0; kx < L.kw; ++kx)
+      for (int py = 0; py < L.sh; ++py) {
+        float* dst = p + size_t((c * L.kw + kx) * L.sh + py) * L.RY * L.OW;
+        const int off = kx - L.pl;  // input column of output column ox is s * ox + off
+        const int j0 = std::min(L.OW, std::max(0, (s - 1 - off) / s));
+        const int j1 = L.W - 1 - off < 0 ? j0 : std::max(j0, std::min(L.OW, (L.W - 1 - off) / s + 1));
+        // Plane rows yy in [y0, y1) read input rows iy = py + sh * yy - pt inside the map.
+        const int y0 = std::min(L.RY, std::max(0, (L.pt - py + L.sh - 1) / L.sh));
+        const int last = L.H - 1 + L.pt - py;  // sh * (last plane row inside the map), if >= 0
+        const int y1 = last < 0 ? y0 : std::max(y0, std::min(L.RY, last / L.sh + 1));
+        std::fill(dst, dst + size_t(y0) * L.OW, 0.f);
+        std::fill(dst + size_t(y1) * L.OW, dst + size_t(L.RY) * L.OW, 0.f);
+        for (int yy = y0; yy < y1; ++yy) {
+          float* d = dst + size_t(yy) * L.OW;
+          std::fill(d, d + j0, 0.f);
+          std::fill(d + j1, d + L.OW, 0.f);
+        }
+        if (y1 == y0 || j1 == j0) continue;
+        const float* src = in + (size_t(c) * L.H + py + L.sh * y0 - L.pt) * L.W + s * j0 + off;
+        if (s == 2)  // the stems: the variant's stride-2 copy over all the plane's rows at once
+          k.stride2_columns(src, ptrdiff_t(L.sh) * L.W, y1 - y0, j1 - j0, dst + size_t(y0) * L.OW + j0, L.OW);
+        else
+          for (int yy = y0; yy < y1; ++yy)
+            for (int j = j0; j < j1; ++j) dst[size_t(yy) * L.OW + j] = src[size_t(yy - y0) * L.sh * L.W + size_t(j - j0) * s];
+      }
+}
+
+void run(const Layer& L, const ConvIO& io, int t) {
+  const TaskTile tt = task_tile(L, t);
+  const int N = L.OH * L.OW, n0 = tt.nt * L.nb, n1 = std::min(N, n0 + L.nb);
+  GemmArgs g = gemm_args(L, tt.m0, tt.m1);
+  g.N = n1 - n0;
+  g.b = io.prepared + n0;
+  g.c = io.out + size_t(tt.m0) * N + n0;
+  gemm_of(L, io.k)(g);
+}
+
+// A band's conv rows are one run of pixels of the planes: one GEMM.
+void rows(const Layer& L, const ConvIO& io, int r0, int r1, float* dst) {
+  GemmArgs g = gemm_args(L, 0, L.M);
+  g.N = (r1 - r0) * L.OW;
+  g.ldc = g.N;
+  g.b = io.prepared + size_t(r0) * L.OW;
+  g.c = dst;
+  io.k.gemm(g);
+}
+
+}  // namespace
+
+const ConvAlgo kConvStrided = {"strided", applies, prepare, prepare_input, run, rows};
+
+}  // namespace bluefire

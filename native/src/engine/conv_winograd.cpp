@@ -1,0 +1,105 @@
+// 3x3 stride-1 pad-1 convolutions by Winograd: F(4x4, 3x3) on maps at least kWinograd4MinMap wide
+// (36 GEMMs of (M x C)(C x 4x4-tiles) between the variant's SIMD input and output transforms; the
+// input split into 4 column phases once per layer) and F(2x2, 3x3) on maps at least 3 wide (16
+// GEMMs, transforms shared by the variants in winograd.cpp). The GEMMs run on the variant's gemm;
+// a task is a run of tiles over all output channels. The reference never uses these: it is the
+// direct convolution they are tested against.
+#include "bluefire/winograd.h"
+#include "engine/conv.h"
+
+namespace bluefire {
+namespace {
+
+constexpr int kTiles2 = 64;  // 2x2 output tiles per F(2x2) task
+constexpr int kTiles4 = 32;  // 4x4 output tiles per F(4x4) task
+constexpr int kMinWidth = 3;  // on 2x2 maps most of each 2x2 tile is padding
+
+bool winograd2_applies(const Layer& L, const KernelTable& k) {
+  return L.dtype == DType::F32 && k.winograd2 && is_3x3_s1_p1(L) && L.OW >= kMinWidth;
+}
+
+bool winograd4_applies(const Layer& L, const KernelTable& k) {
+  return winograd2_applies(L, k) && k.winograd4_input && L.OW >= kWinograd4MinMap && L.OH >= kWinograd4MinMap;
+}
+
+// Tile side r: (r + 2)^2 transformed M x C weight matrices, each packed for the GEMM.
+void prepare(Layer& L, const KernelTable& k, Workspace& ws, int r) {
+  const int na = (r + 2) * (r + 2);
+  L.wino_tile = r;
+  L.TX = (L.OW + r - 1) / r;
+  L.T = L.TX * ((L.OH + r - 1) / r);
+  L.narrow = L.T <= kNarrowN;
+  const int mr = L.narrow ? k.narrow_mr : k.mr;
+  std::vector<float> u(size_t(na) * L.M * L.C);
+  if (r == 4) winograd4_weights(L.weights.data(), L.M, L.C, u.data());
+  else winograd_weights(L.weights.data(), L.M, L.C, u.data());
+  L.upanel = packed_size(L.M, L.C, mr);
+  L.packed.resize(na * L.upanel);
+  for (int i = 0; i < na; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
+  L.PH = r * ((L.OH + r - 1) / r) + 2, L.PW = r * L.TX + 2;  // whole (r+2)^2 patches for every tile
+  const int phases = r == 4 ? 4 : 1;  // F(4x4): the transform reads 4 column phases (see kernels.h)
+  L.QW = (L.PW + phases - 1) / phases;
+  set_tiles(L, L.M, r == 4 ? kTiles4 : kTiles2, L.T);
+  L.brow.resize(size_t(L.C));
+  for (int c = 0; c < L.C; ++c) L.brow[c] = c * L.nb;
+  L.zeros.assign(size_t(L.M), 0.f);
+  ws.prepared = std::max(ws.prepared, size_t(L.C) * phases * L.PH * L.QW);
+  ws.per_thread = std::max(ws.per_thread, size_t(na) * ((L.C + L.M) * L.nb + 2 * kAlign) + kAlign);
+}
+void winograd2_prepare(Layer& L, const KernelTable& k, Workspace& ws) { prepare(L, k, ws, 2); }
+void winograd4_prepare(Layer& L, const KernelTable& k, Workspace& ws) { prepare(L, k, ws, 4); }
+
+// F(2x2): a zero-padded copy (right and bottom padding up to whole tiles).
+void winograd2_input(const Layer& L, const KernelTable&, const float* in, float* p) {
+  for (int c = 0; c < L.C; ++c) {
+    const float* src = in + size_t(c) * L.H * L.W;
+    float* dst = p + size_t(c) * L.PH * L.PW;
+    std::fill(dst, dst + size_t(L.pt) * L.PW, 0.f);
+    dst += size_t(L.pt) * L.PW;
+    for (int y = 0; y < L.H; ++y, dst += L.PW, src += L.W) {
+      std::fill(dst, dst + L.pl, 0.f);
+      std::copy(src, src + L.W, dst + L.pl);
+      std::fill(dst + L.pl + L.W, dst + L.PW, 0.f);
+    }
+    std::fill(dst, dst + size_t(L.PH - L.pt - L.H) * L.PW, 0.f);
+  }
+}
+
+// F(4x4): the padded map split into 4 column phases per channel by the variant's kernel.
+void winograd4_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
+  for (int c = 0; c < L.C; ++c)
+    k.column_phases4(in + size_t(c) * L.H * L.W, L.H, L.W, L.pt, L.pl, L.PH, L.QW, p + size_t(c) * 4 * L.PH * L.QW);
+}
+
+// A task's "columns" are output tiles [t0, t1): transform them, 16 or 36 GEMMs, transform back.
+void run(const Layer& L, const ConvIO& io, int task) {
+  const int t0 = task * L.nb, t1 = std::min(L.T, t0 + L.nb);
+  float* v = io.work;
+  const size_t vs = size_t(L.C) * L.nb + kAlign, ms = size_t(L.M) * L.nb + kAlign;  // see winograd.h
+  const int na = (L.wino_tile + 2) * (L.wino_tile + 2);
+  float* mo = v + na * vs;
+  if (L.wino_tile == 4) io.k.winograd4_input(io.prepared, L.PH, L.QW, L.C, L.TX, t0, t1, v, L.nb, vs);
+  else winograd_input(io.prepared, L.PH, L.PW, L.C, L.TX, t0, t1, v, L.nb, vs);
+  GemmArgs g = gemm_args(L, 0, L.M);
+  g.N = t1 - t0;
+  g.K = L.C;
+  g.bias = L.zeros.data();
+  g.ldc = L.nb;
+  g.relu = false;
+  const GemmFn gemm = gemm_of(L, io.k);
+  for (int i = 0; i < na; ++i) {
+    g.a = L.packed.data() + i * L.upanel;
+    g.b = v + i * vs;
+    g.c = mo + i * ms;
+    gemm(g);
+  }
+  if (L.wino_tile == 4) io.k.winograd4_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, io.out, L.OH, L.OW);
+  else winograd_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, io.out, L.OH, L.OW);
+}
+
+}  // namespace
+
+const ConvAlgo kConvWinograd4 = {"winograd4", winograd4_applies, winograd4_prepare, winograd4_input, run, nullptr};
+const ConvAlgo kConvWinograd2 = {"winograd2", winograd2_applies, winograd2_prepare, winograd2_input, run, nullptr};
+
+}  // namespace bluefire

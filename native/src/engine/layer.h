@@ -1,0 +1,73 @@
+// The engine's layer list (internal): tensors, layers and the constants tiles are cut by.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bluefire {
+
+struct ConvAlgo;
+
+constexpr size_t kAlign = 16;  // floats (64 bytes, one cache line): arena blocks, per-thread slices
+constexpr int kTileM = 96;     // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8, 16)
+constexpr int kPoolChannels = 16;  // channels per max-pool task
+
+struct Tensor {
+  int C = 0, H = 0, W = 0;
+  std::vector<int64_t> shape;  // per-image shape as the graph sees it (rank-1 without batch)
+  int parent = -1;             // -1: owns its storage; else lives inside `parent` at channel `coff`
+  int coff = 0;
+  size_t offset = 0;           // into the arena, for roots other than the input
+  size_t size() const { return size_t(C) * H * W; }
+};
+
+enum class Kind { Conv, MaxPool, Mean, Relu, Softmax };
+
+// What a convolution computes in. Only float32 today; a new type (int8 QDQ) is a new value here,
+// parsed in graph.cpp, with its own entries in the algorithm table (conv_algos.cpp).
+enum class DType { F32 };
+
+struct Layer {
+  Kind kind = Kind::Conv;
+  std::string name;
+  int in = -1, out = -1;  // tensor ids
+  int C = 0, H = 0, W = 0, OH = 0, OW = 0;
+  int kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
+
+  // Conv, as parsed (graph.cpp)
+  int M = 0, K = 0;  // output channels; GEMM depth (C * kh * kw, or C once a 1x1 map keeps one tap)
+  bool relu = false;
+  DType dtype = DType::F32;
+  std::vector<float> weights;  // M x C x kh x kw as read; released once the algorithm has packed them
+  std::vector<float> bias;     // M
+
+  // Conv, chosen and prepared by its algorithm (conv_*.cpp)
+  const ConvAlgo* algo = nullptr;
+  bool narrow = false;             // GEMM calls of at most kNarrowN columns: the table's gemm_narrow
+  std::vector<float> packed;       // weights in the layout the algorithm's kernel reads
+  std::vector<int> brow;           // B row offsets, see GemmArgs
+  int PH = 0, PW = 0;              // the prepared input's rows and row width (padded copies)
+  int QW = 0;                      // Winograd F(4x4): width of each of the 4 column phases
+  int RY = 0;                      // strided: rows of each shifted plane
+  int wino_tile = 0;               // Winograd: output tile side, 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))
+  int TX = 0, T = 0;               // Winograd: tiles per row, tiles in all
+  size_t upanel = 0;               // Winograd: floats per packed transformed-weight matrix
+  std::vector<float> zeros;        // Winograd: the products' (zero) bias
+  int mb = 0, nb = 0, m_tiles = 0, n_tiles = 0;  // tasks: m_tiles x n_tiles tiles of mb rows x nb columns
+
+  // A strided convolution whose only reader is a max-pool runs it, in bands of pooled rows.
+  int fused_pool = -1;           // index of the MaxPool this conv runs
+  int pool_rows = 0;             // pooled rows per band
+  bool run_by_producer = false;  // a MaxPool whose producer runs it
+
+  int tasks() const {
+    switch (kind) {
+      case Kind::Conv: return m_tiles * n_tiles;
+      case Kind::MaxPool: return (C + kPoolChannels - 1) / kPoolChannels;
+      default: return 1;
+    }
+  }
+};
+
+}  // namespace bluefire
