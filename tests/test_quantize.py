@@ -90,3 +90,33 @@ def test_parameters():
     assert choose_upper(st, "minmax") == 50.0
     assert choose_upper(st, "mse") < 50.0  # one outlier should not set the scale
     assert choose_upper(st, "percentile-99.99") < 50.0
+
+
+def test_native_engine_runs_the_int8_file_like_onnx_runtime(quantized):
+    """Every native variant gives the same bytes (integer kernels); against ONNX Runtime (float
+    requantization) the same top-1 and logits within a few quantization steps of the output."""
+    from rtmaps_components import _native
+    from rtmaps_components.backends import load_model
+
+    src, dst, _ = quantized
+    meta = ModelMeta.from_metadata({p.key: p.value for p in onnx.load(str(src)).metadata_props})
+    x = preprocess_batch(meta.preprocessing, load("digits").test.images[:200], "GRAY")
+    o = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    m = onnx.load(str(dst))
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    mean = next(n for n in m.graph.node if n.op_type == "ReduceMean")
+    step = float(inits[next(n for n in m.graph.node if n.output[0] == mean.input[0]).input[1]])
+    outs = {}
+    for v in _native.available_variants():
+        eng = _native.Engine(str(dst), threads=1, variant=v)
+        outs[v] = eng.run(x)
+        assert np.array_equal(outs[v], _native.Engine(str(dst), threads=4, variant=v).run(x)), f"{v}: 1 vs 4 threads"
+    ref = outs["ref"]
+    for v, r in outs.items():
+        assert np.array_equal(r, ref), f"{v} differs from the reference on the int8 model"
+    assert (ref.argmax(1) == o.argmax(1)).mean() >= 0.98
+    assert np.abs(ref - o).max() <= 4 * step, f"native vs ONNX Runtime: {np.abs(ref - o).max() / step:.2f} steps"
+    # the classifier component loads the int8 file on both backends
+    for backend in ("native", "onnxruntime"):
+        lm = load_model(str(dst), backend=backend)
+        assert lm.run(x[:2]).shape == (2, 10)

@@ -207,8 +207,8 @@ def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) 
 
     which = [e.strip() for e in args.engines.split(",") if e.strip()]
     from .quantize import is_quantized
-    if is_quantized(path):  # QDQ int8: the native engine and torch do not read it yet
-        which = [e for e in which if e == "ort"]
+    if is_quantized(path):  # QDQ int8: torch has no int8 model of it
+        which = [e for e in which if e != "torch"]
     engines = _engines(path, threads, args.variant, which, getattr(args, "native_baseline", None))
     native_macs = None
     if "native" in engines:

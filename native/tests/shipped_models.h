@@ -3,16 +3,13 @@
 #pragma once
 #include <algorithm>
 #include <filesystem>
-#include <string>
 #include <vector>
 
 namespace bftest {
 inline std::vector<std::filesystem::path> shipped_models() {
   std::vector<std::filesystem::path> models;
   for (const auto& entry : std::filesystem::directory_iterator(BLUEFIRE_MODELS_DIR))
-    // the int8 QDQ files (bluefire quantize) are not read by the engine yet
-    if (entry.path().extension() == ".onnx" && entry.path().stem().string().find("_int8") == std::string::npos)
-      models.push_back(entry.path());
+    if (entry.path().extension() == ".onnx") models.push_back(entry.path());
   std::sort(models.begin(), models.end());
   return models;
 }

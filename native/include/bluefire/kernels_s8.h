@@ -12,22 +12,24 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace bluefire {
 
-// M_m as a fixed-point multiplier (gemmlowp / TFLite style): M = mult * 2^(lshift - rshift - 31),
-// mult in [2^30, 2^31). Applied to an accumulator a as
-//   r = rounding_shift(srdhm(a * 2^lshift, mult), rshift)
-// srdhm(a, b) = (a * b + 2^30) >> 31 (AArch64 SQRDMULH), rounding_shift(v, s) = (v + 2^(s-1)) >> s
-// (AArch64 SRSHL by -s): both round half up, in 64-bit so nothing overflows. a * 2^lshift must
-// fit int32 (|a| < 2^31 / 2^lshift); multipliers >= 1 (lshift > 0) are rare and small.
+// M_m as a fixed-point multiplier (gemmlowp / TFLite style, with TFLite's single rounding):
+// M = mult * 2^-shift, mult in [2^30, 2^31), shift in 1..62, applied to an accumulator a as
+//   r = (a * mult + 2^(shift - 1)) >> shift     (64-bit product, one round-half-up step)
+// A float32 scale has 24 significant bits, so mult holds it exactly: the result is the exact
+// product a * M rounded once, as ONNX Runtime's float requantization is except at exact halves
+// (it rounds those to even) and where its float product rounds across a half. (gemmlowp's two
+// steps, SQRDMULH then a rounding shift, round twice: 13439.6 / 256 became 53, not 52.)
+// |a| < 2^30.
 struct Requant {
   int32_t mult;
-  int32_t lshift;
-  int32_t rshift;
+  int32_t shift;
 };
-Requant quantize_multiplier(double m);  // m > 0; std::invalid_argument otherwise
+Requant quantize_multiplier(double m);  // 2^-31 < m < 2^30; std::invalid_argument otherwise
 int32_t requantize(int32_t acc, const Requant& r);  // the rounding above, before zero point and clamp
 
 // C[m][n] = clamp(zc + requantize(bias[m] + sum_k A[m][k] * B[k][n], rq[m]), lo, hi) for m < M,
@@ -76,7 +78,15 @@ size_t packed_offset_s8(const S8Kernels& v, int m0, int K);
 // Every int8 variant compiled into this build, best first, the reference last.
 const std::vector<S8Kernels>& all_s8_variants();
 
+// The int8 kernels that go with an fp32 variant of the registry: avx512 -> avx512vnni where the CPU
+// has VNNI, else avx2; avx2 -> avx2; neon -> neon; ref -> ref.
+const S8Kernels& select_s8(const std::string& fp32_variant);
+
 void gemm_u8_ref(const GemmU8Args& a);  // mr 1, kgroup 1, int8: A is plain M x K
+// x (n floats) -> clamp(round_half_even(x / scale) + zp, 0, 255), as ONNX QuantizeLinear.
+void quantize_u8(const float* x, size_t n, float scale, int zp, uint8_t* out);
+// out[c] = scale * (mean of channel c's hw values - zp), channels [0, C): a dequantized average pool.
+void mean_u8(const uint8_t* in, int hw, int C, float scale, int zp, float* out);
 void maxpool_u8_ref(const MaxPoolU8Args& a);
 
 }  // namespace bluefire

@@ -1,7 +1,8 @@
 // int8 GEMM, NEON for ARMv8.0 (the Cortex-A53 has no sdot): blocks of 8 output channels x 8 pixels.
 // Each k's 8 activations are widened to int16 once (uxtl) and multiplied into 16 int32
 // accumulators with widening multiply-accumulates by weight lane (smlal/smlal2 .4s, .h[i]); 16
-// smlal per 8-byte load. Requantization is SQRDMULH + SRSHL, exactly the reference's rounding.
+// smlal per 8-byte load. Requantization: 64-bit products (smull) and one rounding shift (srshl),
+// exactly the reference's rounding.
 // Weights packed with mr 8, kgroup 1, int16 (see kernels_s8.h).
 #include <arm_neon.h>
 
@@ -15,9 +16,11 @@ namespace {
 constexpr int kMr = 8, kPx = 8;
 
 inline int32x4_t requant4(int32x4_t v, const Requant& r, int32_t zc, int32_t lo, int32_t hi) {
-  v = vshlq_s32(v, vdupq_n_s32(r.lshift));
-  v = vqrdmulhq_n_s32(v, r.mult);
-  v = vrshlq_s32(v, vdupq_n_s32(-r.rshift));
+  const int32x2_t m = vdup_n_s32(r.mult);
+  const int64x2_t s = vdupq_n_s64(-r.shift);  // SRSHL by -shift: round half up, arithmetic
+  const int64x2_t p0 = vrshlq_s64(vmull_s32(vget_low_s32(v), m), s);
+  const int64x2_t p1 = vrshlq_s64(vmull_high_s32(v, vdupq_n_s32(r.mult)), s);
+  v = vcombine_s32(vmovn_s64(p0), vmovn_s64(p1));
   return vminq_s32(vmaxq_s32(vaddq_s32(v, vdupq_n_s32(zc)), vdupq_n_s32(lo)), vdupq_n_s32(hi));
 }
 

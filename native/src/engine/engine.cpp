@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "bluefire/kernels.h"
+#include "bluefire/kernels_s8.h"
 #include "bluefire/registry.h"
 #include "bluefire/thread_pool.h"
 #include "engine/arena.h"
@@ -82,6 +83,7 @@ void Engine::Impl::build(const OnnxModel& m) {
   const KernelTable& k = variant->kernels;
   Workspace ws;
   for (Layer& L : g.layers) {
+    if (L.dtype == DType::U8) L.s8 = &select_s8(variant->name);  // the int8 kernels of the same ISA
     if (L.kind != Kind::Conv) continue;
     L.algo = &choose_conv(L, k);
     L.algo->prepare(L, k, ws);
@@ -133,7 +135,7 @@ void Engine::Impl::plan_storage() {
   };
   const int never = int(g.layers.size()) + 1;
   std::vector<ArenaRequest> req(g.tensors.size());
-  for (size_t t = 0; t < g.tensors.size(); ++t) req[t] = {g.tensors[t].size(), never, -1};
+  for (size_t t = 0; t < g.tensors.size(); ++t) req[t] = {g.tensors[t].floats(), never, -1};
   for (int i = 0; i < int(g.layers.size()); ++i) {
     const Layer& L = g.layers[i];
     if (L.run_by_producer) continue;  // its producer writes the pooled output directly
@@ -180,7 +182,9 @@ void Engine::Impl::resolve(const float* in) {
       off += size_t(g.tensors[r].coff) * g.tensors[r].H * g.tensors[r].W;
       r = g.tensors[r].parent;
     }
-    ptr[t] = (r == g.input ? const_cast<float*>(in) : base + g.tensors[r].offset) + off;
+    float* root = r == g.input ? const_cast<float*>(in) : base + g.tensors[r].offset;
+    // a uint8 tensor's offsets count bytes; its pointer is a float* only in name
+    ptr[t] = g.tensors[r].dtype == DType::U8 ? reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(root) + off) : root + off;
   }
 }
 
@@ -197,10 +201,31 @@ void Engine::Impl::task(void* self, int t, int thread) {
       break;
     case Kind::MaxPool: {
       const int c0 = t * kPoolChannels, c1 = std::min(L.C, c0 + kPoolChannels);
-      k.maxpool({in, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, c0, c1, out});
+      if (L.dtype == DType::U8)
+        L.s8->maxpool({reinterpret_cast<const uint8_t*>(in), L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, c0,
+                       c1, reinterpret_cast<uint8_t*>(out)});
+      else
+        k.maxpool({in, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, c0, c1, out});
       break;
     }
-    case Kind::Mean: k.mean({in, L.H * L.W, 0, L.C, out}); break;
+    case Kind::Quantize: {
+      const int c0 = t * kPoolChannels, c1 = std::min(L.C, c0 + kPoolChannels);
+      const size_t hw = size_t(L.H) * L.W;
+      quantize_u8(in + c0 * hw, (c1 - c0) * hw, L.out_scale, L.out_zp, reinterpret_cast<uint8_t*>(out) + c0 * hw);
+      break;
+    }
+    case Kind::Dequantize: {
+      const int c0 = t * kPoolChannels, c1 = std::min(L.C, c0 + kPoolChannels);
+      const uint8_t* q = reinterpret_cast<const uint8_t*>(in);
+      for (size_t i = c0 * size_t(L.H) * L.W; i < c1 * size_t(L.H) * L.W; ++i) out[i] = L.in_scale * float(int(q[i]) - L.in_zp);
+      break;
+    }
+    case Kind::Mean:
+      if (L.dtype == DType::U8)
+        mean_u8(reinterpret_cast<const uint8_t*>(in), L.H * L.W, L.C, L.in_scale, L.in_zp, out);
+      else
+        k.mean({in, L.H * L.W, 0, L.C, out});
+      break;
     case Kind::Softmax: k.softmax(in, L.C * L.H * L.W, out); break;
     case Kind::Relu: {
       const size_t n = size_t(L.C) * L.H * L.W;
@@ -285,13 +310,14 @@ std::vector<Engine::LayerTime> Engine::profile(const float* in) {
   Impl& e = *impl_;
   e.resolve(in);
   std::vector<LayerTime> out;
-  static const char* kinds[] = {"Conv", "MaxPool", "Mean", "Relu", "Softmax"};
+  static const char* kinds[] = {"Conv", "MaxPool", "Mean", "Relu", "Softmax", "Quantize", "Dequantize"};
   for (const Layer& L : e.g.layers) {
     auto t0 = std::chrono::steady_clock::now();
     e.run_layer(L);
     std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
     int64_t macs = L.kind == Kind::Conv ? int64_t(L.M) * L.K * L.OH * L.OW : 0;
-    out.push_back({L.name, kinds[int(L.kind)], macs, dt.count()});
+    out.push_back({L.name, std::string(kinds[int(L.kind)]) + (L.dtype == DType::U8 && L.kind < Kind::Quantize ? " int8" : ""),
+                   macs, dt.count()});
   }
   return out;
 }

@@ -17,19 +17,15 @@ Requant quantize_multiplier(double m) {
     mult /= 2;
     ++e;
   }
-  Requant r{int32_t(mult), e > 0 ? e : 0, e > 0 ? 0 : -e};
-  if (r.lshift > 30) throw std::invalid_argument("requantization multiplier too large (>= 2^30)");
-  if (r.rshift > 31) r = {0, 0, 0};  // below 2^-31: every accumulator rounds to 0
-  return r;
+  const int shift = 31 - e;
+  if (shift < 1) throw std::invalid_argument("requantization multiplier too large (>= 2^30)");
+  if (shift > 62) return {0, 1};  // below 2^-31: every accumulator rounds to 0
+  return {int32_t(mult), shift};
 }
 
 int32_t requantize(int32_t acc, const Requant& r) {
-  const int32_t a = int32_t(uint32_t(acc) << r.lshift);  // wraps as the SIMD shifts do; callers keep it in range
-  const int32_t h = int32_t((int64_t(a) * r.mult + (int64_t(1) << 30)) >> 31);
-  if (r.rshift == 0) return h;
-  return int32_t((int64_t(h) + (int64_t(1) << (r.rshift - 1))) >> r.rshift);
+  return int32_t((int64_t(acc) * r.mult + (int64_t(1) << (r.shift - 1))) >> r.shift);
 }
-
 void gemm_u8_ref(const GemmU8Args& a) {
   const int8_t* w = static_cast<const int8_t*>(a.a);
   for (int m = 0; m < a.M; ++m) {
@@ -54,6 +50,21 @@ void maxpool_u8_ref(const MaxPoolU8Args& a) {
           for (int x = x0; x < x1; ++x) v = std::max(v, in[y * a.W + x]);
         out[oy * a.OW + ox] = v;
       }
+  }
+}
+
+void quantize_u8(const float* x, size_t n, float scale, int zp, uint8_t* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const float q = std::nearbyint(x[i] / scale) + float(zp);  // the default rounding mode: half to even
+    out[i] = uint8_t(std::min(255.f, std::max(0.f, q)));
+  }
+}
+
+void mean_u8(const uint8_t* in, int hw, int C, float scale, int zp, float* out) {
+  for (int c = 0; c < C; ++c) {
+    int64_t sum = 0;
+    for (int i = 0; i < hw; ++i) sum += in[size_t(c) * hw + i];
+    out[c] = scale * float(double(sum - int64_t(zp) * hw) / hw);
   }
 }
 

@@ -2,6 +2,8 @@
 // algorithm table exists, these become its int8 entries.)
 #include "bluefire/kernels_s8.h"
 
+#include <string>
+
 namespace bluefire {
 
 #if defined(BLUEFIRE_HAVE_AVX2)
@@ -37,6 +39,17 @@ const std::vector<S8Kernels>& all_s8_variants() {
     return out;
   }();
   return v;
+}
+
+const S8Kernels& select_s8(const std::string& fp32_variant) {
+  const char* prefer[3] = {"ref", nullptr, nullptr};
+  if (fp32_variant == "avx512") prefer[0] = "avx512vnni", prefer[1] = "avx2", prefer[2] = "ref";
+  else if (fp32_variant == "avx2") prefer[0] = "avx2", prefer[1] = "ref";
+  else if (fp32_variant == "neon") prefer[0] = "neon", prefer[1] = "ref";
+  for (const char* name : prefer)
+    for (const S8Kernels& v : all_s8_variants())
+      if (name && v.name == std::string(name) && v.supported()) return v;
+  return all_s8_variants().back();
 }
 
 }  // namespace bluefire

@@ -12,14 +12,17 @@ namespace bluefire {
 namespace {
 constexpr int kMr = 4, kPx = 16;
 
-// 8 int32 lanes -> requantized, clamped uint8 in the low 8 bytes.
+// 8 int32 lanes -> requantized, clamped uint8 in the low 8 bytes. The 64-bit products get 2^62
+// added so a logical shift (AVX2 has no 64-bit arithmetic one) gives the right low 32 bits;
+// 2^(62 - shift) is subtracted again in 32-bit lanes (it wraps when shift is 31: harmless mod 2^32).
 inline __m128i requant8(__m256i v, const Requant& r, __m256i zc, __m256i lo, __m256i hi) {
-  v = _mm256_sll_epi32(v, _mm_cvtsi32_si128(r.lshift));
-  const __m256i m = _mm256_set1_epi32(r.mult), round = _mm256_set1_epi64x(int64_t(1) << 30);
-  const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(v, m), round), 31);
-  const __m256i odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), m), round), 1);
-  v = _mm256_blend_epi32(even, odd, 0xAA);  // low 32 bits of (p + 2^30) >> 31 are bits 31..62 either way
-  if (r.rshift) v = _mm256_sra_epi32(_mm256_add_epi32(v, _mm256_set1_epi32(1 << (r.rshift - 1))), _mm_cvtsi32_si128(r.rshift));
+  const __m256i m = _mm256_set1_epi32(r.mult);
+  const __m256i add = _mm256_set1_epi64x((int64_t(1) << 62) + (int64_t(1) << (r.shift - 1)));
+  const __m128i s = _mm_cvtsi32_si128(r.shift);
+  const __m256i even = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(v, m), add), s);
+  const __m256i odd = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), m), add), s);
+  v = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  v = _mm256_sub_epi32(v, _mm256_set1_epi32(int32_t(uint32_t(uint64_t(1) << (62 - r.shift)))));
   v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, zc), lo), hi);
   const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   return _mm_packus_epi16(p16, p16);

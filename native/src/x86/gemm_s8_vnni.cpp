@@ -14,12 +14,11 @@ namespace {
 constexpr int kMr = 8, kPx = 16;
 
 inline __m128i requant16(__m512i v, const Requant& r, __m512i zc, __m512i lo, __m512i hi) {
-  v = _mm512_sll_epi32(v, _mm_cvtsi32_si128(r.lshift));
-  const __m512i m = _mm512_set1_epi32(r.mult), round = _mm512_set1_epi64(int64_t(1) << 30);
-  const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, m), round), 31);
-  const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), m), round), 1);
-  v = _mm512_mask_blend_epi32(0xAAAA, even, odd);  // low 32 bits of (p + 2^30) >> 31 are bits 31..62 either way
-  if (r.rshift) v = _mm512_sra_epi32(_mm512_add_epi32(v, _mm512_set1_epi32(1 << (r.rshift - 1))), _mm_cvtsi32_si128(r.rshift));
+  const __m512i m = _mm512_set1_epi32(r.mult), round = _mm512_set1_epi64(int64_t(1) << (r.shift - 1));
+  const __m128i s = _mm_cvtsi32_si128(r.shift);
+  const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, m), round), s);
+  const __m512i odd = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), m), round), s);
+  v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
   v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, zc), lo), hi);
   return _mm512_cvtepi32_epi8(v);
 }
