@@ -75,5 +75,7 @@ for m in baseline pruned; do
     --fp32 "models/squeezenet1_1_fmnist_${m}.onnx"
 done
 $PY -m training.model_card --readme README.md
+$PY -m training.int8_check models/squeezenet1_1_fmnist_pruned_int8.onnx models/squeezenet1_1_fmnist_baseline_int8.onnx \
+  --json models/evidence/int8_agreement.json   # native vs ONNX Runtime on the same QDQ files
 
 echo "done: models/index.json, models/*.md, models/evidence/"

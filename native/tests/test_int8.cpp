@@ -121,3 +121,37 @@ TEST(int8_maxpool_reference) {
   maxpool_u8_ref({in, 5, 5, 3, 3, 2, 2, 0, 0, 2, 2, 0, 1, out});
   CHECK(out[0] == 13 && out[1] == 15 && out[2] == 23 && out[3] == 250, "%d %d %d %d", out[0], out[1], out[2], out[3]);
 }
+
+TEST(int8_maxpool_variants_match_reference) {
+  std::mt19937 rng(5);
+  for (const S8Kernels& v : all_s8_variants()) {
+    if (!v.supported() || v.maxpool == maxpool_u8_ref) continue;
+    int failures = 0;
+    for (int H = 1; H <= 19 && failures < 3; H += 3)
+      for (int W = 1; W <= 35 && failures < 3; W += 2)
+        for (int pad = 0; pad <= 1; ++pad) {
+          const int k = 3, s = 2;
+          // ceil mode, as the engine sizes it: the last window starts inside the (padded) input
+          auto osz = [&](int n) { int o = (n + pad - k + s - 1) / s + 1; if ((o - 1) * s >= n + pad) --o; return std::max(o, 1); };
+          if (H + pad < 1 || W + pad < 1) continue;
+          const int OH = osz(H), OW = osz(W), C = 3;
+          std::vector<uint8_t> in(size_t(C) * H * W), want(size_t(C) * OH * OW), got(want.size());
+          for (auto& x : in) x = uint8_t(rng() % 256);
+          maxpool_u8_ref({in.data(), H, W, k, k, s, s, pad, pad, OH, OW, 0, C, want.data()});
+          v.maxpool({in.data(), H, W, k, k, s, s, pad, pad, OH, OW, 0, C, got.data()});
+          for (size_t i = 0; i < want.size(); ++i)
+            if (want[i] != got[i] && failures++ < 3)
+              CHECK(false, "%s H=%d W=%d pad=%d: out[%zu] = %d, reference %d", v.name, H, W, pad, i, got[i], want[i]);
+        }
+  }
+}
+
+TEST(int8_quantize_rounds_half_to_even_and_saturates) {
+  const float scale = 0.5f;
+  const float x[] = {0.25f, 0.75f, -0.25f, 1.25f, 3.0f, -200.f, 200.f, 0.2499f, 63.75f};
+  uint8_t q[9];
+  quantize_u8(x, 9, scale, 10, q);
+  // x / scale = 0.5 -> 0, 1.5 -> 2, -0.5 -> 0, 2.5 -> 2 (ties to even), 6, -400 -> 0, 400 -> 255, 0.4998 -> 0, 127.5 -> 128
+  const int want[] = {10, 12, 10, 12, 16, 0, 255, 10, 138};
+  for (int i = 0; i < 9; ++i) CHECK(q[i] == want[i], "x=%g: %d, want %d", x[i], q[i], want[i]);
+}

@@ -88,5 +88,6 @@ void quantize_u8(const float* x, size_t n, float scale, int zp, uint8_t* out);
 // out[c] = scale * (mean of channel c's hw values - zp), channels [0, C): a dequantized average pool.
 void mean_u8(const uint8_t* in, int hw, int C, float scale, int zp, float* out);
 void maxpool_u8_ref(const MaxPoolU8Args& a);
+void maxpool_u8_rows(const MaxPoolU8Args& a);  // the optimized variants' (ref/maxpool_u8_rows.cpp)
 
 }  // namespace bluefire

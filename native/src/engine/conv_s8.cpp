@@ -110,10 +110,16 @@ void im2col_input(const Layer& L, const KernelTable&, const float* in, float* pr
             continue;
           }
           const uint8_t* s = x + (size_t(c) * L.H + iy) * L.W;
-          for (int ox = 0; ox < L.OW; ++ox) {
-            const int ix = ox * L.sw + kx - L.pl;
-            d[ox] = ix >= 0 && ix < L.W ? s[ix] : zx;
-          }
+          // output columns whose input column ox * sw + kx - pl is inside the row: [x0, x1)
+          const int x0 = std::min(L.OW, std::max(0, (L.pl - kx + L.sw - 1) / L.sw));
+          const int last = L.W - 1 + L.pl - kx;  // sw * (the last output column inside), if >= 0
+          const int x1 = last < 0 ? x0 : std::max(x0, std::min(L.OW, last / L.sw + 1));
+          std::memset(d, zx, size_t(x0));
+          if (L.sw == 1)
+            std::memcpy(d + x0, s + x0 + kx - L.pl, size_t(x1 - x0));
+          else
+            for (int ox = x0; ox < x1; ++ox) d[ox] = s[ox * L.sw + kx - L.pl];
+          std::memset(d + x1, zx, size_t(L.OW - x1));
         }
       }
 }

@@ -54,8 +54,12 @@ void maxpool_u8_ref(const MaxPoolU8Args& a) {
 }
 
 void quantize_u8(const float* x, size_t n, float scale, int zp, uint8_t* out) {
+  // round half to even by adding and subtracting 1.5 * 2^23 (exact for |v| < 2^22; v is clamped
+  // first): ONNX QuantizeLinear's rounding, without a libm call per value
+  constexpr float kMagic = 12582912.f;
   for (size_t i = 0; i < n; ++i) {
-    const float q = std::nearbyint(x[i] / scale) + float(zp);  // the default rounding mode: half to even
+    const float v = std::min(512.f, std::max(-512.f, x[i] / scale));
+    const float q = (v + kMagic) - kMagic + float(zp);
     out[i] = uint8_t(std::min(255.f, std::max(0.f, q)));
   }
 }

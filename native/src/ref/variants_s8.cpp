@@ -25,15 +25,15 @@ const std::vector<S8Kernels>& all_s8_variants() {
                      return bool(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                                  __builtin_cpu_supports("avx512vnni"));
                    },
-                   kS8VnniMr, 4, 1, gemm_u8_vnni, maxpool_u8_ref});
+                   kS8VnniMr, 4, 1, gemm_u8_vnni, maxpool_u8_rows});
     out.push_back({"avx2", [] {
                      __builtin_cpu_init();
                      return bool(__builtin_cpu_supports("avx2"));
                    },
-                   kS8Avx2Mr, 2, 2, gemm_u8_avx2, maxpool_u8_ref});
+                   kS8Avx2Mr, 2, 2, gemm_u8_avx2, maxpool_u8_rows});
 #endif
 #if defined(BLUEFIRE_HAVE_NEON)
-    out.push_back({"neon", [] { return true; }, kS8NeonMr, 1, 2, gemm_u8_neon, maxpool_u8_ref});
+    out.push_back({"neon", [] { return true; }, kS8NeonMr, 1, 2, gemm_u8_neon, maxpool_u8_rows});
 #endif
     out.push_back({"ref", [] { return true; }, 1, 1, 1, gemm_u8_ref, maxpool_u8_ref});
     return out;

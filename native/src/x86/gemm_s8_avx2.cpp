@@ -28,17 +28,15 @@ inline __m128i requant8(__m256i v, const Requant& r, __m256i zc, __m256i lo, __m
   return _mm_packus_epi16(p16, p16);
 }
 
-// One block: rows [m0, m0 + rows) (rows <= 4) x pixels [n, n + 16) read from rows `src[k]`.
-inline void block(const GemmU8Args& a, const int16_t* w, int m0, int rows, const uint8_t* const* src, int npx,
-                  uint8_t* out_tail) {
+// One block: rows [m0, m0 + rows) (rows <= 4) x the 16 pixels widened in bp: per k pair two ymm of
+// 8 pixels' (x_k, x_k+1) int16 pairs.
+inline void block(const GemmU8Args& a, const int16_t* w, int m0, int rows, const __m256i* bp, int npx, uint8_t* out) {
   __m256i acc[kMr][2];
   for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-  for (int k = 0; k < a.K; k += 2) {
-    const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k]));
-    const __m128i x1 = k + 1 < a.K ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k + 1])) : x0;  // weight 0
-    const __m256i lo = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));  // pixels 0-7: (x_k, x_k+1)
-    const __m256i hi = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(x0, x1));  // pixels 8-15
-    const int16_t* wk = w + size_t(k / 2) * kMr * 2;
+  const int kq = (a.K + 1) / 2;
+  for (int q = 0; q < kq; ++q) {
+    const __m256i lo = _mm256_load_si256(bp + 2 * q), hi = _mm256_load_si256(bp + 2 * q + 1);
+    const int16_t* wk = w + size_t(q) * kMr * 2;
     for (int i = 0; i < kMr; ++i) {
       int32_t pair;
       std::memcpy(&pair, wk + 2 * i, 4);
@@ -55,32 +53,37 @@ inline void block(const GemmU8Args& a, const int16_t* w, int m0, int rows, const
     const __m128i q1 = requant8(_mm256_add_epi32(acc[i][1], b), a.rq[m], zc, vlo, vhi);
     const __m128i q = _mm_unpacklo_epi64(q0, q1);
     if (npx == kPx) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out_tail + size_t(i) * a.ldc), q);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + size_t(i) * a.ldc), q);
     } else {
       alignas(16) uint8_t tmp[kPx];
       _mm_store_si128(reinterpret_cast<__m128i*>(tmp), q);
-      std::memcpy(out_tail + size_t(i) * a.ldc, tmp, npx);
+      std::memcpy(out + size_t(i) * a.ldc, tmp, npx);
     }
   }
 }
 }  // namespace
 
+// Each block of 16 pixels is widened once (K ymm) and then read by every panel of 4 rows.
 void gemm_u8_avx2(const GemmU8Args& a) {
-  const uint8_t* src[kMaxKS8];
-  alignas(16) uint8_t tail[kMaxKS8][kPx];
+  __m256i bp[kMaxKS8 + 2];
   const int kp = (a.K + 1) / 2 * 2;
   for (int n = 0; n < a.N; n += kPx) {
     const int npx = std::min(kPx, a.N - n);
-    for (int k = 0; k < a.K; ++k) {
-      src[k] = a.b + a.brow[k] + n;
-      if (npx < kPx) {  // the last 1..15 pixels: through a zero-padded copy, one code path
-        std::memset(tail[k], 0, kPx);
-        std::memcpy(tail[k], src[k], npx);
-        src[k] = tail[k];
-      }
+    auto row = [&](int k) {  // 16 bytes of row k (zero past K and past the last pixel)
+      if (k >= a.K) return _mm_setzero_si128();
+      const uint8_t* src = a.b + a.brow[k] + n;
+      if (npx == kPx) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+      alignas(16) uint8_t t[kPx] = {};
+      std::memcpy(t, src, size_t(npx));
+      return _mm_load_si128(reinterpret_cast<const __m128i*>(t));
+    };
+    for (int k = 0; k < a.K; k += 2) {
+      const __m128i x0 = row(k), x1 = row(k + 1);
+      bp[k] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));      // pixels 0-7: (x_k, x_k+1)
+      bp[k + 1] = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(x0, x1));  // pixels 8-15
     }
     for (int m0 = 0; m0 < a.M; m0 += kMr)
-      block(a, static_cast<const int16_t*>(a.a) + size_t(m0 / kMr) * kMr * kp, m0, std::min(kMr, a.M - m0), src, npx,
+      block(a, static_cast<const int16_t*>(a.a) + size_t(m0 / kMr) * kMr * kp, m0, std::min(kMr, a.M - m0), bp, npx,
             a.c + size_t(m0) * a.ldc + n);
   }
 }

@@ -1,7 +1,7 @@
 // int8 GEMM, AVX-512 VNNI: blocks of 8 output channels x 16 pixels, one vpdpbusd (uint8
 // activations x int8 weights, 4 products summed into each int32 lane, no intermediate saturation)
 // per 4 k's and output channel. Each zmm holds 16 pixels' 4 consecutive k's, interleaved from 4
-// rows of B with byte/word unpacks. Weights packed with mr 8, kgroup 4, int8 (see kernels_s8.h).
+// rows of B with byte/word unpacks once per block of pixels. Weights packed with mr 8, kgroup 4, int8 (see kernels_s8.h).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -23,22 +23,24 @@ inline __m128i requant16(__m512i v, const Requant& r, __m512i zc, __m512i lo, __
   return _mm512_cvtepi32_epi8(v);
 }
 
-inline void block(const GemmU8Args& a, const int8_t* w, int m0, int rows, const uint8_t* const* src, int npx, uint8_t* out) {
+// B rows k..k+3 of 16 pixels -> one zmm of 16 pixels' 4 consecutive bytes (vpdpbusd's operand).
+inline __m512i interleave4(__m128i x0, __m128i x1, __m128i x2, __m128i x3) {
+  const __m128i a01l = _mm_unpacklo_epi8(x0, x1), a01h = _mm_unpackhi_epi8(x0, x1);
+  const __m128i a23l = _mm_unpacklo_epi8(x2, x3), a23h = _mm_unpackhi_epi8(x2, x3);
+  __m512i x = _mm512_castsi128_si512(_mm_unpacklo_epi16(a01l, a23l));  // pixels 0-3
+  x = _mm512_inserti32x4(x, _mm_unpackhi_epi16(a01l, a23l), 1);
+  x = _mm512_inserti32x4(x, _mm_unpacklo_epi16(a01h, a23h), 2);
+  return _mm512_inserti32x4(x, _mm_unpackhi_epi16(a01h, a23h), 3);
+}
+
+// One block: rows [m0, m0 + rows) x the 16 pixels interleaved in bp (K / 4 zmm).
+inline void block(const GemmU8Args& a, const int8_t* w, int m0, int rows, const __m512i* bp, int npx, uint8_t* out) {
   __m512i acc[kMr];
   for (int i = 0; i < kMr; ++i) acc[i] = _mm512_setzero_si512();
-  for (int k = 0; k < a.K; k += 4) {
-    // rows past K read row k again; their weights are 0
-    const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k]));
-    const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k + 1 < a.K ? k + 1 : k]));
-    const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k + 2 < a.K ? k + 2 : k]));
-    const __m128i x3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src[k + 3 < a.K ? k + 3 : k]));
-    const __m128i a01l = _mm_unpacklo_epi8(x0, x1), a01h = _mm_unpackhi_epi8(x0, x1);
-    const __m128i a23l = _mm_unpacklo_epi8(x2, x3), a23h = _mm_unpackhi_epi8(x2, x3);
-    __m512i x = _mm512_castsi128_si512(_mm_unpacklo_epi16(a01l, a23l));  // pixels 0-3: k..k+3
-    x = _mm512_inserti32x4(x, _mm_unpackhi_epi16(a01l, a23l), 1);
-    x = _mm512_inserti32x4(x, _mm_unpacklo_epi16(a01h, a23h), 2);
-    x = _mm512_inserti32x4(x, _mm_unpackhi_epi16(a01h, a23h), 3);
-    const int8_t* wk = w + size_t(k / 4) * kMr * 4;
+  const int kq = (a.K + 3) / 4;
+  for (int q = 0; q < kq; ++q) {
+    const __m512i x = _mm512_load_si512(bp + q);
+    const int8_t* wk = w + size_t(q) * kMr * 4;
     for (int i = 0; i < kMr; ++i) {
       int32_t quad;
       std::memcpy(&quad, wk + 4 * i, 4);
@@ -60,22 +62,23 @@ inline void block(const GemmU8Args& a, const int8_t* w, int m0, int rows, const 
 }
 }  // namespace
 
+// Each block of 16 pixels is interleaved once (K / 4 zmm) and then read by every panel of 8 rows.
 void gemm_u8_vnni(const GemmU8Args& a) {
-  const uint8_t* src[kMaxKS8];
-  alignas(16) uint8_t tail[kMaxKS8][kPx];
+  __m512i bp[kMaxKS8 / 4];
   const int kp = (a.K + 3) / 4 * 4;
   for (int n = 0; n < a.N; n += kPx) {
     const int npx = std::min(kPx, a.N - n);
-    for (int k = 0; k < a.K; ++k) {
-      src[k] = a.b + a.brow[k] + n;
-      if (npx < kPx) {  // the last 1..15 pixels: through a zero-padded copy, one code path
-        std::memset(tail[k], 0, kPx);
-        std::memcpy(tail[k], src[k], npx);
-        src[k] = tail[k];
-      }
-    }
+    auto row = [&](int k) {  // 16 bytes of row k (zero past K and past the last pixel)
+      if (k >= a.K) return _mm_setzero_si128();
+      const uint8_t* src = a.b + a.brow[k] + n;
+      if (npx == kPx) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+      alignas(16) uint8_t t[kPx] = {};
+      std::memcpy(t, src, size_t(npx));
+      return _mm_load_si128(reinterpret_cast<const __m128i*>(t));
+    };
+    for (int k = 0; k < a.K; k += 4) bp[k / 4] = interleave4(row(k), row(k + 1), row(k + 2), row(k + 3));
     for (int m0 = 0; m0 < a.M; m0 += kMr)
-      block(a, static_cast<const int8_t*>(a.a) + size_t(m0 / kMr) * kMr * kp, m0, std::min(kMr, a.M - m0), src, npx,
+      block(a, static_cast<const int8_t*>(a.a) + size_t(m0 / kMr) * kMr * kp, m0, std::min(kMr, a.M - m0), bp, npx,
             a.c + size_t(m0) * a.ldc + n);
   }
 }
