@@ -195,21 +195,25 @@ def _engines(path: Path, threads: int, variant: str, which: list[str],
         model = _torch_model(path)
 
         def run_torch(x: np.ndarray):
+            torch.set_num_threads(threads)  # global in torch: set per call, thread counts are interleaved
             with torch.inference_mode():
                 return model(torch.from_numpy(x))
         out["torch"] = (run_torch, "eager")
     return out
 
 
-def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) -> list[dict]:
-    """Interleaved timing of every engine on one model; one row per engine."""
+def bench_case(path: Path, threads: int | list[int], args: argparse.Namespace, peak: float) -> list[dict]:
+    """Interleaved timing of every engine at every thread count on one model; one row per engine and count."""
     from .floor import floor_ms
+
+    threads = [threads] if isinstance(threads, int) else threads
 
     which = [e.strip() for e in args.engines.split(",") if e.strip()]
     from .quantize import is_quantized
     if is_quantized(path):  # QDQ int8: torch has no int8 model of it
         which = [e for e in which if e != "torch"]
-    engines = _engines(path, threads, args.variant, which, getattr(args, "native_baseline", None))
+    engines = {f"{key}@{t}": e for t in threads
+               for key, e in _engines(path, t, args.variant, which, getattr(args, "native_baseline", None)).items()}
     native_macs = None
     if "native" in engines:
         from rtmaps_components import _native
@@ -230,12 +234,14 @@ def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) 
     for name in names:
         t = np.asarray(times[name]) * 1e3
         med = float(np.median(t))
-        rows.append({"model": path.stem, "engine": name.split(":")[0], "threads": threads, "variant": engines[name][1],
+        key, n_threads = name.rsplit("@", 1)
+        rows.append({"model": path.stem, "engine": key.split(":")[0], "threads": int(n_threads), "variant": engines[name][1],
                      "median_ms": med, "p99_ms": float(np.percentile(t, 99)), "min_ms": float(t.min()), "gflops": 2 * macs / med / 1e6,
                      "peak_gflops": peak, "macs": macs, "runs": args.runs})
-    ort = next((r for r in rows if r["engine"] == "ort"), None)
+    orts = {r["threads"]: r for r in rows if r["engine"] == "ort"}
     floor = floor_ms(fewest, peak) if fewest else None
     for r in rows:
+        ort = orts.get(r["threads"])  # ONNX Runtime at the same thread count
         r["vs_ort"] = r["median_ms"] / ort["median_ms"] if ort else None
         # The fewest-multiply fp32 floor at the measured peak (training/floor.py): no engine can
         # take less, so a target ratio below floor_vs_ort is out of reach on this machine. Both
@@ -246,13 +252,24 @@ def bench_case(path: Path, threads: int, args: argparse.Namespace, peak: float) 
     return rows
 
 
+def add_speedups(rows: list[dict]) -> None:
+    """rows[i]["speedup"]: the same model, engine and variant's 1-thread median / this median (None without one)."""
+    one = {(r["model"], r["engine"], r["variant"]): r["median_ms"] for r in rows if r["threads"] == 1}
+    for r in rows:
+        base = one.get((r["model"], r["engine"], r["variant"]))
+        r["speedup"] = base / r["median_ms"] if base else None
+
+
 def format_table(rows: list[dict], peak: float) -> str:
+    many = len({r["threads"] for r in rows}) > 1  # --threads 1,2,4: a speedup column (x 1 thread)
     head = f"{'model':<34} {'engine':<11} {'thr':>3} {'variant':<7} {'median ms':>10} {'p99 ms':>9} {'GFLOP/s':>8} {'% peak':>7} {'x ORT':>6}"
+    head += f" {'speedup':>7}" if many else ""
     lines = [head, "-" * len(head)]
     for r in rows:
         vs = f"{r['vs_ort']:.2f}" if r.get("vs_ort") else "-"
         lines.append(f"{r['model'][:34]:<34} {r['engine']:<11} {r['threads']:>3} {r['variant']:<7} {r['median_ms']:>10.3f} "
-                     f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}")
+                     f"{r['p99_ms']:>9.3f} {r['gflops']:>8.1f} {100 * r['gflops'] / peak:>6.0f}% {vs:>6}"
+                     + (f" {r['speedup']:>6.2f}x" if many and r.get("speedup") else " " * 8 if many else ""))
     seen = set()
     for r in rows:
         if r.get("floor_ms") and r["model"] not in seen:
@@ -262,6 +279,8 @@ def format_table(rows: list[dict], peak: float) -> str:
                          f"algorithms, {r['floor_ms']:.3f} ms at peak{vs}")
     lines.append(f"peak: {peak:.1f} GFLOP/s measured (torch.mm 1024^3 fp32, best of 30, 1 thread); "
                  f"x ORT = median / ONNX Runtime's median in the same interleaved run")
+    if many:
+        lines.append("speedup = the same engine's 1-thread median / this median (thread counts interleaved call by call)")
     return "\n".join(lines)
 
 
@@ -314,9 +333,9 @@ def main(args: argparse.Namespace) -> int:
             return 2
         cases += sorted(models.glob("*.onnx"))
         for path in cases:
-            for t in threads:
-                print(f"  timing {path.name}, {t} thread(s), {args.runs} runs per engine ...", file=sys.stderr, flush=True)
-                rows += bench_case(path, t, args, peak)
+            print(f"  timing {path.name}, {args.threads} thread(s), {args.runs} runs per engine ...", file=sys.stderr, flush=True)
+            rows += bench_case(path, threads, args, peak)
+    add_speedups(rows)
     print(format_table(rows, peak))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

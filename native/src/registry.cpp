@@ -107,7 +107,8 @@ const Variant& select_variant(const std::string& name) {
     names += v->name;
   }
   for (const Variant& v : all_variants())
-    if (name == v.name) throw std::invalid_argument("variant '" + name + "' is not supported by this CPU; available: " + names);
+    if (name == v.name)
+      throw std::invalid_argument("variant '" + name + "' is not supported by this CPU; available: " + names);
   throw std::invalid_argument("unknown variant '" + name + "'; available: auto, " + names);
 }
 

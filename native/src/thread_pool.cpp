@@ -1,6 +1,30 @@
 #include "bluefire/thread_pool.h"
 
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define BLUEFIRE_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define BLUEFIRE_PAUSE() __asm__ __volatile__("yield")
+#else
+#define BLUEFIRE_PAUSE() ((void)0)
+#endif
+
 namespace bluefire {
+namespace {
+
+// How long a worker keeps spinning for the next job before it sleeps: longer than the gap
+// between two layers (microseconds), short enough not to burn a core between frames.
+constexpr auto kSpin = std::chrono::microseconds(50);
+// A spinning thread looks at the shared word after every pause (a pause is 10-140 cycles, by
+// CPU), at the clock every kClockEvery pauses and yields its core every kYieldEvery.
+constexpr int kClockEvery = 64;
+constexpr int kYieldEvery = 256;
+
+uint32_t generation_of(uint64_t s) { return uint32_t(s >> 32); }
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { work(t); });
@@ -9,30 +33,52 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    stop_.store(true);
+    // A new generation with no tasks: spinning workers look, see stop_, and leave.
+    state_.store((uint64_t(generation_of(state_.load()) + 1)) << 32);
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::drain(int thread) {
-  for (int t = next_.fetch_add(1); t < tasks_; t = next_.fetch_add(1)) fn_(ctx_, t, thread);
+int ThreadPool::claim(uint32_t generation) {
+  uint64_t s = state_.load(std::memory_order_acquire);
+  for (;;) {
+    const int next = int(s & 0xffff), tasks = int((s >> 16) & 0xffff);
+    if (generation_of(s) != generation || next >= tasks) return -1;
+    if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) return next;
+  }
+}
+
+void ThreadPool::run_claimed(uint32_t generation, int thread) {
+  for (int t = claim(generation); t >= 0; t = claim(generation)) {
+    fn_(ctx_, t, thread);  // stable: the job cannot end before this task is counted done
+    done_.fetch_add(1, std::memory_order_release);
+  }
 }
 
 void ThreadPool::work(int thread) {
-  long seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+    // Spin for the next generation, then sleep.
+    uint32_t g = generation_of(state_.load(std::memory_order_acquire));
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    for (int i = 1; g == seen; ++i) {
+      BLUEFIRE_PAUSE();
+      g = generation_of(state_.load(std::memory_order_acquire));
+      if (g != seen || i % kClockEvery) continue;
+      if (i % kYieldEvery == 0) std::this_thread::yield();
+      if (std::chrono::steady_clock::now() > until) {
+        std::unique_lock<std::mutex> lock(mu_);
+        sleepers_.fetch_add(1);  // seq_cst, paired with run()'s store then load (no lost wake-up)
+        wake_.wait(lock, [&] { return stop_.load() || generation_of(state_.load()) != seen; });
+        sleepers_.fetch_sub(1);
+        g = generation_of(state_.load(std::memory_order_acquire));
+      }
     }
-    drain(thread);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--busy_ == 0) done_.notify_one();
-    }
+    if (stop_.load()) return;  // set together with a new generation: checking after a change suffices
+    seen = g;
+    run_claimed(g, thread);
   }
 }
 
@@ -41,19 +87,39 @@ void ThreadPool::run(int tasks, TaskFn fn, void* ctx) {
     for (int t = 0; t < tasks; ++t) fn(ctx, t, 0);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    fn_ = fn;
-    ctx_ = ctx;
-    tasks_ = tasks;
-    next_.store(0);
-    busy_ = int(workers_.size());
-    ++generation_;
+  if (tasks > kMaxTasks) {  // more tasks than the state word counts: in chunks (never at these sizes)
+    struct Chunk {
+      TaskFn fn;
+      void* ctx;
+      int t0;
+    };
+    for (int t0 = 0; t0 < tasks; t0 += kMaxTasks) {
+      Chunk c{fn, ctx, t0};
+      run(
+          std::min(kMaxTasks, tasks - t0),
+          [](void* p, int t, int th) {
+            const Chunk& c = *static_cast<Chunk*>(p);
+            c.fn(c.ctx, c.t0 + t, th);
+          },
+          &c);
+    }
+    return;
   }
-  wake_.notify_all();
-  drain(0);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [&] { return busy_ == 0; });
+  fn_ = fn;
+  ctx_ = ctx;
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t g = generation_of(state_.load(std::memory_order_relaxed)) + 1;
+  state_.store((uint64_t(g) << 32) | (uint64_t(tasks) << 16));  // seq_cst: publishes fn_, ctx_, done_
+  if (sleepers_.load() > 0) {
+    { std::lock_guard<std::mutex> lock(mu_); }
+    wake_.notify_all();
+  }
+  run_claimed(g, 0);
+  // Every task is claimed; wait for the ones other threads are still running.
+  for (int i = 1; done_.load(std::memory_order_acquire) < tasks; ++i) {
+    BLUEFIRE_PAUSE();
+    if (i % kYieldEvery == 0) std::this_thread::yield();
+  }
 }
 
 }  // namespace bluefire

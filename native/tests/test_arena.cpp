@@ -22,8 +22,8 @@ void check_plan(const std::vector<ArenaRequest>& r, const ArenaPlan& p, size_t a
       if (r[j].first < 0) continue;
       const bool live_together = r[i].first <= r[j].last && r[j].first <= r[i].last;
       const bool apart = p.offset[i] + r[i].size <= p.offset[j] || p.offset[j] + r[j].size <= p.offset[i];
-      CHECK(!live_together || apart, "%s: requests %zu [%d, %d] at %zu (+%zu) and %zu [%d, %d] at %zu (+%zu) overlap", what, i,
-            r[i].first, r[i].last, p.offset[i], r[i].size, j, r[j].first, r[j].last, p.offset[j], r[j].size);
+      CHECK(!live_together || apart, "%s: requests %zu [%d, %d] at %zu (+%zu) and %zu [%d, %d] at %zu (+%zu) overlap",
+            what, i, r[i].first, r[i].last, p.offset[i], r[i].size, j, r[j].first, r[j].last, p.offset[j], r[j].size);
     }
   }
 }

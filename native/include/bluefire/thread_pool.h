@@ -1,8 +1,15 @@
-// A fixed pool of worker threads, created once with the engine. run() hands out task indices
-// from one counter; the caller works too. Which thread runs a task never changes its result.
+// A fixed pool of worker threads, created once with the engine and kept across layers and runs.
+// run() publishes a job (function, context, task count) under a new generation; workers and the
+// caller claim task indices until none is left. Which thread runs a task never changes its result.
+//
+// Layers last microseconds, so a mutex + condition variable wake per layer costs more than the
+// layer: workers spin on the generation for a while after each job (a few tens of microseconds,
+// yielding the core now and then so an oversubscribed host still runs the caller), and only then
+// sleep on a condition variable; the caller spins (then yields) for the last claimed tasks.
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -17,22 +24,28 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
   int threads() const { return int(workers_.size()) + 1; }
-  // Runs fn(ctx, task, thread) for task in [0, tasks); returns when all are done. Allocates nothing.
+  // Runs fn(ctx, task, thread) for task in [0, tasks); returns when all are done. The caller is
+  // thread 0. Allocates nothing. Not reentrant: one caller at a time.
   void run(int tasks, TaskFn fn, void* ctx);
 
  private:
+  // state_: generation (high 32 bits) | task count (bits 16-31) | next unclaimed task (bits 0-15).
+  // A claim is a compare-exchange that checks the generation, so a worker that slept through a
+  // whole job can never take a task of the next one with the old one's count.
+  static constexpr int kMaxTasks = 0xffff;
+  int claim(uint32_t generation);
   void work(int thread);
-  void drain(int thread);
-  std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable wake_, done_;
-  TaskFn fn_ = nullptr;
+  void run_claimed(uint32_t generation, int thread);
+
+  alignas(64) std::atomic<uint64_t> state_{0};
+  alignas(64) std::atomic<int> done_{0};  // tasks finished in the current generation
+  alignas(64) std::atomic<int> sleepers_{0};
+  TaskFn fn_ = nullptr;  // written before the generation is published, read after a claim
   void* ctx_ = nullptr;
-  int tasks_ = 0;
-  long generation_ = 0;
-  int busy_ = 0;
-  bool stop_ = false;
-  std::atomic<int> next_{0};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::atomic<bool> stop_{false};  // set with a new, empty generation
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace bluefire

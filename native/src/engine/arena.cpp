@@ -10,8 +10,9 @@ ArenaPlan plan_arena(const std::vector<ArenaRequest>& requests, size_t align) {
   std::vector<size_t> order;
   for (size_t i = 0; i < requests.size(); ++i)
     if (requests[i].first >= 0) order.push_back(i);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return requests[a].first < requests[b].first; });
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return requests[a].first < requests[b].first || (requests[a].first == requests[b].first && a < b);
+  });
   struct Block {
     size_t begin, end;
     int last;

@@ -15,6 +15,7 @@ namespace bluefire {
 
 // Buffer sizes the layers' algorithms ask for, in floats; the engine allocates the largest of each.
 struct Workspace {
+  int threads = 1;        // input: the engine's threads (split_channels cuts no more tasks than these)
   size_t prepared = 0;    // the current layer's prepared input (padded copy, planes), shared by its tasks
   size_t per_thread = 0;  // each thread's scratch (im2col columns, Winograd transforms)
 };
@@ -40,9 +41,10 @@ struct ConvAlgo {
   void (*prepare_input)(const Layer& L, const KernelTable& k, const float* in, float* prepared);
   // Task t of L.tasks(): each output element is written by exactly one task, whichever thread runs it.
   void (*run)(const Layer& L, const ConvIO& io, int task);
-  // Output rows [r0, r1) of every channel into dst (channel stride (r1 - r0) * OW), with the
-  // full-width gemm; nullptr if the algorithm cannot (then no max-pool is fused into the layer).
-  void (*rows)(const Layer& L, const ConvIO& io, int r0, int r1, float* dst);
+  // Output rows [r0, r1) of channels [m0, m1) (m0 a multiple of the packing's mr) into dst
+  // (channel stride (r1 - r0) * OW), with the full-width gemm; nullptr if the algorithm cannot
+  // (then no max-pool is fused into the layer).
+  void (*rows)(const Layer& L, const ConvIO& io, int r0, int r1, int m0, int m1, float* dst);
 };
 
 // The algorithms, best first (conv_algos.cpp), and the first that applies (the last always does).
@@ -84,6 +86,23 @@ inline void set_tiles(Layer& L, int mb, int nb, int columns) {
   L.nb = nb, L.n_tiles = (columns + nb - 1) / nb;
 }
 
+// Direct-convolution multiply-accumulates of the layer (as parsed or as reduced by its algorithm).
+inline int64_t conv_work(const Layer& L) { return int64_t(L.M) * L.K * L.OH * L.OW; }
+
+// Cuts the output channels into smaller tiles (whole panels of `mr`) until the layer has
+// task_parts(conv_work(L), threads) tasks; a layer that has them already is left as it is. Every
+// output row is computed by the same instructions in any panel-aligned tile, so results do not
+// depend on the cut (tested: bit-identical for 1-4 threads), but a task repeats whatever the
+// algorithm does per task for all its channels (a transform of the input, a copy of B), so
+// algorithms whose tasks do that cut only where it is cheap.
+inline void split_channels(Layer& L, int mr, int threads) {
+  const int parts = task_parts(conv_work(L), threads);
+  if (L.m_tiles * L.n_tiles >= parts) return;
+  const int m_tiles = (parts + L.n_tiles - 1) / L.n_tiles;
+  const int mb = ((L.M + m_tiles - 1) / m_tiles + mr - 1) / mr * mr;
+  if (mb < L.mb) L.mb = mb, L.m_tiles = (L.M + mb - 1) / mb;
+}
+
 // Task t's output rows [m0, m1) and column tile nt.
 struct TaskTile {
   int m0, m1, nt;
@@ -92,6 +111,10 @@ inline TaskTile task_tile(const Layer& L, int t) {
   const int mt = t / L.n_tiles, m0 = mt * L.mb;
   return {m0, std::min(L.M, m0 + L.mb), t % L.n_tiles};
 }
+
+// A zero-padded copy of the input (L.PH x L.PW per channel; pt/pl before, the rest after), every
+// row written whole so no stale border survives from another layer (conv_padded.cpp).
+void copy_padded(const Layer& L, const float* in, float* p);
 
 // GEMM arguments for output rows [m0, m1) over the packed weights, bias and ReLU of the layer;
 // the caller sets N, b, c (and ldc when it is not OH * OW).
@@ -104,6 +127,18 @@ inline GemmArgs gemm_args(const Layer& L, int m0, int m1) {
   g.ldc = L.OH * L.OW;
   g.relu = L.relu;
   return g;
+}
+
+// Task t of a GEMM over output pixels whose B rows start at b + n0 (brow gives the offsets): the
+// input planes themselves (1x1) or prepared planes (strided).
+inline void run_pixel_tile(const Layer& L, const ConvIO& io, int t, const float* b) {
+  const TaskTile tt = task_tile(L, t);
+  const int N = L.OH * L.OW, n0 = tt.nt * L.nb, n1 = std::min(N, n0 + L.nb);
+  GemmArgs g = gemm_args(L, tt.m0, tt.m1);
+  g.N = n1 - n0;
+  g.b = b + n0;
+  g.c = io.out + size_t(tt.m0) * N + n0;
+  gemm_of(L, io.k)(g);
 }
 
 }  // namespace bluefire

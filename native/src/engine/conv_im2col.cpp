@@ -13,6 +13,7 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   const int N = L.OH * L.OW;
   pack_for_gemm(L, k, N <= kNarrowN);
   set_tiles(L, kTileM, kTileN, N);
+  split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads);
   L.brow.resize(size_t(L.K));
   for (int i = 0; i < L.K; ++i) L.brow[i] = i * L.nb;
   ws.per_thread = std::max(ws.per_thread, size_t(L.K) * L.nb);
@@ -33,9 +34,9 @@ void run(const Layer& L, const ConvIO& io, int t) {
   gemm_of(L, io.k)(g);
 }
 
-void rows(const Layer& L, const ConvIO& io, int r0, int r1, float* dst) {
+void rows(const Layer& L, const ConvIO& io, int r0, int r1, int m0, int m1, float* dst) {
   const int base = r0 * L.OW, N = (r1 - r0) * L.OW;
-  GemmArgs g = gemm_args(L, 0, L.M);
+  GemmArgs g = gemm_args(L, m0, m1);
   g.ldc = N;
   g.b = io.work;
   for (int n0 = base; n0 < base + N; n0 += L.nb) {

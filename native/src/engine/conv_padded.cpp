@@ -6,6 +6,22 @@
 #include "engine/conv.h"
 
 namespace bluefire {
+
+void copy_padded(const Layer& L, const float* in, float* p) {
+  for (int c = 0; c < L.C; ++c) {
+    const float* src = in + size_t(c) * L.H * L.W;
+    float* dst = p + size_t(c) * L.PH * L.PW;
+    std::fill(dst, dst + size_t(L.pt) * L.PW, 0.f);
+    dst += size_t(L.pt) * L.PW;
+    for (int y = 0; y < L.H; ++y, dst += L.PW, src += L.W) {
+      std::fill(dst, dst + L.pl, 0.f);
+      std::memcpy(dst + L.pl, src, size_t(L.W) * sizeof(float));
+      std::fill(dst + L.pl + L.W, dst + L.PW, 0.f);
+    }
+    std::fill(dst, dst + size_t(L.PH - L.pt - L.H) * L.PW, 0.f);
+  }
+}
+
 namespace {
 
 constexpr int kMinWidth = 20;  // narrower maps fill SIMD rows better via im2col
@@ -20,6 +36,7 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
   L.QW = L.PW;
   set_tiles(L, kTileM, kTileRows, L.OH);
+  split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads);
   L.brow.resize(size_t(L.K));
   for (int c = 0, i = 0; c < L.C; ++c)
     for (int ky = 0; ky < L.kh; ++ky)
@@ -27,22 +44,8 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   ws.prepared = std::max(ws.prepared, size_t(L.C) * L.PH * L.PW);
 }
 
-// One pass, before the tasks run; every row is written whole, so no stale border survives from
-// another layer.
-void prepare_input(const Layer& L, const KernelTable&, const float* in, float* p) {
-  for (int c = 0; c < L.C; ++c) {
-    const float* src = in + size_t(c) * L.H * L.W;
-    float* dst = p + size_t(c) * L.PH * L.PW;
-    std::fill(dst, dst + size_t(L.pt) * L.PW, 0.f);
-    dst += size_t(L.pt) * L.PW;
-    for (int y = 0; y < L.H; ++y, dst += L.PW, src += L.W) {
-      std::fill(dst, dst + L.pl, 0.f);
-      std::memcpy(dst + L.pl, src, size_t(L.W) * sizeof(float));
-      std::fill(dst + L.pl + L.W, dst + L.PW, 0.f);
-    }
-    std::fill(dst, dst + size_t(L.PH - L.pt - L.H) * L.PW, 0.f);
-  }
-}
+// One pass, before the tasks run.
+void prepare_input(const Layer& L, const KernelTable&, const float* in, float* p) { copy_padded(L, in, p); }
 
 // A task's "columns" are output rows.
 void run(const Layer& L, const ConvIO& io, int t) {

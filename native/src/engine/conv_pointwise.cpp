@@ -13,16 +13,16 @@ bool single_pixel(const Layer& L) {
 }
 
 bool applies(const Layer& L, const KernelTable&) {
-  return L.dtype == DType::F32 &&
-         (single_pixel(L) ||
-          (L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 && L.pr == 0));
+  return L.dtype == DType::F32 && (single_pixel(L) || (L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 &&
+                                                       L.pl == 0 && L.pb == 0 && L.pr == 0));
 }
 
-void prepare(Layer& L, const KernelTable& k, Workspace&) {
+void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   if (single_pixel(L) && (L.kh > 1 || L.kw > 1)) {
     std::vector<float> w(size_t(L.M) * L.C);
     for (int o = 0; o < L.M; ++o)
-      for (int c = 0; c < L.C; ++c) w[size_t(o) * L.C + c] = L.weights[((size_t(o) * L.C + c) * L.kh + L.pt) * L.kw + L.pl];
+      for (int c = 0; c < L.C; ++c)
+        w[size_t(o) * L.C + c] = L.weights[((size_t(o) * L.C + c) * L.kh + L.pt) * L.kw + L.pl];
     L.weights = std::move(w);
     L.K = L.C;
     L.kh = L.kw = 1, L.pt = L.pl = L.pb = L.pr = 0;
@@ -37,17 +37,10 @@ void prepare(Layer& L, const KernelTable& k, Workspace&) {
     // threads has one, and the GEMM packs each strip of B 4 times rather than M/96 times.
     set_tiles(L, std::max(kTileM, (L.M / 4 + kTileM - 1) / kTileM * kTileM), kTileN, N);
   }
+  split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads);
 }
 
-void run(const Layer& L, const ConvIO& io, int t) {
-  const TaskTile tt = task_tile(L, t);
-  const int N = L.OH * L.OW, n0 = tt.nt * L.nb, n1 = std::min(N, n0 + L.nb);
-  GemmArgs g = gemm_args(L, tt.m0, tt.m1);
-  g.N = n1 - n0;
-  g.b = io.in + n0;
-  g.c = io.out + size_t(tt.m0) * N + n0;
-  gemm_of(L, io.k)(g);
-}
+void run(const Layer& L, const ConvIO& io, int t) { run_pixel_tile(L, io, t, io.in); }
 
 }  // namespace
 

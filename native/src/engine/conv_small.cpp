@@ -29,7 +29,11 @@ void winograd4_channels_prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   if (kTileMChannels % mr != 0) throw std::logic_error("conv3x3_winograd4_channels tasks must start at a weight panel");
   L.packed.resize(winograd4_channels_packed_size(L.M, L.C, mr));
   pack_winograd4_channels_weights(L.weights.data(), L.M, L.C, mr, L.packed.data());
+  // With 2+ threads, cut by channel panels too: each task then transforms the whole input again,
+  // a small part of the layer (native/README.md, Threads), so a loss on one thread (which never
+  // cuts) and a gain as soon as a second core takes part of the products.
   set_tiles(L, kTileMChannels, L.OH * L.OW, L.OH * L.OW);
+  split_channels(L, mr, ws.threads);
   ws.per_thread = std::max(ws.per_thread, k.winograd4_channels_scratch(L.H, L.C));
 }
 
@@ -52,10 +56,11 @@ bool direct_applies(const Layer& L, const KernelTable& k) {
   return small_square(L) && k.conv3x3_small && L.H >= 2 && L.H <= k.conv3x3_small_max;
 }
 
-void direct_prepare(Layer& L, const KernelTable& k, Workspace&) {
+void direct_prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   L.packed.resize(packed_size(L.M, L.K, k.conv3x3_small_mr));
   pack_weights(L.weights.data(), L.M, L.K, k.conv3x3_small_mr, L.packed.data());
   set_tiles(L, kTileM, L.OH * L.OW, L.OH * L.OW);
+  split_channels(L, k.conv3x3_small_mr, ws.threads);
 }
 
 void direct_run(const Layer& L, const ConvIO& io, int t) {
@@ -66,8 +71,9 @@ void direct_run(const Layer& L, const ConvIO& io, int t) {
 
 }  // namespace
 
-const ConvAlgo kConvWinograd4Channels = {"winograd4_channels", winograd4_channels_applies, winograd4_channels_prepare,
-                                         nullptr, winograd4_channels_run, nullptr};
+const ConvAlgo kConvWinograd4Channels = {"winograd4_channels",       winograd4_channels_applies,
+                                         winograd4_channels_prepare, nullptr,
+                                         winograd4_channels_run,     nullptr};
 const ConvAlgo kConvSmallDirect = {"small_direct", direct_applies, direct_prepare, nullptr, direct_run, nullptr};
 
 }  // namespace bluefire

@@ -19,6 +19,7 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
   L.RY = L.OH + (L.kh - 1) / L.sh;
   set_tiles(L, kTileM, kTileN, N);
+  split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads);
   L.brow.resize(size_t(L.K));
   for (int c = 0, i = 0; c < L.C; ++c)
     for (int ky = 0; ky < L.kh; ++ky)
@@ -53,23 +54,16 @@ void prepare_input(const Layer& L, const KernelTable& k, const float* in, float*
           k.stride2_columns(src, ptrdiff_t(L.sh) * L.W, y1 - y0, j1 - j0, dst + size_t(y0) * L.OW + j0, L.OW);
         else
           for (int yy = y0; yy < y1; ++yy)
-            for (int j = j0; j < j1; ++j) dst[size_t(yy) * L.OW + j] = src[size_t(yy - y0) * L.sh * L.W + size_t(j - j0) * s];
+            for (int j = j0; j < j1; ++j)
+              dst[size_t(yy) * L.OW + j] = src[size_t(yy - y0) * L.sh * L.W + size_t(j - j0) * s];
       }
 }
 
-void run(const Layer& L, const ConvIO& io, int t) {
-  const TaskTile tt = task_tile(L, t);
-  const int N = L.OH * L.OW, n0 = tt.nt * L.nb, n1 = std::min(N, n0 + L.nb);
-  GemmArgs g = gemm_args(L, tt.m0, tt.m1);
-  g.N = n1 - n0;
-  g.b = io.prepared + n0;
-  g.c = io.out + size_t(tt.m0) * N + n0;
-  gemm_of(L, io.k)(g);
-}
+void run(const Layer& L, const ConvIO& io, int t) { run_pixel_tile(L, io, t, io.prepared); }
 
 // A band's conv rows are one run of pixels of the planes: one GEMM.
-void rows(const Layer& L, const ConvIO& io, int r0, int r1, float* dst) {
-  GemmArgs g = gemm_args(L, 0, L.M);
+void rows(const Layer& L, const ConvIO& io, int r0, int r1, int m0, int m1, float* dst) {
+  GemmArgs g = gemm_args(L, m0, m1);
   g.N = (r1 - r0) * L.OW;
   g.ldc = g.N;
   g.b = io.prepared + size_t(r0) * L.OW;

@@ -10,8 +10,8 @@
 namespace bluefire {
 namespace {
 
-constexpr int kTiles2 = 64;  // 2x2 output tiles per F(2x2) task
-constexpr int kTiles4 = 32;  // 4x4 output tiles per F(4x4) task
+constexpr int kTiles2 = 64;   // 2x2 output tiles per F(2x2) task
+constexpr int kTiles4 = 32;   // 4x4 output tiles per F(4x4) task
 constexpr int kMinWidth = 3;  // on 2x2 maps most of each 2x2 tile is padding
 
 bool winograd2_applies(const Layer& L, const KernelTable& k) {
@@ -35,7 +35,8 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws, int r) {
   else winograd_weights(L.weights.data(), L.M, L.C, u.data());
   L.upanel = packed_size(L.M, L.C, mr);
   L.packed.resize(na * L.upanel);
-  for (int i = 0; i < na; ++i) pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
+  for (int i = 0; i < na; ++i)
+    pack_weights(u.data() + size_t(i) * L.M * L.C, L.M, L.C, mr, L.packed.data() + i * L.upanel);
   L.PH = r * ((L.OH + r - 1) / r) + 2, L.PW = r * L.TX + 2;  // whole (r+2)^2 patches for every tile
   const int phases = r == 4 ? 4 : 1;  // F(4x4): the transform reads 4 column phases (see kernels.h)
   L.QW = (L.PW + phases - 1) / phases;
@@ -43,44 +44,56 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws, int r) {
   L.brow.resize(size_t(L.C));
   for (int c = 0; c < L.C; ++c) L.brow[c] = c * L.nb;
   L.zeros.assign(size_t(L.M), 0.f);
-  ws.prepared = std::max(ws.prepared, size_t(L.C) * phases * L.PH * L.QW);
+  const size_t split = size_t(L.C) * phases * L.PH * L.QW;  // the padded copy or column phases
+  ws.prepared = std::max(ws.prepared, split);
   ws.per_thread = std::max(ws.per_thread, size_t(na) * ((L.C + L.M) * L.nb + 2 * kAlign) + kAlign);
+  // Few tile tasks: the output channels are cut too. Each task transforms its tiles for its
+  // channels (a small part of the work: about 3 / M of the products), except where all tiles
+  // make one task (small maps): there the input is transformed once per image (prepare_input).
+  split_channels(L, mr, ws.threads);
+  if (L.m_tiles > 1 && L.n_tiles == 1) {
+    L.transformed_at = (split + kAlign - 1) / kAlign * kAlign;
+    ws.prepared = std::max(ws.prepared, L.transformed_at + na * (size_t(L.C) * L.nb + kAlign));
+  }
 }
 void winograd2_prepare(Layer& L, const KernelTable& k, Workspace& ws) { prepare(L, k, ws, 2); }
 void winograd4_prepare(Layer& L, const KernelTable& k, Workspace& ws) { prepare(L, k, ws, 4); }
 
+// Tiles [t0, t1) of the prepared input -> 16 or 36 matrices vs floats apart at v.
+void transform(const Layer& L, const KernelTable& k, const float* prepared, int t0, int t1, float* v, size_t vs) {
+  if (L.wino_tile == 4) k.winograd4_input(prepared, L.PH, L.QW, L.C, L.TX, t0, t1, v, L.nb, vs);
+  else winograd_input(prepared, L.PH, L.PW, L.C, L.TX, t0, t1, v, L.nb, vs);
+}
+
+size_t input_stride(const Layer& L) { return size_t(L.C) * L.nb + kAlign; }  // see winograd.h
+
 // F(2x2): a zero-padded copy (right and bottom padding up to whole tiles).
-void winograd2_input(const Layer& L, const KernelTable&, const float* in, float* p) {
-  for (int c = 0; c < L.C; ++c) {
-    const float* src = in + size_t(c) * L.H * L.W;
-    float* dst = p + size_t(c) * L.PH * L.PW;
-    std::fill(dst, dst + size_t(L.pt) * L.PW, 0.f);
-    dst += size_t(L.pt) * L.PW;
-    for (int y = 0; y < L.H; ++y, dst += L.PW, src += L.W) {
-      std::fill(dst, dst + L.pl, 0.f);
-      std::copy(src, src + L.W, dst + L.pl);
-      std::fill(dst + L.pl + L.W, dst + L.PW, 0.f);
-    }
-    std::fill(dst, dst + size_t(L.PH - L.pt - L.H) * L.PW, 0.f);
-  }
+void winograd2_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
+  copy_padded(L, in, p);
+  if (L.transformed_at) transform(L, k, p, 0, L.T, p + L.transformed_at, input_stride(L));
 }
 
 // F(4x4): the padded map split into 4 column phases per channel by the variant's kernel.
 void winograd4_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
   for (int c = 0; c < L.C; ++c)
     k.column_phases4(in + size_t(c) * L.H * L.W, L.H, L.W, L.pt, L.pl, L.PH, L.QW, p + size_t(c) * 4 * L.PH * L.QW);
+  if (L.transformed_at) transform(L, k, p, 0, L.T, p + L.transformed_at, input_stride(L));
 }
 
-// A task's "columns" are output tiles [t0, t1): transform them, 16 or 36 GEMMs, transform back.
+// A task is output tiles [t0, t1) of output channels [m0, m1): transform the tiles' input, 16 or
+// 36 GEMMs, transform back.
 void run(const Layer& L, const ConvIO& io, int task) {
-  const int t0 = task * L.nb, t1 = std::min(L.T, t0 + L.nb);
-  float* v = io.work;
-  const size_t vs = size_t(L.C) * L.nb + kAlign, ms = size_t(L.M) * L.nb + kAlign;  // see winograd.h
+  const TaskTile tt = task_tile(L, task);
+  const int t0 = tt.nt * L.nb, t1 = std::min(L.T, t0 + L.nb), M = tt.m1 - tt.m0;
+  const size_t vs = input_stride(L), ms = size_t(L.M) * L.nb + kAlign;  // see winograd.h
   const int na = (L.wino_tile + 2) * (L.wino_tile + 2);
-  float* mo = v + na * vs;
-  if (L.wino_tile == 4) io.k.winograd4_input(io.prepared, L.PH, L.QW, L.C, L.TX, t0, t1, v, L.nb, vs);
-  else winograd_input(io.prepared, L.PH, L.PW, L.C, L.TX, t0, t1, v, L.nb, vs);
-  GemmArgs g = gemm_args(L, 0, L.M);
+  const float* v = io.prepared + L.transformed_at;  // transformed once per image, or here:
+  float* mo = io.work + na * vs;
+  if (!L.transformed_at) {
+    transform(L, io.k, io.prepared, t0, t1, io.work, vs);
+    v = io.work;
+  }
+  GemmArgs g = gemm_args(L, tt.m0, tt.m1);
   g.N = t1 - t0;
   g.K = L.C;
   g.bias = L.zeros.data();
@@ -88,13 +101,15 @@ void run(const Layer& L, const ConvIO& io, int task) {
   g.relu = false;
   const GemmFn gemm = gemm_of(L, io.k);
   for (int i = 0; i < na; ++i) {
-    g.a = L.packed.data() + i * L.upanel;
+    g.a = L.packed.data() + i * L.upanel + size_t(tt.m0) * L.C;
     g.b = v + i * vs;
     g.c = mo + i * ms;
     gemm(g);
   }
-  if (L.wino_tile == 4) io.k.winograd4_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, io.out, L.OH, L.OW);
-  else winograd_output(mo, L.M, L.nb, ms, L.TX, t0, t1, L.bias.data(), L.relu, io.out, L.OH, L.OW);
+  const float* bias = L.bias.data() + tt.m0;
+  float* out = io.out + size_t(tt.m0) * L.OH * L.OW;
+  if (L.wino_tile == 4) io.k.winograd4_output(mo, M, L.nb, ms, L.TX, t0, t1, bias, L.relu, out, L.OH, L.OW);
+  else winograd_output(mo, M, L.nb, ms, L.TX, t0, t1, bias, L.relu, out, L.OH, L.OW);
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
 // The engine: a parsed graph (graph.cpp) whose convolutions each run on the first algorithm of
 // the table that applies (conv_algos.cpp; the algorithms in conv_*.cpp), weights packed once,
 // activations placed in one arena by lifetime (arena.cpp), every buffer allocated at build time.
-// Layers run one after another; each layer's tasks go to the thread pool. Tiles depend on layer
-// shapes only, never on the thread count, and each output is computed by one task, so results are
-// identical with 1-4 threads. See native/README.md.
+// Layers run one after another; each layer's tasks go to the thread pool. A layer with enough
+// work for several threads has its output channels cut into more tasks (whole weight panels, see
+// split_channels); how each output is computed never depends on the cut or on which thread runs
+// it, so results are identical with 1-4 threads. See native/README.md.
 #include "bluefire/engine.h"
 
 #include <algorithm>
@@ -23,7 +24,6 @@
 namespace bluefire {
 namespace {
 
-constexpr int kMaxThreads = 4;
 constexpr size_t kBandFloats = 128 * 1024;  // per-thread band of a convolution fused with its pool
 
 // Floats starting on a cache line (kAlign floats), zero-filled.
@@ -50,10 +50,10 @@ struct Engine::Impl {
   std::map<std::string, std::string> metadata;
   Graph g;
   Buffer arena;
-  Buffer prepared;       // the current convolution's prepared input (padded copy, planes)
-  Buffer work;           // per-thread scratch, one cache-aligned slice per thread
+  Buffer prepared;  // the current convolution's prepared input (padded copy, planes)
+  Buffer work;      // per-thread scratch, one cache-aligned slice per thread
   size_t work_per_thread = 0;
-  Buffer band;           // conv rows of a conv+pool band, one slice per thread
+  Buffer band;  // conv rows of a conv+pool band, one slice per thread
   size_t band_per_thread = 0;
   std::vector<float*> ptr;  // per tensor, refreshed for each image
   std::unique_ptr<ThreadPool> pool;
@@ -82,8 +82,13 @@ void Engine::Impl::build(const OnnxModel& m) {
   g = parse_graph(m);
   const KernelTable& k = variant->kernels;
   Workspace ws;
+  ws.threads = pool->threads();
   for (Layer& L : g.layers) {
     if (L.dtype == DType::U8) L.s8 = &select_s8(variant->name);  // the int8 kernels of the same ISA
+    if (L.kind == Kind::MaxPool) {
+      const int parts = task_parts(int64_t(L.C) * L.OH * L.OW * L.kh * L.kw, pool->threads());
+      L.pool_channels = (L.C + parts - 1) / parts;
+    }
     if (L.kind != Kind::Conv) continue;
     L.algo = &choose_conv(L, k);
     L.algo->prepare(L, k, ws);
@@ -108,7 +113,8 @@ void Engine::Impl::build(const OnnxModel& m) {
 // (kh - sh rows; about 1/8 more work for the stem).
 void Engine::Impl::fuse_pools() {
   for (Layer& L : g.layers) {
-    if (L.kind != Kind::Conv || !L.algo->rows || L.narrow || L.out == g.output || g.tensors[L.out].parent >= 0) continue;
+    if (L.kind != Kind::Conv || !L.algo->rows || L.narrow || L.out == g.output || g.tensors[L.out].parent >= 0)
+      continue;
     int users = 0, pool_index = -1;
     for (size_t j = 0; j < g.layers.size(); ++j)
       if (g.layers[j].in == L.out) ++users, pool_index = g.layers[j].kind == Kind::MaxPool ? int(j) : pool_index;
@@ -118,9 +124,12 @@ void Engine::Impl::fuse_pools() {
     const int rows_fit = int(kBandFloats / (size_t(L.M) * L.OW));
     if (rows_fit < P.kh + P.sh) continue;  // bands too thin to pay off
     L.fused_pool = pool_index;
+    // Bands of at most rows_fit conv rows; each band's channels cut as the layer's tiles are
+    // (split_channels), so small stems still make several tasks without recomputing rows.
     L.pool_rows = (rows_fit - P.kh) / P.sh + 1;
-    L.m_tiles = 1;
     L.n_tiles = (P.OH + L.pool_rows - 1) / L.pool_rows;
+    L.mb = L.M, L.m_tiles = 1;
+    split_channels(L, variant->kernels.mr, pool->threads());
     P.run_by_producer = true;
     band_per_thread = std::max(band_per_thread, size_t(L.M) * ((L.pool_rows - 1) * P.sh + P.kh) * L.OW + kAlign);
   }
@@ -152,24 +161,26 @@ void Engine::Impl::plan_storage() {
   arena.assign(plan.total);
 }
 
-void Engine::Impl::conv_pool_band(const Layer& L, int b, int thread) {
+// Task t: pooled rows of band t % n_tiles, channels of tile t / n_tiles.
+void Engine::Impl::conv_pool_band(const Layer& L, int t, int thread) {
   const Layer& P = g.layers[size_t(L.fused_pool)];
   const KernelTable& k = variant->kernels;
-  const int p0 = b * L.pool_rows, p1 = std::min(P.OH, p0 + L.pool_rows);
+  const TaskTile tt = task_tile(L, t);
+  const int p0 = tt.nt * L.pool_rows, p1 = std::min(P.OH, p0 + L.pool_rows);
   const int r0 = std::max(0, p0 * P.sh - P.pt), r1 = std::min(L.OH, (p1 - 1) * P.sh - P.pt + P.kh);
   const int N = (r1 - r0) * L.OW;
   float* buf = band.data() + size_t(thread) * band_per_thread;
-  L.algo->rows(L, conv_io(L, thread), r0, r1, buf);
-  float* out = ptr[P.out];
+  L.algo->rows(L, conv_io(L, thread), r0, r1, tt.m0, tt.m1, buf);
+  float* out = ptr[P.out] + size_t(tt.m0) * P.OH * P.OW;
   // Band row 0 is conv row r0: shift the pool's top padding to match. A band of all pooled rows
   // (small maps) has the output's channel stride: one call for every channel.
   if (p0 == 0 && p1 == P.OH) {
-    k.maxpool({buf, r1 - r0, L.OW, P.kh, P.kw, P.sh, P.sw, P.pt + r0, P.pl, P.OH, P.OW, 0, L.M, out});
+    k.maxpool({buf, r1 - r0, L.OW, P.kh, P.kw, P.sh, P.sw, P.pt + r0, P.pl, P.OH, P.OW, 0, tt.m1 - tt.m0, out});
     return;
   }
-  for (int c = 0; c < L.M; ++c)
-    k.maxpool({buf + size_t(c) * N, r1 - r0, L.OW, P.kh, P.kw, P.sh, P.sw, P.pt + r0 - p0 * P.sh, P.pl, p1 - p0, P.OW, 0, 1,
-               out + (size_t(c) * P.OH + p0) * P.OW});
+  for (int c = 0; c < tt.m1 - tt.m0; ++c)
+    k.maxpool({buf + size_t(c) * N, r1 - r0, L.OW, P.kh, P.kw, P.sh, P.sw, P.pt + r0 - p0 * P.sh, P.pl, p1 - p0, P.OW,
+               0, 1, out + (size_t(c) * P.OH + p0) * P.OW});
 }
 
 void Engine::Impl::resolve(const float* in) {
@@ -200,7 +211,7 @@ void Engine::Impl::task(void* self, int t, int thread) {
       else L.algo->run(L, e.conv_io(L, thread), t);
       break;
     case Kind::MaxPool: {
-      const int c0 = t * kPoolChannels, c1 = std::min(L.C, c0 + kPoolChannels);
+      const int c0 = t * L.pool_channels, c1 = std::min(L.C, c0 + L.pool_channels);
       if (L.dtype == DType::U8)
         L.s8->maxpool({reinterpret_cast<const uint8_t*>(in), L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, c0,
                        c1, reinterpret_cast<uint8_t*>(out)});
@@ -209,13 +220,13 @@ void Engine::Impl::task(void* self, int t, int thread) {
       break;
     }
     case Kind::Quantize: {
-      const int c0 = t * kPoolChannels, c1 = std::min(L.C, c0 + kPoolChannels);
+      const int c0 = t * kQuantChannels, c1 = std::min(L.C, c0 + kQuantChannels);
       const size_t hw = size_t(L.H) * L.W;
       quantize_u8(in + c0 * hw, (c1 - c0) * hw, L.out_scale, L.out_zp, reinterpret_cast<uint8_t*>(out) + c0 * hw);
       break;
     }
     case Kind::Dequantize: {
-      const int c0 = t * kPoolChannels, c1 = std::min(L.C, c0 + kPoolChannels);
+      const int c0 = t * kQuantChannels, c1 = std::min(L.C, c0 + kQuantChannels);
       const uint8_t* q = reinterpret_cast<const uint8_t*>(in);
       for (size_t i = c0 * size_t(L.H) * L.W; i < c1 * size_t(L.H) * L.W; ++i) out[i] = L.in_scale * float(int(q[i]) - L.in_zp);
       break;
@@ -251,7 +262,8 @@ void Engine::Impl::run_one(const float* in, float* out) {
 
 Engine::Engine(const OnnxModel& model, int threads, const std::string& variant) : impl_(new Impl) {
   if (threads < 1 || threads > kMaxThreads)
-    throw std::invalid_argument("threads must be 1.." + std::to_string(kMaxThreads) + ", got " + std::to_string(threads));
+    throw std::invalid_argument("threads must be 1.." + std::to_string(kMaxThreads) + ", got " +
+                                std::to_string(threads));
   impl_->variant = &select_variant(variant);
   impl_->pool.reset(new ThreadPool(threads));
   impl_->build(model);
@@ -272,9 +284,9 @@ void Engine::run(const float* in, int batch, float* out) {
 void Engine::set_preprocessing(const PreprocessSpec& spec) {
   if (spec.height != input_height() || spec.width != input_width() || input_channels() != spec.channels)
     throw ModelError(impl_->source + ": preprocessing " + std::to_string(spec.channels) + "x" +
-                     std::to_string(spec.height) + "x" + std::to_string(spec.width) + " does not match the graph input " +
-                     std::to_string(input_channels()) + "x" + std::to_string(input_height()) + "x" +
-                     std::to_string(input_width()));
+                     std::to_string(spec.height) + "x" + std::to_string(spec.width) +
+                     " does not match the graph input " + std::to_string(input_channels()) + "x" +
+                     std::to_string(input_height()) + "x" + std::to_string(input_width()));
   std::lock_guard<std::mutex> lock(impl_->run_mu);
   impl_->prep.reset(new Preprocessor(spec));
   impl_->prep_buf.assign(impl_->g.tensors[impl_->g.input].size(), 0.f);

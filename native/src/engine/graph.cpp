@@ -36,7 +36,8 @@ Graph parse_graph(const OnnxModel& m) {
     return int(g.tensors.size()) - 1;
   };
   auto tensor_of = [&](const OnnxModel& mm, const OnnxNode& n, size_t i) {
-    if (i >= n.inputs.size() || n.inputs[i].empty()) throw ModelError(where(mm, n) + ": missing input " + std::to_string(i));
+    if (i >= n.inputs.size() || n.inputs[i].empty())
+      throw ModelError(where(mm, n) + ": missing input " + std::to_string(i));
     auto it = ids.find(n.inputs[i]);
     if (it == ids.end())
       throw ModelError(where(mm, n) + ": input '" + n.inputs[i] + "' is not computed before it (or is a constant)");
@@ -45,7 +46,8 @@ Graph parse_graph(const OnnxModel& m) {
   auto init_of = [&](const OnnxNode& n, size_t i) -> const OnnxTensor* {
     if (i >= n.inputs.size() || n.inputs[i].empty()) return nullptr;
     auto it = m.initializers.find(n.inputs[i]);
-    if (it == m.initializers.end()) throw ModelError(where(m, n) + ": input '" + n.inputs[i] + "' must be an initializer");
+    if (it == m.initializers.end())
+      throw ModelError(where(m, n) + ": input '" + n.inputs[i] + "' must be an initializer");
     return &it->second;
   };
 
@@ -246,7 +248,8 @@ Graph parse_graph(const OnnxModel& m) {
       const Tensor& t = g.tensors[x];
       if (t.shape.size() != 3) throw ModelError(where(m, n) + ": input must be 4-D");
       auto ks = n.attr_ints("kernel_shape"), st = n.attr_ints("strides"), pads = n.attr_ints("pads");
-      if (ks.size() != 2 || ks[0] < 1 || ks[1] < 1) throw ModelError(where(m, n) + ": kernel_shape must have 2 positive values");
+      if (ks.size() != 2 || ks[0] < 1 || ks[1] < 1)
+        throw ModelError(where(m, n) + ": kernel_shape must have 2 positive values");
       for (int64_t d : n.attr_ints("dilations"))
         if (d != 1) throw ModelError(where(m, n) + ": dilation other than 1 is not supported");
       if (n.attr_string("auto_pad", "NOTSET") != "NOTSET" && n.attr_string("auto_pad", "NOTSET") != "VALID")
@@ -265,7 +268,8 @@ Graph parse_graph(const OnnxModel& m) {
       if (!pads.empty() && n.attr_string("auto_pad", "NOTSET") == "NOTSET") {
         if (pads.size() != 4) throw ModelError(where(m, n) + ": pads must have 4 values");
         for (int64_t p : pads)
-          if (p < 0 || p >= ks[0] || p >= ks[1]) throw ModelError(where(m, n) + ": pads must be smaller than the kernel");
+          if (p < 0 || p >= ks[0] || p >= ks[1])
+            throw ModelError(where(m, n) + ": pads must be smaller than the kernel");
         L.pt = int(pads[0]), L.pl = int(pads[1]), pb = int(pads[2]), pr = int(pads[3]);
       }
       L.C = t.C, L.H = t.H, L.W = t.W;
@@ -350,10 +354,11 @@ Graph parse_graph(const OnnxModel& m) {
       int x = tensor_of(m, n, 0);
       const Tensor& t = g.tensors[x];
       const int64_t axis = n.attr_int("axis", -1), rank = int64_t(t.shape.size()) + 1;
-      const bool whole = (rank == 2 && (axis == 1 || axis == -1)) ||
-                         (rank == 4 && t.H == 1 && t.W == 1 && (axis == 1 || axis == -3));
+      const bool whole =
+          (rank == 2 && (axis == 1 || axis == -1)) || (rank == 4 && t.H == 1 && t.W == 1 && (axis == 1 || axis == -3));
       if (t.dtype == DType::U8) throw ModelError(where(m, n) + ": a Softmax on a uint8 tensor is not supported");
-      if (!whole) throw ModelError(where(m, n) + ": only a softmax over the class axis of [N, C] (or [N, C, 1, 1]) is supported");
+      if (!whole)
+        throw ModelError(where(m, n) + ": only a softmax over the class axis of [N, C] (or [N, C, 1, 1]) is supported");
       Layer L;
       L.kind = Kind::Softmax;
       L.name = n.name;
@@ -383,7 +388,8 @@ Graph parse_graph(const OnnxModel& m) {
         if (infer >= 0 && known > 0 && numel % known == 0) shape[size_t(infer)] = numel / known;
         int64_t got = 1;
         for (int64_t v : shape) got *= v;
-        if (got != numel) throw ModelError(where(m, n) + ": cannot reshape " + std::to_string(numel) + " values per image");
+        if (got != numel)
+          throw ModelError(where(m, n) + ": cannot reshape " + std::to_string(numel) + " values per image");
       }
       // A view: the same storage under a new name, and the graph's shape for it.
       if (shape != g.tensors[x].shape) {

@@ -1,5 +1,6 @@
 // The engine's layer list (internal): tensors, layers and the constants tiles are cut by.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,9 +12,22 @@ namespace bluefire {
 
 struct ConvAlgo;
 
+constexpr int kQuantChannels = 16;  // channels per Quantize / Dequantize task
+
 constexpr size_t kAlign = 16;  // floats (64 bytes, one cache line): arena blocks, per-thread slices
 constexpr int kTileM = 96;     // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8, 16)
-constexpr int kPoolChannels = 16;  // channels per max-pool task
+constexpr int kMaxThreads = 4;
+// A layer is cut into more tasks than its shape needs (whole panels of output channels, never
+// anything that changes how an output is computed) only while each has at least this much work
+// (multiply-accumulates, or max-pool window reads): below it, handing a task to another core costs
+// more than it saves, so a small layer stays one task and runs on the calling thread alone.
+constexpr int64_t kMinTaskWork = 64 * 1024;
+// Tasks a layer of `work` is cut into for `threads` threads: 1, 2 or 4 (powers of two, so 2 and 4
+// threads share them evenly), never more than the threads.
+inline int task_parts(int64_t work, int threads) {
+  const int by_work = work >= 4 * kMinTaskWork ? 4 : work >= 2 * kMinTaskWork ? 2 : 1;
+  return std::min(by_work, threads >= 4 ? 4 : threads >= 2 ? 2 : 1);
+}
 
 // What a tensor holds and a convolution computes in: float32, or uint8 with a per-tensor scale and
 // zero point (int8 QDQ files: real = scale * (q - zp)); U8 convolutions have their own entries in
@@ -25,8 +39,8 @@ struct Tensor {
   std::vector<int64_t> shape;  // per-image shape as the graph sees it (rank-1 without batch)
   int parent = -1;             // -1: owns its storage; else lives inside `parent` at channel `coff`
   int coff = 0;
-  size_t offset = 0;           // into the arena, for roots other than the input
-  DType dtype = DType::F32;    // U8: real = scale * (q - zp)
+  size_t offset = 0;         // into the arena, for roots other than the input
+  DType dtype = DType::F32;  // U8: real = scale * (q - zp)
   float scale = 1.f;
   int zp = 0;
   size_t size() const { return size_t(C) * H * W; }  // elements
@@ -64,19 +78,23 @@ struct Layer {
 
   // Conv, chosen and prepared by its algorithm (conv_*.cpp)
   const ConvAlgo* algo = nullptr;
-  bool narrow = false;             // GEMM calls of at most kNarrowN columns: the table's gemm_narrow
-  std::vector<float> packed;       // weights in the layout the algorithm's kernel reads
-  std::vector<int> brow;           // B row offsets, see GemmArgs
-  int PH = 0, PW = 0;              // the prepared input's rows and row width (padded copies)
-  int QW = 0;                      // Winograd F(4x4): width of each of the 4 column phases
-  int RY = 0;                      // strided: rows of each shifted plane
-  int wino_tile = 0;               // Winograd: output tile side, 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))
-  int TX = 0, T = 0;               // Winograd: tiles per row, tiles in all
-  size_t upanel = 0;               // Winograd: floats per packed transformed-weight matrix
-  std::vector<float> zeros;        // Winograd: the products' (zero) bias
-  int mb = 0, nb = 0, m_tiles = 0, n_tiles = 0;  // tasks: m_tiles x n_tiles tiles of mb rows x nb columns
+  bool narrow = false;        // GEMM calls of at most kNarrowN columns: the table's gemm_narrow
+  std::vector<float> packed;  // weights in the layout the algorithm's kernel reads
+  std::vector<int> brow;      // B row offsets, see GemmArgs
+  int PH = 0, PW = 0;         // the prepared input's rows and row width (padded copies)
+  int QW = 0;                 // Winograd F(4x4): width of each of the 4 column phases
+  int RY = 0;                 // strided: rows of each shifted plane
+  int wino_tile = 0;          // Winograd: output tile side, 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))
+  int TX = 0, T = 0;          // Winograd: tiles per row, tiles in all
+  size_t upanel = 0;          // Winograd: floats per packed transformed-weight matrix
+  size_t transformed_at = 0;  // Winograd, one tile task cut by channel: where in the prepared
+                              // input prepare_input puts the transformed input; else 0
+  std::vector<float> zeros;   // Winograd: the products' (zero) bias
+  // Tasks: m_tiles x n_tiles tiles of mb output channels x nb columns (pixels, rows or Winograd tiles)
+  int mb = 0, nb = 0, m_tiles = 0, n_tiles = 0;
 
   // A strided convolution whose only reader is a max-pool runs it, in bands of pooled rows.
+  int pool_channels = 0;         // MaxPool: channels per task
   int fused_pool = -1;           // index of the MaxPool this conv runs
   int pool_rows = 0;             // pooled rows per band
   bool run_by_producer = false;  // a MaxPool whose producer runs it
@@ -84,9 +102,9 @@ struct Layer {
   int tasks() const {
     switch (kind) {
       case Kind::Conv: return m_tiles * n_tiles;
-      case Kind::MaxPool: return (C + kPoolChannels - 1) / kPoolChannels;
+      case Kind::MaxPool: return (C + pool_channels - 1) / pool_channels;
       case Kind::Quantize:
-      case Kind::Dequantize: return (C + kPoolChannels - 1) / kPoolChannels;
+      case Kind::Dequantize: return (C + kQuantChannels - 1) / kQuantChannels;
       default: return 1;
     }
   }

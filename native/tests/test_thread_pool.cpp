@@ -1,0 +1,65 @@
+// The thread pool alone: every task of every job runs exactly once, on a valid thread index, over
+// many back-to-back jobs of varying size (workers spinning, and some sleeping between jobs), and
+// the pool shuts down cleanly whether its workers spin or sleep.
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "bluefire/thread_pool.h"
+#include "test.h"
+
+using namespace bluefire;
+
+namespace {
+
+struct Job {
+  std::vector<std::atomic<int>> runs;
+  std::atomic<int> bad_thread{0};
+  int threads;
+  explicit Job(int n, int t) : runs(size_t(n)), threads(t) {}
+};
+
+void count(void* p, int task, int thread) {
+  Job& j = *static_cast<Job*>(p);
+  j.runs[size_t(task)].fetch_add(1);
+  if (thread < 0 || thread >= j.threads) j.bad_thread.fetch_add(1);
+}
+
+}  // namespace
+
+TEST(thread_pool_runs_every_task_once) {
+  for (int threads = 1; threads <= 4; ++threads) {
+    ThreadPool pool(threads);
+    for (int round = 0; round < 3000; ++round) {
+      const int tasks = round % 37;  // 0, 1 (run inline) and up to 36
+      Job job(tasks, threads);
+      pool.run(tasks, count, &job);
+      for (int t = 0; t < tasks; ++t)
+        if (job.runs[size_t(t)].load() != 1) {
+          CHECK(false, "threads %d round %d: task %d of %d ran %d times", threads, round, t, tasks,
+                job.runs[size_t(t)].load());
+          return;
+        }
+      CHECK(job.bad_thread.load() == 0, "threads %d round %d: a task got a thread index outside [0, %d)", threads,
+            round, threads);
+      // Now and then let the workers' spin run out, so the next job wakes sleeping workers.
+      if (round % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+}
+
+TEST(thread_pool_shuts_down_while_workers_spin_or_sleep) {
+  for (int threads = 2; threads <= 4; ++threads) {
+    {
+      ThreadPool pool(threads);
+      Job job(8, threads);
+      pool.run(8, count, &job);
+    }  // destroyed at once: the workers are still spinning
+    {
+      ThreadPool pool(threads);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }  // destroyed with the workers asleep
+  }
+  CHECK(true, "unreachable");
+}
