@@ -104,6 +104,20 @@ TEST(int8_gemm_variants_match_reference) {
           pack_s8(v, w.data(), M, K, packed.data());
           v.gemm({M, N, K, packed.data(), b.data(), brow.data(), bias.data(), rq.data(), zc, relu ? zc : 0, 255,
                   got.data(), ldc});
+          // the same with B's rows readable past N (a padded im2col matrix): the direct-load path
+          std::vector<uint8_t> got2(size_t(M) * ldc, 0xAB);
+          std::vector<uint8_t> b2(size_t(K) * ld + kS8Overread + 16, 0x5A);
+          std::copy(b.begin(), b.end(), b2.begin());
+          GemmU8Args g2{M, N, K, packed.data(), b2.data(), brow.data(), bias.data(), rq.data(), zc, relu ? zc : 0, 255,
+                        got2.data(), ldc};
+          g2.b_overread = true;
+          v.gemm(g2);
+          for (size_t i = 0; i < want.size() && failures <= 3; ++i)
+            if (want[i] != got2[i]) {
+              ++failures;
+              CHECK(false, "%s (overread) M=%d N=%d K=%d: C[%zu][%zu] = %d, reference %d", v.name, M, N, K, i / ldc,
+                    i % ldc, got2[i], want[i]);
+            }
           for (size_t i = 0; i < want.size() && failures <= 3; ++i)
             if (want[i] != got[i]) {
               ++failures;

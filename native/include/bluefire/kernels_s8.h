@@ -47,7 +47,11 @@ struct GemmU8Args {
   int zc, lo, hi;
   uint8_t* c;  // M rows of N bytes, row stride ldc
   int ldc;
+  // B's rows may be read up to kS8Overread bytes past column N - 1 (a padded im2col matrix): the
+  // last partial block of pixels is loaded directly instead of through a zero-padded copy.
+  bool b_overread = false;
 };
+constexpr int kS8Overread = 16;
 using GemmU8Fn = void (*)(const GemmU8Args&);
 
 // Max-pool of uint8 planes, channels [c0, c1), windows clipped to the input (as MaxPoolArgs).

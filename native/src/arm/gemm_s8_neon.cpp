@@ -63,7 +63,7 @@ void gemm_u8_neon(const GemmU8Args& a) {
     const int npx = std::min(kPx, a.N - n);
     for (int k = 0; k < a.K; ++k) {
       src[k] = a.b + a.brow[k] + n;
-      if (npx < kPx) {  // the last 1..7 pixels: through a zero-padded copy, one code path
+      if (npx < kPx && !a.b_overread) {  // the last 1..7 pixels: through a zero-padded copy, one code path
         std::memset(tail[k], 0, kPx);
         std::memcpy(tail[k], src[k], npx);
         src[k] = tail[k];

@@ -48,7 +48,7 @@ void finish(Layer& L) {
   set_tiles(L, kTileM, kTileN, L.OH * L.OW);
 }
 
-void gemm(const Layer& L, const ConvIO& io, int t, const uint8_t* b) {
+void gemm(const Layer& L, const ConvIO& io, int t, const uint8_t* b, bool overread) {
   const TaskTile tt = task_tile(L, t);
   const int N = L.OH * L.OW, n0 = tt.nt * L.nb, n1 = std::min(N, n0 + L.nb);
   GemmU8Args g;
@@ -61,6 +61,7 @@ void gemm(const Layer& L, const ConvIO& io, int t, const uint8_t* b) {
   g.zc = L.out_zp, g.lo = L.relu ? L.out_zp : 0, g.hi = 255;
   g.c = reinterpret_cast<uint8_t*>(io.out) + size_t(tt.m0) * N + n0;
   g.ldc = N;
+  g.b_overread = overread;
   L.s8->gemm(g);
 }
 
@@ -80,15 +81,19 @@ void pointwise_prepare(Layer& L, const KernelTable&, Workspace&) {
   finish(L);
 }
 
-void pointwise_run(const Layer& L, const ConvIO& io, int t) { gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.in)); }
+void pointwise_run(const Layer& L, const ConvIO& io, int t) { gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.in), false); }
 
 bool im2col_applies(const Layer& L, const KernelTable&) { return L.dtype == DType::U8; }
 
+// The matrix's rows are padded to a multiple of 16 bytes plus kS8Overread, so the GEMM loads its
+// last partial block of pixels directly.
+size_t im2col_ld(const Layer& L) { return (size_t(L.OH) * L.OW + 15) / 16 * 16 + kS8Overread; }
+
 void im2col_prepare(Layer& L, const KernelTable&, Workspace& ws) {
-  const size_t N = size_t(L.OH) * L.OW;
+  const size_t ld = im2col_ld(L);
   L.brow.resize(size_t(L.K));
-  for (int i = 0; i < L.K; ++i) L.brow[i] = int(i * N);
-  ws.prepared = std::max(ws.prepared, (size_t(L.K) * N + 3) / 4);  // bytes, in floats
+  for (int i = 0; i < L.K; ++i) L.brow[i] = int(i * ld);
+  ws.prepared = std::max(ws.prepared, (size_t(L.K) * ld + 3) / 4);  // bytes, in floats
   finish(L);
 }
 
@@ -101,7 +106,7 @@ void im2col_input(const Layer& L, const KernelTable&, const float* in, float* pr
   for (int c = 0; c < L.C; ++c)
     for (int ky = 0; ky < L.kh; ++ky)
       for (int kx = 0; kx < L.kw; ++kx) {
-        uint8_t* row = p + size_t((c * L.kh + ky) * L.kw + kx) * L.OH * L.OW;
+        uint8_t* row = p + size_t((c * L.kh + ky) * L.kw + kx) * im2col_ld(L);
         for (int oy = 0; oy < L.OH; ++oy) {
           const int iy = oy * L.sh + ky - L.pt;
           uint8_t* d = row + size_t(oy) * L.OW;
@@ -124,7 +129,7 @@ void im2col_input(const Layer& L, const KernelTable&, const float* in, float* pr
       }
 }
 
-void im2col_run(const Layer& L, const ConvIO& io, int t) { gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.prepared)); }
+void im2col_run(const Layer& L, const ConvIO& io, int t) { gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.prepared), true); }
 
 }  // namespace
 

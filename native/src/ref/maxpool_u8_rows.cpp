@@ -28,7 +28,12 @@ void maxpool_u8_rows(const MaxPoolU8Args& a) {
         for (int x = 0; x < a.W; ++x) row[x] = std::max(row[x], r[x]);
       }
       uint8_t* o = out + size_t(oy) * a.OW;
-      for (int ox = 0; ox < a.OW; ++ox) {
+      int ox = 0;
+      if (a.kw == 3 && a.sw == 2 && a.pad_left == 0) {  // SqueezeNet's pools: whole windows, vectorisable
+        const int whole = a.W >= 3 ? std::min(a.OW, (a.W - 3) / 2 + 1) : 0;
+        for (; ox < whole; ++ox) o[ox] = std::max(std::max(row[2 * ox], row[2 * ox + 1]), row[2 * ox + 2]);
+      }
+      for (; ox < a.OW; ++ox) {
         const int x0 = std::max(0, ox * a.sw - a.pad_left), x1 = std::min(a.W, ox * a.sw - a.pad_left + a.kw);
         uint8_t v = 0;
         for (int x = x0; x < x1; ++x) v = std::max(v, row[x]);

@@ -72,7 +72,7 @@ void gemm_u8_avx2(const GemmU8Args& a) {
     auto row = [&](int k) {  // 16 bytes of row k (zero past K and past the last pixel)
       if (k >= a.K) return _mm_setzero_si128();
       const uint8_t* src = a.b + a.brow[k] + n;
-      if (npx == kPx) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+      if (npx == kPx || a.b_overread) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
       alignas(16) uint8_t t[kPx] = {};
       std::memcpy(t, src, size_t(npx));
       return _mm_load_si128(reinterpret_cast<const __m128i*>(t));
