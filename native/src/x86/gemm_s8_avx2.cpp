@@ -7,10 +7,11 @@
 #include <cstring>
 
 #include "bluefire/kernels_s8.h"
+#include "x86/gemm_s8_x86.h"
 
 namespace bluefire {
 namespace {
-constexpr int kMr = 4, kPx = 16;
+constexpr int kMr = 4, kPx = kS8Px;
 
 // 8 int32 lanes -> requantized, clamped uint8 in the low 8 bytes. The 64-bit products get 2^62
 // added so a logical shift (AVX2 has no 64-bit arithmetic one) gives the right low 32 bits;
@@ -52,13 +53,7 @@ inline void block(const GemmU8Args& a, const int16_t* w, int m0, int rows, const
     const __m128i q0 = requant8(_mm256_add_epi32(acc[i][0], b), a.rq[m], zc, vlo, vhi);
     const __m128i q1 = requant8(_mm256_add_epi32(acc[i][1], b), a.rq[m], zc, vlo, vhi);
     const __m128i q = _mm_unpacklo_epi64(q0, q1);
-    if (npx == kPx) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + size_t(i) * a.ldc), q);
-    } else {
-      alignas(16) uint8_t tmp[kPx];
-      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), q);
-      std::memcpy(out + size_t(i) * a.ldc, tmp, npx);
-    }
+    store_c_row(q, npx, out + size_t(i) * a.ldc);
   }
 }
 }  // namespace
@@ -69,14 +64,7 @@ void gemm_u8_avx2(const GemmU8Args& a) {
   const int kp = (a.K + 1) / 2 * 2;
   for (int n = 0; n < a.N; n += kPx) {
     const int npx = std::min(kPx, a.N - n);
-    auto row = [&](int k) {  // 16 bytes of row k (zero past K and past the last pixel)
-      if (k >= a.K) return _mm_setzero_si128();
-      const uint8_t* src = a.b + a.brow[k] + n;
-      if (npx == kPx || a.b_overread) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-      alignas(16) uint8_t t[kPx] = {};
-      std::memcpy(t, src, size_t(npx));
-      return _mm_load_si128(reinterpret_cast<const __m128i*>(t));
-    };
+    auto row = [&](int k) { return load_b_row(a, k, n, npx); };
     for (int k = 0; k < a.K; k += 2) {
       const __m128i x0 = row(k), x1 = row(k + 1);
       bp[k] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));      // pixels 0-7: (x_k, x_k+1)

@@ -8,10 +8,11 @@
 #include <cstring>
 
 #include "bluefire/kernels_s8.h"
+#include "x86/gemm_s8_x86.h"
 
 namespace bluefire {
 namespace {
-constexpr int kMr = 8, kPx = 16;
+constexpr int kMr = 8, kPx = kS8Px;
 
 inline __m128i requant16(__m512i v, const Requant& r, __m512i zc, __m512i lo, __m512i hi) {
   const __m512i m = _mm512_set1_epi32(r.mult), round = _mm512_set1_epi64(int64_t(1) << (r.shift - 1));
@@ -51,13 +52,7 @@ inline void block(const GemmU8Args& a, const int8_t* w, int m0, int rows, const 
   for (int i = 0; i < rows; ++i) {
     const int m = m0 + i;
     const __m128i q = requant16(_mm512_add_epi32(acc[i], _mm512_set1_epi32(a.bias[m])), a.rq[m], zc, vlo, vhi);
-    if (npx == kPx) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + size_t(i) * a.ldc), q);
-    } else {
-      alignas(16) uint8_t tmp[kPx];
-      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), q);
-      std::memcpy(out + size_t(i) * a.ldc, tmp, npx);
-    }
+    store_c_row(q, npx, out + size_t(i) * a.ldc);
   }
 }
 }  // namespace
@@ -68,14 +63,7 @@ void gemm_u8_vnni(const GemmU8Args& a) {
   const int kp = (a.K + 3) / 4 * 4;
   for (int n = 0; n < a.N; n += kPx) {
     const int npx = std::min(kPx, a.N - n);
-    auto row = [&](int k) {  // 16 bytes of row k (zero past K and past the last pixel)
-      if (k >= a.K) return _mm_setzero_si128();
-      const uint8_t* src = a.b + a.brow[k] + n;
-      if (npx == kPx || a.b_overread) return _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
-      alignas(16) uint8_t t[kPx] = {};
-      std::memcpy(t, src, size_t(npx));
-      return _mm_load_si128(reinterpret_cast<const __m128i*>(t));
-    };
+    auto row = [&](int k) { return load_b_row(a, k, n, npx); };
     for (int k = 0; k < a.K; k += 4) bp[k / 4] = interleave4(row(k), row(k + 1), row(k + 2), row(k + 3));
     for (int m0 = 0; m0 < a.M; m0 += kMr)
       block(a, static_cast<const int8_t*>(a.a) + size_t(m0 / kMr) * kMr * kp, m0, std::min(kMr, a.M - m0), bp, npx,
