@@ -45,7 +45,8 @@ class Engine {
   // (Winograd layers count as direct: they execute 2.25x fewer multiplies).
   int64_t macs() const;
 
-  // One timed pass over `in` (one image): per layer its name, kind, multiply-accumulates and
+  // One timed pass over `in` (one image): per layer its name, kind ("Conv/<algorithm>" for a
+  // convolution: the entry of src/engine/conv_algos.cpp that runs it), multiply-accumulates and
   // seconds. For benchmarks and tuning; run() itself takes no timestamps.
   struct LayerTime {
     std::string name, kind;

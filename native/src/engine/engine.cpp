@@ -328,8 +328,10 @@ std::vector<Engine::LayerTime> Engine::profile(const float* in) {
     e.run_layer(L);
     std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
     int64_t macs = L.kind == Kind::Conv ? int64_t(L.M) * L.K * L.OH * L.OW : 0;
-    out.push_back({L.name, std::string(kinds[int(L.kind)]) + (L.dtype == DType::U8 && L.kind < Kind::Quantize ? " int8" : ""),
-                   macs, dt.count()});
+    std::string kind = kinds[int(L.kind)];
+    if (L.kind == Kind::Conv) kind += std::string("/") + L.algo->name;  // which table entry runs it
+    else if (L.dtype == DType::U8 && L.kind < Kind::Quantize) kind += " int8";
+    out.push_back({L.name, kind, macs, dt.count()});
   }
   return out;
 }
