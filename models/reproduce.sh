@@ -64,4 +64,18 @@ cp runs/ablation/comparison.{json,md,png} models/evidence/
 echo "== 6. transfer learning: Fashion-MNIST-pretrained vs scratch on few-label digits"
 timed transfer bash models/transfer_study.sh runs/baseline/best.pt
 
+echo "== 7. int8: quantize both models (bluefire quantize, QDQ), time them beside fp32 in one run, cards"
+for m in baseline pruned; do
+  f="models/squeezenet1_1_fmnist_${m}.onnx"
+  [ -f "${f%.onnx}_int8.onnx" ] || $BF quantize "$f" --data fashion-mnist --threads 1 -o "${f%.onnx}_int8.onnx"
+done
+$BF bench --no-builtin --engines native,ort --runs 300 --json models/evidence/bench_int8.json
+for m in baseline pruned; do
+  $PY -m training.model_card "models/squeezenet1_1_fmnist_${m}_int8.onnx" --bench models/evidence/bench_int8.json \
+    --fp32 "models/squeezenet1_1_fmnist_${m}.onnx"
+done
+$PY -m training.model_card --readme README.md
+$PY -m training.int8_check models/squeezenet1_1_fmnist_pruned_int8.onnx models/squeezenet1_1_fmnist_baseline_int8.onnx \
+  --json models/evidence/int8_agreement.json   # native vs ONNX Runtime on the same QDQ files
+
 echo "done: models/index.json, models/*.md, models/evidence/"

@@ -83,3 +83,19 @@ def test_floor_cli_names_missing_metadata(tmp_path: Path) -> None:
     onnx.save(model, str(bad))
     with pytest.raises(SystemExit, match="nometa.onnx: no 'bluefire.widths' metadata"):
         main([str(bad)])
+
+
+def test_int8_floor_is_direct_without_padding_taps() -> None:
+    from training.floor import int8_floor_macs, int8_floor_ms
+
+    w = Widths.default("squeezenet1_1")
+    layers = {lay.name: lay for lay in layer_floors(w, "squeezenet1_1", 10, 64)}
+    total = int8_floor_macs(w, "squeezenet1_1", 10, 64)
+    # fire4's 7x7 expand3x3: 13^2 = 169 inside taps per channel pair instead of 9 * 49 = 441
+    fire4 = layers["fire4.expand3x3"]
+    assert fire4.direct_macs == 441 * 32 * 128
+    non3x3 = sum(lay.direct_macs for n, lay in layers.items() if not n.endswith("expand3x3"))
+    assert total - non3x3 == sum(direct_3x3_taps(s) * f[0] * f[2] for s, f in
+                                 zip((15, 15, 7, 7, 3, 3, 3, 3), w.fires))
+    assert floor_macs(w, "squeezenet1_1", 10, 64) < total < count_macs(w, "squeezenet1_1", 10, 64)
+    assert int8_floor_ms(4_000_000, 4.0) == pytest.approx(1.0)

@@ -90,7 +90,10 @@ def bench_case(
 ) -> list[dict]:
     """Interleaved timing of every runner at every thread count on one model; one row per runner and count."""
     from .floor import floor_ms
+    from .quantize import is_quantized
 
+    if is_quantized(path):  # QDQ int8: torch has no int8 model of it
+        engines = [e for e in engines if e != "torch"]
     counts = [threads] if isinstance(threads, int) else list(threads)
     runners: dict[str, tuple[Runner, int]] = {}  # key@threads -> (runner, threads); thread counts interleave too
     base = load_native_build(baseline) if baseline else None

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("training.evaluate", "top-1, per-class accuracy and confusion matrix of a checkpoint or ONNX model"),
     "export": ("training.export_cli", "export a checkpoint to ONNX with its preprocessing, checked against ONNX Runtime"),
     "prune": ("training.prune.cli", "Fire-aware filter pruning with iterative fine-tuning (resumable)"),
+    "quantize": ("training.quantize", "post-training int8 quantization of an exported model to QDQ ONNX"),
     "bench": ("training.bench", "latency benchmark: native engine vs ONNX Runtime vs torch"),
     "run": ("rtmaps_components.emulator.cli", "run an RTMaps .rtd diagram in the host emulator"),
 }

@@ -66,6 +66,36 @@ def floor_macs(widths: Widths, arch: str, num_classes: int, size: int, planes: i
     return sum(layer.floor_macs for layer in layer_floors(widths, arch, num_classes, size, planes))
 
 
+def int8_floor_macs(widths: Widths, arch: str, num_classes: int, size: int, planes: int = 3) -> int:
+    """The int8 floor's multiplies: direct convolution with padding taps skipped on every layer.
+
+    Integer Winograd needs wider intermediates than 8 bits (its transforms grow values), so int8
+    engines (TFLite, ncnn, ONNX Runtime, this one) run 3x3 layers directly; no cheaper standard
+    algorithm exists to count."""
+    fs = feature_sizes(arch, size)
+    total = 0
+    for lay in layer_floors(widths, arch, num_classes, size, planes):
+        if lay.name.endswith("expand3x3"):
+            side = fs[lay.name.split(".")[0]]
+            total += lay.direct_macs // (9 * side * side) * direct_3x3_taps(side)
+        else:
+            total += lay.direct_macs
+    return total
+
+
+# Cortex-A53 without dot-product instructions: a 128-bit widening multiply-accumulate (smlal/umlal
+# .4s from 16-bit lanes, or smull .8h + sadalp per 8 int8 products) retires at most 4 int8
+# multiply-accumulates per cycle on its 64-bit NEON datapath, twice the fp32 rate (a 128-bit FMA
+# takes two cycles: 2 MACs per cycle, shared/reference-facts.md). Nominal, from the instruction
+# mix: 4 G int8 MAC/s per core at 1 GHz.
+A53_INT8_GMACS = 4.0
+
+
+def int8_floor_ms(macs: int, peak_gmacs: float) -> float:
+    """Time for `macs` int8 multiply-accumulates at `peak_gmacs` G MAC/s."""
+    return macs / (peak_gmacs * 1e9) * 1e3
+
+
 def floor_ms(macs: int, peak_gflops: float) -> float:
     """Time for `macs` multiply-adds at the measured peak (2 FLOP each)."""
     return 2 * macs / (peak_gflops * 1e9) * 1e3
@@ -79,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m training.floor", description=main.__doc__)
     ap.add_argument("models", nargs="+", help="ONNX files exported by bluefire (widths in their metadata)")
+    ap.add_argument("--int8-gmacs", type=float, nargs="+", default=[A53_INT8_GMACS, 4 * A53_INT8_GMACS],
+                    help="int8 MAC rates to price the int8 floor at (default: one and four Cortex-A53 cores, "
+                         f"{A53_INT8_GMACS:g} G MAC/s each without dot-product instructions)")
     ap.add_argument("--gflops", type=float, nargs="+", default=[4.0, 16.0],
                     help="peaks to price the floor at (default: one and four Cortex-A53 cores at 1 GHz, "
                          "4 GFLOP/s each, shared/reference-facts.md)")
@@ -99,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         plain = sum(lay.direct_macs for lay in layers)
         print(f"  {'total':<18} {'':<9} {plain:>11,} {total:>11,}")
         print("  floor: " + ", ".join(f"{floor_ms(total, g):.2f} ms at {g:g} GFLOP/s" for g in a.gflops))
+        i8 = int8_floor_macs(widths, arch, classes, size, planes)
+        print(f"  int8 floor: {i8:,} MACs (direct, padding taps skipped): "
+              + ", ".join(f"{int8_floor_ms(i8, g):.2f} ms at {g:g} G int8 MAC/s" for g in a.int8_gmacs))
     return 0
 
 

@@ -56,9 +56,19 @@ def _time(train_metrics: Path | None, prune_report: Path | None, size_study: Pat
     return out
 
 
+def _quantization(path: Path) -> dict[str, Any] | None:
+    """The 'bluefire.quantization' record of an int8 file (training/quantize.py), else None."""
+    import onnx
+
+    from .quantize import QUANT_KEY
+
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return json.loads(props[QUANT_KEY]) if QUANT_KEY in props else None
+
+
 def build_card(onnx_path: Path, data_spec: str, train_metrics: Path | None, prune_report: Path | None,
                bench_json: Path | None, baseline: Path | None, seconds: dict[str, float],
-               size_study: Path | None = None, made_on: str = "this machine") -> dict[str, Any]:
+               size_study: Path | None = None, made_on: str = "this machine", fp32: Path | None = None) -> dict[str, Any]:
     """Measure one shipped model and return its card as a dict."""
     from .evaluate import evaluate_onnx
 
@@ -107,6 +117,18 @@ def build_card(onnx_path: Path, data_spec: str, train_metrics: Path | None, prun
                                                    "params_removed", "macs_removed") if k in rep}
     if bench_json and bench_json.is_file():
         card["latency_ms"] = _latency(json.loads(bench_json.read_text()).get("rows", []), onnx_path)
+    quant = _quantization(onnx_path)
+    if quant:
+        card["quantization"] = quant
+    if fp32:
+        ref = json.loads(fp32.with_suffix(".json").read_text())
+        card["vs_fp32"] = {"fp32": ref["name"], "top1_delta_points": 100 * (card["test_top1"] - ref["test_top1"]),
+                           "file_bytes_ratio": card["file_bytes"] / ref["file_bytes"]}
+        # ratios within one run: the fp32 model's rows of the same bench JSON, not its card's
+        rows = json.loads(bench_json.read_text()).get("rows", []) if bench_json and bench_json.is_file() else []
+        lat, rlat = card.get("latency_ms", {}), _latency(rows, fp32)
+        for eng in sorted(set(lat) & set(rlat)):
+            card["vs_fp32"][f"{eng}_latency_ratio"] = lat[eng]["median_ms"] / rlat[eng]["median_ms"]
     if baseline:
         base = json.loads(baseline.with_suffix(".json").read_text())
         card["vs_baseline"] = {
@@ -148,6 +170,13 @@ def markdown(card: dict[str, Any]) -> str:
         for k, v in sorted(vb.items()):
             if k.endswith("_latency_ratio"):
                 lines.append(f"| latency ratio ({k[:-14]}) | {v:.3f}× the baseline |")
+    vf = card.get("vs_fp32")
+    if vf:
+        lines.append(f"| vs `{vf['fp32']}` (fp32) | top-1 {vf['top1_delta_points']:+.2f} points, "
+                     f"file {vf['file_bytes_ratio']:.2f}× |")
+        for k, v in sorted(vf.items()):
+            if k.endswith("_latency_ratio"):
+                lines.append(f"| latency ratio ({k[:-14]}) | {v:.3f}× the fp32 model (same benchmark run) |")
     d = card["data"]
     lines += ["", "## Data", f"`{d['spec']}`: {d['train']} training, {d['val']} validation, {d['test']} test images; {d['split']}.",
               "", "## Widths (output channels)", "", "| layer | squeeze | expand1x1 | expand3x3 | map |", "|---|---|---|---|---|",
@@ -161,6 +190,16 @@ def markdown(card: dict[str, Any]) -> str:
                   f"Fashion-MNIST is 28×28; the network sees it upscaled. One full baseline per size, same recipe "
                   f"(best validation top-1: {vals}). Rule: {ch['rule']}; chosen {ch['chosen']}×{ch['chosen']}. "
                   f"At 32×32 (CIFAR's size) fire6-9 run on 1×1 maps; each step up costs MACs on the car. Details: [{ch['evidence']}]({ch['evidence']})."]
+    q = card.get("quantization")
+    if q:
+        cands = ", ".join(f"{m} {100 * a:.2f} %" for m, a in q["candidates_val_top1"].items())
+        c = q["calibration"]
+        lines += ["", "## Quantization", "",
+                  f"{q['format']} ONNX (`bluefire quantize`): weights {q['weights']}; biases {q['bias']}; "
+                  f"activations {q['activations']}. Activation ranges calibrated on {c['images']} images of "
+                  f"the {c['split']} split of `{c['data']}` (seed {c['seed']}); method chosen by {c['chosen_by']}: {cands} "
+                  f"(fp32 {100 * q['fp32_val_top1']:.2f} %); chosen **{q['method']}**. "
+                  f"Quantized from `{q['source']['file']}` (sha256 `{q['source']['sha256'][:16]}…`)."]
     if card.get("training"):
         lines += ["", "## Training", "```json", json.dumps(card["training"], indent=1), "```"]
     if card.get("pruning"):
@@ -234,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prune-report", type=Path, help="report.json of the pruning run")
     ap.add_argument("--bench", type=Path, help="`bluefire bench --json` output")
     ap.add_argument("--baseline", type=Path, help="the baseline's ONNX file (its card must exist)")
+    ap.add_argument("--fp32", type=Path, help="for an int8 file: the float ONNX file it was quantized from (its card must exist)")
     ap.add_argument("--seconds", action="append", default=[], metavar="STEP=SECONDS",
                     help="wall time of a further step that made this model (repeatable)")
     ap.add_argument("--size-study", type=Path, help="models/evidence/input_size_study.json (why this input size)")
@@ -248,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     for item in a.seconds:
         k, _, v = item.partition("=")
         secs[k] = float(v)
-    card = build_card(a.onnx, a.data, a.train_metrics, a.prune_report, a.bench, a.baseline, secs, a.size_study, a.made_on)
+    card = build_card(
+        a.onnx, a.data, a.train_metrics, a.prune_report, a.bench, a.baseline, secs, a.size_study, a.made_on, a.fp32
+    )
     atomic_write(a.onnx.with_suffix(".json"), json.dumps(card, indent=1, default=str) + "\n")
     atomic_write(a.onnx.with_suffix(".md"), markdown(card))
     index = write_index(a.onnx.parent)

@@ -176,7 +176,8 @@ OnnxTensor parse_tensor(Reader r) {
     n *= d;
   }
   if (has_raw) {
-    size_t elem = t.data_type == 1 ? 4 : (t.data_type == 7 ? 8 : (t.data_type == 6 ? 4 : 0));
+    // 1 float, 7 int64, 6 int32, 2 uint8 / 3 int8 (the QDQ files' quantized tensors): integers widened to int64
+    size_t elem = t.data_type == 1 ? 4 : t.data_type == 7 ? 8 : t.data_type == 6 ? 4 : (t.data_type == 2 || t.data_type == 3) ? 1 : 0;
     if (elem == 0) r.fail("tensor '" + t.name + "' has unsupported data type " + std::to_string(t.data_type));
     if (raw.size() != size_t(n) * elem)
       r.fail("tensor '" + t.name + "' raw_data has " + std::to_string(raw.size()) + " bytes, dims need " +
@@ -187,6 +188,10 @@ OnnxTensor parse_tensor(Reader r) {
     } else if (t.data_type == 7) {
       t.ints.resize(size_t(n));
       std::memcpy(t.ints.data(), raw.data(), raw.size());
+    } else if (t.data_type == 2) {
+      t.ints.assign(reinterpret_cast<const uint8_t*>(raw.data()), reinterpret_cast<const uint8_t*>(raw.data()) + n);
+    } else if (t.data_type == 3) {
+      t.ints.assign(reinterpret_cast<const int8_t*>(raw.data()), reinterpret_cast<const int8_t*>(raw.data()) + n);
     } else {
       std::vector<int32_t> v{};
       v.resize(size_t(n));
@@ -197,7 +202,7 @@ OnnxTensor parse_tensor(Reader r) {
     if (int64_t(t.floats.size()) != n)
       r.fail("tensor '" + t.name + "' has " + std::to_string(t.floats.size()) + " floats, dims need " +
              std::to_string(n));
-  } else if (t.data_type == 6 || t.data_type == 7) {
+  } else if (t.data_type == 6 || t.data_type == 7 || t.data_type == 2 || t.data_type == 3) {
     if (int64_t(t.ints.size()) != n)
       r.fail("tensor '" + t.name + "' has " + std::to_string(t.ints.size()) + " integers, dims need " +
              std::to_string(n));

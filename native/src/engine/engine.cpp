@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "bluefire/kernels.h"
+#include "bluefire/kernels_s8.h"
 #include "bluefire/registry.h"
 #include "bluefire/thread_pool.h"
 #include "engine/arena.h"
@@ -83,6 +84,7 @@ void Engine::Impl::build(const OnnxModel& m) {
   Workspace ws;
   ws.threads = pool->threads();
   for (Layer& L : g.layers) {
+    if (L.dtype == DType::U8) L.s8 = &select_s8(variant->name);  // the int8 kernels of the same ISA
     if (L.kind == Kind::MaxPool) {
       const int parts = task_parts(int64_t(L.C) * L.OH * L.OW * L.kh * L.kw, pool->threads());
       L.pool_channels = (L.C + parts - 1) / parts;
@@ -142,7 +144,7 @@ void Engine::Impl::plan_storage() {
   };
   const int never = int(g.layers.size()) + 1;
   std::vector<ArenaRequest> req(g.tensors.size());
-  for (size_t t = 0; t < g.tensors.size(); ++t) req[t] = {g.tensors[t].size(), never, -1};
+  for (size_t t = 0; t < g.tensors.size(); ++t) req[t] = {g.tensors[t].floats(), never, -1};
   for (int i = 0; i < int(g.layers.size()); ++i) {
     const Layer& L = g.layers[i];
     if (L.run_by_producer) continue;  // its producer writes the pooled output directly
@@ -191,7 +193,9 @@ void Engine::Impl::resolve(const float* in) {
       off += size_t(g.tensors[r].coff) * g.tensors[r].H * g.tensors[r].W;
       r = g.tensors[r].parent;
     }
-    ptr[t] = (r == g.input ? const_cast<float*>(in) : base + g.tensors[r].offset) + off;
+    float* root = r == g.input ? const_cast<float*>(in) : base + g.tensors[r].offset;
+    // a uint8 tensor's offsets count bytes; its pointer is a float* only in name
+    ptr[t] = g.tensors[r].dtype == DType::U8 ? reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(root) + off) : root + off;
   }
 }
 
@@ -208,10 +212,31 @@ void Engine::Impl::task(void* self, int t, int thread) {
       break;
     case Kind::MaxPool: {
       const int c0 = t * L.pool_channels, c1 = std::min(L.C, c0 + L.pool_channels);
-      k.maxpool({in, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, c0, c1, out});
+      if (L.dtype == DType::U8)
+        L.s8->maxpool({reinterpret_cast<const uint8_t*>(in), L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, c0,
+                       c1, reinterpret_cast<uint8_t*>(out)});
+      else
+        k.maxpool({in, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, c0, c1, out});
       break;
     }
-    case Kind::Mean: k.mean({in, L.H * L.W, 0, L.C, out}); break;
+    case Kind::Quantize: {
+      const int c0 = t * kQuantChannels, c1 = std::min(L.C, c0 + kQuantChannels);
+      const size_t hw = size_t(L.H) * L.W;
+      quantize_u8(in + c0 * hw, (c1 - c0) * hw, L.out_scale, L.out_zp, reinterpret_cast<uint8_t*>(out) + c0 * hw);
+      break;
+    }
+    case Kind::Dequantize: {
+      const int c0 = t * kQuantChannels, c1 = std::min(L.C, c0 + kQuantChannels);
+      const uint8_t* q = reinterpret_cast<const uint8_t*>(in);
+      for (size_t i = c0 * size_t(L.H) * L.W; i < c1 * size_t(L.H) * L.W; ++i) out[i] = L.in_scale * float(int(q[i]) - L.in_zp);
+      break;
+    }
+    case Kind::Mean:
+      if (L.dtype == DType::U8)
+        mean_u8(reinterpret_cast<const uint8_t*>(in), L.H * L.W, L.C, L.in_scale, L.in_zp, out);
+      else
+        k.mean({in, L.H * L.W, 0, L.C, out});
+      break;
     case Kind::Softmax: k.softmax(in, L.C * L.H * L.W, out); break;
     case Kind::Relu: {
       const size_t n = size_t(L.C) * L.H * L.W;
@@ -297,7 +322,7 @@ std::vector<Engine::LayerTime> Engine::profile(const float* in) {
   Impl& e = *impl_;
   e.resolve(in);
   std::vector<LayerTime> out;
-  static const char* kinds[] = {"Conv", "MaxPool", "Mean", "Relu", "Softmax"};
+  static const char* kinds[] = {"Conv", "MaxPool", "Mean", "Relu", "Softmax", "Quantize", "Dequantize"};
   for (const Layer& L : e.g.layers) {
     auto t0 = std::chrono::steady_clock::now();
     e.run_layer(L);
@@ -305,6 +330,7 @@ std::vector<Engine::LayerTime> Engine::profile(const float* in) {
     int64_t macs = L.kind == Kind::Conv ? int64_t(L.M) * L.K * L.OH * L.OW : 0;
     std::string kind = kinds[int(L.kind)];
     if (L.kind == Kind::Conv) kind += std::string("/") + L.algo->name;  // which table entry runs it
+    else if (L.dtype == DType::U8 && L.kind < Kind::Quantize) kind += " int8";
     out.push_back({L.name, kind, macs, dt.count()});
   }
   return out;

@@ -2,6 +2,7 @@
 #include "engine/graph.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <string>
@@ -50,6 +51,27 @@ Graph parse_graph(const OnnxModel& m) {
     return &it->second;
   };
 
+  // QDQ (int8 files): DequantizeLinear of an initializer is a quantized constant (conv weights and
+  // biases); QuantizeLinear / DequantizeLinear of activations give uint8 tensors (see below).
+  struct QConst {
+    const OnnxTensor* q;
+    std::vector<float> scale;  // one, or one per output channel (axis 0)
+  };
+  std::map<std::string, QConst> qconst;
+  auto scalar_f = [&](const OnnxNode& n, size_t i) {
+    const OnnxTensor* t = init_of(n, i);
+    if (!t || t->data_type != 1 || t->numel() != 1) throw ModelError(where(m, n) + ": the scale must be a float32 scalar initializer");
+    if (!(t->floats[0] > 0)) throw ModelError(where(m, n) + ": the scale must be positive");
+    return t->floats[0];
+  };
+  auto act_zp = [&](const OnnxNode& n) {
+    const OnnxTensor* t = n.inputs.size() > 2 ? init_of(n, 2) : nullptr;
+    if (!t) throw ModelError(where(m, n) + ": a uint8 zero point is required (int8 activations are not supported)");
+    if (t->data_type != 2 || t->numel() != 1)
+      throw ModelError(where(m, n) + ": the zero point must be a uint8 scalar (int8 activations are not supported)");
+    return int(t->ints[0]);
+  };
+
   // The one image input.
   for (const auto& vi : m.inputs) {
     if (m.initializers.count(vi.name)) continue;
@@ -66,11 +88,74 @@ Graph parse_graph(const OnnxModel& m) {
     if (!n.domain.empty() && n.domain != "ai.onnx")
       throw ModelError(where(m, n) + ": operator domain '" + n.domain + "' is not supported");
     if (n.outputs.size() < 1) throw ModelError(where(m, n) + ": no output");
+    if (op == "DequantizeLinear" && m.initializers.count(n.inputs.empty() ? "" : n.inputs[0])) {
+      const OnnxTensor* q = init_of(n, 0);
+      const OnnxTensor* sc = init_of(n, 1);
+      const OnnxTensor* zp = n.inputs.size() > 2 ? init_of(n, 2) : nullptr;
+      if (q->data_type != 3 && q->data_type != 6)
+        throw ModelError(where(m, n) + ": quantized constants must be int8 (weights) or int32 (biases)");
+      if (!sc || sc->data_type != 1 || (sc->numel() != 1 && (q->dims.empty() || sc->numel() != q->dims[0])))
+        throw ModelError(where(m, n) + ": the scale must be float32, one value or one per output channel");
+      if (sc->numel() > 1 && n.attr_int("axis", 1) != 0)
+        throw ModelError(where(m, n) + ": per-channel scales must be on axis 0 (output channels)");
+      if (zp)
+        for (int64_t v : zp->ints)
+          if (v != 0) throw ModelError(where(m, n) + ": weights and biases must be symmetric (zero point 0)");
+      for (float v : sc->floats)
+        if (!(v > 0)) throw ModelError(where(m, n) + ": the scales must be positive");
+      qconst[n.outputs[0]] = {q, sc->floats};
+      continue;
+    }
+    if (op == "QuantizeLinear") {
+      const int x = tensor_of(m, n, 0);
+      const float scale = scalar_f(n, 1);
+      const int zp = act_zp(n);
+      Tensor& t = g.tensors[x];
+      const int p = producer[x];
+      if (t.dtype == DType::U8) {  // a Concat of uint8 halves, or a uint8 max-pool: already quantized
+        if (t.scale != scale || t.zp != zp)
+          throw ModelError(where(m, n) + ": requantizing a uint8 tensor to another scale is not supported");
+        ids[n.outputs[0]] = x;
+      } else if (p >= 0 && g.layers[p].kind == Kind::Conv && g.layers[p].dtype == DType::U8 && t.parent < 0 &&
+                 consumers[n.inputs[0]] == 1) {
+        t.dtype = DType::U8, t.scale = scale, t.zp = zp;  // the int8 convolution writes uint8
+        g.layers[p].out_scale = scale, g.layers[p].out_zp = zp;
+        ids[n.outputs[0]] = x;
+      } else {
+        if (t.parent >= 0 || t.shape.size() != 3) throw ModelError(where(m, n) + ": only a 4-D float tensor can be quantized here");
+        Layer L;
+        L.kind = Kind::Quantize;
+        L.name = n.name;
+        L.dtype = DType::U8;
+        L.in = x;
+        L.C = t.C, L.H = t.H, L.W = t.W;
+        L.out_scale = scale, L.out_zp = zp;
+        L.out = new_tensor(n.outputs[0], t.C, t.H, t.W);
+        g.tensors[L.out].dtype = DType::U8, g.tensors[L.out].scale = scale, g.tensors[L.out].zp = zp;
+        producer[L.out] = int(g.layers.size());
+        g.layers.push_back(std::move(L));
+      }
+      continue;
+    }
+    if (op == "DequantizeLinear") {  // of an activation: consumers read the uint8 tensor itself
+      const int x = tensor_of(m, n, 0);
+      const Tensor& t = g.tensors[x];
+      if (t.dtype != DType::U8 || t.scale != scalar_f(n, 1) || t.zp != act_zp(n))
+        throw ModelError(where(m, n) + ": must dequantize a uint8 tensor with the scale and zero point it was quantized with");
+      ids[n.outputs[0]] = x;
+      continue;
+    }
     if (op == "Conv") {
       int x = tensor_of(m, n, 0);
-      const OnnxTensor* w = init_of(n, 1);
-      const OnnxTensor* b = n.inputs.size() > 2 ? init_of(n, 2) : nullptr;
-      if (!w || w->data_type != 1 || w->dims.size() != 4)
+      const OnnxTensor* w = qconst.count(n.inputs.size() > 1 ? n.inputs[1] : "") ? nullptr : init_of(n, 1);
+      const OnnxTensor* b = n.inputs.size() > 2 && !qconst.count(n.inputs[2]) ? init_of(n, 2) : nullptr;
+      const QConst* qw = n.inputs.size() > 1 && qconst.count(n.inputs[1]) ? &qconst[n.inputs[1]] : nullptr;
+      const QConst* qb = n.inputs.size() > 2 && qconst.count(n.inputs[2]) ? &qconst[n.inputs[2]] : nullptr;
+      const bool int8 = g.tensors[x].dtype == DType::U8;
+      if (int8 && (!qw || qw->q->data_type != 3))
+        throw ModelError(where(m, n) + ": a uint8 input needs int8 weights (DequantizeLinear of an int8 initializer)");
+      if (qw) w = qw->q;
+      if (!w || (w->data_type != 1 && !qw) || w->dims.size() != 4)
         throw ModelError(where(m, n) + ": weight must be a float32 [M, C, kh, kw] initializer");
       const Tensor& tx = g.tensors[x];
       if (n.attr_int("group", 1) != 1) throw ModelError(where(m, n) + ": grouped convolution is not supported");
@@ -108,17 +193,40 @@ Graph parse_graph(const OnnxModel& m) {
       if (L.H + L.pt + L.pb < L.kh || L.W + L.pl + L.pr < L.kw || L.OH < 1 || L.OW < 1)
         throw ModelError(where(m, n) + ": the kernel is larger than its padded " + std::to_string(L.H) + "x" +
                          std::to_string(L.W) + " input");
-      if (b && (b->data_type != 1 || b->numel() != L.M))
-        throw ModelError(where(m, n) + ": bias must be float32 with " + std::to_string(L.M) + " values");
+      if ((b && (b->data_type != 1 || b->numel() != L.M)) || (qb && qb->q->numel() != L.M))
+        throw ModelError(where(m, n) + ": bias must be float32 (or a dequantized int32) with " + std::to_string(L.M) + " values");
       L.bias = b ? b->floats : std::vector<float>(size_t(L.M), 0.f);  // a missing bias is zeros (ONNX spec)
+      if (qb)
+        for (int o = 0; o < L.M; ++o) L.bias[o] = float(qb->q->ints[o]) * qb->scale[qb->scale.size() > 1 ? o : 0];
       L.K = L.C * L.kh * L.kw;
-      L.weights = w->floats;
+      const size_t per = size_t(L.K);
+      if (qw) {
+        auto ws = [&](size_t o) { return qw->scale[qw->scale.size() > 1 ? o : 0]; };
+        if (int8) {  // an int8 convolution: integer weights and biases as the file has them
+          L.dtype = DType::U8;
+          L.in_scale = g.tensors[x].scale, L.in_zp = g.tensors[x].zp;
+          L.qweights.assign(w->ints.begin(), w->ints.end());
+          for (size_t o = 0; o < size_t(L.M); ++o) L.wscale.push_back(ws(o));
+          L.qbias.resize(size_t(L.M));
+          for (int o = 0; o < L.M; ++o) {
+            const double s = double(L.in_scale) * L.wscale[o];
+            const bool same = qb && qb->q->data_type == 6 && std::fabs(qb->scale[qb->scale.size() > 1 ? o : 0] - s) <= 1e-6 * s;
+            L.qbias[o] = same ? int32_t(qb->q->ints[o]) : int32_t(std::llround(double(L.bias[o]) / s));
+          }
+        } else {  // float activations with quantized weights: run it in float
+          L.weights.resize(w->ints.size());
+          for (size_t i = 0; i < w->ints.size(); ++i) L.weights[i] = float(w->ints[i]) * ws(i / per);
+        }
+      } else {
+        L.weights = w->floats;
+      }
       L.in = x;
       L.out = new_tensor(n.outputs[0], L.M, L.OH, L.OW);
       producer[L.out] = int(g.layers.size());
       g.layers.push_back(std::move(L));
     } else if (op == "Relu") {
       int x = tensor_of(m, n, 0);
+      if (g.tensors[x].dtype == DType::U8) throw ModelError(where(m, n) + ": a Relu on a uint8 tensor is not supported");
       int p = producer[x];
       if (p >= 0 && g.layers[p].kind == Kind::Conv && !g.layers[p].relu && consumers[n.inputs[0]] == 1) {
         g.layers[p].relu = true;  // fused: the Relu's output is the conv's output
@@ -180,6 +288,11 @@ Graph parse_graph(const OnnxModel& m) {
                          std::to_string(L.W) + " input");
       L.in = x;
       L.out = new_tensor(n.outputs[0], L.C, L.OH, L.OW);
+      if (g.tensors[x].dtype == DType::U8) {  // max commutes with the monotone quantizer: same scale
+        L.dtype = DType::U8;
+        Tensor& o = g.tensors[L.out];
+        o.dtype = DType::U8, o.scale = g.tensors[x].scale, o.zp = g.tensors[x].zp;
+      }
       producer[L.out] = int(g.layers.size());
       g.layers.push_back(std::move(L));
     } else if (op == "Concat") {
@@ -198,7 +311,15 @@ Graph parse_graph(const OnnxModel& m) {
         xs.push_back(x);
         C += t.C;
       }
+      const Tensor& first = g.tensors[xs[0]];
+      for (int x : xs)
+        if (g.tensors[x].dtype != first.dtype || g.tensors[x].scale != first.scale || g.tensors[x].zp != first.zp)
+          throw ModelError(where(m, n) + ": inputs must all be float32, or all uint8 with one scale and zero point");
+      const DType dt = first.dtype;
+      const float cs = first.scale;
+      const int cz = first.zp;
       int out = new_tensor(n.outputs[0], C, g.tensors[xs[0]].H, g.tensors[xs[0]].W);
+      g.tensors[out].dtype = dt, g.tensors[out].scale = cs, g.tensors[out].zp = cz;
       int coff = 0;
       for (int x : xs) {  // each producer writes straight into its slice: no copy
         g.tensors[x].parent = out;
@@ -221,6 +342,7 @@ Graph parse_graph(const OnnxModel& m) {
       Layer L;
       L.kind = Kind::Mean;
       L.name = n.name;
+      if (t.dtype == DType::U8) L.dtype = DType::U8, L.in_scale = t.scale, L.in_zp = t.zp;  // dequantized mean
       L.in = x;
       L.C = t.C, L.H = t.H, L.W = t.W;
       L.out = new_tensor(n.outputs[0], t.C, 1, 1);
@@ -234,6 +356,7 @@ Graph parse_graph(const OnnxModel& m) {
       const int64_t axis = n.attr_int("axis", -1), rank = int64_t(t.shape.size()) + 1;
       const bool whole =
           (rank == 2 && (axis == 1 || axis == -1)) || (rank == 4 && t.H == 1 && t.W == 1 && (axis == 1 || axis == -3));
+      if (t.dtype == DType::U8) throw ModelError(where(m, n) + ": a Softmax on a uint8 tensor is not supported");
       if (!whole)
         throw ModelError(where(m, n) + ": only a softmax over the class axis of [N, C] (or [N, C, 1, 1]) is supported");
       Layer L;
@@ -289,6 +412,23 @@ Graph parse_graph(const OnnxModel& m) {
   auto it = ids.find(m.outputs[0].name);
   if (it == ids.end()) throw ModelError(m.source + ": output '" + m.outputs[0].name + "' is never computed");
   g.output = it->second;
+  if (g.tensors[g.output].dtype == DType::U8) {  // a graph that ends in DequantizeLinear: dequantize into the output
+    const Tensor t = g.tensors[g.output];
+    Layer L;
+    L.kind = Kind::Dequantize;
+    L.name = m.outputs[0].name;
+    L.dtype = DType::U8;
+    L.in = g.output;
+    L.C = t.C, L.H = t.H, L.W = t.W;
+    L.in_scale = t.scale, L.in_zp = t.zp;
+    L.out = new_tensor(m.outputs[0].name, t.C, t.H, t.W);
+    g.tensors[L.out].shape = t.shape;
+    g.layers.push_back(std::move(L));
+    g.output = g.layers.back().out;
+  }
+  for (const Layer& L : g.layers)
+    if (L.kind == Kind::Conv && L.dtype == DType::U8 && g.tensors[L.out].dtype != DType::U8)
+      throw ModelError(m.source + ": int8 convolution '" + L.name + "' must be followed by a QuantizeLinear (after its Relu)");
   g.out_shape = g.tensors[g.output].shape;
   if (g.layers.empty()) throw ModelError(m.source + ": the graph computes nothing");
 

@@ -6,9 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "bluefire/kernels_s8.h"
+
 namespace bluefire {
 
 struct ConvAlgo;
+
+constexpr int kQuantChannels = 16;  // channels per Quantize / Dequantize task
 
 constexpr size_t kAlign = 16;  // floats (64 bytes, one cache line): arena blocks, per-thread slices
 constexpr int kTileM = 96;     // rows per GEMM tile: a multiple of every variant's mr (4, 6, 8, 16)
@@ -25,20 +29,25 @@ inline int task_parts(int64_t work, int threads) {
   return std::min(by_work, threads >= 4 ? 4 : threads >= 2 ? 2 : 1);
 }
 
+// What a tensor holds and a convolution computes in: float32, or uint8 with a per-tensor scale and
+// zero point (int8 QDQ files: real = scale * (q - zp)); U8 convolutions have their own entries in
+// the algorithm table (conv_s8.cpp).
+enum class DType { F32, U8 };
+
 struct Tensor {
   int C = 0, H = 0, W = 0;
   std::vector<int64_t> shape;  // per-image shape as the graph sees it (rank-1 without batch)
   int parent = -1;             // -1: owns its storage; else lives inside `parent` at channel `coff`
   int coff = 0;
-  size_t offset = 0;  // into the arena, for roots other than the input
-  size_t size() const { return size_t(C) * H * W; }
+  size_t offset = 0;         // into the arena, for roots other than the input
+  DType dtype = DType::F32;  // U8: real = scale * (q - zp)
+  float scale = 1.f;
+  int zp = 0;
+  size_t size() const { return size_t(C) * H * W; }  // elements
+  size_t floats() const { return dtype == DType::U8 ? (size() + 3) / 4 : size(); }  // arena floats it takes
 };
 
-enum class Kind { Conv, MaxPool, Mean, Relu, Softmax };
-
-// What a convolution computes in. Only float32 today; a new type (int8 QDQ) is a new value here,
-// parsed in graph.cpp, with its own entries in the algorithm table (conv_algos.cpp).
-enum class DType { F32 };
+enum class Kind { Conv, MaxPool, Mean, Relu, Softmax, Quantize, Dequantize };
 
 struct Layer {
   Kind kind = Kind::Conv;
@@ -53,6 +62,19 @@ struct Layer {
   DType dtype = DType::F32;
   std::vector<float> weights;  // M x C x kh x kw as read; released once the algorithm has packed them
   std::vector<float> bias;     // M
+
+  // Conv on uint8 (dtype U8, from QDQ): int8 weights per output channel (real = wscale[m] * q),
+  // int32 bias at in_scale * wscale[m]; the output is uint8 at (out_scale, out_zp). Also the dtype
+  // of a MaxPool or Mean whose input is uint8 (in_scale, in_zp), and of a Quantize layer's output.
+  std::vector<int8_t> qweights;  // M x C x kh x kw as read
+  std::vector<float> wscale;
+  std::vector<int32_t> qbias;
+  float in_scale = 1.f, out_scale = 1.f;
+  int in_zp = 0, out_zp = 0;
+  const S8Kernels* s8 = nullptr;     // the variant's int8 kernels (engine.cpp)
+  std::vector<uint8_t> packed_s8;    // weights packed for s8->gemm
+  std::vector<int32_t> bias_s8;      // qbias - in_zp * sum_k w[m][k]
+  std::vector<Requant> rq;           // in_scale * wscale[m] / out_scale
 
   // Conv, chosen and prepared by its algorithm (conv_*.cpp)
   const ConvAlgo* algo = nullptr;
@@ -81,6 +103,8 @@ struct Layer {
     switch (kind) {
       case Kind::Conv: return m_tiles * n_tiles;
       case Kind::MaxPool: return (C + pool_channels - 1) / pool_channels;
+      case Kind::Quantize:
+      case Kind::Dequantize: return (C + kQuantChannels - 1) / kQuantChannels;
       default: return 1;
     }
   }

@@ -1,0 +1,139 @@
+// int8 convolutions (QDQ files): uint8 activations x int8 weights, int32 accumulation, requantized
+// per output channel with fixed-point multipliers and the ReLU as the lower clamp (kernels_s8.h),
+// on the variant's int8 GEMM (L.s8). Two entries: 1x1 layers as one GEMM over the input planes (no
+// copy), and every other shape over an im2col matrix padded with the input's zero point (int8 has
+// no Winograd: its transforms would need wider intermediates). Outputs go straight to their Concat
+// halves, as the float layers'.
+#include <cstring>
+
+#include "bluefire/onnx.h"
+#include "engine/conv.h"
+
+namespace bluefire {
+namespace {
+
+constexpr int kTileN = 256;  // pixels per task
+
+bool single_pixel(const Layer& L) {
+  return L.H == 1 && L.W == 1 && L.OH == 1 && L.OW == 1 && L.pt < L.kh && L.pl < L.kw;
+}
+
+bool pointwise(const Layer& L) {
+  return single_pixel(L) || (L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 &&
+                             L.pr == 0);
+}
+
+// Weights packed for L.s8, the input zero point folded into the bias, multipliers; tiles.
+void finish(Layer& L) {
+  const int K = L.K;
+  L.bias_s8.resize(size_t(L.M));
+  L.rq.resize(size_t(L.M));
+  for (int m = 0; m < L.M; ++m) {
+    int64_t wsum = 0;
+    for (int k = 0; k < K; ++k) wsum += L.qweights[size_t(m) * K + k];
+    const int64_t b = int64_t(L.qbias[m]) - int64_t(L.in_zp) * wsum;
+    if (b < INT32_MIN / 2 || b > INT32_MAX / 2)
+      throw ModelError("int8 convolution '" + L.name + "': bias out of the int32 accumulator's range");
+    L.bias_s8[m] = int32_t(b);
+    // in float, as ONNX Runtime's QLinearConv computes it (x_scale * w_scale / y_scale): a float
+    // has 24 significant bits, so the 31-bit fixed-point multiplier holds it exactly
+    const float mf = L.in_scale * L.wscale[m] / L.out_scale;
+    L.rq[m] = quantize_multiplier(double(mf));
+  }
+  if (K > kMaxKS8) throw ModelError("int8 convolution '" + L.name + "': depth " + std::to_string(K) + " > " +
+                                    std::to_string(kMaxKS8));
+  L.packed_s8.resize(packed_size_s8(*L.s8, L.M, K));
+  pack_s8(*L.s8, L.qweights.data(), L.M, K, L.packed_s8.data());
+  L.qweights = std::vector<int8_t>();
+  set_tiles(L, kTileM, kTileN, L.OH * L.OW);
+}
+
+void gemm(const Layer& L, const ConvIO& io, int t, const uint8_t* b, bool overread) {
+  const TaskTile tt = task_tile(L, t);
+  const int N = L.OH * L.OW, n0 = tt.nt * L.nb, n1 = std::min(N, n0 + L.nb);
+  GemmU8Args g;
+  g.M = tt.m1 - tt.m0, g.N = n1 - n0, g.K = L.K;
+  g.a = L.packed_s8.data() + packed_offset_s8(*L.s8, tt.m0, L.K);
+  g.b = b + n0;
+  g.brow = L.brow.data();
+  g.bias = L.bias_s8.data() + tt.m0;
+  g.rq = L.rq.data() + tt.m0;
+  g.zc = L.out_zp, g.lo = L.relu ? L.out_zp : 0, g.hi = 255;
+  g.c = reinterpret_cast<uint8_t*>(io.out) + size_t(tt.m0) * N + n0;
+  g.ldc = N;
+  g.b_overread = overread;
+  L.s8->gemm(g);
+}
+
+bool pointwise_applies(const Layer& L, const KernelTable&) { return L.dtype == DType::U8 && pointwise(L); }
+
+void pointwise_prepare(Layer& L, const KernelTable&, Workspace&) {
+  if (single_pixel(L) && (L.kh > 1 || L.kw > 1)) {  // only the tap at (pt, pl) sees the pixel
+    std::vector<int8_t> w(size_t(L.M) * L.C);
+    for (int o = 0; o < L.M; ++o)
+      for (int c = 0; c < L.C; ++c) w[size_t(o) * L.C + c] = L.qweights[((size_t(o) * L.C + c) * L.kh + L.pt) * L.kw + L.pl];
+    L.qweights = std::move(w);
+    L.K = L.C;
+    L.kh = L.kw = 1, L.pt = L.pl = L.pb = L.pr = 0;
+  }
+  L.brow.resize(size_t(L.K));
+  for (int i = 0; i < L.K; ++i) L.brow[i] = i * L.H * L.W;
+  finish(L);
+}
+
+void pointwise_run(const Layer& L, const ConvIO& io, int t) { gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.in), false); }
+
+bool im2col_applies(const Layer& L, const KernelTable&) { return L.dtype == DType::U8; }
+
+// The matrix's rows are padded to a multiple of 16 bytes plus kS8Overread, so the GEMM loads its
+// last partial block of pixels directly.
+size_t im2col_ld(const Layer& L) { return (size_t(L.OH) * L.OW + 15) / 16 * 16 + kS8Overread; }
+
+void im2col_prepare(Layer& L, const KernelTable&, Workspace& ws) {
+  const size_t ld = im2col_ld(L);
+  L.brow.resize(size_t(L.K));
+  for (int i = 0; i < L.K; ++i) L.brow[i] = int(i * ld);
+  ws.prepared = std::max(ws.prepared, (size_t(L.K) * ld + 3) / 4);  // bytes, in floats
+  finish(L);
+}
+
+// Row (c, ky, kx) of the matrix: input pixel (oy * sh + ky - pt, ox * sw + kx - pl), the zero
+// point where that is padding.
+void im2col_input(const Layer& L, const KernelTable&, const float* in, float* prepared) {
+  const uint8_t* x = reinterpret_cast<const uint8_t*>(in);
+  uint8_t* p = reinterpret_cast<uint8_t*>(prepared);
+  const uint8_t zx = uint8_t(L.in_zp);
+  for (int c = 0; c < L.C; ++c)
+    for (int ky = 0; ky < L.kh; ++ky)
+      for (int kx = 0; kx < L.kw; ++kx) {
+        uint8_t* row = p + size_t((c * L.kh + ky) * L.kw + kx) * im2col_ld(L);
+        for (int oy = 0; oy < L.OH; ++oy) {
+          const int iy = oy * L.sh + ky - L.pt;
+          uint8_t* d = row + size_t(oy) * L.OW;
+          if (iy < 0 || iy >= L.H) {
+            std::memset(d, zx, size_t(L.OW));
+            continue;
+          }
+          const uint8_t* s = x + (size_t(c) * L.H + iy) * L.W;
+          // output columns whose input column ox * sw + kx - pl is inside the row: [x0, x1)
+          const int x0 = std::min(L.OW, std::max(0, (L.pl - kx + L.sw - 1) / L.sw));
+          const int last = L.W - 1 + L.pl - kx;  // sw * (the last output column inside), if >= 0
+          const int x1 = last < 0 ? x0 : std::max(x0, std::min(L.OW, last / L.sw + 1));
+          std::memset(d, zx, size_t(x0));
+          if (L.sw == 1)
+            std::memcpy(d + x0, s + x0 + kx - L.pl, size_t(x1 - x0));
+          else
+            for (int ox = x0; ox < x1; ++ox) d[ox] = s[ox * L.sw + kx - L.pl];
+          std::memset(d + x1, zx, size_t(L.OW - x1));
+        }
+      }
+}
+
+void im2col_run(const Layer& L, const ConvIO& io, int t) { gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.prepared), true); }
+
+}  // namespace
+
+const ConvAlgo kConvPointwiseS8 = {"pointwise_s8", pointwise_applies, pointwise_prepare, nullptr, pointwise_run, nullptr};
+const ConvAlgo kConvIm2colS8 = {"im2col_s8", im2col_applies, im2col_prepare, im2col_input, im2col_run, nullptr};
+
+}  // namespace bluefire

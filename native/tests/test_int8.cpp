@@ -1,0 +1,171 @@
+// int8 kernels: requantization against exact arithmetic; every variant's GEMM against the
+// reference, byte for byte, on shapes that break every block and tail.
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "bluefire/kernels_s8.h"
+#include "test.h"
+
+using namespace bluefire;
+
+TEST(int8_requantize_matches_exact_product) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> logm(-14.0, 1.5);
+  std::uniform_int_distribution<int32_t> accd(-20000000, 20000000);
+  int bad = 0;
+  for (int i = 0; i < 200000 && bad < 5; ++i) {
+    const double m = std::exp2(logm(rng));
+    const Requant r = quantize_multiplier(m);
+    CHECK(r.mult >= (1 << 30) && r.shift >= 1 && r.shift <= 62, "m=%g mult=%d shift=%d", m, r.mult, r.shift);
+    const int32_t acc = m >= 1 ? accd(rng) / 8 : accd(rng);
+    const double exact = double(acc) * m;
+    const int32_t got = requantize(acc, r);
+    // one round-half-up step of a multiplier rounded to 31 bits: within 1/2 (+ the multiplier's error)
+    if (std::fabs(got - exact) > 0.5 + std::fabs(exact) * 1e-9 + 1e-9) {
+      ++bad;
+      CHECK(false, "acc=%d m=%.9g: got %d, exact %.4f", acc, m, got, exact);
+    }
+  }
+  CHECK(requantize(100, quantize_multiplier(0.5)) == 50, "exact halves");
+  CHECK(requantize(3, quantize_multiplier(0.5)) == 2 && requantize(-3, quantize_multiplier(0.5)) == -1, "half up");
+  CHECK(requantize(7, quantize_multiplier(3.0)) == 21, "multiplier above 1");
+  // one rounding, not gemmlowp's two: 16540 * 0.0031740274 = 52.498 (two steps gave 53)
+  CHECK(requantize(16540, quantize_multiplier(0.0031740274280309677)) == 52, "single rounding");
+  CHECK(requantize(-16540, quantize_multiplier(0.0031740274280309677)) == -52, "single rounding, negative");
+}
+
+TEST(int8_gemm_reference_is_the_rounded_real_product) {
+  // bias + sum w x, times M, rounded: the reference against doubles on one odd shape
+  std::mt19937 rng(3);
+  const int M = 13, N = 29, K = 37;
+  std::vector<int8_t> w(M * K);
+  std::vector<uint8_t> b(K * N);
+  std::vector<int32_t> bias(M);
+  std::vector<Requant> rq(M);
+  std::vector<double> mult(M);
+  std::vector<int> brow(K);
+  for (auto& v : w) v = int8_t(int(rng() % 255) - 127);
+  for (auto& v : b) v = uint8_t(rng() % 256);
+  for (int m = 0; m < M; ++m) {
+    bias[m] = int32_t(rng() % 20001) - 10000;
+    mult[m] = 1e-4 * (1 + m);
+    rq[m] = quantize_multiplier(mult[m]);
+  }
+  for (int k = 0; k < K; ++k) brow[k] = k * N;
+  std::vector<uint8_t> c(M * N);
+  gemm_u8_ref({M, N, K, w.data(), b.data(), brow.data(), bias.data(), rq.data(), 7, 0, 255, c.data(), N});
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      double acc = bias[m];
+      for (int k = 0; k < K; ++k) acc += double(w[m * K + k]) * b[k * N + n];
+      const double want = std::fmin(255, std::fmax(0, 7 + acc * mult[m]));
+      CHECK(std::fabs(c[m * N + n] - want) <= 1.0, "m=%d n=%d: %d vs %.3f", m, n, c[m * N + n], want);
+    }
+}
+
+TEST(int8_gemm_variants_match_reference) {
+  std::mt19937 rng(11);
+  const S8Kernels& ref = all_s8_variants().back();
+  const int Ms[] = {1, 3, 4, 5, 7, 8, 9, 13, 16, 17, 24, 37};
+  const int Ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 49, 65};
+  const int Ks[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 27, 64, 144, 577};
+  for (const S8Kernels& v : all_s8_variants()) {
+    if (&v == &ref) continue;
+    if (!v.supported()) {
+      std::printf("  int8 %s: not supported by this CPU, skipped\n", v.name);
+      continue;
+    }
+    std::printf("  int8 %s: against the reference\n", v.name);
+    int failures = 0;
+    for (int M : Ms)
+      for (int N : Ns)
+        for (int K : Ks) {
+          if (failures > 3) break;
+          const int ldc = N + 3, ld = N + 5;
+          std::vector<int8_t> w(size_t(M) * K);
+          for (auto& x : w) x = int8_t(int(rng() % 255) - 127);
+          std::vector<uint8_t> b(size_t(K) * ld);
+          for (auto& x : b) x = uint8_t(rng() % 256);
+          std::vector<int> brow(K);
+          for (int k = 0; k < K; ++k) brow[k] = (K - 1 - k) * ld;  // reversed rows, as a padded conv's are not in order
+          std::vector<int32_t> bias(M);
+          std::vector<Requant> rq(M);
+          for (int m = 0; m < M; ++m) {
+            bias[m] = int32_t(rng() % 200001) - 100000;
+            rq[m] = quantize_multiplier(std::exp2(-1.0 - double(rng() % 1500) / 100.0) * (m % 5 == 4 ? 8 : 1));
+          }
+          const int zc = int(rng() % 256), relu = int(rng() % 2);
+          std::vector<uint8_t> want(size_t(M) * ldc, 0xAB), got(size_t(M) * ldc, 0xAB);
+          gemm_u8_ref({M, N, K, w.data(), b.data(), brow.data(), bias.data(), rq.data(), zc, relu ? zc : 0, 255,
+                       want.data(), ldc});
+          std::vector<uint8_t> packed(packed_size_s8(v, M, K));
+          pack_s8(v, w.data(), M, K, packed.data());
+          v.gemm({M, N, K, packed.data(), b.data(), brow.data(), bias.data(), rq.data(), zc, relu ? zc : 0, 255,
+                  got.data(), ldc});
+          // the same with B's rows readable past N (a padded im2col matrix): the direct-load path
+          std::vector<uint8_t> got2(size_t(M) * ldc, 0xAB);
+          std::vector<uint8_t> b2(size_t(K) * ld + kS8Overread + 16, 0x5A);
+          std::copy(b.begin(), b.end(), b2.begin());
+          GemmU8Args g2{M, N, K, packed.data(), b2.data(), brow.data(), bias.data(), rq.data(), zc, relu ? zc : 0, 255,
+                        got2.data(), ldc};
+          g2.b_overread = true;
+          v.gemm(g2);
+          for (size_t i = 0; i < want.size() && failures <= 3; ++i)
+            if (want[i] != got2[i]) {
+              ++failures;
+              CHECK(false, "%s (overread) M=%d N=%d K=%d: C[%zu][%zu] = %d, reference %d", v.name, M, N, K, i / ldc,
+                    i % ldc, got2[i], want[i]);
+            }
+          for (size_t i = 0; i < want.size() && failures <= 3; ++i)
+            if (want[i] != got[i]) {
+              ++failures;
+              CHECK(false, "%s M=%d N=%d K=%d: C[%zu][%zu] = %d, reference %d", v.name, M, N, K, i / ldc, i % ldc,
+                    got[i], want[i]);
+            }
+        }
+  }
+}
+
+TEST(int8_maxpool_reference) {
+  // 3x3 stride 2, ceil mode: the last window is clipped to the map
+  const uint8_t in[5 * 5] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 250};
+  uint8_t out[4] = {};
+  maxpool_u8_ref({in, 5, 5, 3, 3, 2, 2, 0, 0, 2, 2, 0, 1, out});
+  CHECK(out[0] == 13 && out[1] == 15 && out[2] == 23 && out[3] == 250, "%d %d %d %d", out[0], out[1], out[2], out[3]);
+}
+
+TEST(int8_maxpool_variants_match_reference) {
+  std::mt19937 rng(5);
+  for (const S8Kernels& v : all_s8_variants()) {
+    if (!v.supported() || v.maxpool == maxpool_u8_ref) continue;
+    int failures = 0;
+    for (int H = 1; H <= 19 && failures < 3; H += 3)
+      for (int W = 1; W <= 35 && failures < 3; W += 2)
+        for (int pad = 0; pad <= 1; ++pad) {
+          const int k = 3, s = 2;
+          // ceil mode, as the engine sizes it: the last window starts inside the (padded) input
+          auto osz = [&](int n) { int o = (n + pad - k + s - 1) / s + 1; if ((o - 1) * s >= n + pad) --o; return std::max(o, 1); };
+          if (H + pad < 1 || W + pad < 1) continue;
+          const int OH = osz(H), OW = osz(W), C = 3;
+          std::vector<uint8_t> in(size_t(C) * H * W), want(size_t(C) * OH * OW), got(want.size());
+          for (auto& x : in) x = uint8_t(rng() % 256);
+          maxpool_u8_ref({in.data(), H, W, k, k, s, s, pad, pad, OH, OW, 0, C, want.data()});
+          v.maxpool({in.data(), H, W, k, k, s, s, pad, pad, OH, OW, 0, C, got.data()});
+          for (size_t i = 0; i < want.size(); ++i)
+            if (want[i] != got[i] && failures++ < 3)
+              CHECK(false, "%s H=%d W=%d pad=%d: out[%zu] = %d, reference %d", v.name, H, W, pad, i, got[i], want[i]);
+        }
+  }
+}
+
+TEST(int8_quantize_rounds_half_to_even_and_saturates) {
+  const float scale = 0.5f;
+  const float x[] = {0.25f, 0.75f, -0.25f, 1.25f, 3.0f, -200.f, 200.f, 0.2499f, 63.75f};
+  uint8_t q[9];
+  quantize_u8(x, 9, scale, 10, q);
+  // x / scale = 0.5 -> 0, 1.5 -> 2, -0.5 -> 0, 2.5 -> 2 (ties to even), 6, -400 -> 0, 400 -> 255, 0.4998 -> 0, 127.5 -> 128
+  const int want[] = {10, 12, 10, 12, 16, 0, 255, 10, 138};
+  for (int i = 0; i < 9; ++i) CHECK(q[i] == want[i], "x=%g: %d, want %d", x[i], q[i], want[i]);
+}
