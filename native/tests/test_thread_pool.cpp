@@ -63,3 +63,32 @@ TEST(thread_pool_shuts_down_while_workers_spin_or_sleep) {
   }
   CHECK(true, "unreachable");
 }
+
+// hold(): wakes sleeping workers and keeps them spinning across jobs; jobs still run every task
+// once while held, after a release, and the pool shuts down while held.
+TEST(thread_pool_hold_wakes_and_keeps_workers) {
+  for (int threads = 1; threads <= 4; ++threads) {
+    ThreadPool pool(threads);
+    for (int round = 0; round < 200; ++round) {
+      if (round % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let them sleep
+      pool.hold(round % 3 != 2);
+      for (int j = 0; j < 3; ++j) {
+        const int tasks = (round + j) % 9;
+        Job job(tasks, threads);
+        pool.run(tasks, count, &job);
+        for (int t = 0; t < tasks; ++t)
+          if (job.runs[size_t(t)].load() != 1) {
+            CHECK(false, "threads %d round %d: task %d of %d ran %d times", threads, round, t, tasks,
+                  job.runs[size_t(t)].load());
+            return;
+          }
+        CHECK(job.bad_thread.load() == 0, "threads %d: a task got a thread index outside [0, %d)", threads, threads);
+      }
+      if (round % 7 == 0) {
+        pool.hold(false);
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
+    pool.hold(true);
+  }  // destroyed while held
+}
