@@ -219,9 +219,9 @@ PYBIND11_MODULE(_native, m) {
              if (x.size() != py::ssize_t(s.e->input_channels()) * s.e->input_height() * s.e->input_width())
                throw py::value_error(s.path + ": profile() expects one image (1, C, H, W) at the input size");
              py::list out;
-             for (const auto& t : s.e->profile(x.data())) out.append(py::make_tuple(t.name, t.kind, t.macs, t.seconds));
+             for (const auto& t : s.e->profile(x.data())) out.append(py::make_tuple(t.name, t.kind, t.macs, t.seconds, t.split));
              return out;
-           }, py::arg("x"), "One timed pass: [(layer, kind, macs, seconds)], for benchmarks.")
+           }, py::arg("x"), "One timed pass: [(layer, kind, macs, seconds, split over the pool)], for benchmarks.")
       .def_property_readonly("macs", [](const PyEngine& s) { return s.e->macs(); },
                              "Direct-convolution multiply-accumulates per image, less taps skipped on 1x1 maps.");
 }
