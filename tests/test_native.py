@@ -110,6 +110,24 @@ def test_threads_give_identical_results(nets) -> None:
         np.testing.assert_array_equal(eng.run(x), one, err_msg=f"{t} threads differ from 1")
 
 
+def test_split_choice_modes(nets, monkeypatch) -> None:
+    """BLUEFIRE_SPLIT fixes which layers run over the pool (always / never), else it is measured at
+    build; every choice gives the 1-thread output bit for bit, and a bad value is refused."""
+    x = np.random.default_rng(3).random((1, 3, 96, 96), dtype=np.float32)
+    path = str(nets["v1_1_pruned_96"])
+    one = _native.Engine(path, threads=1)
+    assert one.split_layers == 0 and one.calibration_seconds == 0
+    for mode in ("always", "never", "auto"):
+        monkeypatch.setenv("BLUEFIRE_SPLIT", mode)
+        eng = _native.Engine(path, threads=2)
+        assert (eng.split_layers > 0) if mode == "always" else (eng.split_layers == 0) if mode == "never" else True
+        assert (eng.calibration_seconds > 0) == (mode == "auto")
+        np.testing.assert_array_equal(eng.run(x), one.run(x), err_msg=f"BLUEFIRE_SPLIT={mode} differs from 1 thread")
+    monkeypatch.setenv("BLUEFIRE_SPLIT", "sometimes")
+    with pytest.raises(ValueError, match="BLUEFIRE_SPLIT"):
+        _native.Engine(path, threads=2)
+
+
 def test_batch_equals_single_images(nets) -> None:
     eng = _native.Engine(str(nets["v1_1_32"]))
     x = np.random.default_rng(3).random((3, 3, 32, 32), dtype=np.float32)

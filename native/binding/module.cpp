@@ -217,6 +217,9 @@ PYBIND11_MODULE(_native, m) {
            "Just run_image's preprocessing: float32 (1, C, H, W), C the model's input planes (3, or 1 for a single-plane gray model).")
       .def_property_readonly("variant", [](const PyEngine& s) { return std::string(s.e->variant()); })
       .def_property_readonly("threads", [](const PyEngine& s) { return s.e->threads(); })
+      .def_property_readonly("split_layers", [](const PyEngine& s) { return s.e->split_layers(); },
+                             "Layers run over the thread pool (measured at build; BLUEFIRE_SPLIT=always|never fixes it).")
+      .def_property_readonly("calibration_seconds", [](const PyEngine& s) { return s.e->calibration_seconds(); })
       .def_property_readonly("num_classes", [](const PyEngine& s) { return py::int_(s.e->output_size()); })
       .def_property_readonly("input_size", [](const PyEngine& s) { return py::make_tuple(s.e->input_height(), s.e->input_width()); })
       .def_property_readonly("input_channels", [](const PyEngine& s) { return s.e->input_channels(); },
@@ -226,9 +229,9 @@ PYBIND11_MODULE(_native, m) {
              if (x.size() != py::ssize_t(s.e->input_channels()) * s.e->input_height() * s.e->input_width())
                throw py::value_error(s.path + ": profile() expects one image (1, C, H, W) at the input size");
              py::list out;
-             for (const auto& t : s.e->profile(x.data())) out.append(py::make_tuple(t.name, t.kind, t.macs, t.seconds));
+             for (const auto& t : s.e->profile(x.data())) out.append(py::make_tuple(t.name, t.kind, t.macs, t.seconds, t.split));
              return out;
-           }, py::arg("x"), "One timed pass: [(layer, kind, macs, seconds)], for benchmarks.")
+           }, py::arg("x"), "One timed pass: [(layer, kind, macs, seconds, split over the pool)], for benchmarks.")
       .def_property_readonly("macs", [](const PyEngine& s) { return s.e->macs(); },
                              "Direct-convolution multiply-accumulates per image, less taps skipped on 1x1 maps.");
 }

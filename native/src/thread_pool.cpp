@@ -62,16 +62,21 @@ void ThreadPool::work(int thread) {
   for (;;) {
     // Spin for the next generation, then sleep.
     uint32_t g = generation_of(state_.load(std::memory_order_acquire));
-    const auto until = std::chrono::steady_clock::now() + kSpin;
+    auto until = std::chrono::steady_clock::now() + kSpin;
     for (int i = 1; g == seen; ++i) {
       BLUEFIRE_PAUSE();
       g = generation_of(state_.load(std::memory_order_acquire));
       if (g != seen || i % kClockEvery) continue;
       if (i % kYieldEvery == 0) std::this_thread::yield();
       if (std::chrono::steady_clock::now() > until) {
+        if (held_.load(std::memory_order_relaxed)) {
+          until = std::chrono::steady_clock::now() + kSpin;
+          continue;
+        }
         std::unique_lock<std::mutex> lock(mu_);
         sleepers_.fetch_add(1);  // seq_cst, paired with run()'s store then load (no lost wake-up)
-        wake_.wait(lock, [&] { return stop_.load() || generation_of(state_.load()) != seen; });
+        // held_ too: a hold() that read sleepers_ before this increment publishes nothing.
+        wake_.wait(lock, [&] { return stop_.load() || held_.load() || generation_of(state_.load()) != seen; });
         sleepers_.fetch_sub(1);
         g = generation_of(state_.load(std::memory_order_acquire));
       }
@@ -80,6 +85,22 @@ void ThreadPool::work(int thread) {
     seen = g;
     run_claimed(g, thread);
   }
+}
+
+uint32_t ThreadPool::publish(int tasks) {
+  const uint32_t g = generation_of(state_.load(std::memory_order_relaxed)) + 1;
+  state_.store((uint64_t(g) << 32) | (uint64_t(tasks) << 16));  // seq_cst: publishes fn_, ctx_, done_
+  if (sleepers_.load() > 0) {
+    { std::lock_guard<std::mutex> lock(mu_); }
+    wake_.notify_all();
+  }
+  return g;
+}
+
+void ThreadPool::hold(bool on) {
+  if (workers_.empty()) return;
+  held_.store(on);  // seq_cst, paired with work()'s increment of sleepers_ then load of held_
+  if (on && sleepers_.load() > 0) publish(0);  // nothing to claim: the woken workers spin again
 }
 
 void ThreadPool::run(int tasks, TaskFn fn, void* ctx) {
@@ -108,12 +129,7 @@ void ThreadPool::run(int tasks, TaskFn fn, void* ctx) {
   fn_ = fn;
   ctx_ = ctx;
   done_.store(0, std::memory_order_relaxed);
-  const uint32_t g = generation_of(state_.load(std::memory_order_relaxed)) + 1;
-  state_.store((uint64_t(g) << 32) | (uint64_t(tasks) << 16));  // seq_cst: publishes fn_, ctx_, done_
-  if (sleepers_.load() > 0) {
-    { std::lock_guard<std::mutex> lock(mu_); }
-    wake_.notify_all();
-  }
+  const uint32_t g = publish(tasks);
   run_claimed(g, 0);
   // Every task is claimed; wait for the ones other threads are still running.
   for (int i = 1; done_.load(std::memory_order_acquire) < tasks; ++i) {

@@ -3,6 +3,7 @@
 // ceil-mode pooling, thread-count invariance, and refusals.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 
@@ -266,4 +267,56 @@ TEST(engine_shipped_models_match_reference) {
       CHECK(got == got4, "%s, variant %s: 4 threads differ from 1", path.filename().c_str(), v->name);
     }
   }
+}
+
+// The split choice (Engine::split_layers): with BLUEFIRE_SPLIT=always every layer with several
+// tasks runs over the pool, with never none does, with auto (measured at build) any subset may;
+// every choice gives the 1-thread engine's output bit for bit, and profile() reports the same
+// layers as split.
+TEST(engine_split_choice_is_bit_identical) {
+  const auto models = shipped_models();
+  std::mt19937 rng(13);
+  struct Env {
+    ~Env() { unsetenv("BLUEFIRE_SPLIT"); }
+  } restore;
+  for (const auto& path : models) {
+    for (const Variant* v : available_variants()) {
+      unsetenv("BLUEFIRE_SPLIT");
+      auto one = Engine::from_file(path.string(), 1, v->name);
+      CHECK(one->split_layers() == 0, "%s: a 1-thread engine splits %d layers", path.filename().c_str(),
+            one->split_layers());
+      auto x = rnd(size_t(one->input_channels()) * one->input_height() * one->input_width(), rng, 2.f);
+      std::vector<float> want(one->output_size());
+      one->run(x.data(), 1, want.data());
+      for (const char* mode : {"always", "never", "auto"}) {
+        setenv("BLUEFIRE_SPLIT", mode, 1);
+        for (int threads : {2, 4}) {
+          auto e = Engine::from_file(path.string(), threads, v->name);
+          const std::string m = mode;
+          if (m == "always") CHECK(e->split_layers() > 0, "%s: always, %d threads: no layer split", path.filename().c_str(), threads);
+          if (m == "never") CHECK(e->split_layers() == 0, "%s: never: %d layers split", path.filename().c_str(), e->split_layers());
+          if (m != "auto") CHECK(e->calibration_seconds() == 0, "%s: %s calibrated", path.filename().c_str(), mode);
+          std::vector<float> got(e->output_size());
+          for (int rep = 0; rep < 2; ++rep) {
+            e->run(x.data(), 1, got.data());
+            CHECK(got == want, "%s, variant %s, %s, %d threads: differs from 1 thread", path.filename().c_str(), v->name,
+                  mode, threads);
+          }
+          int split = 0;
+          for (const auto& t : e->profile(x.data())) split += t.split;
+          CHECK(split == e->split_layers(), "%s: profile shows %d split layers, split_layers() %d", path.filename().c_str(),
+                split, e->split_layers());
+        }
+      }
+      unsetenv("BLUEFIRE_SPLIT");
+    }
+  }
+  bool threw = false;
+  setenv("BLUEFIRE_SPLIT", "sometimes", 1);
+  try {
+    Engine::from_file(models.at(0).string(), 2, "auto");
+  } catch (const std::invalid_argument& e) {
+    threw = std::string(e.what()).find("BLUEFIRE_SPLIT") != std::string::npos;
+  }
+  CHECK(threw, "an unknown BLUEFIRE_SPLIT is refused, naming the variable");
 }

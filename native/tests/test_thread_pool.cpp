@@ -26,6 +26,20 @@ void count(void* p, int task, int thread) {
   if (thread < 0 || thread >= j.threads) j.bad_thread.fetch_add(1);
 }
 
+// Every task of the job ran exactly once, on a valid thread index; a failed CHECK names the first
+// task that did not.
+bool ran_once(const Job& job, int tasks, int threads, int round) {
+  for (int t = 0; t < tasks; ++t)
+    if (job.runs[size_t(t)].load() != 1) {
+      CHECK(false, "threads %d round %d: task %d of %d ran %d times", threads, round, t, tasks,
+            job.runs[size_t(t)].load());
+      return false;
+    }
+  CHECK(job.bad_thread.load() == 0, "threads %d round %d: a task got a thread index outside [0, %d)", threads, round,
+        threads);
+  return job.bad_thread.load() == 0;
+}
+
 }  // namespace
 
 TEST(thread_pool_runs_every_task_once) {
@@ -35,14 +49,7 @@ TEST(thread_pool_runs_every_task_once) {
       const int tasks = round % 37;  // 0, 1 (run inline) and up to 36
       Job job(tasks, threads);
       pool.run(tasks, count, &job);
-      for (int t = 0; t < tasks; ++t)
-        if (job.runs[size_t(t)].load() != 1) {
-          CHECK(false, "threads %d round %d: task %d of %d ran %d times", threads, round, t, tasks,
-                job.runs[size_t(t)].load());
-          return;
-        }
-      CHECK(job.bad_thread.load() == 0, "threads %d round %d: a task got a thread index outside [0, %d)", threads,
-            round, threads);
+      if (!ran_once(job, tasks, threads, round)) return;
       // Now and then let the workers' spin run out, so the next job wakes sleeping workers.
       if (round % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
@@ -62,4 +69,27 @@ TEST(thread_pool_shuts_down_while_workers_spin_or_sleep) {
     }  // destroyed with the workers asleep
   }
   CHECK(true, "unreachable");
+}
+
+// hold(): wakes sleeping workers and keeps them spinning across jobs; jobs still run every task
+// once while held, after a release, and the pool shuts down while held.
+TEST(thread_pool_hold_wakes_and_keeps_workers) {
+  for (int threads = 1; threads <= 4; ++threads) {
+    ThreadPool pool(threads);
+    for (int round = 0; round < 200; ++round) {
+      if (round % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // let them sleep
+      pool.hold(round % 3 != 2);
+      for (int j = 0; j < 3; ++j) {
+        const int tasks = (round + j) % 9;
+        Job job(tasks, threads);
+        pool.run(tasks, count, &job);
+        if (!ran_once(job, tasks, threads, round)) return;
+      }
+      if (round % 7 == 0) {
+        pool.hold(false);
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
+    pool.hold(true);
+  }  // destroyed while held
 }

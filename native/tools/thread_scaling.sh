@@ -2,7 +2,9 @@
 # Thread scaling of the native engine beside ONNX Runtime: builds the extension (make build, in
 # place) and times the built-in SqueezeNet 1.1 cases (224x224, 32x32, 64x64, 64x64 80 %-pruned
 # widths) and every model in models/ at 1, 2 and 4 threads, each engine interleaved call by call,
-# then prints the table with a speedup column (x the same engine's 1-thread median) and writes JSON.
+# then prints the table with a speedup column (x the same engine's 1-thread median) and writes JSON;
+# then, per layer at 4 threads (native/tools/split_layers.py), the 224x224 case and the shipped pruned
+# model: 1 thread, every layer split, none, and what the engine's build-time measurement chose.
 # Meant for a host with at least 4 otherwise idle cores (issue 13's targets: 4 threads >= 2.5x at
 # 224x224, >= 1.5x on the shipped pruned model, never slower than 1 thread).
 #
@@ -23,3 +25,10 @@ for r in rows:
         print(f"  {r['model']:<46} {r['threads']} threads: {r['speedup']:.2f}x")
 PY
 echo "JSON: $out" >&2
+# Per layer at 4 threads: which layers gain from a split and which the build's measurement kept.
+cases="$(dirname "$out")/thread_scaling_cases"
+mkdir -p "$cases"
+.venv/bin/python -c "from pathlib import Path; from training.bench_cases import export_builtin; export_builtin(Path('$cases'), 'squeezenet1_1-224-1000')" >/dev/null
+for m in "$cases/squeezenet1_1-224-1000.onnx" models/squeezenet1_1_fmnist_pruned.onnx; do
+  .venv/bin/python native/tools/split_layers.py "$m" --threads 4 --passes 200
+done

@@ -46,6 +46,12 @@ class Engine {
   // Direct-convolution multiply-accumulates per image, less the taps skipped on 1x1 maps
   // (Winograd layers count as direct: they execute 2.25x fewer multiplies).
   int64_t macs() const;
+  // Layers whose tasks run over the thread pool; the others run on the calling thread alone. With
+  // 2+ threads each layer that can be cut into several tasks is timed both ways at build and split
+  // only where clearly faster; the environment variable BLUEFIRE_SPLIT=always|never (read when an
+  // engine is built) fixes the choice instead (always: every such layer). 0 with one thread.
+  int split_layers() const;
+  double calibration_seconds() const;  // what that measurement took at build (0 if none)
 
   // One timed pass over `in` (one image): per layer its name, kind ("Conv/<algorithm>" for a
   // convolution: the entry of src/engine/conv_algos.cpp that runs it), multiply-accumulates and
@@ -54,6 +60,7 @@ class Engine {
     std::string name, kind;
     int64_t macs;
     double seconds;
+    bool split;  // its tasks run over the thread pool (else all on the calling thread)
   };
   std::vector<LayerTime> profile(const float* in);
 

@@ -6,6 +6,9 @@
 // layer: workers spin on the generation for a while after each job (a few tens of microseconds,
 // yielding the core now and then so an oversubscribed host still runs the caller), and only then
 // sleep on a condition variable; the caller spins (then yields) for the last claimed tasks.
+// hold(true) wakes sleeping workers at once and keeps them spinning until hold(false): the engine
+// holds them for a whole image, so they are awake when its first split layer comes and no layer
+// pays a condition-variable wake.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -27,6 +30,9 @@ class ThreadPool {
   // Runs fn(ctx, task, thread) for task in [0, tasks); returns when all are done. The caller is
   // thread 0. Allocates nothing. Not reentrant: one caller at a time.
   void run(int tasks, TaskFn fn, void* ctx);
+  // Wakes sleeping workers (a new job with no task) and keeps every worker spinning between jobs
+  // while on; off: they spin for their usual while after the last job, then sleep. Same caller as run().
+  void hold(bool on);
 
  private:
   // state_: generation (high 32 bits) | task count (bits 16-31) | next unclaimed task (bits 0-15).
@@ -36,6 +42,7 @@ class ThreadPool {
   int claim(uint32_t generation);
   void work(int thread);
   void run_claimed(uint32_t generation, int thread);
+  uint32_t publish(int tasks);  // a new generation of `tasks` tasks; wakes sleepers; returns it
 
   alignas(64) std::atomic<uint64_t> state_{0};
   alignas(64) std::atomic<int> done_{0};  // tasks finished in the current generation
@@ -44,6 +51,7 @@ class ThreadPool {
   void* ctx_ = nullptr;
   std::mutex mu_;
   std::condition_variable wake_;
+  std::atomic<bool> held_{false};
   std::atomic<bool> stop_{false};  // set with a new, empty generation
   std::vector<std::thread> workers_;
 };

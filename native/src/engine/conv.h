@@ -95,7 +95,9 @@ inline int64_t conv_work(const Layer& L) { return int64_t(L.M) * L.K * L.OH * L.
 // depend on the cut (tested: bit-identical for 1-4 threads), but a task repeats whatever the
 // algorithm does per task for all its channels (a transform of the input, a copy of B), so
 // algorithms whose tasks do that cut only where it is cheap.
+// The cut before it is kept in L.alone (what one thread runs; see Layer::Cut).
 inline void split_channels(Layer& L, int mr, int threads) {
+  L.alone = L.cut();
   const int parts = task_parts(conv_work(L), threads);
   if (L.m_tiles * L.n_tiles >= parts) return;
   const int m_tiles = (parts + L.n_tiles - 1) / L.n_tiles;

@@ -4,12 +4,16 @@
 // Layers run one after another; each layer's tasks go to the thread pool. A layer with enough
 // work for several threads has its output channels cut into more tasks (whole weight panels, see
 // split_channels); how each output is computed never depends on the cut or on which thread runs
-// it, so results are identical with 1-4 threads. See native/README.md.
+// it, so results are identical with 1-4 threads. Whether a layer's tasks go to the pool at all is
+// measured at build (calibrate): the pool only where it is clearly faster than the calling thread
+// alone. See native/README.md, Thread scaling.
 #include "bluefire/engine.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 
@@ -42,6 +46,26 @@ class Buffer {
 
 size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
+// Calibration (Impl::calibrate): whole passes over a zero image, alternately with every candidate
+// layer alone on the calling thread and split over the pool, each layer timed; at least kMinPasses
+// of each, then more until kCalibrationBudget is spent or kMaxPasses; a layer keeps the pool when
+// its fastest split pass is under kKeepSplit x its fastest pass alone.
+constexpr int kMinPasses = 4, kMaxPasses = 16;
+constexpr double kCalibrationBudget = 0.04;  // seconds
+constexpr double kKeepSplit = 0.9;
+
+enum class SplitMode { Auto, Always, Never };
+
+// BLUEFIRE_SPLIT: auto (default: measured), always (every layer with several tasks goes to the
+// pool: the static cut alone decides, reproducible), never (every layer alone on the caller).
+SplitMode split_mode() {
+  const char* v = std::getenv("BLUEFIRE_SPLIT");
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return SplitMode::Auto;
+  if (std::strcmp(v, "always") == 0) return SplitMode::Always;
+  if (std::strcmp(v, "never") == 0) return SplitMode::Never;
+  throw std::invalid_argument(std::string("BLUEFIRE_SPLIT is '") + v + "'; expected auto, always or never");
+}
+
 }  // namespace
 
 struct Engine::Impl {
@@ -62,10 +86,25 @@ struct Engine::Impl {
   std::mutex run_mu;
   int64_t macs = 0;
   const Layer* current = nullptr;
+  int split_layers = 0;
+  double calibration_seconds = 0;
+
+  // Keeps the pool's workers awake for one image (or batch) when some layer is split.
+  struct Hold {
+    ThreadPool* p;
+    explicit Hold(const Impl& e) : p(e.split_layers ? e.pool.get() : nullptr) {
+      if (p) p->hold(true);
+    }
+    ~Hold() {
+      if (p) p->hold(false);
+    }
+  };
 
   void build(const OnnxModel& m);
   void fuse_pools();
   void plan_storage();
+  void choose_splits(SplitMode mode);
+  void calibrate(std::vector<Layer*>& candidates);
   void resolve(const float* in);
   void run_one(const float* in, float* out);
   void run_layer(const Layer& L);
@@ -104,6 +143,63 @@ void Engine::Impl::build(const OnnxModel& m) {
   work.assign(work_per_thread * threads);
   band.assign(band_per_thread * threads);
   ptr.assign(g.tensors.size(), nullptr);
+}
+
+// Each layer's two cuts (Layer::Cut): `shared` as prepared for the engine's threads, `alone` as a
+// one-thread engine has it; then which one runs (calibrate, or the mode's fixed choice).
+void Engine::Impl::choose_splits(SplitMode mode) {
+  std::vector<Layer*> candidates;
+  for (Layer& L : g.layers) {
+    L.shared = L.cut();
+    if (L.kind == Kind::MaxPool) L.alone = L.shared, L.alone.pool_channels = L.C;
+    else if (L.kind != Kind::Conv || L.alone.m_tiles == 0) L.alone = L.shared;  // nothing was cut
+    L.use(L.alone);
+    L.split = false;
+    if (pool->threads() == 1 || L.run_by_producer || mode == SplitMode::Never) continue;
+    L.use(L.shared);
+    if (L.tasks() > 1) candidates.push_back(&L);
+    L.use(L.alone);
+  }
+  if (mode == SplitMode::Auto) calibrate(candidates);
+  else
+    for (Layer* L : candidates) L->split = true;
+  split_layers = 0;
+  for (Layer& L : g.layers) {
+    L.use(L.split ? L.shared : L.alone);
+    split_layers += L.split;
+  }
+}
+
+void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
+  if (candidates.empty()) return;
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  std::vector<float> x(g.tensors[g.input].size(), 0.f);
+  resolve(x.data());
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> best_alone(candidates.size(), inf), best_split(candidates.size(), inf);
+  pool->hold(true);
+  for (int pass = 0;; ++pass) {
+    const bool split = pass % 2 == 1;
+    for (Layer* L : candidates) L->use(split ? L->shared : L->alone), L->split = split;
+    size_t c = 0;
+    for (const Layer& L : g.layers) {
+      const auto t0 = Clock::now();
+      run_layer(L);
+      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (c < candidates.size() && candidates[c] == &L) {
+        double& best = split ? best_split[c] : best_alone[c];
+        best = std::min(best, dt);
+        ++c;
+      }
+    }
+    const int passes = pass + 1;
+    const double spent = std::chrono::duration<double>(Clock::now() - start).count();
+    if (passes >= 2 * kMaxPasses || (passes >= 2 * kMinPasses && passes % 2 == 0 && spent > kCalibrationBudget)) break;
+  }
+  pool->hold(false);
+  for (size_t c = 0; c < candidates.size(); ++c) candidates[c]->split = best_split[c] < kKeepSplit * best_alone[c];
+  calibration_seconds = std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 // A convolution whose rows an algorithm can compute in bands (`rows`: the strided stem, im2col)
@@ -251,7 +347,9 @@ void Engine::Impl::run_layer(const Layer& L) {
   if (L.kind == Kind::Conv && L.algo->prepare_input)
     L.algo->prepare_input(L, variant->kernels, ptr[L.in], prepared.data());
   current = &L;
-  pool->run(L.tasks(), &Impl::task, this);
+  if (L.split) pool->run(L.tasks(), &Impl::task, this);
+  else
+    for (int t = 0, n = L.tasks(); t < n; ++t) task(this, t, 0);
 }
 
 void Engine::Impl::run_one(const float* in, float* out) {
@@ -266,7 +364,9 @@ Engine::Engine(const OnnxModel& model, int threads, const std::string& variant) 
                                 std::to_string(threads));
   impl_->variant = &select_variant(variant);
   impl_->pool.reset(new ThreadPool(threads));
+  const SplitMode mode = split_mode();
   impl_->build(model);
+  impl_->choose_splits(mode);
 }
 
 std::unique_ptr<Engine> Engine::from_file(const std::string& path, int threads, const std::string& variant) {
@@ -277,6 +377,7 @@ Engine::~Engine() = default;
 
 void Engine::run(const float* in, int batch, float* out) {
   std::lock_guard<std::mutex> lock(impl_->run_mu);
+  Impl::Hold hold(*impl_);
   const size_t in_size = impl_->g.tensors[impl_->g.input].size(), out_size = output_size();
   for (int i = 0; i < batch; ++i) impl_->run_one(in + size_t(i) * in_size, out + size_t(i) * out_size);
 }
@@ -303,6 +404,7 @@ void Engine::preprocess(const uint8_t* px, int H, int W, float* out, PixelLayout
 void Engine::run_image(const uint8_t* px, int H, int W, float* out, PixelLayout layout) {
   if (!impl_->prep) throw std::invalid_argument(impl_->source + ": the model has no preprocessing metadata");
   std::lock_guard<std::mutex> lock(impl_->run_mu);
+  Impl::Hold hold(*impl_);
   impl_->prep->run(px, H, W, impl_->prep_buf.data(), layout);
   impl_->run_one(impl_->prep_buf.data(), out);
 }
@@ -316,10 +418,13 @@ const char* Engine::variant() const { return impl_->variant->name; }
 int Engine::threads() const { return impl_->pool->threads(); }
 const std::map<std::string, std::string>& Engine::metadata() const { return impl_->metadata; }
 int64_t Engine::macs() const { return impl_->macs; }
+int Engine::split_layers() const { return impl_->split_layers; }
+double Engine::calibration_seconds() const { return impl_->calibration_seconds; }
 
 std::vector<Engine::LayerTime> Engine::profile(const float* in) {
   std::lock_guard<std::mutex> lock(impl_->run_mu);
   Impl& e = *impl_;
+  Impl::Hold hold(e);
   e.resolve(in);
   std::vector<LayerTime> out;
   static const char* kinds[] = {"Conv", "MaxPool", "Mean", "Relu", "Softmax", "Quantize", "Dequantize"};
@@ -331,7 +436,7 @@ std::vector<Engine::LayerTime> Engine::profile(const float* in) {
     std::string kind = kinds[int(L.kind)];
     if (L.kind == Kind::Conv) kind += std::string("/") + L.algo->name;  // which table entry runs it
     else if (L.dtype == DType::U8 && L.kind < Kind::Quantize) kind += " int8";
-    out.push_back({L.name, kind, macs, dt.count()});
+    out.push_back({L.name, kind, macs, dt.count(), L.split});
   }
   return out;
 }

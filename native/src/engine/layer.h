@@ -99,6 +99,22 @@ struct Layer {
   int pool_rows = 0;             // pooled rows per band
   bool run_by_producer = false;  // a MaxPool whose producer runs it
 
+  // How the layer is cut into tasks, twice: `alone` as a one-thread engine cuts it (run on the
+  // calling thread), `shared` as split_channels cuts it for the engine's threads (run over the
+  // pool). Outputs are identical either way; the engine measures both at build and keeps the pool
+  // only where it is clearly faster (`split`), then copies the chosen cut into the fields above.
+  struct Cut {
+    int mb = 0, m_tiles = 0, n_tiles = 0, pool_channels = 0;
+    size_t transformed_at = 0;
+  };
+  Cut alone, shared;
+  bool split = false;
+  Cut cut() const { return {mb, m_tiles, n_tiles, pool_channels, transformed_at}; }
+  void use(const Cut& c) {
+    mb = c.mb, m_tiles = c.m_tiles, n_tiles = c.n_tiles, pool_channels = c.pool_channels;
+    transformed_at = c.transformed_at;
+  }
+
   int tasks() const {
     switch (kind) {
       case Kind::Conv: return m_tiles * n_tiles;
