@@ -6,12 +6,12 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 NATIVE_SRC := $(shell find native -type f \( -name '*.cpp' -o -name '*.h' -o -name 'CMakeLists.txt' \) 2>/dev/null)
 
-.PHONY: all venv build lint test test-python test-native demo models bench clean help
+.PHONY: all venv build lint format test test-python test-native demo models bench clean help
 
 help:
 	@echo "make demo    shipped pruned model on recorded frames through the RTMaps replay diagram (host emulator)"
 	@echo "make test    lint, then every test: Python, native C++ (host, sanitizers, aarch64 under qemu)"
-	@echo "make lint    ruff check + ruff format --check (scripts/lint.sh --fix applies them)"
+	@echo "make lint    ruff check + ruff format --check, clang-format on native/ (make format applies them)"
 	@echo "make models  reproduce models/ (baseline, pruning, ablation, transfer), resumable"
 	@echo "make bench   latency benchmark (native vs ONNX Runtime vs torch), JSON in out/bench.json"
 	@echo "make wheel-aarch64  the vehicle's wheel (cross-built for Cortex-A53), in dist/; make wheel: x86_64"
@@ -41,8 +41,17 @@ $(VENV)/.ruff: $(VENV)/.deps
 	$(PIP) install -q "ruff==0.17.6"
 	touch $@
 
+# Python: ruff check + ruff format --check (rules in pyproject.toml); native/: clang-format (.clang-format).
 lint: $(VENV)/.ruff
-	RUFF=$(VENV)/bin/ruff scripts/lint.sh
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	native/tools/lint_native.sh
+
+# Apply what lint checks.
+format: $(VENV)/.ruff
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	native/tools/lint_native.sh --fix
 
 test-python: build
 	$(PY) -m pytest -q tests

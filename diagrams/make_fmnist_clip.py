@@ -5,6 +5,7 @@ Frames are the untouched 28x28 gray test images (PNG is lossless), picked evenly
 fixed seed and shuffled; line k of labels.txt is the class index of frame k (`misc1` = k when
 the camera replays the folder). The clip is committed, so the demo needs no data set at run time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,9 @@ def make_clip(out: Path, per_class: int = 20, seed: int = 0, folder: str = FASHI
     """Write `per_class` test images of each class to `out`; returns the number of frames."""
     _, test = load_fashion_mnist(folder)
     rng = np.random.default_rng(seed)
-    picks = np.concatenate([rng.choice(np.flatnonzero(test.labels == c), per_class, replace=False)
-                            for c in range(len(FASHION_CLASSES))])
+    picks = np.concatenate(
+        [rng.choice(np.flatnonzero(test.labels == c), per_class, replace=False) for c in range(len(FASHION_CLASSES))]
+    )
     rng.shuffle(picks)
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
@@ -36,7 +38,8 @@ def make_clip(out: Path, per_class: int = 20, seed: int = 0, folder: str = FASHI
     (out / "README.txt").write_text(
         f"{len(picks)} Fashion-MNIST test images ({per_class} per class, seed {seed}), 28x28 gray PNG.\n"
         f"labels.txt: '# clip: {out.name}', then line k = class of frame k. Classes: {', '.join(FASHION_CLASSES)}.\n"
-        "Fashion-MNIST (c) Zalando SE, MIT licence. Made by diagrams/make_fmnist_clip.py.\n")
+        "Fashion-MNIST (c) Zalando SE, MIT licence. Made by diagrams/make_fmnist_clip.py.\n"
+    )
     return len(picks)
 
 

@@ -9,6 +9,7 @@ pruned: the largest parameter reduction whose final validation accuracy is at mo
         0.005, half the issue's 1-point budget, a margin for the validation/test gap) below the baseline's.
 The test split is never read here.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,31 +21,47 @@ EPS = 1e-9  # accuracies are ratios of counts: compare with a little slack for f
 
 def choose_size(runs: Path, tol: float = 0.003) -> int:
     root = runs / "size_study"
-    done = {int(d.name): json.loads((d / "metrics.json").read_text()) for d in root.iterdir()
-            if d.name.isdigit() and (d / "metrics.json").is_file()}
+    done = {
+        int(d.name): json.loads((d / "metrics.json").read_text())
+        for d in root.iterdir()
+        if d.name.isdigit() and (d / "metrics.json").is_file()
+    }
     if not done:
         raise SystemExit(f"{root}: no finished size run (metrics.json) to choose from")
     best = max(m["best_val_acc"] for m in done.values())
     size = min(s for s, m in done.items() if m["best_val_acc"] >= best - tol - EPS)
-    choice = {"input_size": size, "rule": f"smallest input within {tol:g} of the best validation accuracy",
-              "val_acc": {str(s): m["best_val_acc"] for s, m in sorted(done.items())}}
+    choice = {
+        "input_size": size,
+        "rule": f"smallest input within {tol:g} of the best validation accuracy",
+        "val_acc": {str(s): m["best_val_acc"] for s, m in sorted(done.items())},
+    }
     (root / "choice.json").write_text(json.dumps(choice, indent=1) + "\n")
     return size
 
 
 def choose_pruned(runs: Path, max_drop: float = 0.005) -> Path:
     root = runs / "prune_targets"
-    reps = {d: json.loads((d / "report.json").read_text()) for d in sorted(root.iterdir())
-            if (d / "report.json").is_file()}
+    reps = {
+        d: json.loads((d / "report.json").read_text()) for d in sorted(root.iterdir()) if (d / "report.json").is_file()
+    }
     if not reps:
         raise SystemExit(f"{root}: no finished prune run (report.json) to choose from")
     ok = {d: r for d, r in reps.items() if r["base"]["val_acc"] - r["final"]["val_acc"] <= max_drop + EPS}
     if not ok:
         raise SystemExit(f"{root}: no run within {max_drop} of the baseline's validation accuracy")
     best = max(ok, key=lambda d: ok[d]["final"]["params_removed"])
-    choice = {"chosen": best.name, "rule": f"largest parameter reduction with validation drop <= {max_drop:g}",
-              "runs": {d.name: {"params_removed": r["final"]["params_removed"], "val_acc": r["final"]["val_acc"],
-                                "base_val_acc": r["base"]["val_acc"]} for d, r in reps.items()}}
+    choice = {
+        "chosen": best.name,
+        "rule": f"largest parameter reduction with validation drop <= {max_drop:g}",
+        "runs": {
+            d.name: {
+                "params_removed": r["final"]["params_removed"],
+                "val_acc": r["final"]["val_acc"],
+                "base_val_acc": r["base"]["val_acc"],
+            }
+            for d, r in reps.items()
+        },
+    }
     (root / "choice.json").write_text(json.dumps(choice, indent=1) + "\n")
     return best
 

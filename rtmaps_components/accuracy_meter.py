@@ -8,6 +8,7 @@ that the frames come from another clip, and reports no accuracy. Outputs `accura
 correct, total, accuracy) and `text`. With no labels file the component stays silent, so the
 diagram also replays unlabelled clips.
 """
+
 import rtmaps.core as rt
 import rtmaps.reading_policy
 import rtmaps.types
@@ -78,13 +79,18 @@ class AccuracyMeter(BaseComponent):
         if self.clip is not None and elt.misc3 and int(elt.misc3) != clip_id(self.clip):
             self.other_clip += 1
             if self.other_clip == 1:
-                rt.report_warning(f"accuracy meter: the frames come from another clip than the one labels_file "
-                                  f"describes ({self.clip!r}); accuracy is not measured")
+                rt.report_warning(
+                    f"accuracy meter: the frames come from another clip than the one labels_file "
+                    f"describes ({self.clip!r}); accuracy is not measured"
+                )
             return
         if not 0 <= frame < len(self.labels):
             self.unlabelled += 1
-            self.warn.report("unlabelled", f"accuracy meter: frame {frame} has no label "
-                             f"(labels for 0..{len(self.labels) - 1})", rt.current_time())
+            self.warn.report(
+                "unlabelled",
+                f"accuracy meter: frame {frame} has no label (labels for 0..{len(self.labels) - 1})",
+                rt.current_time(),
+            )
             return
         self.total += 1
         self.correct += int(int(elt.data) == self.labels[frame])
@@ -104,12 +110,15 @@ class AccuracyMeter(BaseComponent):
 
     def Death(self):
         if self.other_clip and not self.total:
-            rt.report_info(f"accuracy meter: no accuracy: {self.other_clip} frame(s) from another clip than "
-                           f"{self.clip!r}")
+            rt.report_info(
+                f"accuracy meter: no accuracy: {self.other_clip} frame(s) from another clip than {self.clip!r}"
+            )
         elif self.labels is not None:
             acc = self.correct / self.total if self.total else float("nan")
-            rt.report_info(f"accuracy meter: top-1 {100 * acc:.2f} % over {self.total} labelled frame(s)"
-                           f"{f', {self.unlabelled} without a label' if self.unlabelled else ''}")
+            rt.report_info(
+                f"accuracy meter: top-1 {100 * acc:.2f} % over {self.total} labelled frame(s)"
+                f"{f', {self.unlabelled} without a label' if self.unlabelled else ''}"
+            )
 
 
 # The PythonBridge looks for `rtmaps_python` unless the diagram sets className: both names work.

@@ -6,6 +6,7 @@ so a component can pass the message straight to `report_error`. This module is t
 imports onnxruntime and creates its sessions (`ort_session`), and the one place a native engine gets
 its preprocessing (`native_engine`).
 """
+
 from __future__ import annotations
 
 import os
@@ -69,7 +70,9 @@ class LoadedModel:
         if self.backend == "native":  # refuses non-finite input itself
             return np.asarray(self._impl.run(x), dtype=np.float32)
         if not np.isfinite(x).all():  # the same rule as the native engine's: refused, never propagated
-            raise ValueError(f"{self.path}: run() input holds a non-finite value (NaN or Inf); non-finite input is refused")
+            raise ValueError(
+                f"{self.path}: run() input holds a non-finite value (NaN or Inf); non-finite input is refused"
+            )
         return self._impl.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
 
     def classify(self, image: np.ndarray, channel_seq: str = "RGB") -> np.ndarray:
@@ -81,8 +84,14 @@ class LoadedModel:
         RGBA or BGRA frame and a bilinear model, one native call preprocesses and classifies the frame itself
         (no Python resize or normalise, no float temporaries; each resized value within one level of
         `Preprocessing.apply`); anything else goes through `classify`."""
-        if (self.backend == "native" and channel_seq in NATIVE_FRAME_SEQS and self.prep.resize == "bilinear"
-                and isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.flags.c_contiguous):
+        if (
+            self.backend == "native"
+            and channel_seq in NATIVE_FRAME_SEQS
+            and self.prep.resize == "bilinear"
+            and isinstance(image, np.ndarray)
+            and image.dtype == np.uint8
+            and image.flags.c_contiguous
+        ):
             return self._impl.run_image(image, channel_seq)
         return self.classify(image, channel_seq)
 
@@ -102,8 +111,11 @@ def check_model_file(path: str | os.PathLike) -> str:
     try:
         st = os.stat(path)
     except OSError as e:
-        raise ModelLoadError(f"{path}: no such model file" if isinstance(e, FileNotFoundError)
-                             else f"{path}: cannot read the model file ({e.strerror})") from None
+        raise ModelLoadError(
+            f"{path}: no such model file"
+            if isinstance(e, FileNotFoundError)
+            else f"{path}: cannot read the model file ({e.strerror})"
+        ) from None
     if not stat.S_ISREG(st.st_mode):
         raise ModelLoadError(f"{path}: is not a regular file")
     if st.st_size > MAX_MODEL_BYTES:
@@ -127,8 +139,10 @@ def onnxruntime_status() -> tuple[bool, str]:
     if platform.machine() in ("aarch64", "arm64") and sys.platform.startswith("linux"):
         major_minor = tuple(int(p) for p in (version.split(".") + ["0"])[:2] if p.isdigit())
         if major_minor >= (1, 28) and not _cpuinfo_lists_arm_cores():
-            return False, (f"onnxruntime {version} crashes on import on this aarch64 system (/proc/cpuinfo lists "
-                           "no ARM cores); install 'onnxruntime<1.28' (see tests/aarch64/ORT_ON_ARMV8.0.md)")
+            return False, (
+                f"onnxruntime {version} crashes on import on this aarch64 system (/proc/cpuinfo lists "
+                "no ARM cores); install 'onnxruntime<1.28' (see tests/aarch64/ORT_ON_ARMV8.0.md)"
+            )
     return True, f"onnxruntime {version}"
 
 
@@ -145,6 +159,7 @@ def thread_limit(backend: str) -> int:
     ONNX Runtime this machine's CPU count (more only oversubscribes the cores)."""
     if backend == "native":
         from . import _native
+
         return int(_native.MAX_THREADS)
     return os.cpu_count() or 1
 
@@ -188,8 +203,10 @@ def ort_session(path: str | os.PathLike, threads: int = 0) -> Any:
 def _check_io(path: str, inputs: list[str], outputs: list[str]) -> None:
     """Both backends: one input named INPUT_NAME, an output named OUTPUT_NAME."""
     if inputs != [INPUT_NAME] or OUTPUT_NAME not in outputs:
-        raise ModelLoadError(f"{path}: expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}', found inputs "
-                             f"{inputs} and outputs {outputs}")
+        raise ModelLoadError(
+            f"{path}: expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}', found inputs "
+            f"{inputs} and outputs {outputs}"
+        )
 
 
 def _load_onnxruntime(path: str, threads: int) -> tuple[Any, ModelMeta]:
@@ -201,7 +218,9 @@ def _load_onnxruntime(path: str, threads: int) -> tuple[Any, ModelMeta]:
     h, w = meta.preprocessing.input_size
     c = meta.preprocessing.channels
     if len(shape) != 4 or shape[1] != c or shape[2:] != [h, w]:
-        raise ModelLoadError(f"{path}: input '{INPUT_NAME}' has shape {shape}, the metadata says [batch, {c}, {h}, {w}]")
+        raise ModelLoadError(
+            f"{path}: input '{INPUT_NAME}' has shape {shape}, the metadata says [batch, {c}, {h}, {w}]"
+        )
     return sess, meta
 
 
@@ -226,13 +245,23 @@ def native_engine(path: str | os.PathLike, threads: int = 1, variant: str = "aut
     meta = _read_meta(eng.metadata, path)
     _check_io(path, [eng.input_name], [eng.output_name])
     if int(eng.num_classes) != meta.preprocessing.num_classes:
-        raise ModelLoadError(f"{path}: the network has {eng.num_classes} outputs, the metadata names "
-                             f"{meta.preprocessing.num_classes} classes")
+        raise ModelLoadError(
+            f"{path}: the network has {eng.num_classes} outputs, the metadata names "
+            f"{meta.preprocessing.num_classes} classes"
+        )
     p = meta.preprocessing
     try:
-        eng.set_preprocessing(height=p.input_size[0], width=p.input_size[1], channels=p.channels, color=p.color,
-                              resize=p.resize, scale=p.scale, mean=list(p.mean), std=list(p.std),
-                              channel_order=p.channel_order)
+        eng.set_preprocessing(
+            height=p.input_size[0],
+            width=p.input_size[1],
+            channels=p.channels,
+            color=p.color,
+            resize=p.resize,
+            scale=p.scale,
+            mean=list(p.mean),
+            std=list(p.std),
+            channel_order=p.channel_order,
+        )
     except ValueError as e:  # the metadata disagrees with the graph's input
         raise ModelLoadError(str(e)) from None
     return eng, meta
@@ -263,7 +292,9 @@ def load_model(path: str | os.PathLike, backend: str = "auto", threads: int = 1,
     out = LoadedModel(path, backend, meta, int(impl.threads) if backend == "native" else threads, impl)
     probe = out.run(np.zeros((1, meta.preprocessing.channels, *meta.preprocessing.input_size), np.float32))
     if probe.shape != (1, n):
-        raise ModelLoadError(f"{path}: output '{OUTPUT_NAME}' has shape {probe.shape[1:]}, the metadata names {n} classes")
+        raise ModelLoadError(
+            f"{path}: output '{OUTPUT_NAME}' has shape {probe.shape[1:]}, the metadata names {n} classes"
+        )
     if not np.isfinite(probe).all():  # the native reader refuses such weights itself; ONNX Runtime does not
         raise ModelLoadError(f"{path}: a zero image gives non-finite scores; the weights hold NaN or Inf")
     return out

@@ -10,12 +10,12 @@ a video file that cannot be opened or decoded is an error; the end of a file or 
 output, or rewinds when `loop` is set. No frame larger than `max_pixels` is decoded: image headers
 and video stream sizes are checked first.
 """
+
 import os
 import struct
 
 import cv2
 import numpy as np
-
 import rtmaps.core as rt
 import rtmaps.reading_policy
 import rtmaps.types
@@ -47,9 +47,9 @@ def image_size(data):
             if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
                 i += 2
                 continue
-            length = struct.unpack(">H", data[i + 2:i + 4])[0]
+            length = struct.unpack(">H", data[i + 2 : i + 4])[0]
             if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start-of-frame segment
-                h, w = struct.unpack(">HH", data[i + 5:i + 9])
+                h, w = struct.unpack(">HH", data[i + 5 : i + 9])
                 return w, h
             i += 2 + length
         return (0, 0)
@@ -133,8 +133,11 @@ class _CaptureSource:
         if kind == "device":
             self.cap = cv2.VideoCapture(int(source))
         elif kind == "stream":  # a network camera must not block the component for FFmpeg's default 30 s
-            self.cap = cv2.VideoCapture(source, cv2.CAP_ANY, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
-                                                              cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms])
+            self.cap = cv2.VideoCapture(
+                source,
+                cv2.CAP_ANY,
+                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms],
+            )
         else:
             self.cap = cv2.VideoCapture(source)
         if kind in ("device", "stream"):
@@ -302,8 +305,10 @@ class CameraInput(BaseComponent):
         if self.src is not None:
             self.src.release()
             self.src = None
-        rt.report_info(f"camera: {self.emitted} frame(s) sent, {self.bad_frames} undecodable, "
-                       f"{self.reconnects} reconnect attempt(s)")
+        rt.report_info(
+            f"camera: {self.emitted} frame(s) sent, {self.bad_frames} undecodable, "
+            f"{self.reconnects} reconnect attempt(s)"
+        )
 
 
 # The PythonBridge looks for `rtmaps_python` unless the diagram sets className: both names work.

@@ -11,9 +11,9 @@ number, clip id; sent with MiscFlag) so latency and accuracy can be measured dow
 The preprocessing (size, colour, normalisation) is read from the model file's metadata, never
 configured by hand, so the vehicle sees exactly what training saw.
 """
+
 import cv2
 import numpy as np
-
 import rtmaps.core as rt
 import rtmaps.reading_policy
 import rtmaps.types
@@ -78,8 +78,10 @@ class Classifier(BaseComponent):
         self.outputs["scores"].alloc_output_buffer(n)
         self.outputs["topk"].alloc_output_buffer(self.k)
         prep = self.model.prep
-        rt.report_info(f"classifier: {path} on {self.model.backend} ({threads} thread(s)), input "
-                       f"{prep.input_size[0]}x{prep.input_size[1]} {prep.color}, {n} classes")
+        rt.report_info(
+            f"classifier: {path} on {self.model.backend} ({threads} thread(s)), input "
+            f"{prep.input_size[0]}x{prep.input_size[1]} {prep.color}, {n} classes"
+        )
 
     def _write(self, name, data, src, ctype=0):
         out = rtmaps.types.Ioelt()
@@ -112,7 +114,7 @@ class Classifier(BaseComponent):
         self.classified += 1
         self._write("scores", probs, elt, CT.Float32)
         self._write("topk", top, elt, CT.Integer32)
-        self._write("label", self.model.class_names[best][: LABEL_BUFFER], elt)
+        self._write("label", self.model.class_names[best][:LABEL_BUFFER], elt)
         if self.annotate:
             self._write("annotated", self._annotated(img, best, float(probs[best])), elt)
         self._write("class_index", best, elt, CT.Integer32)
@@ -123,8 +125,16 @@ class Classifier(BaseComponent):
         scale = max(0.3, w / 640.0)
         text = f"{self.model.class_names[best]} {p:.2f}"
         color = (255,) * (frame.shape[2] if frame.ndim == 3 else 1)
-        cv2.putText(frame, text, (4, max(12, int(24 * scale))), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.8, color,
-                    max(1, int(2 * scale)), cv2.LINE_AA)
+        cv2.putText(
+            frame,
+            text,
+            (4, max(12, int(24 * scale))),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale * 0.8,
+            color,
+            max(1, int(2 * scale)),
+            cv2.LINE_AA,
+        )
         out = rtmaps.types.IplImage()
         out.image_data = frame
         out.color_model = img.color_model
@@ -133,8 +143,10 @@ class Classifier(BaseComponent):
 
     def Death(self):
         by_format = ", ".join(f"{n} {seq}" for seq, n in self.refused_formats.items())
-        rt.report_info(f"classifier: {self.classified} frame(s) classified, {self.refused} refused"
-                       + (f" ({by_format})" if by_format else ""))
+        rt.report_info(
+            f"classifier: {self.classified} frame(s) classified, {self.refused} refused"
+            + (f" ({by_format})" if by_format else "")
+        )
 
 
 # The PythonBridge looks for `rtmaps_python` unless the diagram sets className: both names work.

@@ -5,6 +5,7 @@ component passed through). Outputs `stats` (FLOAT64, fields in STATS_FIELDS orde
 window except `misses` and `count` which are whole-run) and `text` (one readable line).
 Optional CSV log (`csv_file`), and a whole-run summary at Death.
 """
+
 import math
 
 import rtmaps.core as rt
@@ -41,7 +42,7 @@ class LatencyMeter(BaseComponent):
         path = str(self.properties["csv_file"].data)
         if path:
             try:
-                self.csv = open(path, "w", buffering=1 << 16)
+                self.csv = open(path, "w", buffering=1 << 16)  # noqa: SIM115 (open from Birth to Death)
                 self.csv.write("ts_us,arrival_us,latency_us,frame\n")
             except OSError as e:
                 rt.report_warning(f"latency meter: cannot write {path} ({e}); no CSV log")
@@ -67,9 +68,11 @@ class LatencyMeter(BaseComponent):
         out.misc1 = elt.misc1
         out.type = rt.DataTypes.CTypes.Float64 | rt.DataTypes.CTypes.MiscFlag
         self.outputs["stats"].write(out)
-        text = (f"latency p50 {p50 / 1e3:.2f} ms  p95 {p95 / 1e3:.2f}  p99 {p99 / 1e3:.2f}  max "
-                f"{self.window.max() / 1e3:.2f} | {self.window.fps():.1f} fps | {self.misses} over "
-                f"{self.deadline / 1e3:g} ms | n={self.hist.n}")
+        text = (
+            f"latency p50 {p50 / 1e3:.2f} ms  p95 {p95 / 1e3:.2f}  p99 {p99 / 1e3:.2f}  max "
+            f"{self.window.max() / 1e3:.2f} | {self.window.fps():.1f} fps | {self.misses} over "
+            f"{self.deadline / 1e3:g} ms | n={self.hist.n}"
+        )
         line = rtmaps.types.Ioelt()
         line.data = text[:TEXT_BUFFER]
         line.ts = elt.ts
@@ -83,9 +86,11 @@ class LatencyMeter(BaseComponent):
             return "latency meter: no samples"
         span = (self.last_us - self.first_us) / 1e6
         fps = (s["count"] - 1) / span if span > 0 else math.nan
-        return (f"latency meter: {s['count']} samples, p50 {s['p50_us'] / 1e3:.2f} ms, p95 {s['p95_us'] / 1e3:.2f} ms, "
-                f"p99 {s['p99_us'] / 1e3:.2f} ms, max {s['max_us'] / 1e3:.2f} ms, {fps:.1f} fps, "
-                f"{self.misses} deadline miss(es) over {self.deadline / 1e3:g} ms")
+        return (
+            f"latency meter: {s['count']} samples, p50 {s['p50_us'] / 1e3:.2f} ms, p95 {s['p95_us'] / 1e3:.2f} ms, "
+            f"p99 {s['p99_us'] / 1e3:.2f} ms, max {s['max_us'] / 1e3:.2f} ms, {fps:.1f} fps, "
+            f"{self.misses} deadline miss(es) over {self.deadline / 1e3:g} ms"
+        )
 
     def Death(self):
         if self.csv is not None:

@@ -3,9 +3,11 @@
 A soak of millions of frames must not grow memory, so the whole-run percentiles come from a
 fixed log-spaced histogram (1 % relative resolution) rather than from a list of every sample.
 """
+
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 # The latency meter's `stats` output vector, in this order (latencies in µs).
@@ -51,8 +53,14 @@ class LatencyHistogram:
         """count, mean, p50, p95, p99, max (µs); NaN-free for JSON when empty."""
         if self.n == 0:
             return {"count": 0}
-        return {"count": self.n, "mean_us": self.total / self.n, "p50_us": self.percentile(50),
-                "p95_us": self.percentile(95), "p99_us": self.percentile(99), "max_us": self.max}
+        return {
+            "count": self.n,
+            "mean_us": self.total / self.n,
+            "p50_us": self.percentile(50),
+            "p95_us": self.percentile(95),
+            "p99_us": self.percentile(99),
+            "max_us": self.max,
+        }
 
 
 class RollingWindow:

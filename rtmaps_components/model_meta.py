@@ -1,12 +1,15 @@
 """Metadata keys that `bluefire export` writes into ONNX files and every backend reads."""
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from .preprocess import METADATA_KEY as PREPROCESSING_KEY, Preprocessing
+from .preprocess import METADATA_KEY as PREPROCESSING_KEY
+from .preprocess import Preprocessing
 
 FORMAT_VERSION = "1"
 ARCH_KEY = "bluefire.arch"
@@ -27,16 +30,22 @@ class ModelMeta:
     preprocessing: Preprocessing
 
     def to_metadata(self) -> dict[str, str]:
-        return {VERSION_KEY: FORMAT_VERSION, ARCH_KEY: self.arch,
-                WIDTHS_KEY: json.dumps(self.widths), PREPROCESSING_KEY: self.preprocessing.to_json()}
+        return {
+            VERSION_KEY: FORMAT_VERSION,
+            ARCH_KEY: self.arch,
+            WIDTHS_KEY: json.dumps(self.widths),
+            PREPROCESSING_KEY: self.preprocessing.to_json(),
+        }
 
     @staticmethod
-    def from_metadata(meta: Mapping[str, str], source: str = "model") -> "ModelMeta":
+    def from_metadata(meta: Mapping[str, str], source: str = "model") -> ModelMeta:
         for key in (ARCH_KEY, WIDTHS_KEY, VERSION_KEY):
             if key not in meta:
                 raise ValueError(f"{source}: no '{key}' metadata; was it exported with `bluefire export`?")
         if meta[VERSION_KEY] != FORMAT_VERSION:
-            raise ValueError(f"{source}: '{VERSION_KEY}' is {meta[VERSION_KEY]!r}, this runtime reads {FORMAT_VERSION!r}")
+            raise ValueError(
+                f"{source}: '{VERSION_KEY}' is {meta[VERSION_KEY]!r}, this runtime reads {FORMAT_VERSION!r}"
+            )
         try:
             widths = json.loads(meta[WIDTHS_KEY])
         except json.JSONDecodeError as e:

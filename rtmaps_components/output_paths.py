@@ -1,5 +1,6 @@
 """Checks on the files a command will write (`bluefire evaluate`, `export`, `run`), made before any
 work, so a bad path fails at once with one line instead of after a long evaluation, export or run."""
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,9 @@ def check_output_path(path: str | os.PathLike | None, flag: str) -> Path | None:
         return None
     p = Path(path)
     if str(path) == "" or p.is_dir():
-        raise ValueError(f"{flag} {str(path)!r}: expected a file name, got " + ("nothing" if str(path) == "" else "a directory"))
+        raise ValueError(
+            f"{flag} {str(path)!r}: expected a file name, got " + ("nothing" if str(path) == "" else "a directory")
+        )
     parent = p.absolute().parent
     while not parent.exists():
         parent = parent.parent

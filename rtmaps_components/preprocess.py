@@ -4,12 +4,13 @@ Training resizes its data with `Preprocessing.apply`, export writes the spec int
 file's metadata, and the runtime reads it back from there: one function, no side file, so a
 deployed model cannot silently disagree with how it was trained.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Mapping
 
 import cv2
 import numpy as np
@@ -25,18 +26,30 @@ _TO_RGB = {
 # YUV layouts RTMaps cameras and decoders deliver, as OpenCV stores them in one uint8 array:
 # packed 4:2:2 (H, W, 2); planar 4:2:0 (H*3/2, W); interleaved 4:4:4 (H, W, 3). Names as RTMaps'
 # AnyColorSpaceConverter lists them (YUY2 = YUYV, IYU/I420 = IYUV), plus NV12/NV21.
-_YUV_PACKED = {"UYVY": cv2.COLOR_YUV2RGB_UYVY, "YUYV": cv2.COLOR_YUV2RGB_YUYV, "YUY2": cv2.COLOR_YUV2RGB_YUY2,
-               "YVYU": cv2.COLOR_YUV2RGB_YVYU}
-_YUV_PLANAR = {"I420": cv2.COLOR_YUV2RGB_I420, "IYUV": cv2.COLOR_YUV2RGB_IYUV, "YV12": cv2.COLOR_YUV2RGB_YV12,
-               "NV12": cv2.COLOR_YUV2RGB_NV12, "NV21": cv2.COLOR_YUV2RGB_NV21}
+_YUV_PACKED = {
+    "UYVY": cv2.COLOR_YUV2RGB_UYVY,
+    "YUYV": cv2.COLOR_YUV2RGB_YUYV,
+    "YUY2": cv2.COLOR_YUV2RGB_YUY2,
+    "YVYU": cv2.COLOR_YUV2RGB_YVYU,
+}
+_YUV_PLANAR = {
+    "I420": cv2.COLOR_YUV2RGB_I420,
+    "IYUV": cv2.COLOR_YUV2RGB_IYUV,
+    "YV12": cv2.COLOR_YUV2RGB_YV12,
+    "NV12": cv2.COLOR_YUV2RGB_NV12,
+    "NV21": cv2.COLOR_YUV2RGB_NV21,
+}
 _YUV444 = {"YUV": cv2.COLOR_YUV2RGB}
 # raw sensor mosaics arrive labelled GRAY; OpenCV names a pattern by its second row, hence the crossing
 BAYER_PATTERNS = ("none", "RGGB", "BGGR", "GRBG", "GBRG")
-_BAYER = {"RGGB": cv2.COLOR_BayerBG2RGB, "BGGR": cv2.COLOR_BayerRG2RGB, "GRBG": cv2.COLOR_BayerGB2RGB,
-          "GBRG": cv2.COLOR_BayerGR2RGB}
+_BAYER = {
+    "RGGB": cv2.COLOR_BayerBG2RGB,
+    "BGGR": cv2.COLOR_BayerRG2RGB,
+    "GRBG": cv2.COLOR_BayerGB2RGB,
+    "GBRG": cv2.COLOR_BayerGR2RGB,
+}
 CHANNEL_SEQS = tuple(_TO_RGB) + tuple(_YUV_PACKED) + tuple(_YUV_PLANAR) + tuple(_YUV444)
-CONVERTER_HINT = ("put an AnyColorSpaceConverter (outputPixelFormat BGR, outputDepth U8) in front of the "
-                  "classifier")
+CONVERTER_HINT = "put an AnyColorSpaceConverter (outputPixelFormat BGR, outputDepth U8) in front of the classifier"
 
 
 def frame_to_rgb8(image: np.ndarray, channel_seq: str, bayer: str = "none", luma_only: bool = False) -> np.ndarray:
@@ -56,14 +69,15 @@ def frame_to_rgb8(image: np.ndarray, channel_seq: str, bayer: str = "none", luma
     if seq == "GRAY" and image.dtype == np.uint16:  # mono16: exact rounding to 8 bits
         image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
     if image.dtype != np.uint8:
-        raise ValueError(f"a {seq} image of dtype {image.dtype} is not supported (8-bit, or 16-bit GRAY); "
-                         f"{CONVERTER_HINT}")
+        raise ValueError(
+            f"a {seq} image of dtype {image.dtype} is not supported (8-bit, or 16-bit GRAY); {CONVERTER_HINT}"
+        )
     img = np.ascontiguousarray(image)
     if seq in _YUV_PACKED:
         if img.ndim != 3 or img.shape[2] != 2 or img.shape[1] % 2:
             raise ValueError(f"a packed {seq} image must have shape (H, W, 2) with W even, got {img.shape}")
         if luma_only:
-            return np.ascontiguousarray(img[:, :, 1 if seq == "UYVY" else 0:][:, :, :1])
+            return np.ascontiguousarray(img[:, :, 1 if seq == "UYVY" else 0 :][:, :, :1])
         return cv2.cvtColor(img, _YUV_PACKED[seq])
     if seq in _YUV_PLANAR:
         if img.ndim == 3 and img.shape[2] == 1:
@@ -80,8 +94,9 @@ def frame_to_rgb8(image: np.ndarray, channel_seq: str, bayer: str = "none", luma
             return np.ascontiguousarray(img[:, :, :1])
         return cv2.cvtColor(img, _YUV444[seq])
     if seq not in _TO_RGB:
-        raise ValueError(f"channel_seq {channel_seq!r} is not supported (supported: {', '.join(CHANNEL_SEQS)}); "
-                         f"{CONVERTER_HINT}")
+        raise ValueError(
+            f"channel_seq {channel_seq!r} is not supported (supported: {', '.join(CHANNEL_SEQS)}); {CONVERTER_HINT}"
+        )
     if img.ndim == 2:
         img = img[:, :, None]
     expected = 1 if seq == "GRAY" else len(seq)
@@ -93,15 +108,25 @@ def frame_to_rgb8(image: np.ndarray, channel_seq: str, bayer: str = "none", luma
         return img
     code = _TO_RGB[seq]
     return img if code is None else cv2.cvtColor(img, code)
+
+
 _RESIZE = {"bilinear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA, "nearest": cv2.INTER_NEAREST}
 # The largest input height/width a model may declare (the native binding's _native.MAX_INPUT_SIDE).
 MAX_INPUT_SIDE = 4096
 # The contract's fields: (JSON kind, required length or None). JSON numbers may be ints where floats
 # are meant; booleans are never numbers. input_size and class_names are required.
 _REQUIRED = ("input_size", "class_names")
-_FIELD_TYPES = {"input_size": ("ints", 2), "class_names": ("strs", None), "color": ("str", None),
-                "resize": ("str", None), "scale": ("number", None), "mean": ("numbers", None),
-                "std": ("numbers", None), "channel_order": ("str", None), "channels": ("int", None)}
+_FIELD_TYPES = {
+    "input_size": ("ints", 2),
+    "class_names": ("strs", None),
+    "color": ("str", None),
+    "resize": ("str", None),
+    "scale": ("number", None),
+    "mean": ("numbers", None),
+    "std": ("numbers", None),
+    "channel_order": ("str", None),
+    "channels": ("int", None),
+}
 
 
 def _is_a(v: object, kind: str, length: int | None) -> bool:
@@ -119,8 +144,14 @@ def _is_a(v: object, kind: str, length: int | None) -> bool:
 
 
 def _describe(kind: str, length: int | None) -> str:
-    what = {"str": "a string", "int": "an integer", "number": "a number", "strs": "a list of strings",
-            "ints": "a list of integers", "numbers": "a list of numbers"}[kind]
+    what = {
+        "str": "a string",
+        "int": "an integer",
+        "number": "a number",
+        "strs": "a list of strings",
+        "ints": "a list of integers",
+        "numbers": "a list of numbers",
+    }[kind]
     return what if length is None else f"{what} of length {length}"
 
 
@@ -183,7 +214,7 @@ class Preprocessing:
         return json.dumps(d, sort_keys=True)
 
     @staticmethod
-    def from_json(text: str, source: str = "preprocessing") -> "Preprocessing":
+    def from_json(text: str, source: str = "preprocessing") -> Preprocessing:
         """Parse and validate the metadata string: the one parser of the contract (every backend,
         the native one included, gets its fields from here). Errors name `source` and the field."""
         try:
@@ -201,8 +232,10 @@ class Preprocessing:
         for k, v in d.items():
             kind, length = _FIELD_TYPES[k]
             if not _is_a(v, kind, length):
-                raise ValueError(f"{source}: bad '{METADATA_KEY}' field '{k}': expected {_describe(kind, length)}, "
-                                 f"got {json.dumps(v)[:80]}")
+                raise ValueError(
+                    f"{source}: bad '{METADATA_KEY}' field '{k}': expected {_describe(kind, length)}, "
+                    f"got {json.dumps(v)[:80]}"
+                )
         for k in ("input_size", "class_names", "mean", "std"):
             if k in d:
                 d[k] = tuple(d[k])
@@ -214,7 +247,7 @@ class Preprocessing:
             raise ValueError(f"{source}: bad '{METADATA_KEY}': {e}") from None
 
     @staticmethod
-    def from_metadata(meta: Mapping[str, str], source: str = "model") -> "Preprocessing":
+    def from_metadata(meta: Mapping[str, str], source: str = "model") -> Preprocessing:
         if METADATA_KEY not in meta:
             raise ValueError(f"{source}: no '{METADATA_KEY}' metadata; export the model with `bluefire export`")
         return Preprocessing.from_json(meta[METADATA_KEY], source)

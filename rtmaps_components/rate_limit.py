@@ -3,9 +3,10 @@
 A camera that loses its device, or a classifier fed an unsupported image format, would otherwise
 print one warning per frame and bury the console.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 class RateLimitedReporter:

@@ -3,6 +3,7 @@ their real formats (CIFAR-10 python pickles, idx, image folders) and small train
 
 Not a conftest.py: import what you need (`from tests.fixtures_training import ...`).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -15,60 +16,112 @@ import numpy as np
 # torchvision.models.squeezenet1_0 / squeezenet1_1 state dicts at 1000 classes: every key and shape,
 # written out from torchvision's layout (not from bluefire's code).
 TORCHVISION_SQUEEZENET1_0 = {
-    "features.0.weight": (96, 3, 7, 7), "features.0.bias": (96,),
-    "features.3.squeeze.weight": (16, 96, 1, 1), "features.3.squeeze.bias": (16,),
-    "features.3.expand1x1.weight": (64, 16, 1, 1), "features.3.expand1x1.bias": (64,),
-    "features.3.expand3x3.weight": (64, 16, 3, 3), "features.3.expand3x3.bias": (64,),
-    "features.4.squeeze.weight": (16, 128, 1, 1), "features.4.squeeze.bias": (16,),
-    "features.4.expand1x1.weight": (64, 16, 1, 1), "features.4.expand1x1.bias": (64,),
-    "features.4.expand3x3.weight": (64, 16, 3, 3), "features.4.expand3x3.bias": (64,),
-    "features.5.squeeze.weight": (32, 128, 1, 1), "features.5.squeeze.bias": (32,),
-    "features.5.expand1x1.weight": (128, 32, 1, 1), "features.5.expand1x1.bias": (128,),
-    "features.5.expand3x3.weight": (128, 32, 3, 3), "features.5.expand3x3.bias": (128,),
-    "features.7.squeeze.weight": (32, 256, 1, 1), "features.7.squeeze.bias": (32,),
-    "features.7.expand1x1.weight": (128, 32, 1, 1), "features.7.expand1x1.bias": (128,),
-    "features.7.expand3x3.weight": (128, 32, 3, 3), "features.7.expand3x3.bias": (128,),
-    "features.8.squeeze.weight": (48, 256, 1, 1), "features.8.squeeze.bias": (48,),
-    "features.8.expand1x1.weight": (192, 48, 1, 1), "features.8.expand1x1.bias": (192,),
-    "features.8.expand3x3.weight": (192, 48, 3, 3), "features.8.expand3x3.bias": (192,),
-    "features.9.squeeze.weight": (48, 384, 1, 1), "features.9.squeeze.bias": (48,),
-    "features.9.expand1x1.weight": (192, 48, 1, 1), "features.9.expand1x1.bias": (192,),
-    "features.9.expand3x3.weight": (192, 48, 3, 3), "features.9.expand3x3.bias": (192,),
-    "features.10.squeeze.weight": (64, 384, 1, 1), "features.10.squeeze.bias": (64,),
-    "features.10.expand1x1.weight": (256, 64, 1, 1), "features.10.expand1x1.bias": (256,),
-    "features.10.expand3x3.weight": (256, 64, 3, 3), "features.10.expand3x3.bias": (256,),
-    "features.12.squeeze.weight": (64, 512, 1, 1), "features.12.squeeze.bias": (64,),
-    "features.12.expand1x1.weight": (256, 64, 1, 1), "features.12.expand1x1.bias": (256,),
-    "features.12.expand3x3.weight": (256, 64, 3, 3), "features.12.expand3x3.bias": (256,),
-    "classifier.1.weight": (1000, 512, 1, 1), "classifier.1.bias": (1000,),
+    "features.0.weight": (96, 3, 7, 7),
+    "features.0.bias": (96,),
+    "features.3.squeeze.weight": (16, 96, 1, 1),
+    "features.3.squeeze.bias": (16,),
+    "features.3.expand1x1.weight": (64, 16, 1, 1),
+    "features.3.expand1x1.bias": (64,),
+    "features.3.expand3x3.weight": (64, 16, 3, 3),
+    "features.3.expand3x3.bias": (64,),
+    "features.4.squeeze.weight": (16, 128, 1, 1),
+    "features.4.squeeze.bias": (16,),
+    "features.4.expand1x1.weight": (64, 16, 1, 1),
+    "features.4.expand1x1.bias": (64,),
+    "features.4.expand3x3.weight": (64, 16, 3, 3),
+    "features.4.expand3x3.bias": (64,),
+    "features.5.squeeze.weight": (32, 128, 1, 1),
+    "features.5.squeeze.bias": (32,),
+    "features.5.expand1x1.weight": (128, 32, 1, 1),
+    "features.5.expand1x1.bias": (128,),
+    "features.5.expand3x3.weight": (128, 32, 3, 3),
+    "features.5.expand3x3.bias": (128,),
+    "features.7.squeeze.weight": (32, 256, 1, 1),
+    "features.7.squeeze.bias": (32,),
+    "features.7.expand1x1.weight": (128, 32, 1, 1),
+    "features.7.expand1x1.bias": (128,),
+    "features.7.expand3x3.weight": (128, 32, 3, 3),
+    "features.7.expand3x3.bias": (128,),
+    "features.8.squeeze.weight": (48, 256, 1, 1),
+    "features.8.squeeze.bias": (48,),
+    "features.8.expand1x1.weight": (192, 48, 1, 1),
+    "features.8.expand1x1.bias": (192,),
+    "features.8.expand3x3.weight": (192, 48, 3, 3),
+    "features.8.expand3x3.bias": (192,),
+    "features.9.squeeze.weight": (48, 384, 1, 1),
+    "features.9.squeeze.bias": (48,),
+    "features.9.expand1x1.weight": (192, 48, 1, 1),
+    "features.9.expand1x1.bias": (192,),
+    "features.9.expand3x3.weight": (192, 48, 3, 3),
+    "features.9.expand3x3.bias": (192,),
+    "features.10.squeeze.weight": (64, 384, 1, 1),
+    "features.10.squeeze.bias": (64,),
+    "features.10.expand1x1.weight": (256, 64, 1, 1),
+    "features.10.expand1x1.bias": (256,),
+    "features.10.expand3x3.weight": (256, 64, 3, 3),
+    "features.10.expand3x3.bias": (256,),
+    "features.12.squeeze.weight": (64, 512, 1, 1),
+    "features.12.squeeze.bias": (64,),
+    "features.12.expand1x1.weight": (256, 64, 1, 1),
+    "features.12.expand1x1.bias": (256,),
+    "features.12.expand3x3.weight": (256, 64, 3, 3),
+    "features.12.expand3x3.bias": (256,),
+    "classifier.1.weight": (1000, 512, 1, 1),
+    "classifier.1.bias": (1000,),
 }
 TORCHVISION_SQUEEZENET1_1 = {
-    "features.0.weight": (64, 3, 3, 3), "features.0.bias": (64,),
-    "features.3.squeeze.weight": (16, 64, 1, 1), "features.3.squeeze.bias": (16,),
-    "features.3.expand1x1.weight": (64, 16, 1, 1), "features.3.expand1x1.bias": (64,),
-    "features.3.expand3x3.weight": (64, 16, 3, 3), "features.3.expand3x3.bias": (64,),
-    "features.4.squeeze.weight": (16, 128, 1, 1), "features.4.squeeze.bias": (16,),
-    "features.4.expand1x1.weight": (64, 16, 1, 1), "features.4.expand1x1.bias": (64,),
-    "features.4.expand3x3.weight": (64, 16, 3, 3), "features.4.expand3x3.bias": (64,),
-    "features.6.squeeze.weight": (32, 128, 1, 1), "features.6.squeeze.bias": (32,),
-    "features.6.expand1x1.weight": (128, 32, 1, 1), "features.6.expand1x1.bias": (128,),
-    "features.6.expand3x3.weight": (128, 32, 3, 3), "features.6.expand3x3.bias": (128,),
-    "features.7.squeeze.weight": (32, 256, 1, 1), "features.7.squeeze.bias": (32,),
-    "features.7.expand1x1.weight": (128, 32, 1, 1), "features.7.expand1x1.bias": (128,),
-    "features.7.expand3x3.weight": (128, 32, 3, 3), "features.7.expand3x3.bias": (128,),
-    "features.9.squeeze.weight": (48, 256, 1, 1), "features.9.squeeze.bias": (48,),
-    "features.9.expand1x1.weight": (192, 48, 1, 1), "features.9.expand1x1.bias": (192,),
-    "features.9.expand3x3.weight": (192, 48, 3, 3), "features.9.expand3x3.bias": (192,),
-    "features.10.squeeze.weight": (48, 384, 1, 1), "features.10.squeeze.bias": (48,),
-    "features.10.expand1x1.weight": (192, 48, 1, 1), "features.10.expand1x1.bias": (192,),
-    "features.10.expand3x3.weight": (192, 48, 3, 3), "features.10.expand3x3.bias": (192,),
-    "features.11.squeeze.weight": (64, 384, 1, 1), "features.11.squeeze.bias": (64,),
-    "features.11.expand1x1.weight": (256, 64, 1, 1), "features.11.expand1x1.bias": (256,),
-    "features.11.expand3x3.weight": (256, 64, 3, 3), "features.11.expand3x3.bias": (256,),
-    "features.12.squeeze.weight": (64, 512, 1, 1), "features.12.squeeze.bias": (64,),
-    "features.12.expand1x1.weight": (256, 64, 1, 1), "features.12.expand1x1.bias": (256,),
-    "features.12.expand3x3.weight": (256, 64, 3, 3), "features.12.expand3x3.bias": (256,),
-    "classifier.1.weight": (1000, 512, 1, 1), "classifier.1.bias": (1000,),
+    "features.0.weight": (64, 3, 3, 3),
+    "features.0.bias": (64,),
+    "features.3.squeeze.weight": (16, 64, 1, 1),
+    "features.3.squeeze.bias": (16,),
+    "features.3.expand1x1.weight": (64, 16, 1, 1),
+    "features.3.expand1x1.bias": (64,),
+    "features.3.expand3x3.weight": (64, 16, 3, 3),
+    "features.3.expand3x3.bias": (64,),
+    "features.4.squeeze.weight": (16, 128, 1, 1),
+    "features.4.squeeze.bias": (16,),
+    "features.4.expand1x1.weight": (64, 16, 1, 1),
+    "features.4.expand1x1.bias": (64,),
+    "features.4.expand3x3.weight": (64, 16, 3, 3),
+    "features.4.expand3x3.bias": (64,),
+    "features.6.squeeze.weight": (32, 128, 1, 1),
+    "features.6.squeeze.bias": (32,),
+    "features.6.expand1x1.weight": (128, 32, 1, 1),
+    "features.6.expand1x1.bias": (128,),
+    "features.6.expand3x3.weight": (128, 32, 3, 3),
+    "features.6.expand3x3.bias": (128,),
+    "features.7.squeeze.weight": (32, 256, 1, 1),
+    "features.7.squeeze.bias": (32,),
+    "features.7.expand1x1.weight": (128, 32, 1, 1),
+    "features.7.expand1x1.bias": (128,),
+    "features.7.expand3x3.weight": (128, 32, 3, 3),
+    "features.7.expand3x3.bias": (128,),
+    "features.9.squeeze.weight": (48, 256, 1, 1),
+    "features.9.squeeze.bias": (48,),
+    "features.9.expand1x1.weight": (192, 48, 1, 1),
+    "features.9.expand1x1.bias": (192,),
+    "features.9.expand3x3.weight": (192, 48, 3, 3),
+    "features.9.expand3x3.bias": (192,),
+    "features.10.squeeze.weight": (48, 384, 1, 1),
+    "features.10.squeeze.bias": (48,),
+    "features.10.expand1x1.weight": (192, 48, 1, 1),
+    "features.10.expand1x1.bias": (192,),
+    "features.10.expand3x3.weight": (192, 48, 3, 3),
+    "features.10.expand3x3.bias": (192,),
+    "features.11.squeeze.weight": (64, 384, 1, 1),
+    "features.11.squeeze.bias": (64,),
+    "features.11.expand1x1.weight": (256, 64, 1, 1),
+    "features.11.expand1x1.bias": (256,),
+    "features.11.expand3x3.weight": (256, 64, 3, 3),
+    "features.11.expand3x3.bias": (256,),
+    "features.12.squeeze.weight": (64, 512, 1, 1),
+    "features.12.squeeze.bias": (64,),
+    "features.12.expand1x1.weight": (256, 64, 1, 1),
+    "features.12.expand1x1.bias": (256,),
+    "features.12.expand3x3.weight": (256, 64, 3, 3),
+    "features.12.expand3x3.bias": (256,),
+    "classifier.1.weight": (1000, 512, 1, 1),
+    "classifier.1.bias": (1000,),
 }
 TORCHVISION_LAYOUTS = {"squeezenet1_0": TORCHVISION_SQUEEZENET1_0, "squeezenet1_1": TORCHVISION_SQUEEZENET1_1}
 
@@ -90,6 +143,7 @@ class _Py2Pickler(pickle._Pickler):
 def py2_pickle(obj) -> bytes:
     """`obj` pickled like the CIFAR-10 python batches (Python 2, protocol 2, numpy.core.multiarray)."""
     import io
+
     buf = io.BytesIO()
     _Py2Pickler(buf, protocol=2).dump(obj)
     # The real files were written by Python 2's numpy, whose module is numpy.core.multiarray.
@@ -103,9 +157,12 @@ def cifar_batch_bytes(n: int, seed: int, label: str = "training batch 1 of 5") -
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
     labels = (np.arange(n) + seed) % 10
-    d = {b"batch_label": label.encode(), b"labels": [int(v) for v in labels],
-         b"data": np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(n, 3072)),
-         b"filenames": [f"img_{seed}_{i}.png".encode() for i in range(n)]}
+    d = {
+        b"batch_label": label.encode(),
+        b"labels": [int(v) for v in labels],
+        b"data": np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(n, 3072)),
+        b"filenames": [f"img_{seed}_{i}.png".encode() for i in range(n)],
+    }
     return py2_pickle(d), images, labels.astype(np.int64)
 
 
@@ -129,6 +186,7 @@ class Hostile:
 
     def __reduce__(self):
         import os
+
         return (os.system, (f"touch {self.marker}",))
 
 
@@ -143,10 +201,12 @@ def write_fashion_mnist(folder: Path, n_train: int = 60, n_test: int = 20, gz: b
     """The four Fashion-MNIST files (gzipped like Debian's, or plain) with random 28x28 images."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(1)
-    arrays = {"train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-              "train-labels-idx1-ubyte": (np.arange(n_train) % 10).astype(np.uint8),
-              "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-              "t10k-labels-idx1-ubyte": (np.arange(n_test) * 3 % 10).astype(np.uint8)}
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": (np.arange(n_train) % 10).astype(np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": (np.arange(n_test) * 3 % 10).astype(np.uint8),
+    }
     for name, a in arrays.items():
         raw = idx_bytes(a)
         if gz:
@@ -175,7 +235,15 @@ def train_digits(out: Path, **overrides):
     from training.train import TrainConfig
     from training.train_cli import fit
 
-    kw = dict(data="digits", epochs=2, batch_size=32, lr=3e-4, train_limit=320, threads=1, out=str(out))
+    kw = {
+        "data": "digits",
+        "epochs": 2,
+        "batch_size": 32,
+        "lr": 3e-4,
+        "train_limit": 320,
+        "threads": 1,
+        "out": str(out),
+    }
     kw.update(overrides)
     return fit(TrainConfig(**kw), show=False)
 
@@ -190,8 +258,8 @@ def digits_checkpoint_and_onnx() -> tuple[Path, Path]:
         import shutil
         import tempfile
 
-        from training.export import export_onnx
         from training import checkpoint as ckpt_io
+        from training.export import export_onnx
 
         folder = Path(tempfile.mkdtemp(prefix="bluefire-test-"))
         atexit.register(shutil.rmtree, folder, True)

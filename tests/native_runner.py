@@ -8,6 +8,7 @@
 A stage whose tools are missing is skipped with a printed reason; any failure exits non-zero.
 Builds use -j2 and incremental build folders under build/, so a rerun takes seconds.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,7 +31,9 @@ def _tool(name: str) -> str | None:
 
 
 def _run(cmd: list[str], env: dict | None = None, timeout: float = 600) -> tuple[int, str]:
-    p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    p = subprocess.run(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+    )
     return p.returncode, p.stdout
 
 
@@ -52,8 +55,16 @@ def _build(name: str, cmake_args: list[str], cxx_flags: str = "", linker_flags: 
     return rc == 0, log + log2
 
 
-def stage(name: str, build: str, cmake_args: list[str], run_prefix: list[str], cxx_flags: str = "",
-          linker_flags: str = "", env: dict | None = None, must_run: str = "") -> bool:
+def stage(
+    name: str,
+    build: str,
+    cmake_args: list[str],
+    run_prefix: list[str],
+    cxx_flags: str = "",
+    linker_flags: str = "",
+    env: dict | None = None,
+    must_run: str = "",
+) -> bool:
     t0 = time.time()
     ok, log = _build(build, cmake_args, cxx_flags, linker_flags)
     if not ok:
@@ -77,21 +88,42 @@ def main() -> int:
     results["host"] = stage("host (optimised)", "native-host", ["-DCMAKE_BUILD_TYPE=Release"], [])
     san = "-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
-    results["sanitizers"] = stage("host under ASan + UBSan", "native-asan", ["-DCMAKE_BUILD_TYPE=Debug"], [],
-                                  cxx_flags=san, linker_flags="-fsanitize=address,undefined", env=env)
+    results["sanitizers"] = stage(
+        "host under ASan + UBSan",
+        "native-asan",
+        ["-DCMAKE_BUILD_TYPE=Debug"],
+        [],
+        cxx_flags=san,
+        linker_flags="-fsanitize=address,undefined",
+        env=env,
+    )
     cross, qemu = shutil.which("aarch64-linux-gnu-g++"), shutil.which("qemu-aarch64")
     if not cross or not qemu:
         missing = " and ".join(n for n, p in (("aarch64-linux-gnu-g++", cross), ("qemu-aarch64", qemu)) if not p)
-        print(f"[SKIPPED] aarch64 / Cortex-A53 stage: {missing} not found "
-              "(apt-get install g++-aarch64-linux-gnu qemu-user); the NEON kernels were NOT run\n")
+        print(
+            f"[SKIPPED] aarch64 / Cortex-A53 stage: {missing} not found "
+            "(apt-get install g++-aarch64-linux-gnu qemu-user); the NEON kernels were NOT run\n"
+        )
         results["aarch64"] = None
     else:
         results["aarch64"] = stage(
-            "aarch64 Cortex-A53 under qemu", "native-aarch64",
-            ["-DCMAKE_BUILD_TYPE=Release", "-DCMAKE_SYSTEM_NAME=Linux", "-DCMAKE_SYSTEM_PROCESSOR=aarch64",
-             f"-DCMAKE_CXX_COMPILER={cross}"],
-            [qemu, "-cpu", "cortex-a53"], cxx_flags="-mcpu=cortex-a53", linker_flags="-static", must_run="neon")
-    print("native tests: " + ", ".join(f"{k} {'ok' if v else 'SKIPPED' if v is None else 'FAILED'}" for k, v in results.items()))
+            "aarch64 Cortex-A53 under qemu",
+            "native-aarch64",
+            [
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DCMAKE_SYSTEM_NAME=Linux",
+                "-DCMAKE_SYSTEM_PROCESSOR=aarch64",
+                f"-DCMAKE_CXX_COMPILER={cross}",
+            ],
+            [qemu, "-cpu", "cortex-a53"],
+            cxx_flags="-mcpu=cortex-a53",
+            linker_flags="-static",
+            must_run="neon",
+        )
+    print(
+        "native tests: "
+        + ", ".join(f"{k} {'ok' if v else 'SKIPPED' if v is None else 'FAILED'}" for k, v in results.items())
+    )
     return 0 if all(v is not False for v in results.values()) else 1
 
 

@@ -3,6 +3,7 @@
 Models are trained here in seconds (a narrow SqueezeNet on scikit-learn's real 8x8 digits) so that
 accuracy through the pipeline means something; they are cached once per test process.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,29 +24,45 @@ NS = 'xmlns="http://schemas.intempora.com/RTMaps/2011/RTMapsFiles"'
 TINY_WIDTHS = {"conv1": 16, "fires": [[8, 16, 16]] * 2 + [[8, 24, 24]] * 2 + [[12, 32, 32]] * 4}
 
 
-def bridge(inst: str, script: str, cls: str, policy: int | None = None, props: dict[str, str] | None = None,
-           period: int | None = None, outputs: dict[str, int] | None = None) -> str:
+def bridge(
+    inst: str,
+    script: str,
+    cls: str,
+    policy: int | None = None,
+    props: dict[str, str] | None = None,
+    period: int | None = None,
+    outputs: dict[str, int] | None = None,
+) -> str:
     """A PythonBridge <Component> as RTMaps Studio writes it (script relative to the diagram, or absolute)."""
     rel = script if Path(script).is_absolute() else f"%RTMAPS_DIAGRAMDIR%/{script}"
-    p = [f'<Property LongName="{inst}.pythonFilename" Type="3" SubType="80"><![CDATA[/nowhere/{Path(script).name}]]>'
-         f'<Relative><![CDATA[{rel}]]></Relative></Property>',
-         f'<Property LongName="{inst}.className" Type="3"><![CDATA[{cls}]]></Property>']
+    p = [
+        f'<Property LongName="{inst}.pythonFilename" Type="3" SubType="80"><![CDATA[/nowhere/{Path(script).name}]]>'
+        f"<Relative><![CDATA[{rel}]]></Relative></Property>",
+        f'<Property LongName="{inst}.className" Type="3"><![CDATA[{cls}]]></Property>',
+    ]
     if policy is not None:
-        p.append(f'<Property LongName="{inst}.readingPolicy" Type="4"><![CDATA[5|{policy}|Synchro|Reactive|Sampling|'
-                 f'Triggered by First Input|Periodic Resampling Based on Timestamps]]></Property>')
+        p.append(
+            f'<Property LongName="{inst}.readingPolicy" Type="4"><![CDATA[5|{policy}|Synchro|Reactive|Sampling|'
+            f"Triggered by First Input|Periodic Resampling Based on Timestamps]]></Property>"
+        )
     if period is not None:
         p.append(f'<Property LongName="{inst}.samplingPeriod" Type="1" SubType="1">{period}</Property>')
     for k, v in (props or {}).items():
         p.append(f'<Property LongName="{inst}.{k}" Type="3"><![CDATA[{v}]]></Property>')
-    ports = "".join(f'<Output LongName="{inst}.{o}" Name="{o}"><Property LongName="{inst}.{o}.fifosize" Type="1">{n}'
-                    f'</Property></Output>' for o, n in (outputs or {}).items())
+    ports = "".join(
+        f'<Output LongName="{inst}.{o}" Name="{o}"><Property LongName="{inst}.{o}.fifosize" Type="1">{n}'
+        f"</Property></Output>"
+        for o, n in (outputs or {}).items()
+    )
     return f'<Component InstanceName="{inst}" Model="PythonBridge" Version="4.9.0" x="0" y="0" z="0">{ports}{"".join(p)}</Component>'
 
 
 def write_rtd(path: Path, body: str, connections=()) -> Path:
     """A minimal but real .rtd (namespace, components, connections) around `body`."""
     conns = "".join(f'<Connection Output="{o}" Input="{i}"/>' for o, i in connections)
-    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<RTMapsDiagram version="4.8.0" {NS}>{body}{conns}</RTMapsDiagram>')
+    path.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<RTMapsDiagram version="4.8.0" {NS}>{body}{conns}</RTMapsDiagram>'
+    )
     return path
 
 
@@ -74,12 +91,12 @@ def native_or_skip() -> None:
         pytest.skip(why)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="bluefire-pipeline-tests-"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def digits_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """scikit-learn digits as uint8 gray (N, 8, 8) images: train and test halves (fixed split)."""
     from sklearn.datasets import load_digits
@@ -92,7 +109,7 @@ def digits_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return images[tr], labels[tr], images[te], labels[te]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def digits_model(steps: int = 300, size: int = 32) -> Path:
     """A narrow SqueezeNet 1.1 trained briefly on digits (well above chance, ~35 % top-1), exported to ONNX.
 
@@ -103,7 +120,11 @@ def digits_model(steps: int = 300, size: int = 32) -> Path:
     import inspect
 
     key = hashlib.sha256()
-    for src in (REPO / "training" / "model.py", REPO / "training" / "export.py", REPO / "rtmaps_components" / "preprocess.py"):
+    for src in (
+        REPO / "training" / "model.py",
+        REPO / "training" / "export.py",
+        REPO / "rtmaps_components" / "preprocess.py",
+    ):
         key.update(src.read_bytes())
     key.update(inspect.getsource(_train_digits).encode() + f"{steps} {size} {TINY_WIDTHS}".encode())
     cache = Path(tempfile.gettempdir()) / "bluefire-test-cache" / f"digits_{key.hexdigest()[:16]}.onnx"
@@ -153,11 +174,23 @@ def write_labelled_folder(folder: Path, images: np.ndarray, labels: np.ndarray) 
     return folder
 
 
-def replay_overrides(model: Path, source: Path | str, labels: Path | str = "", kind: str = "auto",
-                     period_us: int = 1000, backend: str = "onnxruntime") -> list[str]:
+def replay_overrides(
+    model: Path,
+    source: Path | str,
+    labels: Path | str = "",
+    kind: str = "auto",
+    period_us: int = 1000,
+    backend: str = "onnxruntime",
+) -> list[str]:
     """--set values that point the shipped replay diagram at a test model and clip."""
-    return [f"Classifier.model_file={model}", f"Classifier.backend={backend}", f"Camera.source={source}",
-            f"Camera.source_kind={kind}", f"Camera.samplingPeriod={period_us}", f"Accuracy.labels_file={labels}"]
+    return [
+        f"Classifier.model_file={model}",
+        f"Classifier.backend={backend}",
+        f"Camera.source={source}",
+        f"Camera.source_kind={kind}",
+        f"Camera.samplingPeriod={period_us}",
+        f"Accuracy.labels_file={labels}",
+    ]
 
 
 def rss_bytes() -> int:

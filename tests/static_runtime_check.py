@@ -6,6 +6,7 @@ run_image work in fresh processes in three import orders. Then relink once witho
 
     .venv/bin/python -m tests.static_runtime_check      (a few minutes: one full build of the module)
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -22,11 +23,19 @@ def build(private: bool) -> Path:
 
     from tests.native_runner import _tool
 
-    args = [_tool("cmake"), "-S", str(ROOT), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Release",
-            f"-DPython_EXECUTABLE={sys.executable}", f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
-            # pybind11_add_module makes a MODULE library: its link uses the MODULE flags
-            "-DCMAKE_MODULE_LINKER_FLAGS=-static-libstdc++ -static-libgcc",
-            f"-DBLUEFIRE_PRIVATE_CXX_RUNTIME={'ON' if private else 'OFF'}"]
+    args = [
+        _tool("cmake"),
+        "-S",
+        str(ROOT),
+        "-B",
+        str(BUILD),
+        "-DCMAKE_BUILD_TYPE=Release",
+        f"-DPython_EXECUTABLE={sys.executable}",
+        f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+        # pybind11_add_module makes a MODULE library: its link uses the MODULE flags
+        "-DCMAKE_MODULE_LINKER_FLAGS=-static-libstdc++ -static-libgcc",
+        f"-DBLUEFIRE_PRIVATE_CXX_RUNTIME={'ON' if private else 'OFF'}",
+    ]
     ninja = _tool("ninja")
     if ninja and not (BUILD / "CMakeCache.txt").exists():
         args += ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"]
@@ -45,7 +54,9 @@ def main() -> int:
     so = build(private=True)
     ldd = subprocess.run(["ldd", str(so)], capture_output=True, text=True).stdout
     static = "libstdc++" not in ldd
-    print(f"{so.name}: {'the C++ runtime is linked statically' if static else 'libstdc++.so is linked: NOT a static build'}")
+    print(
+        f"{so.name}: {'the C++ runtime is linked statically' if static else 'libstdc++.so is linked: NOT a static build'}"
+    )
     ok &= static
     runtime, syms = runtime_exports(str(so))
     print(f"with the guard: {len(syms)} exported definitions, {len(runtime)} of the C++ runtime")
@@ -60,8 +71,10 @@ def main() -> int:
                 print(p.stdout[-1500:] + p.stderr[-1500:])
             ok &= good
     runtime, syms = runtime_exports(str(build(private=False)))
-    print(f"without the guard: {len(syms)} exported definitions, {len(runtime)} of the C++ runtime "
-          f"(the check {'catches' if runtime else 'MISSES'} it)")
+    print(
+        f"without the guard: {len(syms)} exported definitions, {len(runtime)} of the C++ runtime "
+        f"(the check {'catches' if runtime else 'MISSES'} it)"
+    )
     ok &= bool(runtime)
     build(private=True)  # leave the guarded build behind
     print("static runtime check:", "ok" if ok else "FAILED")

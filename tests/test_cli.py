@@ -1,4 +1,5 @@
 """The `bluefire` command line: complete help, clear errors, evaluate and export end to end."""
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,31 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_top_level_help_lists_every_command():
-    p = subprocess.run([sys.executable, "-m", "training.cli", "--help"], cwd=ROOT, capture_output=True, text=True,
-                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "training.cli", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     out = " ".join(p.stdout.split())
     for name in ("train", "evaluate", "export"):
         assert f"{name} {COMMANDS[name][1][:30]}" in out, name
-    q = subprocess.run([sys.executable, "-c", "import sys; from training.cli import main; main(['--help'])\n"
-                        "assert 'torch' not in sys.modules, 'bluefire --help imported torch'"],
-                       cwd=ROOT, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)}, timeout=60)
+    q = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from training.cli import main; main(['--help'])\n"
+            "assert 'torch' not in sys.modules, 'bluefire --help imported torch'",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
     assert q.returncode == 0, q.stderr
 
 
@@ -54,10 +71,16 @@ def test_train_help_documents_every_setting(capsys):
         assert text in out
 
 
-@pytest.mark.parametrize("command, texts", [
-    ("evaluate", ("MODEL", "--data SPEC", "--split {test,val}", "--png FILE", "--json FILE", "ONNX Runtime", "confusion")),
-    ("export", ("CKPT", "-o FILE.onnx", "--opset N", "onnx.checker", "1e-4", "dynamic")),
-])
+@pytest.mark.parametrize(
+    "command, texts",
+    [
+        (
+            "evaluate",
+            ("MODEL", "--data SPEC", "--split {test,val}", "--png FILE", "--json FILE", "ONNX Runtime", "confusion"),
+        ),
+        ("export", ("CKPT", "-o FILE.onnx", "--opset N", "onnx.checker", "1e-4", "dynamic")),
+    ],
+)
 def test_subcommand_help(capsys, command, texts):
     with pytest.raises(SystemExit):
         main([command, "--help"])

@@ -1,12 +1,13 @@
 """Components and backends: model loading errors, channel sequences, faults of the camera, latency meter."""
+
 from __future__ import annotations
 
 import shutil
 
 import numpy as np
+import pipeline_fixtures as F
 import pytest
 
-import pipeline_fixtures as F
 from rtmaps_components.backends import ModelLoadError, load_model, native_status
 from rtmaps_components.emulator import DiagramRunner
 
@@ -53,10 +54,14 @@ def classify_frames(tmp_path, frames_bgr: np.ndarray, seq: str, model, backend: 
     """Run SeqSource(seq) -> Classifier; returns (class indices by frame, engine, report)."""
     np.save(tmp_path / "frames.npy", frames_bgr)
     (tmp_path / "seq_source.py").write_text(SEQ_SOURCE)
-    body = (F.bridge("Src", "seq_source.py", "SeqSource", period=1000,
-                     props={"frames": str(tmp_path / "frames.npy"), "seq": seq})
-            + F.bridge("Classifier", str(F.COMPONENTS / "classifier.py"), "Classifier",
-                       props={"model_file": str(model), "backend": backend}))
+    body = F.bridge(
+        "Src", "seq_source.py", "SeqSource", period=1000, props={"frames": str(tmp_path / "frames.npy"), "seq": seq}
+    ) + F.bridge(
+        "Classifier",
+        str(F.COMPONENTS / "classifier.py"),
+        "Classifier",
+        props={"model_file": str(model), "backend": backend},
+    )
     d = F.write_rtd(tmp_path / f"seq_{seq}.rtd", body, [("Src.image", "Classifier.image")])
     got: dict[int, int] = {}
 
@@ -153,8 +158,12 @@ def test_corrupt_model_is_one_clear_error_and_the_run_stops(tmp_path):
     bad = tmp_path / "model.onnx"
     bad.write_bytes(b"not an onnx file")
     shutil.copytree(F.DIAGRAMS / "data" / "fmnist_clip", tmp_path / "clip")
-    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
-                 overrides=F.replay_overrides(bad, tmp_path / "clip", tmp_path / "clip" / "labels.txt"))
+    eng = DiagramRunner(
+        F.REPLAY,
+        clock="sim",
+        echo=False,
+        overrides=F.replay_overrides(bad, tmp_path / "clip", tmp_path / "clip" / "labels.txt"),
+    )
     rep = eng.run(max_wall_s=30)
     errors = [m for m in rep["messages"] if m["level"] == "error" and m["component"] == "Classifier"]
     assert len(errors) == 1 and "model.onnx: not a readable ONNX model" in errors[0]["message"]
@@ -168,8 +177,9 @@ def test_undecodable_frames_are_skipped_and_counted(tmp_path):
     folder = F.write_labelled_folder(tmp_path / "clip", x[:30], y[:30])
     for k in (3, 10, 11):
         (folder / f"{k:06d}.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
-                 overrides=F.replay_overrides(F.digits_model(), folder, folder / "labels.txt"))
+    eng = DiagramRunner(
+        F.REPLAY, clock="sim", echo=False, overrides=F.replay_overrides(F.digits_model(), folder, folder / "labels.txt")
+    )
     rep = eng.run(max_wall_s=60)
     cam = eng.nodes["Camera"].obj
     assert cam.bad_frames == 3 and cam.emitted == 27
@@ -188,8 +198,12 @@ def test_stream_that_vanishes_mid_run_reconnects_with_backoff_then_idles(tmp_pat
         if node.name == "Camera" and node.cores == 10 and src.exists():
             src.unlink()
 
-    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
-                 overrides=F.replay_overrides(F.digits_model(), src, kind="stream", period_us=20000))
+    eng = DiagramRunner(
+        F.REPLAY,
+        clock="sim",
+        echo=False,
+        overrides=F.replay_overrides(F.digits_model(), src, kind="stream", period_us=20000),
+    )
     rep = eng.run(idle_stop_s=3.0, max_wall_s=60, after_core=[vanish])
     cam = eng.nodes["Camera"].obj
     assert rep["stop_reason"] == "idle" and rep["exceptions"] == 0
@@ -199,8 +213,12 @@ def test_stream_that_vanishes_mid_run_reconnects_with_backoff_then_idles(tmp_pat
 
 
 def test_missing_replay_file_is_an_error(tmp_path):
-    rep = DiagramRunner(F.REPLAY, clock="sim", echo=False,
-                 overrides=F.replay_overrides(F.digits_model(), tmp_path / "gone.mp4", kind="file")).run(max_wall_s=30)
+    rep = DiagramRunner(
+        F.REPLAY,
+        clock="sim",
+        echo=False,
+        overrides=F.replay_overrides(F.digits_model(), tmp_path / "gone.mp4", kind="file"),
+    ).run(max_wall_s=30)
     assert rep["stop_reason"] == "birth_error"
     assert any("does not exist" in m["message"] for m in rep["messages"] if m["component"] == "Camera")
 
@@ -211,7 +229,10 @@ def test_latency_meter_csv_misses_and_slow_consumer_drops(tmp_path):
     folder = F.write_labelled_folder(tmp_path / "clip", x[:60], y[:60])
     csv = tmp_path / "lat.csv"
     overrides = F.replay_overrides(F.digits_model(), folder, period_us=5000) + [
-        f"Latency.csv_file={csv}", "Latency.deadline_us=8000", "Camera.image.fifosize=2"]
+        f"Latency.csv_file={csv}",
+        "Latency.deadline_us=8000",
+        "Camera.image.fifosize=2",
+    ]
     eng = DiagramRunner(F.REPLAY, clock="sim", overrides=overrides, core_cost_us={"Classifier": 8000}, echo=False)
     rep = eng.run(max_wall_s=60)
     image_in = rep["components"]["Classifier"]["inputs"]["image"]
@@ -237,8 +258,10 @@ def test_slow_consumer_keeps_memory_flat(tmp_path):
         if node.name == "Camera" and node.cores in (500, 3000):
             rss[node.cores] = F.rss_bytes()
 
-    overrides = F.replay_overrides(F.digits_model(), folder, period_us=5000) + ["Camera.loop=true",
-                                                                               "Camera.image.fifosize=3"]
+    overrides = F.replay_overrides(F.digits_model(), folder, period_us=5000) + [
+        "Camera.loop=true",
+        "Camera.image.fifosize=3",
+    ]
     eng = DiagramRunner(F.REPLAY, clock="sim", overrides=overrides, core_cost_us={"Classifier": 8000}, echo=False)
     rep = eng.run(frames=3000, max_wall_s=90, after_core=[sample])
     image_in = rep["components"]["Classifier"]["inputs"]["image"]
@@ -250,22 +273,29 @@ def test_every_classifier_output_carries_the_frame_timestamp(tmp_path):
     frames = colour_frames(4)
     np.save(tmp_path / "frames.npy", frames)
     (tmp_path / "seq_source.py").write_text(SEQ_SOURCE)
-    body = (F.bridge("Src", "seq_source.py", "SeqSource", period=1000, props={"frames": str(tmp_path / "frames.npy")})
-            + F.bridge("Classifier", str(F.COMPONENTS / "classifier.py"), "Classifier",
-                       props={"model_file": str(F.digits_model()), "annotate": "true", "top_k": "3"}))
+    body = F.bridge(
+        "Src", "seq_source.py", "SeqSource", period=1000, props={"frames": str(tmp_path / "frames.npy")}
+    ) + F.bridge(
+        "Classifier",
+        str(F.COMPONENTS / "classifier.py"),
+        "Classifier",
+        props={"model_file": str(F.digits_model()), "annotate": "true", "top_k": "3"},
+    )
     seen = []
 
     def grab(engine, node):
         if node.name == "Classifier":
             seen.append({n: (o.last.ts, o.last.misc1) for n, o in node.outputs.items()})
 
-    eng = DiagramRunner(F.write_rtd(tmp_path / "ts.rtd", body, [("Src.image", "Classifier.image")]), clock="sim", echo=False)
+    eng = DiagramRunner(
+        F.write_rtd(tmp_path / "ts.rtd", body, [("Src.image", "Classifier.image")]), clock="sim", echo=False
+    )
     eng.clock.wait_until(123_456)  # start at a time that is not 0
     eng.run(idle_stop_s=0.01, after_core=[grab])
     assert len(seen) == 4
     for k, outs in enumerate(seen):
         assert set(outs) == {"class_index", "label", "scores", "topk", "annotated"}
-        assert len({v for v in outs.values()}) == 1 and outs["class_index"][1] == k
+        assert len(set(outs.values())) == 1 and outs["class_index"][1] == k
     last = eng.nodes["Classifier"].outputs
     assert last["scores"].buffer_size == 10 and len(last["topk"].last.data) == 3
     assert last["annotated"].last.data.image_data.shape == frames[0].shape

@@ -1,14 +1,21 @@
 """Data loaders on files written in the real formats, their corrupted variants, the real sets when present."""
+
 from __future__ import annotations
 
-import gzip
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.fixtures_training import Hostile, cifar_batch_bytes, py2_pickle, write_cifar10, write_fashion_mnist, write_image_folder
+from tests.fixtures_training import (
+    Hostile,
+    cifar_batch_bytes,
+    py2_pickle,
+    write_cifar10,
+    write_fashion_mnist,
+    write_image_folder,
+)
 from training import data as data_mod
 
 
@@ -52,12 +59,15 @@ def test_cifar10_hostile_pickle_is_refused_and_never_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.pop(b"labels"), "b'labels'"),
-    (lambda d: d.__setitem__(b"data", d[b"data"][:, :100]), r"uint8 \(N, 3072\)"),
-    (lambda d: d.__setitem__(b"labels", d[b"labels"][:-1]), "labels in 0..9"),
-    (lambda d: d.__setitem__(b"labels", [12] * len(d[b"labels"])), "labels in 0..9"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.pop(b"labels"), "b'labels'"),
+        (lambda d: d.__setitem__(b"data", d[b"data"][:, :100]), r"uint8 \(N, 3072\)"),
+        (lambda d: d.__setitem__(b"labels", d[b"labels"][:-1]), "labels in 0..9"),
+        (lambda d: d.__setitem__(b"labels", [12] * len(d[b"labels"])), "labels in 0..9"),
+    ],
+)
 def test_cifar10_malformed_batches(tmp_path, mutate, message):
     write_cifar10(tmp_path, n=4)
     raw, _, _ = cifar_batch_bytes(4, 9)
@@ -86,13 +96,16 @@ def test_fashion_mnist_idx_round_trip(tmp_path, gz):
     assert np.bincount(ds.val.labels, minlength=10).tolist() == [1] * 10
 
 
-@pytest.mark.parametrize("name, damage, message", [
-    ("train-images-idx3-ubyte", lambda b: b[:-5], "header says"),
-    ("train-images-idx3-ubyte", lambda b: b[:6], "truncated idx header"),
-    ("train-images-idx3-ubyte", lambda b: b"\x00\x00\x0d\x03" + b[4:], "not a uint8 idx file"),
-    ("train-labels-idx1-ubyte", lambda b: b[:-1], "header says"),
-    ("t10k-images-idx3-ubyte", lambda b: b[:2] + b"\x08\x02" + b[4:], "2 dimensions, expected 3"),
-])
+@pytest.mark.parametrize(
+    "name, damage, message",
+    [
+        ("train-images-idx3-ubyte", lambda b: b[:-5], "header says"),
+        ("train-images-idx3-ubyte", lambda b: b[:6], "truncated idx header"),
+        ("train-images-idx3-ubyte", lambda b: b"\x00\x00\x0d\x03" + b[4:], "not a uint8 idx file"),
+        ("train-labels-idx1-ubyte", lambda b: b[:-1], "header says"),
+        ("t10k-images-idx3-ubyte", lambda b: b[:2] + b"\x08\x02" + b[4:], "2 dimensions, expected 3"),
+    ],
+)
 def test_fashion_mnist_corrupt_files_name_the_file(tmp_path, name, damage, message):
     write_fashion_mnist(tmp_path, gz=False)
     path = tmp_path / name
@@ -111,6 +124,7 @@ def test_fashion_mnist_truncated_gzip_names_the_file(tmp_path):
 
 def test_fashion_mnist_count_and_label_checks(tmp_path):
     from tests.fixtures_training import idx_bytes
+
     write_fashion_mnist(tmp_path, gz=False)
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(59, np.uint8)))
     with pytest.raises(ValueError, match="60 images but train-labels-idx1-ubyte has 59 labels"):
@@ -123,8 +137,10 @@ def test_fashion_mnist_count_and_label_checks(tmp_path):
         data_mod.load(f"fashion-mnist:{tmp_path}")
 
 
-@pytest.mark.skipif(not Path(data_mod.FASHION_MNIST_DIR, "t10k-labels-idx1-ubyte.gz").is_file(),
-                    reason="Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    not Path(data_mod.FASHION_MNIST_DIR, "t10k-labels-idx1-ubyte.gz").is_file(),
+    reason="Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)",
+)
 def test_real_fashion_mnist():
     ds = data_mod.load("fashion-mnist", seed=0, val_fraction=0.1)
     assert ds.train.images.shape == (54000, 28, 28, 1) and ds.val.images.shape == (6000, 28, 28, 1)
@@ -184,6 +200,7 @@ def test_prepare_matches_the_runtime_preprocessing():
     import torch
 
     from training.train import to_input
+
     ds = data_mod.load("digits", seed=0)
     prep = data_mod.make_preprocessing(ds, 32)
     assert prep.color == "gray" and prep.input_size == (32, 32) and prep.class_names == tuple("0123456789")

@@ -1,4 +1,5 @@
 """Host RTMaps emulator: diagram parsing and refusals, reading policies, FIFOs, fault containment."""
+
 from __future__ import annotations
 
 import sys
@@ -6,10 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pipeline_fixtures import NS, bridge, write_rtd
 
 from rtmaps_components.emulator import DiagramError, DiagramRunner, load_rtd
-
-from pipeline_fixtures import NS, bridge, write_rtd
 
 SOURCE = """
 import rtmaps.core as rt
@@ -80,28 +80,38 @@ def run_sink(path: Path, **kw) -> tuple[dict, list]:
 
 
 def two_sources(tmp: Path, sink_policy: int, period_a: int = 1000, period_b: int = 3000, **kw) -> Path:
-    body = (bridge("A", "source.py", "Counter", period=period_a, outputs={"out": kw.get("fifo", 16)})
-            + bridge("B", "source.py", "Counter", period=period_b)
-            + bridge("Sink", "sink.py", "Sink", policy=sink_policy))
+    body = (
+        bridge("A", "source.py", "Counter", period=period_a, outputs={"out": kw.get("fifo", 16)})
+        + bridge("B", "source.py", "Counter", period=period_b)
+        + bridge("Sink", "sink.py", "Sink", policy=sink_policy)
+    )
     return diagram(tmp, body, [("A.out", "Sink.a"), ("B.out", "Sink.b")])
 
 
 # ---------------------------------------------------------------- parsing and refusals
 def test_rejects_entity_expansion(tmp_path):
     bomb = tmp_path / "bomb.rtd"
-    bomb.write_text('<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
-                    f'<RTMapsDiagram {NS}><Component InstanceName="&lol2;" Model="X"/></RTMapsDiagram>')
+    bomb.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
+        f'<RTMapsDiagram {NS}><Component InstanceName="&lol2;" Model="X"/></RTMapsDiagram>'
+    )
     with pytest.raises(DiagramError, match="DTD"):
         load_rtd(bomb)
 
 
-@pytest.mark.parametrize("text, match", [
-    ("<RTMapsDiagram><Component", "not well-formed"),
-    (f"<Other {NS}/>", "root element"),
-    (f'<RTMapsDiagram {NS}><Connection Output="A.x" Input="B.y"/></RTMapsDiagram>', "does not define"),
-    (f'<RTMapsDiagram {NS}><Component InstanceName="A" Model="PythonBridge"/>'
-     f'<Component InstanceName="A" Model="PythonBridge"/></RTMapsDiagram>', "two components"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("<RTMapsDiagram><Component", "not well-formed"),
+        (f"<Other {NS}/>", "root element"),
+        (f'<RTMapsDiagram {NS}><Connection Output="A.x" Input="B.y"/></RTMapsDiagram>', "does not define"),
+        (
+            f'<RTMapsDiagram {NS}><Component InstanceName="A" Model="PythonBridge"/>'
+            f'<Component InstanceName="A" Model="PythonBridge"/></RTMapsDiagram>',
+            "two components",
+        ),
+    ],
+)
 def test_malformed_diagrams_are_refused(tmp_path, text, match):
     p = tmp_path / "bad.rtd"
     p.write_text(text)
@@ -114,16 +124,26 @@ def test_missing_diagram_file(tmp_path):
         load_rtd(tmp_path / "nope.rtd")
 
 
-@pytest.mark.parametrize("body, conns, match", [
-    (bridge("A", "missing.py", "Counter"), [], r"A: pythonFilename .*missing.py does not exist"),
-    (bridge("A", "source.py", "NoSuchClass"), [], "A: source.py has no class 'NoSuchClass'"),
-    (bridge("A", "source.py", "Counter", props={"speed": "3"}), [], "A: unknown property 'speed'"),
-    (bridge("A", "source.py", "Counter") + bridge("S", "sink.py", "Sink"), [("A.nope", "S.a")],
-     "A has no output 'nope'"),
-    (bridge("A", "source.py", "Counter") + bridge("S", "sink.py", "Sink"), [("A.out", "S.zz")], "S has no input 'zz'"),
-    (bridge("S", "sink.py", "Sink", policy=0), [], "S: reading policy 'Synchro' is not emulated"),
-    ('<Component InstanceName="P" Model="Player" Version="1" x="0" y="0" z="0"/>', [], "'Player' .*not emulated"),
-])
+@pytest.mark.parametrize(
+    "body, conns, match",
+    [
+        (bridge("A", "missing.py", "Counter"), [], r"A: pythonFilename .*missing.py does not exist"),
+        (bridge("A", "source.py", "NoSuchClass"), [], "A: source.py has no class 'NoSuchClass'"),
+        (bridge("A", "source.py", "Counter", props={"speed": "3"}), [], "A: unknown property 'speed'"),
+        (
+            bridge("A", "source.py", "Counter") + bridge("S", "sink.py", "Sink"),
+            [("A.nope", "S.a")],
+            "A has no output 'nope'",
+        ),
+        (
+            bridge("A", "source.py", "Counter") + bridge("S", "sink.py", "Sink"),
+            [("A.out", "S.zz")],
+            "S has no input 'zz'",
+        ),
+        (bridge("S", "sink.py", "Sink", policy=0), [], "S: reading policy 'Synchro' is not emulated"),
+        ('<Component InstanceName="P" Model="Player" Version="1" x="0" y="0" z="0"/>', [], "'Player' .*not emulated"),
+    ],
+)
 def test_engine_refuses_what_rtmaps_refuses(tmp_path, body, conns, match):
     with pytest.raises(DiagramError, match=match):
         DiagramRunner(diagram(tmp_path, body, conns), clock="sim", echo=False).load()
@@ -173,8 +193,11 @@ def test_triggered_by_first_input(tmp_path):
 
 
 def test_sampling_consumer_reads_latest(tmp_path):
-    body = (bridge("A", "source.py", "Counter", period=1000) + bridge("B", "source.py", "Counter", period=1000)
-            + bridge("Sink", "sink.py", "Sink", policy=2, period=4000))
+    body = (
+        bridge("A", "source.py", "Counter", period=1000)
+        + bridge("B", "source.py", "Counter", period=1000)
+        + bridge("Sink", "sink.py", "Sink", policy=2, period=4000)
+    )
     d = diagram(tmp_path, body, [("A.out", "Sink.a"), ("B.out", "Sink.b")])
     _, seen = run_sink(d, duration_s=0.0125)
     # the first tick (t=0) finds no sample yet (the sink raises, counted); a consumer runs before the
@@ -187,18 +210,22 @@ WAIT_ALL = {"inputsBehavior": "2|1|AllowEmptyInputs|Wait4AllInputs"}
 
 
 def test_wait_for_all_inputs_holds_core_until_every_input_has_a_sample(tmp_path):
-    body = (bridge("A", "source.py", "Counter", period=1000)
-            + bridge("B", "source.py", "Counter", period=1000, props={"mode": "late"})
-            + bridge("Sink", "sink.py", "Sink", policy=1, props=WAIT_ALL))
+    body = (
+        bridge("A", "source.py", "Counter", period=1000)
+        + bridge("B", "source.py", "Counter", period=1000, props={"mode": "late"})
+        + bridge("Sink", "sink.py", "Sink", policy=1, props=WAIT_ALL)
+    )
     rep, seen = run_sink(diagram(tmp_path, body, [("A.out", "Sink.a"), ("B.out", "Sink.b")]), duration_s=0.0095)
     assert seen and seen[0][0] == 5000 and all(s[3] is not None for s in seen)
     assert rep["components"]["Sink"]["exceptions"] == 0
 
 
 def test_samples_held_by_wait_for_all_inputs_do_not_keep_an_idle_diagram_alive(tmp_path):
-    body = (bridge("A", "source.py", "Counter", period=1000, props={"mode": "five"})
-            + bridge("B", "source.py", "Counter", period=1000, props={"mode": "silent"})
-            + bridge("Sink", "sink.py", "Sink", policy=1, props=WAIT_ALL))
+    body = (
+        bridge("A", "source.py", "Counter", period=1000, props={"mode": "five"})
+        + bridge("B", "source.py", "Counter", period=1000, props={"mode": "silent"})
+        + bridge("Sink", "sink.py", "Sink", policy=1, props=WAIT_ALL)
+    )
     d = diagram(tmp_path, body, [("A.out", "Sink.a"), ("B.out", "Sink.b")])
     rep = DiagramRunner(d, clock="sim", echo=False).run(idle_stop_s=0.5, max_wall_s=20)
     assert rep["stop_reason"] == "idle" and rep["components"]["Sink"]["cores"] == 0
@@ -211,14 +238,19 @@ def test_slow_consumer_bounded_fifo_counts_drops(tmp_path):
     a = rep["components"]["Sink"]["inputs"]["a"]
     assert a["fifo_size"] == 4 and a["fifo_high_water"] == 4
     assert rep["components"]["A"]["cores"] >= 660  # --frames counts the frames of all sources (A: 3 of 4)
-    assert a["dropped"] > 0.8 * a["received"] and a["dropped"] + rep["components"]["Sink"]["cores"] + a["pending"] == a["received"]
+    assert (
+        a["dropped"] > 0.8 * a["received"]
+        and a["dropped"] + rep["components"]["Sink"]["cores"] + a["pending"] == a["received"]
+    )
     assert rep["dropped"] >= a["dropped"]
     assert rep["stop_reason"] == "frames"
 
 
 # ---------------------------------------------------------------- faults are contained
-@pytest.mark.parametrize("mode, match", [("raise", "RuntimeError: boom"), ("undeclared", "no output 'nope'"),
-                                         ("broken_frame", "broken frame")])
+@pytest.mark.parametrize(
+    "mode, match",
+    [("raise", "RuntimeError: boom"), ("undeclared", "no output 'nope'"), ("broken_frame", "broken frame")],
+)
 def test_component_faults_are_counted_not_fatal(tmp_path, mode, match):
     d = diagram(tmp_path, bridge("A", "source.py", "Counter", period=1000, props={"mode": mode}))
     rep = DiagramRunner(d, clock="sim", echo=False).run(duration_s=0.0495, idle_stop_s=0)
@@ -229,8 +261,9 @@ def test_component_faults_are_counted_not_fatal(tmp_path, mode, match):
 
 
 def test_write_beyond_buffer_is_refused(tmp_path):
-    (tmp_path / "vec.py").write_text(SOURCE.replace("self.outputs[\"out\"].write(self.n)",
-                                                    "self.outputs[\"out\"].write([1, 2, 3])"))
+    (tmp_path / "vec.py").write_text(
+        SOURCE.replace('self.outputs["out"].write(self.n)', 'self.outputs["out"].write([1, 2, 3])')
+    )
     d = diagram(tmp_path, bridge("A", "vec.py", "Counter", period=1000))
     rep = DiagramRunner(d, clock="sim", echo=False).run(duration_s=0.0015, idle_stop_s=0)
     assert rep["components"]["A"]["exceptions"] == 2
@@ -262,15 +295,25 @@ def test_studio_sections_and_read_only_properties_are_accepted(tmp_path):
     """What RTMaps Studio adds around components (engine/clock sections, read-only and hidden bridge
     properties, the board view) parses and runs."""
     text = diagram(tmp_path, bridge("A", "source.py", "Counter", period=1000)).read_text()
-    extra_engine = ('<EngineProperties><Property LongName="Engine.startTimespeed" Type="1">1000</Property></EngineProperties>'
-                    '<ClocksManagement><Property LongName="ClocksManagement.activeClock" Type="4">'
-                    '<![CDATA[1|0|RTMaps_standard_clock]]></Property></ClocksManagement>')
-    extra_comp = ('<ReadOnlyProperty LongName="A.pythonPID" Type="1">25680</ReadOnlyProperty>'
-                  '<Property LongName="A.internalProperties" Type="3" SubType="128"><![CDATA[mode||13||ok]]></Property>'
-                  '<Property LongName="A.useNuitka" Type="0">false</Property></Component>')
-    text = (text.replace("<Component ", extra_engine + "<Component ", 1).replace("</Component>", extra_comp, 1)
-            .replace("</RTMapsDiagram>", '<RTBoardView ID="JavaStudio1.0"><ComponentBox InstanceName="A" '
-                     'reversed="false"><Description/></ComponentBox></RTBoardView></RTMapsDiagram>'))
+    extra_engine = (
+        '<EngineProperties><Property LongName="Engine.startTimespeed" Type="1">1000</Property></EngineProperties>'
+        '<ClocksManagement><Property LongName="ClocksManagement.activeClock" Type="4">'
+        "<![CDATA[1|0|RTMaps_standard_clock]]></Property></ClocksManagement>"
+    )
+    extra_comp = (
+        '<ReadOnlyProperty LongName="A.pythonPID" Type="1">25680</ReadOnlyProperty>'
+        '<Property LongName="A.internalProperties" Type="3" SubType="128"><![CDATA[mode||13||ok]]></Property>'
+        '<Property LongName="A.useNuitka" Type="0">false</Property></Component>'
+    )
+    text = (
+        text.replace("<Component ", extra_engine + "<Component ", 1)
+        .replace("</Component>", extra_comp, 1)
+        .replace(
+            "</RTMapsDiagram>",
+            '<RTBoardView ID="JavaStudio1.0"><ComponentBox InstanceName="A" '
+            'reversed="false"><Description/></ComponentBox></RTBoardView></RTMapsDiagram>',
+        )
+    )
     p = tmp_path / "studio.rtd"
     p.write_text(text)
     rep = DiagramRunner(p, clock="sim", echo=False).run(frames=5)
@@ -296,8 +339,9 @@ def test_components_load_under_the_bridge_default_class_name(tmp_path):
 
 
 def test_windows_relative_paths_resolve(tmp_path):
-    body = bridge("A", "source.py", "Counter", period=1000).replace("%RTMAPS_DIAGRAMDIR%/source.py",
-                                                                    "%RTMAPS_DIAGRAMDIR%\\source.py")
+    body = bridge("A", "source.py", "Counter", period=1000).replace(
+        "%RTMAPS_DIAGRAMDIR%/source.py", "%RTMAPS_DIAGRAMDIR%\\source.py"
+    )
     assert "\\source.py" in body
     eng = DiagramRunner(diagram(tmp_path, body), clock="sim", echo=False)
     eng.load()

@@ -1,4 +1,5 @@
 """ONNX export: onnx.checker, metadata, dynamic batch, ONNX Runtime == torch, evaluate_onnx == torch."""
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,10 @@ def test_parity_random_and_real_images():
 
 def test_pruned_widths_export_with_parity(tmp_path):
     from rtmaps_components.preprocess import Preprocessing
-    widths = Widths(13, ((5, 7, 3), (16, 1, 64), (3, 13, 37), (32, 128, 1), (7, 24, 8), (1, 1, 1), (64, 5, 250), (9, 4, 3)))
+
+    widths = Widths(
+        13, ((5, 7, 3), (16, 1, 64), (3, 13, 37), (32, 128, 1), (7, 24, 8), (1, 1, 1), (64, 5, 250), (9, 4, 3))
+    )
     torch.manual_seed(0)
     model = build("squeezenet1_0", 3, widths)
     for p in model.parameters():  # weights away from zero so that dead ReLUs do not hide differences
@@ -68,6 +72,7 @@ def test_pruned_widths_export_with_parity(tmp_path):
 
 def test_export_errors(tmp_path):
     from training.export_cli import export_checked
+
     ckpt_path, _ = digits_checkpoint_and_onnx()
     with pytest.raises(ValueError, match="opset must be 17 or newer"):
         export_checked(ckpt_path, tmp_path / "m.onnx", opset=13)
@@ -114,8 +119,14 @@ def test_gray_stem_folds_to_one_plane_exactly(tmp_path, order):
     model = build("squeezenet1_1", 4, None).eval()
     for p in model.parameters():
         torch.nn.init.normal_(p, 0.0, 0.1)
-    prep = Preprocessing((48, 48), ("a", "b", "c", "d"), color="gray", mean=(0.485, 0.456, 0.406),
-                         std=(0.229, 0.224, 0.225), channel_order=order)
+    prep = Preprocessing(
+        (48, 48),
+        ("a", "b", "c", "d"),
+        color="gray",
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        channel_order=order,
+    )
     path = export_onnx(model, prep, tmp_path / "one.onnx", planes=1)
     meta = ModelMeta.from_metadata({p.key: p.value for p in __import__("onnx").load(str(path)).metadata_props})
     assert (meta.preprocessing.channels, meta.preprocessing.mean, meta.preprocessing.std) == (1, (0.485,), (0.229,))
@@ -142,6 +153,8 @@ def test_export_cli_planes(tmp_path):
     assert auto["max_abs_diff_real"] <= 1e-4 and auto["max_abs_diff_random"] <= 1e-4
     import onnxruntime as ort
 
-    shapes = [ort.InferenceSession(str(tmp_path / f), providers=["CPUExecutionProvider"]).get_inputs()[0].shape[1]
-              for f in ("auto.onnx", "three.onnx")]
+    shapes = [
+        ort.InferenceSession(str(tmp_path / f), providers=["CPUExecutionProvider"]).get_inputs()[0].shape[1]
+        for f in ("auto.onnx", "three.onnx")
+    ]
     assert shapes == [1, 3]

@@ -1,4 +1,5 @@
 """The arithmetic floor the benchmark reports (training/floor.py) and its place in `bluefire bench`."""
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,14 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("side", [1, 2, 3, 4, 7, 13, 15])
 def test_direct_taps_match_enumeration(side: int) -> None:
     # Every (output pixel, tap) pair of a 3x3 pad-1 convolution whose input pixel lies inside the map.
-    inside = sum(1 for y in range(side) for x in range(side) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                 if 0 <= y + dy < side and 0 <= x + dx < side)
+    inside = sum(
+        1
+        for y in range(side)
+        for x in range(side)
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+        if 0 <= y + dy < side and 0 <= x + dx < side
+    )
     assert direct_3x3_taps(side) == inside
 
 
@@ -66,7 +73,9 @@ def test_floor_cli_prices_shipped_model(capsys: pytest.CaptureFixture[str]) -> N
     assert main([str(REPO / "models" / "squeezenet1_1_fmnist_pruned.onnx"), "--gflops", "4"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"fire4.expand3x3 +F\(4x4\) ", out)  # 7x7 maps at 64x64 input
-    total = int(next(line for line in out.splitlines() if line.strip().startswith("total")).split()[-1].replace(",", ""))
+    total = int(
+        next(line for line in out.splitlines() if line.strip().startswith("total")).split()[-1].replace(",", "")
+    )
     assert f"{floor_ms(total, 4.0):.2f} ms at 4 GFLOP/s" in out
 
 
@@ -95,7 +104,6 @@ def test_int8_floor_is_direct_without_padding_taps() -> None:
     fire4 = layers["fire4.expand3x3"]
     assert fire4.direct_macs == 441 * 32 * 128
     non3x3 = sum(lay.direct_macs for n, lay in layers.items() if not n.endswith("expand3x3"))
-    assert total - non3x3 == sum(direct_3x3_taps(s) * f[0] * f[2] for s, f in
-                                 zip((15, 15, 7, 7, 3, 3, 3, 3), w.fires))
+    assert total - non3x3 == sum(direct_3x3_taps(s) * f[0] * f[2] for s, f in zip((15, 15, 7, 7, 3, 3, 3, 3), w.fires))
     assert floor_macs(w, "squeezenet1_1", 10, 64) < total < count_macs(w, "squeezenet1_1", 10, 64)
     assert int8_floor_ms(4_000_000, 4.0) == pytest.approx(1.0)

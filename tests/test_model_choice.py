@@ -1,4 +1,5 @@
 """The fixed rules that chose the shipped input size and prune target (models/choose.py)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -38,8 +39,9 @@ def _prune_runs(root: Path, runs: dict[str, tuple[float, float]], base_val: floa
     for name, (removed, val) in runs.items():
         d = root / "prune_targets" / name
         d.mkdir(parents=True)
-        (d / "report.json").write_text(json.dumps({"base": {"val_acc": base_val},
-                                                   "final": {"params_removed": removed, "val_acc": val}}))
+        (d / "report.json").write_text(
+            json.dumps({"base": {"val_acc": base_val}, "final": {"params_removed": removed, "val_acc": val}})
+        )
     (root / "prune_targets" / "0.95").mkdir()  # unfinished: no report.json
     return root
 

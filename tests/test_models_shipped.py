@@ -1,4 +1,5 @@
 """The claims in models/index.json and the README hold for the files actually shipped."""
+
 import hashlib
 import json
 from pathlib import Path
@@ -39,4 +40,6 @@ def test_pruned_model_meets_the_thesis_bar():
 def test_readme_headline_is_generated_from_index():
     text = (ROOT / "README.md").read_text()
     block = text.split(README_BEGIN, 1)[1].split(README_END, 1)[0].strip()
-    assert block == headline(INDEX).strip(), "README headline is stale: run python -m training.model_card --readme README.md"
+    assert block == headline(INDEX).strip(), (
+        "README headline is stale: run python -m training.model_card --readme README.md"
+    )

@@ -1,9 +1,11 @@
 """The native engine (rtmaps_components._native) against ONNX Runtime and its own scalar reference:
 every variant, tail-breaking widths and map sizes, whole v1.0/v1.1 networks (unpruned and pruned),
 thread-count invariance, preprocessing, and the refusals."""
+
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +25,9 @@ def assert_close(got: np.ndarray, want: np.ndarray, what: str, rtol: float = 1e-
     tol = rtol * max(1.0, float(np.abs(want).max()))
     err = np.abs(got - want)
     i = np.unravel_index(int(np.argmax(err)), err.shape)
-    assert err[i] <= tol, f"{what}: at index {tuple(int(v) for v in i)} got {got[i]!r}, expected {want[i]!r} (tol {tol:.2g})"
+    assert err[i] <= tol, (
+        f"{what}: at index {tuple(int(v) for v in i)} got {got[i]!r}, expected {want[i]!r} (tol {tol:.2g})"
+    )
 
 
 def test_registry() -> None:
@@ -33,8 +37,12 @@ def test_registry() -> None:
 
 
 # Every width meets every map size once across the three kernels, without the full product.
-CONV_CASES = [(cin, cout, size, kind) for (size, (cin, cout)), kind in zip(
-    itertools.product(MAPS, zip(WIDTHS, WIDTHS[::-1])), itertools.cycle(["1x1", "3x3", "3x3s2", "7x7s2"]))]
+CONV_CASES = [
+    (cin, cout, size, kind)
+    for (size, (cin, cout)), kind in zip(
+        itertools.product(MAPS, zip(WIDTHS, WIDTHS[::-1])), itertools.cycle(["1x1", "3x3", "3x3s2", "7x7s2"])
+    )
+]
 KINDS = {"1x1": (1, 1, 0), "3x3": (3, 1, 1), "3x3s2": (3, 2, 0), "7x7s2": (7, 2, 0)}
 
 
@@ -44,8 +52,19 @@ def test_conv_every_variant(tmp_path, cin, cout, size, kind) -> None:
     if size + 2 * pad < k:
         k, stride, pad = 3, 1, 1  # too small a map for this kernel: use the padded 3x3 instead
     rng = np.random.default_rng(cin * 1000 + cout * 10 + size)
-    path = fx.conv_model(tmp_path / "conv.onnx", cin, cout, size, k, stride, pad, relu=size % 2 == 1,
-                         bias=cout % 2 == 1, rng=rng, float_data=size == 2)
+    path = fx.conv_model(
+        tmp_path / "conv.onnx",
+        cin,
+        cout,
+        size,
+        k,
+        stride,
+        pad,
+        relu=size % 2 == 1,
+        bias=cout % 2 == 1,
+        rng=rng,
+        float_data=size == 2,
+    )
     x = rng.standard_normal((2, cin, size, size)).astype(np.float32)
     want = fx.ort_run(path, x)
     ref = _native.Engine(str(path), variant="ref").run(x)
@@ -55,13 +74,26 @@ def test_conv_every_variant(tmp_path, cin, cout, size, kind) -> None:
         assert_close(got, ref, f"{v} vs ref, conv cin={cin} cout={cout} map={size} k={k} s={stride}")
 
 
-@pytest.mark.parametrize("cin,s,e1,e3,size", [(3, 1, 1, 1, 3), (13, 5, 7, 24, 7), (24, 16, 64, 64, 55),
-                                               (37, 13, 8, 5, 15), (64, 48, 13, 37, 13), (16, 3, 4, 16, 2),
-                                               # the small-map kernel (sides 2..7) on pruned-like widths
-                                               (37, 11, 35, 41, 3), (11, 7, 5, 17, 4), (24, 13, 9, 19, 5),
-                                               (35, 14, 31, 55, 9), (20, 9, 6, 21, 11),
-                                               # Winograd F(4x4, 3x3) on AVX-512, partial last tiles
-                                               (16, 11, 9, 41, 14), (13, 6, 5, 23, 27)])
+@pytest.mark.parametrize(
+    "cin,s,e1,e3,size",
+    [
+        (3, 1, 1, 1, 3),
+        (13, 5, 7, 24, 7),
+        (24, 16, 64, 64, 55),
+        (37, 13, 8, 5, 15),
+        (64, 48, 13, 37, 13),
+        (16, 3, 4, 16, 2),
+        # the small-map kernel (sides 2..7) on pruned-like widths
+        (37, 11, 35, 41, 3),
+        (11, 7, 5, 17, 4),
+        (24, 13, 9, 19, 5),
+        (35, 14, 31, 55, 9),
+        (20, 9, 6, 21, 11),
+        # Winograd F(4x4, 3x3) on AVX-512, partial last tiles
+        (16, 11, 9, 41, 14),
+        (13, 6, 5, 23, 27),
+    ],
+)
 def test_fire_every_variant(tmp_path, cin, s, e1, e3, size) -> None:
     rng = np.random.default_rng(size)
     path = fx.fire_model(tmp_path / "fire.onnx", cin, s, e1, e3, size, rng)
@@ -72,20 +104,22 @@ def test_fire_every_variant(tmp_path, cin, s, e1, e3, size) -> None:
 
 
 NETS = {  # name: (arch, input size, classes, pruned)
-    "v1_1_32": ("squeezenet1_1", 32, 10, False),   # fire6-9 on 1x1 maps: centre tap only
+    "v1_1_32": ("squeezenet1_1", 32, 10, False),  # fire6-9 on 1x1 maps: centre tap only
     "v1_1_pruned_96": ("squeezenet1_1", 96, 7, True),
     "v1_0_64": ("squeezenet1_0", 64, 10, False),
     "v1_0_pruned_72": ("squeezenet1_0", 72, 13, True),
     "v1_1_pruned_64": ("squeezenet1_1", 64, 10, True),  # fire4-5 on 7x7, fire6-9 on 3x3 maps: small-map kernel
-    "v1_1_40": ("squeezenet1_1", 40, 10, False),        # fire4-5 on 4x4, fire6-9 on 2x2
+    "v1_1_40": ("squeezenet1_1", 40, 10, False),  # fire4-5 on 4x4, fire6-9 on 2x2
 }
 
 
 @pytest.fixture(scope="module")
 def nets(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("nets")
-    return {name: fx.network(d / f"{name}.onnx", arch, size, classes, pruned, seed=i)
-            for i, (name, (arch, size, classes, pruned)) in enumerate(NETS.items())}
+    return {
+        name: fx.network(d / f"{name}.onnx", arch, size, classes, pruned, seed=i)
+        for i, (name, (arch, size, classes, pruned)) in enumerate(NETS.items())
+    }
 
 
 @pytest.mark.parametrize("name", list(NETS))
@@ -133,16 +167,19 @@ def test_batch_equals_single_images(nets) -> None:
     x = np.random.default_rng(3).random((3, 3, 32, 32), dtype=np.float32)
     batch = eng.run(x)
     for i in range(3):
-        np.testing.assert_array_equal(batch[i], eng.run(x[i:i + 1])[0])
+        np.testing.assert_array_equal(batch[i], eng.run(x[i : i + 1])[0])
 
 
 @pytest.fixture(scope="module")
 def prep_nets(tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("prep")
-    nets = {(c, o): fx.network(d / f"{c}{o}.onnx", "squeezenet1_1", 96, 5, False, seed=4, color=c, channel_order=o)
-            for c, o in (("rgb", "RGB"), ("gray", "BGR"))}
-    nets[("gray1", "BGR")] = fx.network(d / "gray1.onnx", "squeezenet1_1", 96, 5, False, seed=4, color="gray",
-                                        channel_order="BGR", planes=1)
+    nets = {
+        (c, o): fx.network(d / f"{c}{o}.onnx", "squeezenet1_1", 96, 5, False, seed=4, color=c, channel_order=o)
+        for c, o in (("rgb", "RGB"), ("gray", "BGR"))
+    }
+    nets[("gray1", "BGR")] = fx.network(
+        d / "gray1.onnx", "squeezenet1_1", 96, 5, False, seed=4, color="gray", channel_order="BGR", planes=1
+    )
     return nets
 
 
@@ -184,9 +221,11 @@ def test_preprocessing_metadata_must_match_the_graph(tmp_path, prep_nets) -> Non
 
     import onnx
 
-    for change, match in (({"channels": 3}, "preprocessing 3x96x96 does not match the graph input 1x96x96"),
-                          ({"mean": [0.1, 0.2]}, r"mean and std need 1 value\(s\)"),
-                          ({"channels": 2}, "channels must be 1 or 3")):
+    for change, match in (
+        ({"channels": 3}, "preprocessing 3x96x96 does not match the graph input 1x96x96"),
+        ({"mean": [0.1, 0.2]}, r"mean and std need 1 value\(s\)"),
+        ({"channels": 2}, "channels must be 1 or 3"),
+    ):
         proto = onnx.load(str(prep_nets[("gray1", "BGR")]))
         for p in proto.metadata_props:
             if p.key == "bluefire.preprocessing":
@@ -214,17 +253,25 @@ def test_refusals(tmp_path, nets) -> None:
         "non-contiguous": np.zeros((1, 3, 32, 64), np.float32)[..., ::2],
         "empty batch": np.zeros((0, 3, 32, 32), np.float32),
     }
-    for what, x in bad_inputs.items():
+    for x in bad_inputs.values():
         with pytest.raises(ValueError, match=r"\(N, 3, 32, 32\)"):
             eng.run(x)
-    for img in (np.zeros((10, 10, 3), np.float32), np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8),
-                np.zeros((10, 20, 3), np.uint8)[:, ::2]):
+    for img in (
+        np.zeros((10, 10, 3), np.float32),
+        np.zeros((10, 10), np.uint8),
+        np.zeros((10, 10, 4), np.uint8),
+        np.zeros((10, 20, 3), np.uint8)[:, ::2],
+    ):
         with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
             eng.run_image(img)
     with pytest.raises(ValueError, match="missing.onnx"):
         _native.Engine(str(tmp_path / "missing.onnx"))
-    data = open(path, "rb").read()
-    for name, blob in {"truncated.onnx": data[: len(data) // 2], "garbage.onnx": b"\xff" * 100, "empty.onnx": b""}.items():
+    data = Path(path).read_bytes()
+    for name, blob in {
+        "truncated.onnx": data[: len(data) // 2],
+        "garbage.onnx": b"\xff" * 100,
+        "empty.onnx": b"",
+    }.items():
         p = tmp_path / name
         p.write_bytes(blob)
         with pytest.raises(ValueError, match=name):
@@ -281,16 +328,24 @@ def test_head_with_softmax(tmp_path, flatten) -> None:
     rng = np.random.default_rng(8)
     w = numpy_helper.from_array(rng.standard_normal((13, 24, 1, 1)).astype(np.float32), "w")
     axes = numpy_helper.from_array(np.array([2, 3], np.int64), "axes")
-    nodes = [helper.make_node("Conv", ["image", "w"], ["c"], kernel_shape=[1, 1]), helper.make_node("Relu", ["c"], ["r"]),
-             helper.make_node("ReduceMean", ["r", "axes"], ["m"], keepdims=1)]
+    nodes = [
+        helper.make_node("Conv", ["image", "w"], ["c"], kernel_shape=[1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("ReduceMean", ["r", "axes"], ["m"], keepdims=1),
+    ]
     if flatten:
         nodes += [helper.make_node("Flatten", ["m"], ["f"], axis=1), helper.make_node("Softmax", ["f"], ["y"], axis=1)]
         out_shape = ["batch", 13]
     else:
         nodes += [helper.make_node("Softmax", ["m"], ["y"], axis=1)]
         out_shape = ["batch", 13, 1, 1]
-    graph = helper.make_graph(nodes, "head", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 24, 5, 5])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], [w, axes])
+    graph = helper.make_graph(
+        nodes,
+        "head",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 24, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+        [w, axes],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     path = tmp_path / "head.onnx"

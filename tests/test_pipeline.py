@@ -1,4 +1,5 @@
 """The replay diagram end to end: real recorded clips, accuracy through the pipeline, soak, CLI, bench."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,9 @@ import sys
 
 import cv2
 import numpy as np
+import pipeline_fixtures as F
 import pytest
 
-import pipeline_fixtures as F
 from rtmaps_components.emulator import DiagramRunner
 
 
@@ -23,8 +24,12 @@ def replay(source, model, backend: str = "onnxruntime", labels="", kind: str = "
             if last is not None and (not frames or frames[-1][:2] != (last.misc1, last.ts)):
                 frames.append((int(last.misc1), int(last.ts), int(last.data)))
 
-    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
-                 overrides=F.replay_overrides(model, source, labels, kind=kind, backend=backend))
+    eng = DiagramRunner(
+        F.REPLAY,
+        clock="sim",
+        echo=False,
+        overrides=F.replay_overrides(model, source, labels, kind=kind, backend=backend),
+    )
     rep = eng.run(max_wall_s=120, after_core=[grab], **run_kw)
     return frames, eng, rep
 
@@ -113,8 +118,12 @@ def test_soak_10000_frames_keeps_memory_flat(tmp_path):
         if node.name == "Latency" and node.cores in (2000, 10000):
             rss[str(node.cores)] = F.rss_bytes()
 
-    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
-                 overrides=F.replay_overrides(F.digits_model(), folder, folder / "labels.txt") + ["Camera.loop=true"])
+    eng = DiagramRunner(
+        F.REPLAY,
+        clock="sim",
+        echo=False,
+        overrides=F.replay_overrides(F.digits_model(), folder, folder / "labels.txt") + ["Camera.loop=true"],
+    )
     rep = eng.run(frames=10000, max_wall_s=150, after_core=[sample])
     assert rep["stop_reason"] == "frames" and rep["frames"] == 10000
     assert rep["components"]["Latency"]["cores"] == 10000 and rep["exceptions"] == 0
@@ -128,10 +137,14 @@ def test_cli_runs_without_torch_and_writes_the_report(tmp_path):
     folder = F.write_labelled_folder(tmp_path / "clip", x[:40], y[:40])
     report = tmp_path / "out" / "report.json"
     sets = [a for s in F.replay_overrides(F.digits_model(), folder, folder / "labels.txt") for a in ("--set", s)]
-    code = ("import sys; sys.modules['torch'] = None; from training.cli import main; "
-            "sys.exit(main(sys.argv[1:]))")
-    r = subprocess.run([sys.executable, "-c", code, "run", str(F.REPLAY), *sets, "--clock", "sim", "--quiet",
-                        "--report", str(report)], cwd=F.REPO, capture_output=True, text=True, timeout=120)
+    code = "import sys; sys.modules['torch'] = None; from training.cli import main; sys.exit(main(sys.argv[1:]))"
+    r = subprocess.run(
+        [sys.executable, "-c", code, "run", str(F.REPLAY), *sets, "--clock", "sim", "--quiet", "--report", str(report)],
+        cwd=F.REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "accuracy through the pipeline" in r.stdout and "latency" in r.stdout
     rep = json.loads(report.read_text())
@@ -141,8 +154,9 @@ def test_cli_runs_without_torch_and_writes_the_report(tmp_path):
 def test_cli_refuses_malformed_diagram(tmp_path):
     bad = tmp_path / "bad.rtd"
     bad.write_text("<RTMapsDiagram><Component")
-    from rtmaps_components.emulator.cli import add_arguments, main
     import argparse
+
+    from rtmaps_components.emulator.cli import add_arguments, main
 
     p = argparse.ArgumentParser()
     add_arguments(p)
@@ -167,8 +181,12 @@ def test_pipeline_bench_reports_overhead():
 def test_vehicle_camera_diagram_runs_on_a_recorded_stream(tmp_path):
     """classify_camera.rtd as shipped (annotated image to an ImageViewer), with the camera on a file."""
     path = F.clip("carphone_pristine.mp4")
-    sets = [f"Classifier.model_file={F.digits_model()}", "Classifier.backend=onnxruntime",
-            f"Camera.source={path}", "Camera.source_kind=file"]
+    sets = [
+        f"Classifier.model_file={F.digits_model()}",
+        "Classifier.backend=onnxruntime",
+        f"Camera.source={path}",
+        "Camera.source_kind=file",
+    ]
     eng = DiagramRunner(F.CAMERA, clock="sim", overrides=sets, save_dir=str(tmp_path / "frames"), echo=False)
     rep = eng.run(frames=20, max_wall_s=60)
     view = rep["components"]["ImageView"]

@@ -1,4 +1,5 @@
 """`bluefire quantize`: a QDQ int8 file that ONNX Runtime runs, with per-channel weights and calibration recorded."""
+
 import json
 from collections import Counter
 
@@ -20,8 +21,12 @@ def quantized(tmp_path_factory):
     d = tmp_path_factory.mktemp("quant")
     src = network(d / "net.onnx", "squeezenet1_1", 32, 10, pruned=True, seed=3, color="gray", planes=1)
     dst = d / "net_int8.onnx"
-    record = quantize(src, dst, QuantizeConfig(data="digits", calib_images=64, samples_per_image=256,
-                                               methods=("minmax", "mse")), log=lambda *_: None)
+    record = quantize(
+        src,
+        dst,
+        QuantizeConfig(data="digits", calib_images=64, samples_per_image=256, methods=("minmax", "mse")),
+        log=lambda *_: None,
+    )
     return src, dst, record
 
 

@@ -1,6 +1,7 @@
 """Fault behaviour of model loading, the native binding and the training commands (issue 15): what is
 refused (one line naming the file and field), what stops a run, and that a failure loses nothing.
 Every rule here is checked on both backends where it applies."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from rtmaps_components import _native
-from rtmaps_components.backends import ModelLoadError, check_threads, load_model, native_engine
+from rtmaps_components.backends import ModelLoadError, check_threads, load_model
 from rtmaps_components.model_meta import MAX_MODEL_BYTES
 from rtmaps_components.preprocess import MAX_INPUT_SIDE, METADATA_KEY
 from tests import native_fixtures as fx
@@ -53,14 +54,19 @@ LOAD_INSTALLED = "from rtmaps_components import _native\n"
 
 def load_build(so: str) -> str:
     """Code that imports another build of the module (a .so path) as `_native`."""
-    return (f"import importlib.util as u\ns = u.spec_from_file_location('rtmaps_components._native', {so!r})\n"
-            "_native = u.module_from_spec(s)\ns.loader.exec_module(_native)\n")
+    return (
+        f"import importlib.util as u\ns = u.spec_from_file_location('rtmaps_components._native', {so!r})\n"
+        "_native = u.module_from_spec(s)\ns.loader.exec_module(_native)\n"
+    )
 
 
 def fresh_process_run(model: Path, first: str, load: str = LOAD_INSTALLED) -> subprocess.CompletedProcess:
     """In a new interpreter: `first`, then the module (`load`), then run, an error path (its message
     formatting) and run_image. Prints "ok" when all work."""
-    code = first + load + f"""
+    code = (
+        first
+        + load
+        + f"""
 import numpy as np
 e = _native.Engine({str(model)!r}, 1, "ref")
 y = e.run(np.zeros((2, 3, 32, 32), np.float32))
@@ -76,6 +82,7 @@ e.set_preprocessing(height=32, width=32, channels=3, color="rgb", resize="biline
 assert e.run_image(np.zeros((40, 50, 3), np.uint8)).shape == (4,)
 print("ok")
 """
+    )
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
@@ -90,11 +97,32 @@ def test_module_runs_in_a_fresh_process(model, first) -> None:
 # that exports them has the runtime linked in statically and visible: they then interpose on the
 # libstdc++.so that numpy/torch load (the Ubuntu 24.04 SIGSEGV in std::ostream). Template
 # instantiations of our own (std::vector<float>::_M_realloc_insert, ...) are expected and harmless.
-RUNTIME_PREFIXES = ("_ZNSo", "_ZNSi", "_ZNSd", "_ZSt4cout", "_ZSt4cerr", "_ZSt4clog", "_ZNSt8ios_base",
-                    "_ZNSt6locale", "_ZNKSt6locale", "_ZNSt9basic_ios", "_ZNSt15basic_streambuf",
-                    "_ZNSt13basic_filebuf", "_ZNSt7__cxx1119basic_ostringstream", "_ZNSt7__cxx1115basic_stringbuf",
-                    "_ZNSt12__basic_file", "_ZNKSt5ctype", "_ZNKSt7num_put", "_ZNSt6thread", "_ZSt9terminate",
-                    "_ZSt17__throw_", "_ZTVN10__cxxabiv1", "__cxa_", "__gxx_personality", "_Unwind_")
+RUNTIME_PREFIXES = (
+    "_ZNSo",
+    "_ZNSi",
+    "_ZNSd",
+    "_ZSt4cout",
+    "_ZSt4cerr",
+    "_ZSt4clog",
+    "_ZNSt8ios_base",
+    "_ZNSt6locale",
+    "_ZNKSt6locale",
+    "_ZNSt9basic_ios",
+    "_ZNSt15basic_streambuf",
+    "_ZNSt13basic_filebuf",
+    "_ZNSt7__cxx1119basic_ostringstream",
+    "_ZNSt7__cxx1115basic_stringbuf",
+    "_ZNSt12__basic_file",
+    "_ZNKSt5ctype",
+    "_ZNKSt7num_put",
+    "_ZNSt6thread",
+    "_ZSt9terminate",
+    "_ZSt17__throw_",
+    "_ZTVN10__cxxabiv1",
+    "__cxa_",
+    "__gxx_personality",
+    "_Unwind_",
+)
 
 
 def exported_definitions(so: str) -> list[str]:
@@ -123,8 +151,11 @@ def test_module_exports_no_cxx_runtime() -> None:
 
 # ---------------------------------------------------------------- files: one rule for both backends
 def test_native_engine_file_rule(tmp_path, model) -> None:
-    for bad, why in (("/dev/zero", "is not a regular file"), (str(tmp_path), "is not a regular file"),
-                     (str(tmp_path / "missing.onnx"), "missing.onnx: cannot open")):
+    for bad, why in (
+        ("/dev/zero", "is not a regular file"),
+        (str(tmp_path), "is not a regular file"),
+        (str(tmp_path / "missing.onnx"), "missing.onnx: cannot open"),
+    ):
         with pytest.raises(ValueError, match=why):
             _native.Engine(bad)
     assert _native.Engine(pathlib.Path(model)).num_classes == 4  # a pathlib.Path is accepted
@@ -138,10 +169,15 @@ def test_model_file_rule(tmp_path, model, backend) -> None:
         f.truncate(MAX_MODEL_BYTES + 1)
     fifo = tmp_path / "fifo.onnx"
     os.mkfifo(fifo)
-    for bad, why in (("/dev/zero", "/dev/zero: is not a regular file"), (tmp_path, "is not a regular file"),
-                     (fifo, "fifo.onnx: is not a regular file"), (tmp_path / "no.onnx", "no.onnx: no such model file"),
-                     (big, f"big.onnx: is {MAX_MODEL_BYTES + 1} bytes, more than"), ("", "no model file given"),
-                     (3, "must be a str or a path-like")):
+    for bad, why in (
+        ("/dev/zero", "/dev/zero: is not a regular file"),
+        (tmp_path, "is not a regular file"),
+        (fifo, "fifo.onnx: is not a regular file"),
+        (tmp_path / "no.onnx", "no.onnx: no such model file"),
+        (big, f"big.onnx: is {MAX_MODEL_BYTES + 1} bytes, more than"),
+        ("", "no model file given"),
+        (3, "must be a str or a path-like"),
+    ):
         with pytest.raises(ModelLoadError, match=why):
             load_model(bad, backend=backend)
     assert load_model(pathlib.Path(model), backend=backend).num_classes == 4
@@ -182,8 +218,17 @@ def test_the_binding_takes_plain_fields(model) -> None:
     assert eng.run(np.zeros((1, 3, 32, 32), np.float32)).shape == (1, 4)
     with pytest.raises(ValueError, match="no preprocessing set"):
         eng.run_image(np.zeros((8, 8, 3), np.uint8))
-    eng.set_preprocessing(height=32, width=32, channels=3, color="rgb", resize="bilinear", scale=1 / 255,
-                          mean=[0.0, 0.0, 0.0], std=[1.0, 1.0, 1.0], channel_order="RGB")
+    eng.set_preprocessing(
+        height=32,
+        width=32,
+        channels=3,
+        color="rgb",
+        resize="bilinear",
+        scale=1 / 255,
+        mean=[0.0, 0.0, 0.0],
+        std=[1.0, 1.0, 1.0],
+        channel_order="RGB",
+    )
     assert eng.run_image(np.zeros((8, 8, 3), np.uint8)).shape == (4,)
 
 
@@ -222,6 +267,7 @@ def _set_dims(dims):
             if v is not None:
                 d.ClearField("dim_param")
                 d.dim_value = v
+
     return edit
 
 
@@ -233,7 +279,7 @@ def test_input_must_be_named_image(tmp_path, model, backend) -> None:
 
 
 def test_declared_dimension_beyond_int32_is_refused_not_truncated(tmp_path, model) -> None:
-    path = _variant(model, tmp_path / "wide.onnx", edit=_set_dims([None, None, 2 ** 32 + 16, None]))
+    path = _variant(model, tmp_path / "wide.onnx", edit=_set_dims([None, None, 2**32 + 16, None]))
     with pytest.raises(ValueError, match=r"wide.onnx: malformed ONNX file: dimension 4294967312 is out of the int32"):
         _native.Engine(str(path))
     for backend in BACKENDS:
@@ -243,8 +289,9 @@ def test_declared_dimension_beyond_int32_is_refused_not_truncated(tmp_path, mode
 
 def test_huge_declared_input_is_a_named_error(tmp_path, model) -> None:
     path = _variant(model, tmp_path / "huge.onnx", edit=_set_dims([None, None, 100000, 100000]))
-    with pytest.raises(ValueError, match=f"huge.onnx: input 'image' declares a dimension of 100000, more than the "
-                                         f"{MAX_INPUT_SIDE}"):
+    with pytest.raises(
+        ValueError, match=f"huge.onnx: input 'image' declares a dimension of 100000, more than the {MAX_INPUT_SIDE}"
+    ):
         _native.Engine(str(path))
     assert _native.MAX_INPUT_SIDE == MAX_INPUT_SIDE
     for backend in BACKENDS:
@@ -284,7 +331,9 @@ def test_evaluate_with_metadata_and_graph_disagreeing(tmp_path, model) -> None:
 
     path = _variant(model, tmp_path / "disagree.onnx", {"input_size": [40, 40]})
     imgs = np.zeros((3, 32, 32, 3), np.uint8)
-    with pytest.raises(ValueError, match=r"disagree.onnx: input 'image' has shape .*the metadata says \[batch, 3, 40, 40\]"):
+    with pytest.raises(
+        ValueError, match=r"disagree.onnx: input 'image' has shape .*the metadata says \[batch, 3, 40, 40\]"
+    ):
         evaluate_onnx(path, imgs, np.zeros(3, np.int64))
 
 
@@ -312,14 +361,17 @@ def test_train_refuses_to_overwrite_a_run_without_resume(tmp_path) -> None:
     assert "a training run already exists here" in msg
 
 
-@pytest.mark.parametrize("flag,value,match", [
-    ("--lr", "inf", "lr: must be a finite number, got inf"),
-    ("--lr", "nan", "lr: must be a finite number, got nan"),
-    ("--label-smoothing", "2", r"label_smoothing: must be in \[0, 1\), got 2.0"),
-    ("--threads", "-1", "threads: must be >= 0, got -1"),
-    ("--weight-decay", "-1", "weight_decay: must be >= 0"),
-    ("--val-fraction", "1.5", r"val_fraction: must be in \[0, 1\)"),
-])
+@pytest.mark.parametrize(
+    "flag,value,match",
+    [
+        ("--lr", "inf", "lr: must be a finite number, got inf"),
+        ("--lr", "nan", "lr: must be a finite number, got nan"),
+        ("--label-smoothing", "2", r"label_smoothing: must be in \[0, 1\), got 2.0"),
+        ("--threads", "-1", "threads: must be >= 0, got -1"),
+        ("--weight-decay", "-1", "weight_decay: must be >= 0"),
+        ("--val-fraction", "1.5", r"val_fraction: must be in \[0, 1\)"),
+    ],
+)
 def test_train_refuses_bad_numbers_before_any_work(tmp_path, flag, value, match) -> None:
     msg = _cli("train", "--data", "digits", flag, value, "--out", str(tmp_path / "r"))
     assert msg.startswith("bluefire train: command line: ") and len(msg.splitlines()) == 1, msg
@@ -331,7 +383,9 @@ def test_training_that_diverges_stops_with_an_error(tmp_path) -> None:
     from tests.fixtures_training import train_digits
     from training.train import TrainingDiverged
 
-    with pytest.raises(TrainingDiverged, match=r"training diverged at epoch 1, step \d+: the training loss is (nan|inf)"):
+    with pytest.raises(
+        TrainingDiverged, match=r"training diverged at epoch 1, step \d+: the training loss is (nan|inf)"
+    ):
         train_digits(tmp_path / "run", lr=1e30, epochs=1)
     assert not (tmp_path / "run" / "checkpoint.pt").exists() and not (tmp_path / "run" / "best.pt").exists()
 
@@ -380,14 +434,17 @@ def test_export_refuses_non_finite_weights(tmp_path, digits) -> None:
     assert not any(p.suffix in (".onnx", ".tmp") for p in tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["--threads", "-1"], "--threads must be 0 .* got -1"),
-    (["--threads", "100000"], "--threads must be 0 .* got 100000"),
-    (["--limit", "-5"], r"--limit must be >= 0 \(0 = all images\), got -5"),
-    (["--png", "{tmp}/a_file/x.png"], "--png .*a_file is not a directory"),
-    (["--json", "{tmp}"], "--json .*expected a file name, got a directory"),
-    (["--val-fraction", "2"], r"--val-fraction must be in \[0, 1\)"),
-])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["--threads", "-1"], "--threads must be 0 .* got -1"),
+        (["--threads", "100000"], "--threads must be 0 .* got 100000"),
+        (["--limit", "-5"], r"--limit must be >= 0 \(0 = all images\), got -5"),
+        (["--png", "{tmp}/a_file/x.png"], "--png .*a_file is not a directory"),
+        (["--json", "{tmp}"], "--json .*expected a file name, got a directory"),
+        (["--val-fraction", "2"], r"--val-fraction must be in \[0, 1\)"),
+    ],
+)
 def test_evaluate_checks_flags_before_any_work(tmp_path, argv, match) -> None:
     (tmp_path / "a_file").write_text("")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
@@ -408,8 +465,10 @@ def test_export_checks_output_paths_before_any_work(tmp_path) -> None:
 def test_evaluate_writes_its_files_before_printing(tmp_path, digits) -> None:
     # `| head -1` closes the pipe after the first line: the files asked for must exist all the same.
     j, png = tmp_path / "out" / "e.json", tmp_path / "out" / "c.png"
-    cmd = (f"{sys.executable} -m training.cli evaluate {digits[1]} --data digits --limit 40 --json {j} --png {png}"
-           f" | head -1")
+    cmd = (
+        f"{sys.executable} -m training.cli evaluate {digits[1]} --data digits --limit 40 --json {j} --png {png}"
+        f" | head -1"
+    )
     p = subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.stdout.startswith("top-1 "), p.stdout + p.stderr
     assert json.loads(j.read_text())["n"] == 40 and png.stat().st_size > 0
@@ -431,13 +490,18 @@ def test_one_version_string() -> None:
 def test_classifier_birth_names_file_and_field(tmp_path, backend) -> None:
     # The runtime component gets the same one-line ModelLoadError: reported in Birth, the run stops.
     import pipeline_fixtures as F
+
     from rtmaps_components.emulator import DiagramRunner
 
     bad = _variant(F.digits_model(), tmp_path / "m.onnx", {"input_size": [64]})
     shutil.copytree(F.DIAGRAMS / "data" / "fmnist_clip", tmp_path / "clip")
-    eng = DiagramRunner(F.REPLAY, clock="sim", echo=False,
-                 overrides=F.replay_overrides(bad, tmp_path / "clip", tmp_path / "clip" / "labels.txt")
-                 + [f"Classifier.backend={backend}"])
+    eng = DiagramRunner(
+        F.REPLAY,
+        clock="sim",
+        echo=False,
+        overrides=F.replay_overrides(bad, tmp_path / "clip", tmp_path / "clip" / "labels.txt")
+        + [f"Classifier.backend={backend}"],
+    )
     rep = eng.run(max_wall_s=30)
     errors = [m["message"] for m in rep["messages"] if m["level"] == "error" and m["component"] == "Classifier"]
     assert len(errors) == 1 and "m.onnx: bad 'bluefire.preprocessing' field 'input_size'" in errors[0], errors
@@ -449,8 +513,9 @@ def test_run_checks_its_report_path_before_running(tmp_path, capsys) -> None:
     from training.cli import build_parser
 
     (tmp_path / "a_file").write_text("")
-    args = build_parser(load="run").parse_args(["run", str(ROOT / "diagrams" / "classify_replay.rtd"),
-                                                "--report", str(tmp_path / "a_file" / "r.json")])
+    args = build_parser(load="run").parse_args(
+        ["run", str(ROOT / "diagrams" / "classify_replay.rtd"), "--report", str(tmp_path / "a_file" / "r.json")]
+    )
     assert run_main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --report ") and "a_file is not a directory" in err and len(err.splitlines()) == 1
@@ -460,7 +525,24 @@ def test_bench_names_file_and_field(tmp_path, model, capsys) -> None:
     from training.cli import main
 
     _variant(model, tmp_path / "bad.onnx", {"input_size": 64})
-    assert main(["bench", "--models-dir", str(tmp_path), "--no-builtin", "--runs", "1", "--warmup", "0",
-                 "--engines", "native,ort"]) == 2
+    assert (
+        main(
+            [
+                "bench",
+                "--models-dir",
+                str(tmp_path),
+                "--no-builtin",
+                "--runs",
+                "1",
+                "--warmup",
+                "0",
+                "--engines",
+                "native,ort",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("bluefire bench: ") and "bad.onnx: bad 'bluefire.preprocessing' field 'input_size'" in err, err
+    assert err.startswith("bluefire bench: ") and "bad.onnx: bad 'bluefire.preprocessing' field 'input_size'" in err, (
+        err
+    )

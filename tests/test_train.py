@@ -1,4 +1,5 @@
 """Training: config layering and errors, pure schedules, a real digits run, exact resume, transfer, DDP sync."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -30,18 +30,21 @@ def test_config_layers_defaults_file_flags(tmp_path):
     assert isinstance(cfg.lr, float)
 
 
-@pytest.mark.parametrize("content, message", [
-    ({"lrr": 0.1}, "unknown config key 'lrr'"),
-    ({"epochs": "3"}, "epochs must be int"),
-    ({"epochs": True}, "epochs must be int"),
-    ({"lr": "fast"}, "lr must be float"),
-    ({"optimizer": "adam"}, "optimizer: expected 'sgd' or 'adamw'"),
-    ({"arch": "squeezenet2"}, "arch: expected one of"),
-    ({"head_epochs": 5, "epochs": 3}, r"head_epochs: must be in 0..epochs \(3\)"),
-    ({"augment": "crop,rotate"}, r"augment: unknown item\(s\) \['rotate'\]"),
-    ({"batch_size": 0}, "batch_size: must be >= 1"),
-    ([1, 2], "must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ({"lrr": 0.1}, "unknown config key 'lrr'"),
+        ({"epochs": "3"}, "epochs must be int"),
+        ({"epochs": True}, "epochs must be int"),
+        ({"lr": "fast"}, "lr must be float"),
+        ({"optimizer": "adam"}, "optimizer: expected 'sgd' or 'adamw'"),
+        ({"arch": "squeezenet2"}, "arch: expected one of"),
+        ({"head_epochs": 5, "epochs": 3}, r"head_epochs: must be in 0..epochs \(3\)"),
+        ({"augment": "crop,rotate"}, r"augment: unknown item\(s\) \['rotate'\]"),
+        ({"batch_size": 0}, "batch_size: must be >= 1"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
 def test_config_errors_name_the_file_and_field(tmp_path, content, message):
     f = tmp_path / "bad.json"
     f.write_text(json.dumps(content))
@@ -107,17 +110,19 @@ DIGITS_EPOCHS = 8
 def _interrupt_after(monkeypatch, epochs_done: int):
     """Make fit() die (as a kill would) when epoch `epochs_done` + 1 starts, after its checkpoint is on disk."""
     import training.train_cli as tc
+
     real = tc.run_epoch
 
     def run_epoch(*a, **kw):
         if a[6] == epochs_done:  # the `epoch` argument
             raise KeyboardInterrupt
         return real(*a, **kw)
+
     monkeypatch.setattr(tc, "run_epoch", run_epoch)
 
 
 def test_resume_is_exact(tmp_path, monkeypatch):
-    kw = dict(epochs=3, train_limit=192, head_epochs=1)
+    kw = {"epochs": 3, "train_limit": 192, "head_epochs": 1}
     train_digits(tmp_path / "straight", **kw)
     _interrupt_after(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
@@ -125,6 +130,7 @@ def test_resume_is_exact(tmp_path, monkeypatch):
     assert ckpt_io.load(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 2
     monkeypatch.undo()
     from training.cli import main
+
     assert main(["train", "--resume", "--out", str(tmp_path / "cut")]) == 0  # settings come from the checkpoint
     a = ckpt_io.load(tmp_path / "straight" / "checkpoint.pt")
     b = ckpt_io.load(tmp_path / "cut" / "checkpoint.pt")
@@ -136,7 +142,16 @@ def test_resume_is_exact(tmp_path, monkeypatch):
 
 def _resume(out: Path, **overrides):
     from training.train_cli import fit
-    kw = dict(data="digits", epochs=2, batch_size=32, lr=3e-4, train_limit=320, threads=1, out=str(out))
+
+    kw = {
+        "data": "digits",
+        "epochs": 2,
+        "batch_size": 32,
+        "lr": 3e-4,
+        "train_limit": 320,
+        "threads": 1,
+        "out": str(out),
+    }
     kw.update(overrides)
     return fit(TrainConfig(**kw), resume=True, show=False)
 
@@ -167,12 +182,16 @@ def test_init_and_head_epochs(tmp_path):
 
 
 def test_init_with_other_classes_reinitialises_the_head(tmp_path):
-    from training.train_cli import _init_from_checkpoint
     from training.model import build
+    from training.train_cli import _init_from_checkpoint
+
     src = train_digits(tmp_path / "src", epochs=1, train_limit=64)
     ckpt = ckpt_io.load(src["checkpoint"])
     model = build("squeezenet1_1", 10)
-    assert _init_from_checkpoint(model, ckpt, "src.pt", tuple("abcdefghij")) == ["classifier.1.weight", "classifier.1.bias"]
+    assert _init_from_checkpoint(model, ckpt, "src.pt", tuple("abcdefghij")) == [
+        "classifier.1.weight",
+        "classifier.1.bias",
+    ]
     assert torch.equal(model.features[0].weight, ckpt["model"]["features.0.weight"])
     assert not torch.equal(model.final_conv.weight, ckpt["model"]["classifier.1.weight"])
     with pytest.raises(ValueError, match="src.pt: is squeezenet1_1"):
@@ -181,10 +200,12 @@ def test_init_with_other_classes_reinitialises_the_head(tmp_path):
 
 def test_weights_flag_loads_a_torchvision_state_dict(tmp_path):
     from training.model import squeezenet1_1
+
     tv = squeezenet1_1(num_classes=1000).state_dict()  # torchvision's keys and shapes (see test_model)
     torch.save(tv, tmp_path / "squeezenet1_1-b8a52dc0.pth")
-    r = train_digits(tmp_path / "run", epochs=1, head_epochs=1, train_limit=64,
-                     weights=str(tmp_path / "squeezenet1_1-b8a52dc0.pth"))
+    r = train_digits(
+        tmp_path / "run", epochs=1, head_epochs=1, train_limit=64, weights=str(tmp_path / "squeezenet1_1-b8a52dc0.pth")
+    )
     assert r["reinitialised"] == ["classifier.1.bias", "classifier.1.weight"]
     got = ckpt_io.load(tmp_path / "run" / "checkpoint.pt")["model"]
     assert all(torch.equal(got[k], tv[k]) for k in tv if k.startswith("features."))
@@ -197,9 +218,31 @@ def test_ddp_two_cpu_processes_stay_in_sync(tmp_path):
     if torchrun is None:
         pytest.skip("torchrun is not installed beside this Python")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "training.cli", "train", "--data", "digits",
-           "--epochs", "2", "--head-epochs", "1", "--batch-size", "16", "--train-limit", "160", "--lr", "0.0003",
-           "--threads", "1", "--out", str(tmp_path)]
+    cmd = [
+        torchrun,
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "training.cli",
+        "train",
+        "--data",
+        "digits",
+        "--epochs",
+        "2",
+        "--head-epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--train-limit",
+        "160",
+        "--lr",
+        "0.0003",
+        "--threads",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     m = json.loads((tmp_path / "metrics.json").read_text())
@@ -215,9 +258,14 @@ def test_ddp_two_cpu_processes_stay_in_sync(tmp_path):
 
 def test_checkpoint_names_its_data_split():
     from training.checkpoint import data_split_of
-    assert data_split_of({"config": {"data": "digits", "seed": 4, "val_fraction": 0.2}}) == \
-        {"spec": "digits", "seed": 4, "val_fraction": 0.2}
+
+    assert data_split_of({"config": {"data": "digits", "seed": 4, "val_fraction": 0.2}}) == {
+        "spec": "digits",
+        "seed": 4,
+        "val_fraction": 0.2,
+    }
     # a derived checkpoint (e.g. pruned) whose config is another tool's: its "data" entry wins
-    assert data_split_of({"config": {"data": "", "seed": 0}, "data": {"spec": "fashion-mnist", "seed": 3, "val_fraction": 0.1}}) \
-        == {"spec": "fashion-mnist", "seed": 3, "val_fraction": 0.1}
+    assert data_split_of(
+        {"config": {"data": "", "seed": 0}, "data": {"spec": "fashion-mnist", "seed": 3, "val_fraction": 0.1}}
+    ) == {"spec": "fashion-mnist", "seed": 3, "val_fraction": 0.1}
     assert data_split_of({})["spec"] == ""

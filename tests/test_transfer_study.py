@@ -1,4 +1,5 @@
 """The transfer-vs-scratch study runs end to end on a tiny pretrained checkpoint and reuses finished runs."""
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,30 @@ from training.transfer_study import main
 
 def test_transfer_study_end_to_end(tmp_path, capsys):
     write_fashion_mnist(tmp_path / "fm", n_train=80, n_test=20)
-    pre = fit(TrainConfig(data=f"fashion-mnist:{tmp_path / 'fm'}", epochs=1, batch_size=16, threads=1,
-                          out=str(tmp_path / "pre")), show=False)
-    argv = ["--pretrained", pre["checkpoint"], "--per-class", "2,4", "--seeds", "0", "--epochs", "2",
-            "--head-epochs", "1", "--batch-size", "8", "--out", str(tmp_path / "runs"), "--evidence", str(tmp_path / "ev")]
+    pre = fit(
+        TrainConfig(
+            data=f"fashion-mnist:{tmp_path / 'fm'}", epochs=1, batch_size=16, threads=1, out=str(tmp_path / "pre")
+        ),
+        show=False,
+    )
+    argv = [
+        "--pretrained",
+        pre["checkpoint"],
+        "--per-class",
+        "2,4",
+        "--seeds",
+        "0",
+        "--epochs",
+        "2",
+        "--head-epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--out",
+        str(tmp_path / "runs"),
+        "--evidence",
+        str(tmp_path / "ev"),
+    ]
     assert main(argv) == 0
     study = json.loads((tmp_path / "ev" / "transfer_study.json").read_text())
     rows = {(r["mode"], r["per_class"]): r for r in study["rows"]}
@@ -30,7 +51,9 @@ def test_transfer_study_end_to_end(tmp_path, capsys):
     differing = {k for k in t["config"] if t["config"][k] != s["config"][k]}
     assert differing == {"init", "head_epochs", "out"}, differing  # same schedule, only the start differs
     p = json.loads((tmp_path / "runs" / "2_per_class" / "seed0" / "probe" / "metrics.json").read_text())
-    assert p["config"]["head_epochs"] == p["config"]["epochs"] == 2 and all(h["extra"]["head_only"] for h in p["history"])
+    assert p["config"]["head_epochs"] == p["config"]["epochs"] == 2 and all(
+        h["extra"]["head_only"] for h in p["history"]
+    )
     md = (tmp_path / "ev" / "transfer_study.md").read_text()
     assert "| labels per class | scratch | transfer | probe |" in md and md.count("\n| ") == 3
     assert all(isinstance(r["dead_classes"], int) for r in rows.values())

@@ -1,4 +1,5 @@
 """torchvision SqueezeNet state dicts (.pth) for transfer learning: loaded safely, mismatches listed."""
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -45,9 +46,13 @@ def test_wrong_version_lists_every_mismatch(tmp_path):
         load_pretrained(build("squeezenet1_1", 1000), tmp_path / "v10.pth")
     msg = str(e.value)
     assert msg.startswith(f"{tmp_path / 'v10.pth'}: does not fit squeezenet1_1")
-    for line in ("missing: features.6.squeeze.weight", "missing: features.11.expand3x3.bias",
-                 "unexpected: features.5.squeeze.weight", "unexpected: features.8.expand1x1.bias",
-                 "shape: features.0.weight is (96, 3, 7, 7) in the file, (64, 3, 3, 3) in the model"):
+    for line in (
+        "missing: features.6.squeeze.weight",
+        "missing: features.11.expand3x3.bias",
+        "unexpected: features.5.squeeze.weight",
+        "unexpected: features.8.expand1x1.bias",
+        "shape: features.0.weight is (96, 3, 7, 7) in the file, (64, 3, 3, 3) in the model",
+    ):
         assert line in msg
 
 
@@ -55,7 +60,9 @@ def test_pruned_model_rejects_full_weights(tmp_path):
     torch.save(torchvision_state_dict("squeezenet1_1"), tmp_path / "w.pth")
     w = Widths.default("squeezenet1_1")
     pruned = Widths(w.conv1, ((15, 64, 64),) + w.fires[1:])
-    with pytest.raises(ValueError, match=r"shape: features.3.squeeze.weight is \(16, 64, 1, 1\) in the file, \(15, 64, 1, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"shape: features.3.squeeze.weight is \(16, 64, 1, 1\) in the file, \(15, 64, 1, 1\)"
+    ):
         load_pretrained(build("squeezenet1_1", 10, pruned), tmp_path / "w.pth")
 
 

@@ -183,7 +183,9 @@ def format_table(rows: list[dict], peak: float) -> str:
         f"x ORT = median / ONNX Runtime's median in the same interleaved run"
     )
     if many:
-        lines.append("speedup = the same engine's 1-thread median / this median (thread counts interleaved call by call)")
+        lines.append(
+            "speedup = the same engine's 1-thread median / this median (thread counts interleaved call by call)"
+        )
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@
 Each subcommand module provides `add_arguments(parser)` and `main(args) -> int`. Imports are lazy
 so that `bluefire run` works on a vehicle that has the runtime but not torch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,10 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("training.train_cli", "train or transfer-learn a SqueezeNet on a data set (resumable)"),
     "evaluate": ("training.evaluate", "top-1, per-class accuracy and confusion matrix of a checkpoint or ONNX model"),
-    "export": ("training.export_cli", "export a checkpoint to ONNX with its preprocessing, checked against ONNX Runtime"),
+    "export": (
+        "training.export_cli",
+        "export a checkpoint to ONNX with its preprocessing, checked against ONNX Runtime",
+    ),
     "prune": ("training.prune.cli", "Fire-aware filter pruning with iterative fine-tuning (resumable)"),
     "quantize": ("training.quantize", "post-training int8 quantization of an exported model to QDQ ONNX"),
     "bench": ("training.bench", "latency benchmark: native engine vs ONNX Runtime vs torch"),
@@ -25,8 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def build_parser(load: str | None = None) -> argparse.ArgumentParser:
     """The full parser; with `load`, only that subcommand's module is imported."""
     parser = argparse.ArgumentParser(
-        prog="bluefire",
-        description="Prune SqueezeNet and run it in real time on the NXP BlueBox 2.0 through RTMaps.")
+        prog="bluefire", description="Prune SqueezeNet and run it in real time on the NXP BlueBox 2.0 through RTMaps."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -7,6 +7,7 @@ Every loader returns uint8 images (N, H, W, C) with C = 1 or 3 in RGB order, int
 class names; `prepare` turns them into the network's input size with the runtime's own
 `Preprocessing`, so training sees exactly what the deployed model will see.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -21,10 +22,19 @@ import numpy as np
 from rtmaps_components.preprocess import Preprocessing
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck")
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
 
@@ -36,7 +46,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, idx: np.ndarray) -> "Split":
+    def subset(self, idx: np.ndarray) -> Split:
         return Split(self.images[idx], self.labels[idx])
 
 
@@ -86,7 +96,9 @@ def _find(folder: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz"):
         if (folder / name).is_file():
             return folder / name
-    raise ValueError(f"{folder}: missing {stem}[.gz] (install Debian's dataset-fashion-mnist or give fashion-mnist:DIR)")
+    raise ValueError(
+        f"{folder}: missing {stem}[.gz] (install Debian's dataset-fashion-mnist or give fashion-mnist:DIR)"
+    )
 
 
 def load_fashion_mnist(folder: str = FASHION_MNIST_DIR) -> tuple[Split, Split]:
@@ -108,8 +120,12 @@ def load_fashion_mnist(folder: str = FASHION_MNIST_DIR) -> tuple[Split, Split]:
 class _SafeUnpickler(pickle.Unpickler):
     """Only what CIFAR-10 batches hold: a dict of bytes, lists and numpy arrays. Nothing executes."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) in self._ALLOWED:
@@ -164,7 +180,11 @@ def _read_class_tree(root: Path, classes: list[str] | None = None) -> tuple[Spli
                 raise ValueError(f"{f}: not a decodable image")
             if img.dtype != np.uint8:
                 raise ValueError(f"{f}: {img.dtype} pixels, expected 8-bit")
-            img = img[..., None] if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGRA2RGB if img.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+            img = (
+                img[..., None]
+                if img.ndim == 2
+                else cv2.cvtColor(img, cv2.COLOR_BGRA2RGB if img.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+            )
             if shape is None:
                 shape = img.shape
             elif img.shape != shape:

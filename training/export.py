@@ -1,4 +1,5 @@
 """Export a (pruned or not) SqueezeNet to ONNX with its preprocessing in the metadata, and check parity."""
+
 from __future__ import annotations
 
 import copy
@@ -66,8 +67,9 @@ def fold_gray_stem(model: SqueezeNet, prep: Preprocessing) -> tuple[SqueezeNet, 
     return out, dataclasses.replace(prep, channels=1, mean=(prep.mean[0],), std=(prep.std[0],))
 
 
-def export_onnx(model: SqueezeNet, prep: Preprocessing, path: str | Path, opset: int = DEFAULT_OPSET,
-                planes: int = 3) -> Path:
+def export_onnx(
+    model: SqueezeNet, prep: Preprocessing, path: str | Path, opset: int = DEFAULT_OPSET, planes: int = 3
+) -> Path:
     """Write `model` as ONNX (dynamic batch, input 'image', output 'logits') with bluefire metadata.
 
     planes=1 (gray models only): the stem folded to take the luma plane alone (fold_gray_stem).
@@ -92,9 +94,17 @@ def export_onnx(model: SqueezeNet, prep: Preprocessing, path: str | Path, opset:
     with tempfile.TemporaryDirectory() as tmpdir, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         raw = Path(tmpdir) / "raw.onnx"
-        torch.onnx.export(model, (example,), str(raw), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},),
-                          opset_version=opset, dynamo=True, verbose=False)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(raw),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},),
+            opset_version=opset,
+            dynamo=True,
+            verbose=False,
+        )
         proto = onnx.load(str(raw))
     meta = ModelMeta(model.arch, model.widths.to_dict(), prep)
     del proto.metadata_props[:]
@@ -110,12 +120,19 @@ def check_finite_weights(model: torch.nn.Module) -> None:
     """ValueError when any weight is NaN or Inf (a diverged run): such a model is never exported."""
     bad = [k for k, t in model.state_dict().items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
     if bad:
-        raise ValueError(f"the weights hold NaN or Inf in {len(bad)} tensor(s) ({', '.join(bad[:3])}"
-                         f"{', ...' if len(bad) > 3 else ''}); a diverged model is not exported")
+        raise ValueError(
+            f"the weights hold NaN or Inf in {len(bad)} tensor(s) ({', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''}); a diverged model is not exported"
+        )
 
 
-def check_parity(model: SqueezeNet, onnx_path: str | Path, inputs: np.ndarray, atol: float = 1e-4,
-                 onnx_inputs: np.ndarray | None = None) -> float:
+def check_parity(
+    model: SqueezeNet,
+    onnx_path: str | Path,
+    inputs: np.ndarray,
+    atol: float = 1e-4,
+    onnx_inputs: np.ndarray | None = None,
+) -> float:
     """Max |torch - ONNX Runtime| over `inputs` (float32 NCHW); raises if above `atol`.
 
     `onnx_inputs`: what the ONNX file gets instead, when its input differs (a single-plane gray model).

@@ -7,6 +7,7 @@ m = 2, 4, 6 (F(6x6) being the largest tile commonly used in fp32; larger tiles l
 Transforms, weight traffic and every other overhead are left out, so it is a lower bound on time:
 floor_ms = 2 * MACs / peak. Nothing here knows about the native engine's choices.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,9 @@ def winograd_3x3_mults(side: int, m: int) -> int:
 
 def best_3x3(side: int) -> tuple[str, int]:
     """The cheapest algorithm for a 3x3 pad-1 convolution on this map and its multiplies per pair."""
-    options = [("direct", direct_3x3_taps(side))] + [(f"F({m}x{m})", winograd_3x3_mults(side, m)) for m in WINOGRAD_TILES]
+    options = [("direct", direct_3x3_taps(side))] + [
+        (f"F({m}x{m})", winograd_3x3_mults(side, m)) for m in WINOGRAD_TILES
+    ]
     return min(options, key=lambda o: o[1])
 
 
@@ -109,18 +112,28 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m training.floor", description=main.__doc__)
     ap.add_argument("models", nargs="+", help="ONNX files exported by bluefire (widths in their metadata)")
-    ap.add_argument("--int8-gmacs", type=float, nargs="+", default=[A53_INT8_GMACS, 4 * A53_INT8_GMACS],
-                    help="int8 MAC rates to price the int8 floor at (default: one and four Cortex-A53 cores, "
-                         f"{A53_INT8_GMACS:g} G MAC/s each without dot-product instructions)")
-    ap.add_argument("--gflops", type=float, nargs="+", default=[4.0, 16.0],
-                    help="peaks to price the floor at (default: one and four Cortex-A53 cores at 1 GHz, "
-                         "4 GFLOP/s each, shared/reference-facts.md)")
+    ap.add_argument(
+        "--int8-gmacs",
+        type=float,
+        nargs="+",
+        default=[A53_INT8_GMACS, 4 * A53_INT8_GMACS],
+        help="int8 MAC rates to price the int8 floor at (default: one and four Cortex-A53 cores, "
+        f"{A53_INT8_GMACS:g} G MAC/s each without dot-product instructions)",
+    )
+    ap.add_argument(
+        "--gflops",
+        type=float,
+        nargs="+",
+        default=[4.0, 16.0],
+        help="peaks to price the floor at (default: one and four Cortex-A53 cores at 1 GHz, "
+        "4 GFLOP/s each, shared/reference-facts.md)",
+    )
     a = ap.parse_args(argv)
     for path in a.models:
         try:
             meta = read_metadata(path)
         except ValueError as e:
-            raise SystemExit(str(e))
+            raise SystemExit(str(e)) from None
         arch, widths, pre = meta.arch, Widths.from_dict(meta.widths, path), meta.preprocessing
         size, classes, planes = pre.input_size[0], pre.num_classes, pre.channels
         layers = layer_floors(widths, arch, classes, size, planes)
@@ -133,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'total':<18} {'':<9} {plain:>11,} {total:>11,}")
         print("  floor: " + ", ".join(f"{floor_ms(total, g):.2f} ms at {g:g} GFLOP/s" for g in a.gflops))
         i8 = int8_floor_macs(widths, arch, classes, size, planes)
-        print(f"  int8 floor: {i8:,} MACs (direct, padding taps skipped): "
-              + ", ".join(f"{int8_floor_ms(i8, g):.2f} ms at {g:g} G int8 MAC/s" for g in a.int8_gmacs))
+        print(
+            f"  int8 floor: {i8:,} MACs (direct, padding taps skipped): "
+            + ", ".join(f"{int8_floor_ms(i8, g):.2f} ms at {g:g} G int8 MAC/s" for g in a.int8_gmacs)
+        )
     return 0
 
 

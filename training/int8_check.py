@@ -5,6 +5,7 @@ quantization steps of the last quantized tensor (the classifier's output, which 
 dequantizes). Every native variant this CPU runs is checked; the integer kernels must give the
 same bytes, so their rows are identical. Writes JSON with --json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,14 @@ def output_step(path: str | Path) -> float:
     m = onnx.load(str(path))
     inits = {t.name: t for t in m.graph.initializer}
     pool = next((n for n in m.graph.node if n.op_type in ("ReduceMean", "GlobalAveragePool")), None)
-    dq = next((n for n in m.graph.node if pool is not None and n.output[0] == pool.input[0]
-               and n.op_type == "DequantizeLinear"), None)
+    dq = next(
+        (
+            n
+            for n in m.graph.node
+            if pool is not None and n.output[0] == pool.input[0] and n.op_type == "DequantizeLinear"
+        ),
+        None,
+    )
     if dq is None:
         raise ValueError(f"{path}: no DequantizeLinear before the average pool; is it a `bluefire quantize` file?")
     return float(numpy_helper.to_array(inits[dq.input[1]]))
@@ -47,20 +54,29 @@ def check(path: str | Path, data: str = "fashion-mnist", limit: int = 0, batch: 
     engines = {v: _native.Engine(str(path), threads=1, variant=v) for v in _native.available_variants()}
     ort_out, nat = [], {v: [] for v in engines}
     for i in range(0, len(images), batch):
-        x = preprocess_batch(meta.preprocessing, images[i:i + batch], seq)
+        x = preprocess_batch(meta.preprocessing, images[i : i + batch], seq)
         ort_out.append(sess.run(None, {"image": x})[0])
         for v, e in engines.items():
             nat[v].append(e.run(x))
     o = np.concatenate(ort_out)
-    out: dict[str, Any] = {"model": Path(path).name, "data": data, "images": len(labels), "output_step": step,
-                           "ort_top1": float((o.argmax(1) == labels).mean()), "variants": {}}
+    out: dict[str, Any] = {
+        "model": Path(path).name,
+        "data": data,
+        "images": len(labels),
+        "output_step": step,
+        "ort_top1": float((o.argmax(1) == labels).mean()),
+        "variants": {},
+    }
     for v, parts in nat.items():
         r = np.concatenate(parts)
         d = np.abs(r - o).max(1) / step
-        out["variants"][v] = {"top1": float((r.argmax(1) == labels).mean()),
-                              "top1_agree": float((r.argmax(1) == o.argmax(1)).mean()),
-                              "max_steps": float(d.max()), "images_over_one_step": float((d > 1 + 1e-3).mean()),
-                              "identical_to_ref": bool(np.array_equal(r, np.concatenate(nat["ref"])))}
+        out["variants"][v] = {
+            "top1": float((r.argmax(1) == labels).mean()),
+            "top1_agree": float((r.argmax(1) == o.argmax(1)).mean()),
+            "max_steps": float(d.max()),
+            "images_over_one_step": float((d > 1 + 1e-3).mean()),
+            "identical_to_ref": bool(np.array_equal(r, np.concatenate(nat["ref"]))),
+        }
     return out
 
 
@@ -75,12 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     for path in a.models:
         r = check(path, a.data, a.limit)
         results.append(r)
-        print(f"{r['model']}: {r['images']} test images, ONNX Runtime top-1 {100 * r['ort_top1']:.2f} %, "
-              f"output step {r['output_step']:.4g}")
+        print(
+            f"{r['model']}: {r['images']} test images, ONNX Runtime top-1 {100 * r['ort_top1']:.2f} %, "
+            f"output step {r['output_step']:.4g}"
+        )
         for v, s in r["variants"].items():
-            print(f"  native {v:<7} top-1 {100 * s['top1']:.2f} %, same top-1 as ORT on {100 * s['top1_agree']:.2f} % "
-                  f"of images, logits at most {s['max_steps']:.2f} steps apart, {100 * s['images_over_one_step']:.2f} % "
-                  f"of images over one step{'' if s['identical_to_ref'] else ', DIFFERS from the reference'}")
+            print(
+                f"  native {v:<7} top-1 {100 * s['top1']:.2f} %, same top-1 as ORT on {100 * s['top1_agree']:.2f} % "
+                f"of images, logits at most {s['max_steps']:.2f} steps apart, {100 * s['images_over_one_step']:.2f} % "
+                f"of images over one step{'' if s['identical_to_ref'] else ', DIFFERS from the reference'}"
+            )
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1) + "\n")
     return 0

@@ -3,6 +3,7 @@
 A pruned network differs from the original only in its channel widths, so one width table
 (`Widths`) is enough to rebuild any model from a checkpoint or an ONNX file.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,8 +29,16 @@ FIRE_NAMES = tuple(f"fire{i}" for i in range(2, 10))
 # bias starts every class alive. It draws no random numbers, so every other weight of a seeded model is
 # unchanged.
 HEAD_BIAS_INIT = 1.0
-_DEFAULT_FIRES = ((16, 64, 64), (16, 64, 64), (32, 128, 128), (32, 128, 128),
-                  (48, 192, 192), (48, 192, 192), (64, 256, 256), (64, 256, 256))
+_DEFAULT_FIRES = (
+    (16, 64, 64),
+    (16, 64, 64),
+    (32, 128, 128),
+    (32, 128, 128),
+    (48, 192, 192),
+    (48, 192, 192),
+    (64, 256, 256),
+    (64, 256, 256),
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,7 @@ class Widths:
     fires: tuple[tuple[int, int, int], ...]
 
     @staticmethod
-    def default(arch: str) -> "Widths":
+    def default(arch: str) -> Widths:
         _check_arch(arch)
         return Widths(96 if arch == "squeezenet1_0" else 64, _DEFAULT_FIRES)
 
@@ -48,7 +57,7 @@ class Widths:
         return {"conv1": self.conv1, "fires": [list(f) for f in self.fires]}
 
     @staticmethod
-    def from_dict(d: Any, source: str = "widths") -> "Widths":
+    def from_dict(d: Any, source: str = "widths") -> Widths:
         """Parse and validate a width table (as stored in checkpoints and ONNX metadata)."""
         if not isinstance(d, dict) or set(d) != {"conv1", "fires"}:
             raise ValueError(f"{source}: expected a dict with keys 'conv1' and 'fires', got {d!r}")
@@ -57,8 +66,11 @@ class Widths:
             raise ValueError(f"{source}: 'fires' must list 8 Fire modules (fire2..fire9), got {fires!r}")
         out = []
         for name, f in zip(FIRE_NAMES, fires):
-            if (not isinstance(f, (list, tuple)) or len(f) != 3
-                    or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in f)):
+            if (
+                not isinstance(f, (list, tuple))
+                or len(f) != 3
+                or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in f)
+            ):
                 raise ValueError(f"{source}: {name} must be 3 positive ints (squeeze, expand1x1, expand3x3), got {f!r}")
             out.append(tuple(f))
         c1 = d["conv1"]
@@ -95,15 +107,22 @@ class Fire(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.squeeze_activation(self.squeeze(x))
-        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
-                          self.expand3x3_activation(self.expand3x3(x))], 1)
+        return torch.cat(
+            [self.expand1x1_activation(self.expand1x1(x)), self.expand3x3_activation(self.expand3x3(x))], 1
+        )
 
 
 class SqueezeNet(nn.Module):
     """torchvision-compatible SqueezeNet whose channel widths come from a `Widths` table."""
 
-    def __init__(self, arch: str = "squeezenet1_1", num_classes: int = 1000,
-                 widths: Widths | None = None, dropout: float = 0.5, in_planes: int = 3) -> None:
+    def __init__(
+        self,
+        arch: str = "squeezenet1_1",
+        num_classes: int = 1000,
+        widths: Widths | None = None,
+        dropout: float = 0.5,
+        in_planes: int = 3,
+    ) -> None:
         super().__init__()
         _check_arch(arch)
         if num_classes < 1:
@@ -113,7 +132,10 @@ class SqueezeNet(nn.Module):
         self.widths = widths or Widths.default(arch)
         k = _STEM_KERNEL[arch]
         # in_planes 1: the layout of a gray model whose export folded the stem (training uses 3)
-        layers: list[nn.Module] = [nn.Conv2d(in_planes, self.widths.conv1, kernel_size=k, stride=2), nn.ReLU(inplace=True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_planes, self.widths.conv1, kernel_size=k, stride=2),
+            nn.ReLU(inplace=True),
+        ]
         fires = iter(zip(self.widths.fire_inputs(), self.widths.fires))
         for idx in range(2, 13):
             if idx in _POOL_INDEX[arch]:
@@ -123,8 +145,9 @@ class SqueezeNet(nn.Module):
                 layers.append(Fire(cin, s, e1, e3))
         self.features = nn.Sequential(*layers)
         final_conv = nn.Conv2d(self.widths.classifier_in, num_classes, kernel_size=1)
-        self.classifier = nn.Sequential(nn.Dropout(p=dropout), final_conv, nn.ReLU(inplace=True),
-                                        nn.AdaptiveAvgPool2d((1, 1)))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout), final_conv, nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1))
+        )
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 if m is final_conv:
@@ -152,8 +175,10 @@ class SqueezeNet(nn.Module):
         if x.dim() != 4 or x.shape[1] != planes:
             raise ValueError(f"SqueezeNet expects a (N, {planes}, H, W) batch, got shape {tuple(x.shape)}")
         if min(x.shape[2], x.shape[3]) < self.min_input_size:
-            raise ValueError(f"{self.arch}: input {x.shape[2]}x{x.shape[3]} is smaller than the "
-                             f"{self.min_input_size}x{self.min_input_size} minimum this network accepts")
+            raise ValueError(
+                f"{self.arch}: input {x.shape[2]}x{x.shape[3]} is smaller than the "
+                f"{self.min_input_size}x{self.min_input_size} minimum this network accepts"
+            )
         x = self.classifier(self.features(x))
         return torch.flatten(x, 1)
 

@@ -4,6 +4,7 @@ Every number comes from an artifact: accuracy from running the ONNX file on the 
 parameters and MACs from its width table, size from the file, latency from `bluefire bench`
 JSON, schedule and timing from the run's own metrics/report files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,6 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from rtmaps_components.atomic import atomic_write
 from rtmaps_components.model_meta import ModelMeta, read_metadata
@@ -37,8 +36,13 @@ def _latency(bench: list[dict], onnx_path: Path) -> dict[str, Any]:
     return out
 
 
-def _time(train_metrics: Path | None, prune_report: Path | None, size_study: Path | None,
-          made_on: str, extra: dict[str, float]) -> dict[str, Any]:
+def _time(
+    train_metrics: Path | None,
+    prune_report: Path | None,
+    size_study: Path | None,
+    made_on: str,
+    extra: dict[str, float],
+) -> dict[str, Any]:
     """How long the model took to make, from the runs' own records, and what training costs on this machine."""
     out: dict[str, Any] = {"made_on": made_on, "seconds": dict(extra)}
     m = json.loads(train_metrics.read_text()) if train_metrics else None
@@ -66,9 +70,18 @@ def _quantization(path: Path) -> dict[str, Any] | None:
     return json.loads(props[QUANT_KEY]) if QUANT_KEY in props else None
 
 
-def build_card(onnx_path: Path, data_spec: str, train_metrics: Path | None, prune_report: Path | None,
-               bench_json: Path | None, baseline: Path | None, seconds: dict[str, float],
-               size_study: Path | None = None, made_on: str = "this machine", fp32: Path | None = None) -> dict[str, Any]:
+def build_card(
+    onnx_path: Path,
+    data_spec: str,
+    train_metrics: Path | None,
+    prune_report: Path | None,
+    bench_json: Path | None,
+    baseline: Path | None,
+    seconds: dict[str, float],
+    size_study: Path | None = None,
+    made_on: str = "this machine",
+    fp32: Path | None = None,
+) -> dict[str, Any]:
     """Measure one shipped model and return its card as a dict."""
     from .evaluate import evaluate_onnx
 
@@ -88,9 +101,14 @@ def build_card(onnx_path: Path, data_spec: str, train_metrics: Path | None, prun
         "file_bytes": onnx_path.stat().st_size,
         "arch": meta.arch,
         "classes": list(prep.class_names),
-        "data": {"spec": data_spec, "train": len(ds.train), "val": len(ds.val), "test": len(ds.test),
-                 "split": f"validation carved from train with seed {cfg.get('seed', 0)}, "
-                          f"fraction {cfg.get('val_fraction', 0.1)}; test split never used for choices"},
+        "data": {
+            "spec": data_spec,
+            "train": len(ds.train),
+            "val": len(ds.val),
+            "test": len(ds.test),
+            "split": f"validation carved from train with seed {cfg.get('seed', 0)}, "
+            f"fraction {cfg.get('val_fraction', 0.1)}; test split never used for choices",
+        },
         "preprocessing": json.loads(prep.to_json()),
         "test_top1": test["top1"],
         "test_per_class": test.get("per_class"),
@@ -102,19 +120,39 @@ def build_card(onnx_path: Path, data_spec: str, train_metrics: Path | None, prun
         "macs_run": count_macs(widths, meta.arch, ncls, size, meta.preprocessing.channels),
         "widths": widths.to_dict(),
         "feature_sizes": feature_sizes(meta.arch, size),
-        "training": {k: cfg.get(k) for k in ("epochs", "optimizer", "lr", "weight_decay", "batch_size",
-                                             "augment", "label_smoothing", "seed", "input_size")} if cfg else None,
+        "training": {
+            k: cfg.get(k)
+            for k in (
+                "epochs",
+                "optimizer",
+                "lr",
+                "weight_decay",
+                "batch_size",
+                "augment",
+                "label_smoothing",
+                "seed",
+                "input_size",
+            )
+        }
+        if cfg
+        else None,
         "time": _time(train_metrics, prune_report, size_study, made_on, seconds),
     }
     if size_study and size_study.is_file():
         study = json.loads(size_study.read_text())
-        card["input_size_choice"] = {"rule": study["rule"], "chosen": study["chosen"],
-                                     "val_acc": {str(r["input_size"]): r["best_val_acc"] for r in study["rows"]},
-                                     "evidence": "evidence/input_size_study.md"}
+        card["input_size_choice"] = {
+            "rule": study["rule"],
+            "chosen": study["chosen"],
+            "val_acc": {str(r["input_size"]): r["best_val_acc"] for r in study["rows"]},
+            "evidence": "evidence/input_size_study.md",
+        }
     if prune_report:
         rep = json.loads(prune_report.read_text())
-        card["pruning"] = {k: rep.get(k) for k in ("criterion", "config", "depth_share", "iterations_done",
-                                                   "params_removed", "macs_removed") if k in rep}
+        card["pruning"] = {
+            k: rep.get(k)
+            for k in ("criterion", "config", "depth_share", "iterations_done", "params_removed", "macs_removed")
+            if k in rep
+        }
     if bench_json and bench_json.is_file():
         card["latency_ms"] = _latency(json.loads(bench_json.read_text()).get("rows", []), onnx_path)
     quant = _quantization(onnx_path)
@@ -122,8 +160,11 @@ def build_card(onnx_path: Path, data_spec: str, train_metrics: Path | None, prun
         card["quantization"] = quant
     if fp32:
         ref = json.loads(fp32.with_suffix(".json").read_text())
-        card["vs_fp32"] = {"fp32": ref["name"], "top1_delta_points": 100 * (card["test_top1"] - ref["test_top1"]),
-                           "file_bytes_ratio": card["file_bytes"] / ref["file_bytes"]}
+        card["vs_fp32"] = {
+            "fp32": ref["name"],
+            "top1_delta_points": 100 * (card["test_top1"] - ref["test_top1"]),
+            "file_bytes_ratio": card["file_bytes"] / ref["file_bytes"],
+        }
         # ratios within one run: the fp32 model's rows of the same bench JSON, not its card's
         rows = json.loads(bench_json.read_text()).get("rows", []) if bench_json and bench_json.is_file() else []
         lat, rlat = card.get("latency_ms", {}), _latency(rows, fp32)
@@ -147,59 +188,91 @@ def build_card(onnx_path: Path, data_spec: str, train_metrics: Path | None, prun
 def markdown(card: dict[str, Any]) -> str:
     """Human-readable card."""
     p = card["preprocessing"]
-    lines = [f"# Model card: `{card['file']}`", "",
-             f"SqueezeNet ({card['arch']}) classifying the ten Fashion-MNIST classes: "
-             f"{', '.join(card['classes'])}.", "",
-             "| | |", "|---|---|",
-             f"| test top-1 ({card['data']['test']} test images) | **{100 * card['test_top1']:.2f} %** |",
-             f"| parameters | {card['params']:,}" + (f" (the trained network; {card['params_file']:,} in the file)"
-                                                     if card.get("params_file", card["params"]) != card["params"] else "")
-             + " |",
-             f"| MACs per image | {card['macs']:,} (the trained network; " + (
-                 f"the file's stem takes one gray plane: {card['macs_run']:,} run)" if card.get("macs_run", card["macs"])
-                 != card["macs"] else "as run)") + " |",
-             f"| ONNX file | {card['file_bytes']:,} bytes (sha256 `{card['sha256'][:16]}…`) |",
-             f"| input | {p.get('channels', 3)} × {p['input_size'][0]}×{p['input_size'][1]} {p['color']} "
-             f"({p['resize']} resize, mean {p['mean'][0]:.4f}, std {p['std'][0]:.4f}) |"]
+    lines = [
+        f"# Model card: `{card['file']}`",
+        "",
+        f"SqueezeNet ({card['arch']}) classifying the ten Fashion-MNIST classes: {', '.join(card['classes'])}.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| test top-1 ({card['data']['test']} test images) | **{100 * card['test_top1']:.2f} %** |",
+        f"| parameters | {card['params']:,}"
+        + (
+            f" (the trained network; {card['params_file']:,} in the file)"
+            if card.get("params_file", card["params"]) != card["params"]
+            else ""
+        )
+        + " |",
+        f"| MACs per image | {card['macs']:,} (the trained network; "
+        + (
+            f"the file's stem takes one gray plane: {card['macs_run']:,} run)"
+            if card.get("macs_run", card["macs"]) != card["macs"]
+            else "as run)"
+        )
+        + " |",
+        f"| ONNX file | {card['file_bytes']:,} bytes (sha256 `{card['sha256'][:16]}…`) |",
+        f"| input | {p.get('channels', 3)} × {p['input_size'][0]}×{p['input_size'][1]} {p['color']} "
+        f"({p['resize']} resize, mean {p['mean'][0]:.4f}, std {p['std'][0]:.4f}) |",
+    ]
     for eng, v in sorted(card.get("latency_ms", {}).items()):
         lines.append(f"| latency, {eng}, 1 thread | median {v['median_ms']:.4f} ms, p99 {v['p99_ms']:.4f} ms |")
     vb = card.get("vs_baseline")
     if vb:
-        lines += [f"| vs `{vb['baseline']}` | {100 * vb['params_removed']:.1f} % fewer parameters, "
-                  f"{100 * vb['macs_removed']:.1f} % fewer MACs, top-1 {vb['top1_delta_points']:+.2f} points |"]
+        lines += [
+            f"| vs `{vb['baseline']}` | {100 * vb['params_removed']:.1f} % fewer parameters, "
+            f"{100 * vb['macs_removed']:.1f} % fewer MACs, top-1 {vb['top1_delta_points']:+.2f} points |"
+        ]
         for k, v in sorted(vb.items()):
             if k.endswith("_latency_ratio"):
                 lines.append(f"| latency ratio ({k[:-14]}) | {v:.3f}× the baseline |")
     vf = card.get("vs_fp32")
     if vf:
-        lines.append(f"| vs `{vf['fp32']}` (fp32) | top-1 {vf['top1_delta_points']:+.2f} points, "
-                     f"file {vf['file_bytes_ratio']:.2f}× |")
+        lines.append(
+            f"| vs `{vf['fp32']}` (fp32) | top-1 {vf['top1_delta_points']:+.2f} points, "
+            f"file {vf['file_bytes_ratio']:.2f}× |"
+        )
         for k, v in sorted(vf.items()):
             if k.endswith("_latency_ratio"):
                 lines.append(f"| latency ratio ({k[:-14]}) | {v:.3f}× the fp32 model (same benchmark run) |")
     d = card["data"]
-    lines += ["", "## Data", f"`{d['spec']}`: {d['train']} training, {d['val']} validation, {d['test']} test images; {d['split']}.",
-              "", "## Widths (output channels)", "", "| layer | squeeze | expand1x1 | expand3x3 | map |", "|---|---|---|---|---|",
-              f"| conv1 | {card['widths']['conv1']} | | | {card['feature_sizes']['conv1']}² |"]
+    lines += [
+        "",
+        "## Data",
+        f"`{d['spec']}`: {d['train']} training, {d['val']} validation, {d['test']} test images; {d['split']}.",
+        "",
+        "## Widths (output channels)",
+        "",
+        "| layer | squeeze | expand1x1 | expand3x3 | map |",
+        "|---|---|---|---|---|",
+        f"| conv1 | {card['widths']['conv1']} | | | {card['feature_sizes']['conv1']}² |",
+    ]
     for name, (s, e1, e3) in zip(FIRE_NAMES, card["widths"]["fires"]):
         lines.append(f"| {name} | {s} | {e1} | {e3} | {card['feature_sizes'][name]}² |")
     ch = card.get("input_size_choice")
     if ch:
         vals = ", ".join(f"{s}×{s}: {100 * v:.2f} %" for s, v in ch["val_acc"].items())
-        lines += ["", "## Why this input size", "",
-                  f"Fashion-MNIST is 28×28; the network sees it upscaled. One full baseline per size, same recipe "
-                  f"(best validation top-1: {vals}). Rule: {ch['rule']}; chosen {ch['chosen']}×{ch['chosen']}. "
-                  f"At 32×32 (CIFAR's size) fire6-9 run on 1×1 maps; each step up costs MACs on the car. Details: [{ch['evidence']}]({ch['evidence']})."]
+        lines += [
+            "",
+            "## Why this input size",
+            "",
+            f"Fashion-MNIST is 28×28; the network sees it upscaled. One full baseline per size, same recipe "
+            f"(best validation top-1: {vals}). Rule: {ch['rule']}; chosen {ch['chosen']}×{ch['chosen']}. "
+            f"At 32×32 (CIFAR's size) fire6-9 run on 1×1 maps; each step up costs MACs on the car. Details: [{ch['evidence']}]({ch['evidence']}).",
+        ]
     q = card.get("quantization")
     if q:
         cands = ", ".join(f"{m} {100 * a:.2f} %" for m, a in q["candidates_val_top1"].items())
         c = q["calibration"]
-        lines += ["", "## Quantization", "",
-                  f"{q['format']} ONNX (`bluefire quantize`): weights {q['weights']}; biases {q['bias']}; "
-                  f"activations {q['activations']}. Activation ranges calibrated on {c['images']} images of "
-                  f"the {c['split']} split of `{c['data']}` (seed {c['seed']}); method chosen by {c['chosen_by']}: {cands} "
-                  f"(fp32 {100 * q['fp32_val_top1']:.2f} %); chosen **{q['method']}**. "
-                  f"Quantized from `{q['source']['file']}` (sha256 `{q['source']['sha256'][:16]}…`)."]
+        lines += [
+            "",
+            "## Quantization",
+            "",
+            f"{q['format']} ONNX (`bluefire quantize`): weights {q['weights']}; biases {q['bias']}; "
+            f"activations {q['activations']}. Activation ranges calibrated on {c['images']} images of "
+            f"the {c['split']} split of `{c['data']}` (seed {c['seed']}); method chosen by {c['chosen_by']}: {cands} "
+            f"(fp32 {100 * q['fp32_val_top1']:.2f} %); chosen **{q['method']}**. "
+            f"Quantized from `{q['source']['file']}` (sha256 `{q['source']['sha256'][:16]}…`).",
+        ]
     if card.get("training"):
         lines += ["", "## Training", "```json", json.dumps(card["training"], indent=1), "```"]
     if card.get("pruning"):
@@ -210,14 +283,29 @@ def markdown(card: dict[str, Any]) -> str:
         lines += [f"- {k}: {v / 60:.1f} min" for k, v in t["seconds"].items()]
         if "training_here_estimate_s" in t:
             lines += [f"- training on {t['here']}: about {t['training_here_estimate_s'] / 3600:.1f} h"]
-    lines += ["", "Regenerate with `make models` (see `models/reproduce.sh`); every figure above is measured by it.", ""]
+    lines += [
+        "",
+        "Regenerate with `make models` (see `models/reproduce.sh`); every figure above is measured by it.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def write_index(folder: Path) -> dict[str, Any]:
     """models/index.json: every card in the folder, the fields a tool needs to verify the claims."""
-    keys = ("name", "file", "sha256", "file_bytes", "arch", "test_top1", "params", "macs", "latency_ms",
-            "vs_baseline", "preprocessing")
+    keys = (
+        "name",
+        "file",
+        "sha256",
+        "file_bytes",
+        "arch",
+        "test_top1",
+        "params",
+        "macs",
+        "latency_ms",
+        "vs_baseline",
+        "preprocessing",
+    )
     cards = []
     for f in sorted(folder.glob("*.json")):
         try:
@@ -236,22 +324,35 @@ README_BEGIN, README_END = "<!-- headline:begin (training/model_card.py --readme
 
 def headline(index: dict[str, Any]) -> str:
     """The README's baseline-vs-pruned table, from models/index.json."""
-    rows = ["| model | test top-1 | parameters | MACs | ONNX size | native, 1 thread | ONNX Runtime, 1 thread |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| model | test top-1 | parameters | MACs | ONNX size | native, 1 thread | ONNX Runtime, 1 thread |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for c in index["models"]:
         lat = c.get("latency_ms") or {}
-        cell = lambda e: f"{lat[e]['median_ms']:.3f} ms" if e in lat else "n/a"  # noqa: E731
-        rows.append(f"| [`{c['file']}`](models/{c['card']}) | {100 * c['test_top1']:.2f} % | {c['params']:,} | "
-                    f"{c['macs'] / 1e6:.2f} M | {c['file_bytes'] / 1024:.0f} KiB | {cell('native')} | {cell('ort')} |")
+
+        def cell(e: str, lat: dict = lat) -> str:
+            return f"{lat[e]['median_ms']:.3f} ms" if e in lat else "n/a"
+
+        rows.append(
+            f"| [`{c['file']}`](models/{c['card']}) | {100 * c['test_top1']:.2f} % | {c['params']:,} | "
+            f"{c['macs'] / 1e6:.2f} M | {c['file_bytes'] / 1024:.0f} KiB | {cell('native')} | {cell('ort')} |"
+        )
     for c in index["models"]:
         vb = c.get("vs_baseline")
         if vb:
             rows.append("")
-            rows.append(f"`{c['file']}`: **{100 * vb['params_removed']:.1f} % fewer parameters** "
-                        f"({100 * vb['macs_removed']:.1f} % fewer MACs) than `{vb['baseline']}`, "
-                        f"top-1 {vb['top1_delta_points']:+.2f} points"
-                        + (f", native latency {vb['native_latency_ratio']:.2f}× the baseline's"
-                           if "native_latency_ratio" in vb else "") + ".")
+            rows.append(
+                f"`{c['file']}`: **{100 * vb['params_removed']:.1f} % fewer parameters** "
+                f"({100 * vb['macs_removed']:.1f} % fewer MACs) than `{vb['baseline']}`, "
+                f"top-1 {vb['top1_delta_points']:+.2f} points"
+                + (
+                    f", native latency {vb['native_latency_ratio']:.2f}× the baseline's"
+                    if "native_latency_ratio" in vb
+                    else ""
+                )
+                + "."
+            )
     return "\n".join(rows)
 
 
@@ -265,7 +366,9 @@ def update_readme(readme: Path, index: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Write a model card (Markdown + JSON) for a shipped ONNX model and refresh models/index.json.")
+    ap = argparse.ArgumentParser(
+        description="Write a model card (Markdown + JSON) for a shipped ONNX model and refresh models/index.json."
+    )
     ap.add_argument("onnx", type=Path, nargs="?", help="the ONNX model to describe (omit with --readme only)")
     ap.add_argument("--readme", type=Path, help="rewrite the headline table in this README from models/index.json")
     ap.add_argument("--data", default="fashion-mnist")
@@ -273,9 +376,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prune-report", type=Path, help="report.json of the pruning run")
     ap.add_argument("--bench", type=Path, help="`bluefire bench --json` output")
     ap.add_argument("--baseline", type=Path, help="the baseline's ONNX file (its card must exist)")
-    ap.add_argument("--fp32", type=Path, help="for an int8 file: the float ONNX file it was quantized from (its card must exist)")
-    ap.add_argument("--seconds", action="append", default=[], metavar="STEP=SECONDS",
-                    help="wall time of a further step that made this model (repeatable)")
+    ap.add_argument(
+        "--fp32", type=Path, help="for an int8 file: the float ONNX file it was quantized from (its card must exist)"
+    )
+    ap.add_argument(
+        "--seconds",
+        action="append",
+        default=[],
+        metavar="STEP=SECONDS",
+        help="wall time of a further step that made this model (repeatable)",
+    )
     ap.add_argument("--size-study", type=Path, help="models/evidence/input_size_study.json (why this input size)")
     ap.add_argument("--made-on", default="this machine", help="where the training and pruning ran, in words")
     a = ap.parse_args(argv)

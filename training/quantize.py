@@ -20,6 +20,7 @@ values). Each candidate model is scored on the validation split with ONNX Runtim
 is written; the scores, the method and the calibration set are recorded in the file's metadata
 ('bluefire.quantization').
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,7 +64,9 @@ def is_quantized(path: str | Path) -> bool:
 class _Graph:
     """The float graph's activation tensors that get quantization parameters, and who shares whose."""
 
-    points: list[str]  # tensors with their own calibrated range (image, Relu outputs not feeding a Concat, Concat outputs)
+    points: list[
+        str
+    ]  # tensors with their own calibrated range (image, Relu outputs not feeding a Concat, Concat outputs)
     alias: dict[str, str]  # tensor -> the point whose parameters it uses (Concat inputs, MaxPool outputs)
 
 
@@ -77,8 +80,10 @@ def _analyse(model) -> _Graph:
     known = {"Conv", "Relu", "MaxPool", "Concat", "ReduceMean", "GlobalAveragePool", "Reshape", "Flatten", "Softmax"}
     for n in g.node:
         if n.op_type not in known:
-            raise ValueError(f"node {n.name or n.output[0]!r}: {n.op_type} is not an operator of an exported SqueezeNet "
-                             f"(expected {', '.join(sorted(known))}); quantize a file written by `bluefire export`")
+            raise ValueError(
+                f"node {n.name or n.output[0]!r}: {n.op_type} is not an operator of an exported SqueezeNet "
+                f"(expected {', '.join(sorted(known))}); quantize a file written by `bluefire export`"
+            )
     points, alias = [INPUT_NAME], {}
     for n in g.node:
         if n.op_type == "Relu":
@@ -128,7 +133,7 @@ def calibrate(model, x_calib: np.ndarray, cfg: QuantizeConfig, graph: _Graph, ba
     rng = np.random.default_rng(cfg.seed + 1)
     stats = {p: {"min": np.inf, "max": -np.inf, "samples": []} for p in names}
     for i in range(0, len(x_calib), batch):
-        outs = sess.run(names, {INPUT_NAME: x_calib[i:i + batch]})
+        outs = sess.run(names, {INPUT_NAME: x_calib[i : i + batch]})
         for name, v in zip(names, outs):
             s = stats[name]
             s["min"], s["max"] = min(s["min"], float(v.min())), max(s["max"], float(v.max()))
@@ -203,7 +208,9 @@ def write_qdq(model, params: dict[str, tuple[float, int]], graph: _Graph):
     out.CopyFrom(model)
     g = out.graph
     del g.node[:]
-    keep_inits = [t for t in src.initializer if not any(n.op_type == "Conv" and t.name in n.input[1:] for n in src.node)]
+    keep_inits = [
+        t for t in src.initializer if not any(n.op_type == "Conv" and t.name in n.input[1:] for n in src.node)
+    ]
     del g.initializer[:]
     g.initializer.extend(keep_inits)
 
@@ -217,9 +224,17 @@ def write_qdq(model, params: dict[str, tuple[float, int]], graph: _Graph):
         s_name, z_name = f"{t}_scale", f"{t}_zero_point"
         g.initializer.append(numpy_helper.from_array(np.array(scale, np.float32), s_name))
         g.initializer.append(numpy_helper.from_array(np.array(zp, np.uint8), z_name))
-        g.node.append(helper.make_node("QuantizeLinear", [t, s_name, z_name], [f"{t}_quantized"], name=f"{t}_QuantizeLinear"))
-        g.node.append(helper.make_node("DequantizeLinear", [f"{t}_quantized", s_name, z_name], [f"{t}_dequantized"],
-                                       name=f"{t}_DequantizeLinear"))
+        g.node.append(
+            helper.make_node("QuantizeLinear", [t, s_name, z_name], [f"{t}_quantized"], name=f"{t}_QuantizeLinear")
+        )
+        g.node.append(
+            helper.make_node(
+                "DequantizeLinear",
+                [f"{t}_quantized", s_name, z_name],
+                [f"{t}_dequantized"],
+                name=f"{t}_DequantizeLinear",
+            )
+        )
         renamed[t] = f"{t}_dequantized"
 
     quantized = set(graph.points) | set(graph.alias)
@@ -234,25 +249,45 @@ def write_qdq(model, params: dict[str, tuple[float, int]], graph: _Graph):
             x = n.input[0]
             s_x, _ = p_of(x)
             w = numpy_helper.to_array(inits[n.input[1]]).astype(np.float32)
-            b = numpy_helper.to_array(inits[n.input[2]]).astype(np.float64) if len(n.input) > 2 and n.input[2] \
+            b = (
+                numpy_helper.to_array(inits[n.input[2]]).astype(np.float64)
+                if len(n.input) > 2 and n.input[2]
                 else np.zeros(len(w))
+            )
             wq, ws = weight_params(w)
             bs = (np.float64(s_x) * ws.astype(np.float64)).astype(np.float32)
             bq = np.round(b / bs.astype(np.float64))
-            if np.abs(bq).max(initial=0) >= 2 ** 31 - 1:
+            if np.abs(bq).max(initial=0) >= 2**31 - 1:
                 raise ValueError(f"Conv {n.output[0]!r}: a bias does not fit int32 at scale input x weight scale")
             wn, bn = n.input[1], f"{n.input[1].rsplit('.', 1)[0]}.bias"
-            g.initializer.extend([
-                numpy_helper.from_array(wq, f"{wn}_quantized"),
-                numpy_helper.from_array(ws, f"{wn}_scale"),
-                numpy_helper.from_array(np.zeros(len(w), np.int8), f"{wn}_zero_point"),
-                numpy_helper.from_array(bq.astype(np.int32), f"{bn}_quantized"),
-                numpy_helper.from_array(bs, f"{bn}_scale"),
-                numpy_helper.from_array(np.zeros(len(w), np.int32), f"{bn}_zero_point")])
-            g.node.append(helper.make_node("DequantizeLinear", [f"{wn}_quantized", f"{wn}_scale", f"{wn}_zero_point"],
-                                           [f"{wn}_dequantized"], name=f"{wn}_DequantizeLinear", axis=0))
-            g.node.append(helper.make_node("DequantizeLinear", [f"{bn}_quantized", f"{bn}_scale", f"{bn}_zero_point"],
-                                           [f"{bn}_dequantized"], name=f"{bn}_DequantizeLinear", axis=0))
+            g.initializer.extend(
+                [
+                    numpy_helper.from_array(wq, f"{wn}_quantized"),
+                    numpy_helper.from_array(ws, f"{wn}_scale"),
+                    numpy_helper.from_array(np.zeros(len(w), np.int8), f"{wn}_zero_point"),
+                    numpy_helper.from_array(bq.astype(np.int32), f"{bn}_quantized"),
+                    numpy_helper.from_array(bs, f"{bn}_scale"),
+                    numpy_helper.from_array(np.zeros(len(w), np.int32), f"{bn}_zero_point"),
+                ]
+            )
+            g.node.append(
+                helper.make_node(
+                    "DequantizeLinear",
+                    [f"{wn}_quantized", f"{wn}_scale", f"{wn}_zero_point"],
+                    [f"{wn}_dequantized"],
+                    name=f"{wn}_DequantizeLinear",
+                    axis=0,
+                )
+            )
+            g.node.append(
+                helper.make_node(
+                    "DequantizeLinear",
+                    [f"{bn}_quantized", f"{bn}_scale", f"{bn}_zero_point"],
+                    [f"{bn}_dequantized"],
+                    name=f"{bn}_DequantizeLinear",
+                    axis=0,
+                )
+            )
             del node.input[1:]
             node.input.extend([f"{wn}_dequantized", f"{bn}_dequantized"])
         g.node.append(node)
@@ -273,8 +308,9 @@ def score(model_bytes: bytes, x: np.ndarray, labels: np.ndarray, threads: int, b
     if threads:
         opts.intra_op_num_threads = threads
     sess = ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
-    pred = np.concatenate([sess.run([OUTPUT_NAME], {INPUT_NAME: x[i:i + batch]})[0].argmax(1)
-                           for i in range(0, len(x), batch)])
+    pred = np.concatenate(
+        [sess.run([OUTPUT_NAME], {INPUT_NAME: x[i : i + batch]})[0].argmax(1) for i in range(0, len(x), batch)]
+    )
     return float((pred == labels).mean())
 
 
@@ -282,8 +318,9 @@ def _inputs(meta: ModelMeta, images: np.ndarray) -> np.ndarray:
     from .evaluate import preprocess_batch
 
     seq = "GRAY" if images.shape[-1] == 1 else "RGB"
-    return np.concatenate([preprocess_batch(meta.preprocessing, images[i:i + 512], seq)
-                           for i in range(0, len(images), 512)])
+    return np.concatenate(
+        [preprocess_batch(meta.preprocessing, images[i : i + 512], seq) for i in range(0, len(images), 512)]
+    )
 
 
 def quantize(src: str | Path, dst: str | Path, cfg: QuantizeConfig, log=print) -> dict[str, Any]:
@@ -313,7 +350,9 @@ def quantize(src: str | Path, dst: str | Path, cfg: QuantizeConfig, log=print) -
     t0 = time.time()
     ds = data_mod.load(cfg.data, cfg.seed, cfg.val_fraction)
     if len(ds.class_names) != meta.preprocessing.num_classes:
-        raise ValueError(f"{src}: the model knows {meta.preprocessing.num_classes} classes, {cfg.data} has {len(ds.class_names)}")
+        raise ValueError(
+            f"{src}: the model knows {meta.preprocessing.num_classes} classes, {cfg.data} has {len(ds.class_names)}"
+        )
     rng = np.random.default_rng(cfg.seed)
     calib_idx = np.sort(rng.choice(len(ds.train), size=min(cfg.calib_images, len(ds.train)), replace=False))
     x_cal = _inputs(meta, ds.train.images[calib_idx])
@@ -338,12 +377,22 @@ def quantize(src: str | Path, dst: str | Path, cfg: QuantizeConfig, log=print) -
             best = (method, acc, qmodel, params)
     method, acc, qmodel, params = best
     record = {
-        "format": "QDQ", "weights": "int8 symmetric per output channel (zero point 0, -127..127)",
-        "bias": "int32 at input scale x weight scale", "activations": "uint8 asymmetric per tensor",
-        "method": method, "candidates_val_top1": candidates, "fp32_val_top1": fp32_val, "val_top1": acc,
-        "calibration": {"data": cfg.data, "split": "train", "images": len(x_cal), "seed": cfg.seed,
-                        "samples_per_image": cfg.samples_per_image,
-                        "chosen_by": f"validation top-1 ({len(x_val)} images, seed {cfg.seed}, fraction {cfg.val_fraction})"},
+        "format": "QDQ",
+        "weights": "int8 symmetric per output channel (zero point 0, -127..127)",
+        "bias": "int32 at input scale x weight scale",
+        "activations": "uint8 asymmetric per tensor",
+        "method": method,
+        "candidates_val_top1": candidates,
+        "fp32_val_top1": fp32_val,
+        "val_top1": acc,
+        "calibration": {
+            "data": cfg.data,
+            "split": "train",
+            "images": len(x_cal),
+            "seed": cfg.seed,
+            "samples_per_image": cfg.samples_per_image,
+            "chosen_by": f"validation top-1 ({len(x_val)} images, seed {cfg.seed}, fraction {cfg.val_fraction})",
+        },
         "source": {"file": src.name, "sha256": hashlib.sha256(src.read_bytes()).hexdigest()},
         "seconds": round(time.time() - t0, 1),
     }
@@ -353,8 +402,10 @@ def quantize(src: str | Path, dst: str | Path, cfg: QuantizeConfig, log=print) -
     qmodel.metadata_props.add(key=QUANT_KEY, value=json.dumps(record, sort_keys=True))
     qmodel.producer_name = "bluefire"
     _atomic_save_onnx(qmodel, dst)
-    log(f"{dst}: {method}, validation top-1 {record['val_top1']:.4f} (fp32 {fp32_val:.4f}), "
-        f"{dst.stat().st_size:,} bytes")
+    log(
+        f"{dst}: {method}, validation top-1 {record['val_top1']:.4f} (fp32 {fp32_val:.4f}), "
+        f"{dst.stat().st_size:,} bytes"
+    )
     return record
 
 
@@ -362,29 +413,47 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.description = (__doc__ or "").split("\n", 1)[0] + (
         "\nint8 weights per output channel, uint8 activations per tensor calibrated on training images; the\n"
-        "calibration method is chosen by validation top-1 in ONNX Runtime and recorded in the file's metadata.")
-    p.epilog = "example:\n  bluefire quantize models/squeezenet1_1_fmnist_pruned.onnx --data fashion-mnist " \
-               "-o models/squeezenet1_1_fmnist_pruned_int8.onnx"
+        "calibration method is chosen by validation top-1 in ONNX Runtime and recorded in the file's metadata."
+    )
+    p.epilog = (
+        "example:\n  bluefire quantize models/squeezenet1_1_fmnist_pruned.onnx --data fashion-mnist "
+        "-o models/squeezenet1_1_fmnist_pruned_int8.onnx"
+    )
     d = QuantizeConfig()
     p.add_argument("model", metavar="MODEL", help="a float ONNX file written by `bluefire export`")
     p.add_argument("-o", "--out", required=True, metavar="FILE", help="the QDQ int8 ONNX file to write")
-    p.add_argument("--data", default=d.data, metavar="SPEC", help=f"data set the model was trained on (default {d.data})")
-    p.add_argument("--calib-images", type=int, default=d.calib_images, help=f"training images to calibrate on (default {d.calib_images})")
-    p.add_argument("--methods", default=",".join(d.methods),
-                   help=f"calibration candidates, comma-separated (default: all of {','.join(METHODS)})")
+    p.add_argument(
+        "--data", default=d.data, metavar="SPEC", help=f"data set the model was trained on (default {d.data})"
+    )
+    p.add_argument(
+        "--calib-images",
+        type=int,
+        default=d.calib_images,
+        help=f"training images to calibrate on (default {d.calib_images})",
+    )
+    p.add_argument(
+        "--methods",
+        default=",".join(d.methods),
+        help=f"calibration candidates, comma-separated (default: all of {','.join(METHODS)})",
+    )
     p.add_argument("--seed", type=int, default=d.seed, help="split seed, as the model was trained with (default 0)")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="validation fraction of train (default 0.1)")
+    p.add_argument(
+        "--val-fraction", type=float, default=d.val_fraction, help="validation fraction of train (default 0.1)"
+    )
     p.add_argument("--threads", type=int, default=d.threads, help="ONNX Runtime threads (default: library default)")
 
 
 def main(args: argparse.Namespace) -> int:
-    cfg = QuantizeConfig(data=args.data, calib_images=args.calib_images,
-                         methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
-                         seed=args.seed, val_fraction=args.val_fraction, threads=args.threads)
+    cfg = QuantizeConfig(
+        data=args.data,
+        calib_images=args.calib_images,
+        methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        threads=args.threads,
+    )
     try:
         quantize(args.model, args.out, cfg)
     except ValueError as e:
-        raise SystemExit(f"bluefire quantize: {e}")
+        raise SystemExit(f"bluefire quantize: {e}") from None
     return 0
-
-

@@ -6,6 +6,7 @@ Reads <dir>/<size>/metrics.json and <dir>/choice.json (models/choose.py), measur
 epoch costs at each size (timed AdamW steps on random batches, after warm-up, so the figure is this
 machine's and not the machine that ran the study), and writes OUT.json, OUT.md and OUT.png.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,32 +53,52 @@ def summarise(root: Path, threads: int) -> dict[str, Any]:
             continue
         m = json.loads(f.read_text())
         s = int(d.name)
-        rows.append({"input_size": s, "epochs": len(m["history"]), "best_val_acc": m["best_val_acc"],
-                     "macs": count_macs(Widths.default("squeezenet1_1"), "squeezenet1_1", 10, s),
-                     "fire9_map": feature_sizes("squeezenet1_1", s)["fire9"],
-                     "cpu_seconds_per_epoch_here": seconds_per_epoch(s, threads),
-                     "study_seconds_per_epoch": sum(h["seconds"] for h in m["history"]) / len(m["history"])})
-        print(f"size {s}: val {m['best_val_acc']:.4f}, {rows[-1]['cpu_seconds_per_epoch_here']:.0f} s/epoch here", flush=True)
+        rows.append(
+            {
+                "input_size": s,
+                "epochs": len(m["history"]),
+                "best_val_acc": m["best_val_acc"],
+                "macs": count_macs(Widths.default("squeezenet1_1"), "squeezenet1_1", 10, s),
+                "fire9_map": feature_sizes("squeezenet1_1", s)["fire9"],
+                "cpu_seconds_per_epoch_here": seconds_per_epoch(s, threads),
+                "study_seconds_per_epoch": sum(h["seconds"] for h in m["history"]) / len(m["history"]),
+            }
+        )
+        print(
+            f"size {s}: val {m['best_val_acc']:.4f}, {rows[-1]['cpu_seconds_per_epoch_here']:.0f} s/epoch here",
+            flush=True,
+        )
     return {"rule": choice["rule"], "chosen": choice["input_size"], "threads": threads, "rows": rows}
 
 
 def markdown(study: dict[str, Any]) -> str:
-    lines = ["# Input-size study", "",
-             f"One full SqueezeNet 1.1 baseline per input size (same recipe and seed), Fashion-MNIST upscaled. "
-             f"Rule, fixed before the runs: {study['rule']}. **Chosen: {study['chosen']}×{study['chosen']}.**", "",
-             f"| input | epochs | best val top-1 | MMACs/image | fire6-9 map | train s/epoch here ({study['threads']} threads) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "# Input-size study",
+        "",
+        f"One full SqueezeNet 1.1 baseline per input size (same recipe and seed), Fashion-MNIST upscaled. "
+        f"Rule, fixed before the runs: {study['rule']}. **Chosen: {study['chosen']}×{study['chosen']}.**",
+        "",
+        f"| input | epochs | best val top-1 | MMACs/image | fire6-9 map | train s/epoch here ({study['threads']} threads) |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in study["rows"]:
-        lines.append(f"| {r['input_size']}×{r['input_size']} | {r['epochs']} | {100 * r['best_val_acc']:.2f} % | "
-                     f"{r['macs'] / 1e6:.1f} | {r['fire9_map']}×{r['fire9_map']} | {r['cpu_seconds_per_epoch_here']:.0f} |")
-    lines += ["", "Validation accuracy only; the test split is never used for this choice. "
-              "`python -m training.size_study runs/size_study` regenerates this file.", ""]
+        lines.append(
+            f"| {r['input_size']}×{r['input_size']} | {r['epochs']} | {100 * r['best_val_acc']:.2f} % | "
+            f"{r['macs'] / 1e6:.1f} | {r['fire9_map']}×{r['fire9_map']} | {r['cpu_seconds_per_epoch_here']:.0f} |"
+        )
+    lines += [
+        "",
+        "Validation accuracy only; the test split is never used for this choice. "
+        "`python -m training.size_study runs/size_study` regenerates this file.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def plot(study: dict[str, Any], path: Path) -> Path | None:
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
@@ -87,8 +108,12 @@ def plot(study: dict[str, Any], path: Path) -> Path | None:
     ys = [100 * r["best_val_acc"] for r in study["rows"]]
     ax.plot(xs, ys, "o-")
     for r, x, y in zip(study["rows"], xs, ys):
-        ax.annotate(f"{r['input_size']}²" + (" (chosen)" if r["input_size"] == study["chosen"] else ""),
-                    (x, y), textcoords="offset points", xytext=(5, -12))
+        ax.annotate(
+            f"{r['input_size']}²" + (" (chosen)" if r["input_size"] == study["chosen"] else ""),
+            (x, y),
+            textcoords="offset points",
+            xytext=(5, -12),
+        )
     ax.set_xlabel("MMACs per image")
     ax.set_ylabel("best validation top-1 (%)")
     ax.set_title("SqueezeNet 1.1 on Fashion-MNIST: input size")

@@ -3,13 +3,14 @@
 Everything random is derived from (seed, epoch), and the LR schedule from the global step, so a
 run resumed from an epoch checkpoint ends with exactly the weights of an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import math
 import random
-import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,30 +24,31 @@ from rtmaps_components.preprocess import Preprocessing
 class TrainConfig:
     """`bluefire train` settings. Layered: these defaults < --config FILE.json < command-line flags."""
 
-    data: str = "fashion-mnist"        # fashion-mnist[:DIR] | cifar10:DIR | folder:DIR | digits
-    arch: str = "squeezenet1_1"        # squeezenet1_0 | squeezenet1_1
-    input_size: int = 32               # square network input; images are resized to it
-    weights: str = ""                  # torchvision state dict to start from (transfer learning)
-    init: str = ""                     # bluefire checkpoint to start from (transfer; head re-initialised if classes differ)
-    epochs: int = 30                   # passes over the training split (cosine schedule spans them all)
-    head_epochs: int = 0               # transfer learning: train only the classifier for these first epochs
-    batch_size: int = 128              # images per step and per process (under torchrun the global batch is N x this)
-    optimizer: str = "adamw"           # adamw | sgd (Nesterov). SqueezeNet has no batch norm: SGD from scratch
-                                       # stays at chance on Fashion-MNIST here, AdamW does not (measured)
-    lr: float = 0.002                  # peak learning rate (after warm-up)
-    momentum: float = 0.9              # SGD only
-    weight_decay: float = 0.05         # decoupled for AdamW; use ~5e-4 with SGD
-    warmup_epochs: float = 1.0         # linear warm-up, then cosine to zero
-    label_smoothing: float = 0.1       # cross-entropy label smoothing
-    augment: str = "crop,flip"         # comma list of crop (pad 4 + random crop), flip (skipped where flips change the label)
-    val_fraction: float = 0.1          # carved from the training split; the test split is never used for choices
-    train_limit: int = 0               # use only this many training images (few-label transfer), 0 = all
-    seed: int = 0                      # seeds init, splits, shuffling, augmentation and dropout
-    threads: int = 0                   # torch intra-op threads, 0 = torch's default
-    out: str = "runs/train"            # folder for checkpoint.pt, best.pt and metrics.json
+    data: str = "fashion-mnist"  # fashion-mnist[:DIR] | cifar10:DIR | folder:DIR | digits
+    arch: str = "squeezenet1_1"  # squeezenet1_0 | squeezenet1_1
+    input_size: int = 32  # square network input; images are resized to it
+    weights: str = ""  # torchvision state dict to start from (transfer learning)
+    init: str = ""  # bluefire checkpoint to start from (transfer; head re-initialised if classes differ)
+    epochs: int = 30  # passes over the training split (cosine schedule spans them all)
+    head_epochs: int = 0  # transfer learning: train only the classifier for these first epochs
+    batch_size: int = 128  # images per step and per process (under torchrun the global batch is N x this)
+    optimizer: str = "adamw"  # adamw | sgd (Nesterov). SqueezeNet has no batch norm: SGD from scratch
+    # stays at chance on Fashion-MNIST here, AdamW does not (measured)
+    lr: float = 0.002  # peak learning rate (after warm-up)
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 0.05  # decoupled for AdamW; use ~5e-4 with SGD
+    warmup_epochs: float = 1.0  # linear warm-up, then cosine to zero
+    label_smoothing: float = 0.1  # cross-entropy label smoothing
+    augment: str = "crop,flip"  # comma list of crop (pad 4 + random crop), flip (skipped where flips change the label)
+    val_fraction: float = 0.1  # carved from the training split; the test split is never used for choices
+    train_limit: int = 0  # use only this many training images (few-label transfer), 0 = all
+    seed: int = 0  # seeds init, splits, shuffling, augmentation and dropout
+    threads: int = 0  # torch intra-op threads, 0 = torch's default
+    out: str = "runs/train"  # folder for checkpoint.pt, best.pt and metrics.json
 
     def validate(self) -> None:
         from .model import ARCHS
+
         if self.arch not in ARCHS:
             raise ValueError(f"arch: expected one of {ARCHS}, got {self.arch!r}")
         if self.optimizer not in ("sgd", "adamw"):
@@ -102,14 +104,23 @@ def augment(x: torch.Tensor, gen: torch.Generator, crop: bool, flip: bool, pad: 
     return x
 
 
-def epoch_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int, epoch: int,
-                  crop: bool, flip: bool, rank: int = 0, world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def epoch_batches(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    crop: bool,
+    flip: bool,
+    rank: int = 0,
+    world: int = 1,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Shuffled, augmented uint8 batches of one epoch; each DDP rank takes its own share of every batch."""
     gen = torch.Generator().manual_seed(seed * 100003 + epoch)
     order = torch.randperm(len(labels), generator=gen)
     per_step = batch_size * world
     for start in range(0, len(order) - per_step + 1, per_step):  # drop the ragged tail: equal steps on all ranks
-        idx = order[start + rank * batch_size: start + (rank + 1) * batch_size]
+        idx = order[start + rank * batch_size : start + (rank + 1) * batch_size]
         aug_gen = torch.Generator().manual_seed(seed * 100003 + epoch * 7919 + start + rank)
         yield augment(images[idx], aug_gen, crop, flip), labels[idx]
 
@@ -141,6 +152,7 @@ def check_finite_loss(loss: torch.Tensor) -> None:
     all-reduced, so no rank waits forever in a collective that a stopped rank will never join."""
     bad = (~torch.isfinite(loss.detach())).to(torch.float32).reshape(1)
     import torch.distributed as dist
+
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
         dist.all_reduce(bad)
     if bool(bad.item()):
@@ -156,8 +168,15 @@ class Distillation:
     temperature: float = 4.0
 
 
-def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-               lr: float, label_smoothing: float = 0.1, distill: Distillation | None = None) -> tuple[float, int]:
+def train_step(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
+    label_smoothing: float = 0.1,
+    distill: Distillation | None = None,
+) -> tuple[float, int]:
     """One optimizer step on a normalised batch, optionally distilling from a teacher; returns (loss, correct).
     TrainingDiverged (before the update) when the loss is not finite."""
     soft = None
@@ -171,7 +190,7 @@ def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y:
     loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
     if soft is not None:
         t = distill.temperature
-        kd = F.kl_div(F.log_softmax(logits / t, dim=1), soft, reduction="batchmean") * t ** 2
+        kd = F.kl_div(F.log_softmax(logits / t, dim=1), soft, reduction="batchmean") * t**2
         loss = (1 - distill.weight) * loss + distill.weight * kd
     check_finite_loss(loss)
     opt.zero_grad(set_to_none=True)
@@ -186,7 +205,7 @@ def predict(model: nn.Module, images: np.ndarray | torch.Tensor, prep: Preproces
     model.eval()
     x = torch.as_tensor(images)
     dev = model_device(model)
-    out = [model(to_input(x[i:i + batch].to(dev), prep)).cpu() for i in range(0, len(x), batch)]
+    out = [model(to_input(x[i : i + batch].to(dev), prep)).cpu() for i in range(0, len(x), batch)]
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 
@@ -242,15 +261,29 @@ def progress(iterable, total: int, desc: str, enabled: bool = True):
     return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True, disable=None)
 
 
-def run_epoch(model: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
-              prep: Preprocessing, cfg: TrainConfig, epoch: int, flip_ok: bool, step0: int, total_steps: int,
-              warmup_steps: int, rank: int = 0, world: int = 1, show: bool = True,
-              on_step: Callable[[int], None] | None = None) -> tuple[float, float, int]:
+def run_epoch(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    prep: Preprocessing,
+    cfg: TrainConfig,
+    epoch: int,
+    flip_ok: bool,
+    step0: int,
+    total_steps: int,
+    warmup_steps: int,
+    rank: int = 0,
+    world: int = 1,
+    show: bool = True,
+    on_step: Callable[[int], None] | None = None,
+) -> tuple[float, float, int]:
     """Train one epoch; returns (mean loss, accuracy, steps done)."""
     aug = set(filter(None, cfg.augment.split(",")))
     n_steps = steps_per_epoch(len(labels), cfg.batch_size, world)
-    batches = epoch_batches(images, labels, cfg.batch_size, cfg.seed, epoch, "crop" in aug,
-                            "flip" in aug and flip_ok, rank, world)
+    batches = epoch_batches(
+        images, labels, cfg.batch_size, cfg.seed, epoch, "crop" in aug, "flip" in aug and flip_ok, rank, world
+    )
     loss_sum, correct, seen = 0.0, 0, 0
     bar = progress(batches, n_steps, f"epoch {epoch + 1}/{cfg.epochs}", show)
     dev = model_device(model)
@@ -260,8 +293,10 @@ def run_epoch(model: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor
         try:
             loss, ok = train_step(model, opt, to_input(xb, prep), yb, lr, cfg.label_smoothing)
         except TrainingDiverged as e:
-            raise TrainingDiverged(f"training diverged at epoch {epoch + 1}, step {i + 1}: {e} (lr {lr:.3g}); "
-                                   "stopped, this epoch is not saved; lower --lr") from None
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch + 1}, step {i + 1}: {e} (lr {lr:.3g}); "
+                "stopped, this epoch is not saved; lower --lr"
+            ) from None
         loss_sum += loss * len(yb)
         correct += ok
         seen += len(yb)

@@ -1,4 +1,5 @@
 """Load torchvision SqueezeNet state dicts (e.g. squeezenet1_1-b8a52dc0.pth) for transfer learning."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +33,9 @@ def load_pretrained(model: SqueezeNet, path: str | Path) -> list[str]:
         lines = [f"{path}: does not fit {model.arch} with widths {model.widths.to_dict()}"]
         lines += [f"  missing: {k}" for k in missing]
         lines += [f"  unexpected: {k}" for k in unexpected]
-        lines += [f"  shape: {k} is {tuple(sd[k].shape)} in the file, {tuple(own[k].shape)} in the model" for k in shaped]
+        lines += [
+            f"  shape: {k} is {tuple(sd[k].shape)} in the file, {tuple(own[k].shape)} in the model" for k in shaped
+        ]
         raise ValueError("\n".join(lines))
     merged = {k: (own[k] if k in reinit else sd[k].to(own[k].dtype)) for k in own}
     model.load_state_dict(merged)

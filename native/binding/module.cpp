@@ -69,8 +69,8 @@ struct PyEngine {
       for (size_t i = 2; i < vi->dims.size(); ++i)
         if (vi->dims[i] > kMaxInputSide)
           throw bluefire::ModelError(path + ": input '" + vi->name + "' declares a dimension of " +
-                                     std::to_string(vi->dims[i]) + ", more than the " +
-                                     std::to_string(kMaxInputSide) + " this runtime accepts");
+                                     std::to_string(vi->dims[i]) + ", more than the " + std::to_string(kMaxInputSide) +
+                                     " this runtime accepts");
     }
     if (!m.outputs.empty()) output_name = m.outputs[0].name;
     try {
@@ -78,8 +78,9 @@ struct PyEngine {
     } catch (const std::bad_alloc&) {
       throw bluefire::ModelError(path + ": the engine's buffers for this model do not fit in memory");
     }
-    no_image = path + ": no preprocessing set; load the model with rtmaps_components.backends.native_engine() "
-                      "(it reads the model's preprocessing metadata) or call set_preprocessing()";
+    no_image = path +
+               ": no preprocessing set; load the model with rtmaps_components.backends.native_engine() "
+               "(it reads the model's preprocessing metadata) or call set_preprocessing()";
   }
 
   // The preprocessing contract as plain fields, parsed and validated once, in Python
@@ -143,23 +144,28 @@ struct PyEngine {
 
   py::array_t<float> image_call(const py::array& img, bool preprocess_only, const std::string& seq) {
     if (!e->has_preprocessing()) throw py::value_error(no_image);
-    static const std::pair<const char*, std::pair<PixelLayout, int>> kSeqs[] = {
-        {"RGB", {PixelLayout::RGB, 3}}, {"BGR", {PixelLayout::BGR, 3}}, {"GRAY", {PixelLayout::GRAY, 1}},
-        {"RGBA", {PixelLayout::RGBA, 4}}, {"BGRA", {PixelLayout::BGRA, 4}}};
+    static const std::pair<const char*, std::pair<PixelLayout, int>> kSeqs[] = {{"RGB", {PixelLayout::RGB, 3}},
+                                                                                {"BGR", {PixelLayout::BGR, 3}},
+                                                                                {"GRAY", {PixelLayout::GRAY, 1}},
+                                                                                {"RGBA", {PixelLayout::RGBA, 4}},
+                                                                                {"BGRA", {PixelLayout::BGRA, 4}}};
     const std::pair<PixelLayout, int>* lay = nullptr;
     for (const auto& k : kSeqs)
       if (seq == k.first) lay = &k.second;
-    if (!lay) throw py::value_error(path + ": run_image() takes channel_seq RGB, BGR, GRAY, RGBA or BGRA, got '" + seq + "'");
+    if (!lay)
+      throw py::value_error(path + ": run_image() takes channel_seq RGB, BGR, GRAY, RGBA or BGRA, got '" + seq + "'");
     const int nc = lay->second;
     const bool flat_gray = nc == 1 && img.ndim() == 2;
     if (!img.dtype().equal(py::dtype::of<uint8_t>()) || !(flat_gray || (img.ndim() == 3 && img.shape(2) == nc)) ||
         img.shape(0) < 1 || img.shape(1) < 1 || !(img.flags() & py::array::c_style))
       throw py::value_error(path + ": run_image() expects a uint8 C-contiguous (H, W, " + std::to_string(nc) + ") " +
-                            seq + " array, got dtype " + std::string(py::str(img.dtype())) + " shape " + shape_str(img));
+                            seq + " array, got dtype " + std::string(py::str(img.dtype())) + " shape " +
+                            shape_str(img));
     const int H = int(img.shape(0)), W = int(img.shape(1));
     std::vector<py::ssize_t> shape;
     if (preprocess_only) shape = {1, e->input_channels(), e->input_height(), e->input_width()};
-    else for (int64_t d : e->output_shape()) shape.push_back(py::ssize_t(d));
+    else
+      for (int64_t d : e->output_shape()) shape.push_back(py::ssize_t(d));
     py::array_t<float> out(shape);
     const uint8_t* p = static_cast<const uint8_t*>(img.data());
     float* o = out.mutable_data();
@@ -187,18 +193,23 @@ PYBIND11_MODULE(_native, m) {
   m.attr("MAX_MODEL_BYTES") = py::int_(bluefire::kMaxModelBytes);
   m.attr("MAX_INPUT_SIDE") = kMaxInputSide;
   m.def("version", &bluefire::version, "Version of the C++ core.");
-  m.def("available_variants", [] {
-    std::vector<std::string> v;
-    for (const auto* x : bluefire::available_variants()) v.push_back(x->name);
-    return v;
-  }, "Kernel variants this CPU can run, best first; 'ref' (the scalar reference) is last.");
-  m.def("detected_variant", [] { return std::string(bluefire::detected_variant().name); },
-        "The variant Engine(variant='auto') uses on this CPU.");
+  m.def(
+      "available_variants",
+      [] {
+        std::vector<std::string> v;
+        for (const auto* x : bluefire::available_variants()) v.push_back(x->name);
+        return v;
+      },
+      "Kernel variants this CPU can run, best first; 'ref' (the scalar reference) is last.");
+  m.def(
+      "detected_variant", [] { return std::string(bluefire::detected_variant().name); },
+      "The variant Engine(variant='auto') uses on this CPU.");
   py::class_<PyEngine>(m, "Engine", "A SqueezeNet ONNX model built for native inference.")
-      .def(py::init<const py::object&, int, const std::string&>(), py::arg("onnx_path"), py::arg("threads") = 1,
-           py::arg("variant") = "auto",
-           "Build the engine from a regular file of at most MAX_MODEL_BYTES (str or path-like); threads 1..MAX_THREADS. "
-           "run_image/preprocess need set_preprocessing (rtmaps_components.backends.native_engine does it).")
+      .def(
+          py::init<const py::object&, int, const std::string&>(), py::arg("onnx_path"), py::arg("threads") = 1,
+          py::arg("variant") = "auto",
+          "Build the engine from a regular file of at most MAX_MODEL_BYTES (str or path-like); threads 1..MAX_THREADS. "
+          "run_image/preprocess need set_preprocessing (rtmaps_components.backends.native_engine does it).")
       .def("set_preprocessing", &PyEngine::set_preprocessing, py::arg("height"), py::arg("width"), py::arg("channels"),
            py::arg("color"), py::arg("resize"), py::arg("scale"), py::arg("mean"), py::arg("std"),
            py::arg("channel_order"),
@@ -207,31 +218,44 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("output_name", [](const PyEngine& s) { return s.output_name; })
       .def("run", &PyEngine::run, py::arg("x"),
            "float32 C-contiguous (N, C, H, W) at the model's input planes and size -> float32 (N, num_classes) logits.")
-      .def("run_image", [](PyEngine& s, const py::array& img, const std::string& seq) { return s.image_call(img, false, seq); },
-           py::arg("img"), py::arg("channel_seq") = "RGB",
-           "uint8 C-contiguous (H, W, 3) RGB of any size (or BGR, RGBA, BGRA, (H, W[, 1]) GRAY as channel_seq says) "
-           "-> (num_classes,) logits, with the model's preprocessing "
-           "(each resized uint8 value within 1 of rtmaps_components.preprocess, i.e. 1*scale/std after normalising).")
-      .def("preprocess", [](PyEngine& s, const py::array& img, const std::string& seq) { return s.image_call(img, true, seq); },
-           py::arg("img"), py::arg("channel_seq") = "RGB",
-           "Just run_image's preprocessing: float32 (1, C, H, W), C the model's input planes (3, or 1 for a single-plane gray model).")
+      .def(
+          "run_image",
+          [](PyEngine& s, const py::array& img, const std::string& seq) { return s.image_call(img, false, seq); },
+          py::arg("img"), py::arg("channel_seq") = "RGB",
+          "uint8 C-contiguous (H, W, 3) RGB of any size (or BGR, RGBA, BGRA, (H, W[, 1]) GRAY as channel_seq says) "
+          "-> (num_classes,) logits, with the model's preprocessing "
+          "(each resized uint8 value within 1 of rtmaps_components.preprocess, i.e. 1*scale/std after normalising).")
+      .def(
+          "preprocess",
+          [](PyEngine& s, const py::array& img, const std::string& seq) { return s.image_call(img, true, seq); },
+          py::arg("img"), py::arg("channel_seq") = "RGB",
+          "Just run_image's preprocessing: float32 (1, C, H, W), C the model's input planes (3, or 1 for a "
+          "single-plane gray model).")
       .def_property_readonly("variant", [](const PyEngine& s) { return std::string(s.e->variant()); })
       .def_property_readonly("threads", [](const PyEngine& s) { return s.e->threads(); })
-      .def_property_readonly("split_layers", [](const PyEngine& s) { return s.e->split_layers(); },
-                             "Layers run over the thread pool (measured at build; BLUEFIRE_SPLIT=always|never fixes it).")
+      .def_property_readonly(
+          "split_layers", [](const PyEngine& s) { return s.e->split_layers(); },
+          "Layers run over the thread pool (measured at build; BLUEFIRE_SPLIT=always|never fixes it).")
       .def_property_readonly("calibration_seconds", [](const PyEngine& s) { return s.e->calibration_seconds(); })
       .def_property_readonly("num_classes", [](const PyEngine& s) { return py::int_(s.e->output_size()); })
-      .def_property_readonly("input_size", [](const PyEngine& s) { return py::make_tuple(s.e->input_height(), s.e->input_width()); })
-      .def_property_readonly("input_channels", [](const PyEngine& s) { return s.e->input_channels(); },
-                             "Input planes: 3, or 1 for a gray model exported with one plane.")
+      .def_property_readonly("input_size",
+                             [](const PyEngine& s) { return py::make_tuple(s.e->input_height(), s.e->input_width()); })
+      .def_property_readonly(
+          "input_channels", [](const PyEngine& s) { return s.e->input_channels(); },
+          "Input planes: 3, or 1 for a gray model exported with one plane.")
       .def_property_readonly("metadata", [](const PyEngine& s) { return s.e->metadata(); })
-      .def("profile", [](PyEngine& s, const py::array_t<float, py::array::c_style | py::array::forcecast>& x) {
-             if (x.size() != py::ssize_t(s.e->input_channels()) * s.e->input_height() * s.e->input_width())
-               throw py::value_error(s.path + ": profile() expects one image (1, C, H, W) at the input size");
-             py::list out;
-             for (const auto& t : s.e->profile(x.data())) out.append(py::make_tuple(t.name, t.kind, t.macs, t.seconds, t.split));
-             return out;
-           }, py::arg("x"), "One timed pass: [(layer, kind, macs, seconds, split over the pool)], for benchmarks.")
-      .def_property_readonly("macs", [](const PyEngine& s) { return s.e->macs(); },
-                             "Direct-convolution multiply-accumulates per image, less taps skipped on 1x1 maps.");
+      .def(
+          "profile",
+          [](PyEngine& s, const py::array_t<float, py::array::c_style | py::array::forcecast>& x) {
+            if (x.size() != py::ssize_t(s.e->input_channels()) * s.e->input_height() * s.e->input_width())
+              throw py::value_error(s.path + ": profile() expects one image (1, C, H, W) at the input size");
+            py::list out;
+            for (const auto& t : s.e->profile(x.data()))
+              out.append(py::make_tuple(t.name, t.kind, t.macs, t.seconds, t.split));
+            return out;
+          },
+          py::arg("x"), "One timed pass: [(layer, kind, macs, seconds, split over the pool)], for benchmarks.")
+      .def_property_readonly(
+          "macs", [](const PyEngine& s) { return s.e->macs(); },
+          "Direct-convolution multiply-accumulates per image, less taps skipped on 1x1 maps.");
 }

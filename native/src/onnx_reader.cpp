@@ -23,7 +23,8 @@ class Reader {
   bool done() const { return pos_ >= n_; }
 
   [[noreturn]] void fail(const std::string& msg) const {
-    throw ModelError(*src_ + ": malformed ONNX file: " + msg + " in " + what_ + " at byte " + std::to_string(base_ + pos_));
+    throw ModelError(*src_ + ": malformed ONNX file: " + msg + " in " + what_ + " at byte " +
+                     std::to_string(base_ + pos_));
   }
 
   // An integer the engine will hold in an int (dimensions, attribute values): a value outside int's
@@ -150,7 +151,10 @@ OnnxTensor parse_tensor(Reader r) {
   while (r.key(f, w)) {
     switch (f) {
       case 1: r.ints(w, t.dims); break;
-      case 2: r.expect(w, 0, f); t.data_type = int32_t(r.varint()); break;
+      case 2:
+        r.expect(w, 0, f);
+        t.data_type = int32_t(r.varint());
+        break;
       case 4: r.floats(w, t.floats); break;
       case 5: {  // int32_data
         std::vector<int64_t> v;
@@ -159,8 +163,15 @@ OnnxTensor parse_tensor(Reader r) {
         break;
       }
       case 7: r.ints(w, t.ints); break;
-      case 8: r.expect(w, 2, f); t.name = r.str(); break;
-      case 9: r.expect(w, 2, f); raw = r.str(); has_raw = true; break;
+      case 8:
+        r.expect(w, 2, f);
+        t.name = r.str();
+        break;
+      case 9:
+        r.expect(w, 2, f);
+        raw = r.str();
+        has_raw = true;
+        break;
       case 14:
         r.expect(w, 0, f);
         if (r.varint() != 0) r.fail("tensor uses external data, which is not supported");
@@ -177,7 +188,11 @@ OnnxTensor parse_tensor(Reader r) {
   }
   if (has_raw) {
     // 1 float, 7 int64, 6 int32, 2 uint8 / 3 int8 (the QDQ files' quantized tensors): integers widened to int64
-    size_t elem = t.data_type == 1 ? 4 : t.data_type == 7 ? 8 : t.data_type == 6 ? 4 : (t.data_type == 2 || t.data_type == 3) ? 1 : 0;
+    size_t elem = t.data_type == 1                         ? 4
+                  : t.data_type == 7                       ? 8
+                  : t.data_type == 6                       ? 4
+                  : (t.data_type == 2 || t.data_type == 3) ? 1
+                                                           : 0;
     if (elem == 0) r.fail("tensor '" + t.name + "' has unsupported data type " + std::to_string(t.data_type));
     if (raw.size() != size_t(n) * elem)
       r.fail("tensor '" + t.name + "' raw_data has " + std::to_string(raw.size()) + " bytes, dims need " +
@@ -220,17 +235,36 @@ OnnxAttribute parse_attribute(Reader r) {
   uint32_t f, w;
   while (r.key(f, w)) {
     switch (f) {
-      case 1: r.expect(w, 2, f); a.name = r.str(); break;
-      case 2: r.expect(w, 5, f); a.f = r.f32(); break;
-      case 3: r.expect(w, 0, f); a.i = r.int32_value(r.varint(), "attribute value"); break;
-      case 4: r.expect(w, 2, f); a.s = r.str(); break;
-      case 5: r.expect(w, 2, f); a.t = parse_tensor(r.sub("AttributeProto.t")); a.has_tensor = true; break;
+      case 1:
+        r.expect(w, 2, f);
+        a.name = r.str();
+        break;
+      case 2:
+        r.expect(w, 5, f);
+        a.f = r.f32();
+        break;
+      case 3:
+        r.expect(w, 0, f);
+        a.i = r.int32_value(r.varint(), "attribute value");
+        break;
+      case 4:
+        r.expect(w, 2, f);
+        a.s = r.str();
+        break;
+      case 5:
+        r.expect(w, 2, f);
+        a.t = parse_tensor(r.sub("AttributeProto.t"));
+        a.has_tensor = true;
+        break;
       case 7: r.floats(w, a.floats); break;
       case 8:
         r.ints(w, a.ints);
         for (int64_t v : a.ints) r.int32_value(uint64_t(v), "attribute value");
         break;
-      case 20: r.expect(w, 0, f); a.type = int32_t(r.varint()); break;
+      case 20:
+        r.expect(w, 0, f);
+        a.type = int32_t(r.varint());
+        break;
       default: r.skip(w);
     }
   }
@@ -242,12 +276,30 @@ OnnxNode parse_node(Reader r) {
   uint32_t f, w;
   while (r.key(f, w)) {
     switch (f) {
-      case 1: r.expect(w, 2, f); n.inputs.push_back(r.str()); break;
-      case 2: r.expect(w, 2, f); n.outputs.push_back(r.str()); break;
-      case 3: r.expect(w, 2, f); n.name = r.str(); break;
-      case 4: r.expect(w, 2, f); n.op_type = r.str(); break;
-      case 5: r.expect(w, 2, f); n.attributes.push_back(parse_attribute(r.sub("AttributeProto"))); break;
-      case 7: r.expect(w, 2, f); n.domain = r.str(); break;
+      case 1:
+        r.expect(w, 2, f);
+        n.inputs.push_back(r.str());
+        break;
+      case 2:
+        r.expect(w, 2, f);
+        n.outputs.push_back(r.str());
+        break;
+      case 3:
+        r.expect(w, 2, f);
+        n.name = r.str();
+        break;
+      case 4:
+        r.expect(w, 2, f);
+        n.op_type = r.str();
+        break;
+      case 5:
+        r.expect(w, 2, f);
+        n.attributes.push_back(parse_attribute(r.sub("AttributeProto")));
+        break;
+      case 7:
+        r.expect(w, 2, f);
+        n.domain = r.str();
+        break;
       default: r.skip(w);
     }
   }
@@ -263,7 +315,10 @@ OnnxValueInfo parse_value_info(Reader r) {
     } else if (f == 2 && w == 2) {  // TypeProto
       Reader tp = r.sub("TypeProto");
       while (tp.key(f, w)) {
-        if (f != 1 || w != 2) { tp.skip(w); continue; }
+        if (f != 1 || w != 2) {
+          tp.skip(w);
+          continue;
+        }
         Reader tt = tp.sub("TypeProto.Tensor");
         while (tt.key(f, w)) {
           if (f == 1 && w == 0) {
@@ -271,7 +326,10 @@ OnnxValueInfo parse_value_info(Reader r) {
           } else if (f == 2 && w == 2) {
             Reader sh = tt.sub("TensorShapeProto");
             while (sh.key(f, w)) {
-              if (f != 1 || w != 2) { sh.skip(w); continue; }
+              if (f != 1 || w != 2) {
+                sh.skip(w);
+                continue;
+              }
               Reader dim = sh.sub("TensorShapeProto.Dimension");
               int64_t d = -1;
               while (dim.key(f, w)) {
@@ -295,7 +353,10 @@ OnnxValueInfo parse_value_info(Reader r) {
 void parse_graph(Reader r, OnnxModel& m) {
   uint32_t f, w;
   while (r.key(f, w)) {
-    if (w != 2) { r.skip(w); continue; }
+    if (w != 2) {
+      r.skip(w);
+      continue;
+    }
     switch (f) {
       case 1: m.nodes.push_back(parse_node(r.sub("NodeProto"))); break;
       case 5: {

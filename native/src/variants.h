@@ -13,7 +13,8 @@ void gemm_narrow_avx2(const GemmArgs& a);
 void maxpool_avx2(const MaxPoolArgs& a);
 void maxpool_avx512(const MaxPoolArgs& a);
 void stride2_columns_avx2(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);  // pool_avx2.cpp
-void stride2_columns_avx512(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);  // rows of up to 32 columns; the AVX2 kernel otherwise
+void stride2_columns_avx512(const float* src, ptrdiff_t sld, int rows, int n, float* dst,
+                            int dld);  // rows of up to 32 columns; the AVX2 kernel otherwise
 constexpr int kSmallMr = 8;
 void conv3x3_small_avx2(const Conv3x3SmallArgs& a);
 // With 16 ymm registers a row block holds 12 accumulators: from 7-wide maps on it is one row per
@@ -36,10 +37,10 @@ void winograd4_output_avx2(const float* mo, int M, int ld, size_t ms, int TX, in
                            bool relu, float* out, int OH, int OW);
 constexpr int kSmallMr512 = 16;
 void conv3x3_small_avx512(const Conv3x3SmallArgs& a);
-// F(4x4) vectorised over channels (winograd4_channels_avx512.cpp) on maps kWinograd4ChannelsMin512..kWinograd4ChannelsMax512
-// wide; the direct small-map kernel elsewhere. Measured per layer (native/README.md): 0.5x the
-// direct kernel's time at 7x7, 0.3-0.4x at 12x12, 0.65-0.78x at 6x6, but equal or 10 % slower at
-// 5x5 (4 tiles of 144 products against 169 direct), hence from 6.
+// F(4x4) vectorised over channels (winograd4_channels_avx512.cpp) on maps
+// kWinograd4ChannelsMin512..kWinograd4ChannelsMax512 wide; the direct small-map kernel elsewhere. Measured per layer
+// (native/README.md): 0.5x the direct kernel's time at 7x7, 0.3-0.4x at 12x12, 0.65-0.78x at 6x6, but equal or 10 %
+// slower at 5x5 (4 tiles of 144 products against 169 direct), hence from 6.
 void conv3x3_winograd4_channels_avx512(const Conv3x3SmallArgs& a);
 size_t winograd4_channels_scratch_avx512(int S, int C);
 constexpr int kWinograd4ChannelsMin512 = 6, kWinograd4ChannelsMax512 = 12;

@@ -3,11 +3,11 @@
 //   A^T = [1 1 1 0; 0 1 -1 -1].
 #include "bluefire/winograd.h"
 
-#include "bluefire/kernels.h"
-
 #include <algorithm>
-#include <vector>
 #include <cstddef>
+#include <vector>
+
+#include "bluefire/kernels.h"
 
 namespace bluefire {
 
@@ -39,10 +39,14 @@ void winograd_input(const float* padded, int PH, int PW, int C, int TX, int t0, 
       for (int x = 0; x < n; ++x) {
         const int j = 2 * x;
         // B^T d, column by column
-        const float a0 = r0[j] - r2[j], a1 = r0[j + 1] - r2[j + 1], a2 = r0[j + 2] - r2[j + 2], a3 = r0[j + 3] - r2[j + 3];
-        const float b0 = r1[j] + r2[j], b1 = r1[j + 1] + r2[j + 1], b2 = r1[j + 2] + r2[j + 2], b3 = r1[j + 3] + r2[j + 3];
-        const float c0 = r2[j] - r1[j], c1 = r2[j + 1] - r1[j + 1], c2 = r2[j + 2] - r1[j + 2], c3 = r2[j + 3] - r1[j + 3];
-        const float d0 = r1[j] - r3[j], d1 = r1[j + 1] - r3[j + 1], d2 = r1[j + 2] - r3[j + 2], d3 = r1[j + 3] - r3[j + 3];
+        const float a0 = r0[j] - r2[j], a1 = r0[j + 1] - r2[j + 1], a2 = r0[j + 2] - r2[j + 2],
+                    a3 = r0[j + 3] - r2[j + 3];
+        const float b0 = r1[j] + r2[j], b1 = r1[j + 1] + r2[j + 1], b2 = r1[j + 2] + r2[j + 2],
+                    b3 = r1[j + 3] + r2[j + 3];
+        const float c0 = r2[j] - r1[j], c1 = r2[j + 1] - r1[j + 1], c2 = r2[j + 2] - r1[j + 2],
+                    c3 = r2[j + 3] - r1[j + 3];
+        const float d0 = r1[j] - r3[j], d1 = r1[j + 1] - r3[j + 1], d2 = r1[j + 2] - r3[j + 2],
+                    d3 = r1[j + 3] - r3[j + 3];
         // (B^T d) B, row by row
         r[0][x] = a0 - a2, r[1][x] = a1 + a2, r[2][x] = a2 - a1, r[3][x] = a1 - a3;
         r[4][x] = b0 - b2, r[5][x] = b1 + b2, r[6][x] = b2 - b1, r[7][x] = b1 - b3;
@@ -96,8 +100,12 @@ void winograd_output(const float* mo, int M, int ld, size_t ms, int TX, int t0, 
 // F(4x4, 3x3) weights, G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6;
 // 0 0 1]; computed in double once at build time, since the fractions are not exact in float.
 void winograd4_weights(const float* w, int M, int C, float* u) {
-  const double G[6][3] = {{1. / 4, 0, 0},           {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
-                          {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+  const double G[6][3] = {{1. / 4, 0, 0},
+                          {-1. / 6, -1. / 6, -1. / 6},
+                          {-1. / 6, 1. / 6, -1. / 6},
+                          {1. / 24, 1. / 12, 1. / 6},
+                          {1. / 24, -1. / 12, 1. / 6},
+                          {0, 0, 1}};
   for (int m = 0; m < M; ++m)
     for (int c = 0; c < C; ++c) {
       const float* g = w + (size_t(m) * C + c) * 9;
@@ -106,7 +114,8 @@ void winograd4_weights(const float* w, int M, int C, float* u) {
         for (int j = 0; j < 3; ++j) tmp[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
       for (int i = 0; i < 6; ++i)
         for (int j = 0; j < 6; ++j)
-          u[(size_t(i * 6 + j) * M + m) * C + c] = float(tmp[i][0] * G[j][0] + tmp[i][1] * G[j][1] + tmp[i][2] * G[j][2]);
+          u[(size_t(i * 6 + j) * M + m) * C + c] =
+              float(tmp[i][0] * G[j][0] + tmp[i][1] * G[j][1] + tmp[i][2] * G[j][2]);
     }
 }
 
@@ -144,7 +153,8 @@ void column_phases4_ref(const float* src, int H, int W, int pt, int pl, int PH, 
   }
 }
 
-void winograd4_input_ref(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld, size_t ms) {
+void winograd4_input_ref(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
+                         size_t ms) {
   const float BT[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
                           {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
   for (int c = 0; c < C; ++c)
@@ -168,8 +178,8 @@ void winograd4_input_ref(const float* phases, int PH, int QW, int C, int TX, int
     }
 }
 
-void winograd4_output_ref(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias, bool relu,
-                          float* out, int OH, int OW) {
+void winograd4_output_ref(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
+                          bool relu, float* out, int OH, int OW) {
   const float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
   for (int m = 0; m < M; ++m)
     for (int t = t0; t < t1; ++t) {

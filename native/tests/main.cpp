@@ -14,7 +14,8 @@ int failures = 0;
 
 int main(int argc, char** argv) {
   std::printf("variants compiled:");
-  for (const auto& v : bluefire::all_variants()) std::printf(" %s%s", v.name, v.supported(bluefire::cpu_features()) ? "" : "(unsupported here, skipped)");
+  for (const auto& v : bluefire::all_variants())
+    std::printf(" %s%s", v.name, v.supported(bluefire::cpu_features()) ? "" : "(unsupported here, skipped)");
   std::printf("\n");
   int run = 0;
   for (const auto& c : bftest::registry()) {

@@ -10,13 +10,20 @@ namespace bftest {
 struct Msg {
   std::string b;
   Msg& varint(uint64_t v) {
-    while (v >= 0x80) { b.push_back(char(v | 0x80)); v >>= 7; }
+    while (v >= 0x80) {
+      b.push_back(char(v | 0x80));
+      v >>= 7;
+    }
     b.push_back(char(v));
     return *this;
   }
   Msg& key(int field, int wire) { return varint(uint64_t(field) << 3 | unsigned(wire)); }
   Msg& i(int field, int64_t v) { return key(field, 0).varint(uint64_t(v)); }
-  Msg& s(int field, const std::string& v) { key(field, 2).varint(v.size()); b += v; return *this; }
+  Msg& s(int field, const std::string& v) {
+    key(field, 2).varint(v.size());
+    b += v;
+    return *this;
+  }
   Msg& m(int field, const Msg& v) { return s(field, v.b); }
 };
 
@@ -62,8 +69,8 @@ inline Msg value_info(const std::string& name, const std::vector<int64_t>& dims)
   return Msg().s(1, name).m(2, Msg().m(1, tt));
 }
 
-inline std::string model(const std::vector<Msg>& nodes, const std::vector<Msg>& inits, const Msg& input, const Msg& output,
-                         const std::vector<std::pair<std::string, std::string>>& meta = {}) {
+inline std::string model(const std::vector<Msg>& nodes, const std::vector<Msg>& inits, const Msg& input,
+                         const Msg& output, const std::vector<std::pair<std::string, std::string>>& meta = {}) {
   Msg g;
   for (auto& n : nodes) g.m(1, n);
   g.s(2, "test");

@@ -19,16 +19,16 @@ struct Register {
 
 #define BF_CAT2(a, b) a##b
 #define BF_CAT(a, b) BF_CAT2(a, b)
-#define TEST(name)                                                            \
-  static void name();                                                         \
-  static bftest::Register BF_CAT(reg_, name)(#name, name);                    \
+#define TEST(name)                                         \
+  static void name();                                      \
+  static bftest::Register BF_CAT(reg_, name)(#name, name); \
   static void name()
-#define CHECK(cond, ...)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
-      ++bftest::failures;                                                     \
+#define CHECK(cond, ...)                                                            \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
+      ++bftest::failures;                                                           \
       std::fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-      std::fprintf(stderr, __VA_ARGS__);                                      \
-      std::fprintf(stderr, "\n");                                             \
-    }                                                                         \
+      std::fprintf(stderr, __VA_ARGS__);                                            \
+      std::fprintf(stderr, "\n");                                                   \
+    }                                                                               \
   } while (0)

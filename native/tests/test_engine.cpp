@@ -91,18 +91,20 @@ TEST(engine_single_conv_all_variants) {
           std::vector<Msg> inits = {tensor("w", {cout, cin, s.k, s.k}, w)};
           std::vector<std::string> ins = {"image", "w"};
           if (bias) inits.push_back(tensor("b", {cout}, b)), ins.push_back("b");
-          std::vector<Msg> nodes = {node("Conv", ins, {relu ? "c" : "y"},
-                                         {attr_ints("pads", {s.pad, s.pad, s.pad, s.pad}), attr_ints("strides", {s.stride, s.stride}),
-                                          attr_ints("kernel_shape", {s.k, s.k})})};
+          std::vector<Msg> nodes = {
+              node("Conv", ins, {relu ? "c" : "y"},
+                   {attr_ints("pads", {s.pad, s.pad, s.pad, s.pad}), attr_ints("strides", {s.stride, s.stride}),
+                    attr_ints("kernel_shape", {s.k, s.k})})};
           if (relu) nodes.push_back(node("Relu", {"c"}, {"y"}));
-          OnnxModel m = parse(model(nodes, inits, value_info("image", {-1, cin, hw, hw}), value_info("y", {-1, cout, OH, OW})));
+          OnnxModel m =
+              parse(model(nodes, inits, value_info("image", {-1, cin, hw, hw}), value_info("y", {-1, cout, OH, OW})));
           for (const Variant* v : available_variants()) {
             Engine e(m, 1, v->name);
             std::vector<float> got(e.output_size());
             e.run(x.data(), 1, got.data());
             char what[160];
-            std::snprintf(what, sizeof what, "conv cin=%d cout=%d map=%d k=%d s=%d p=%d bias=%d relu=%d", cin, cout, hw, s.k,
-                          s.stride, s.pad, bias, relu);
+            std::snprintf(what, sizeof what, "conv cin=%d cout=%d map=%d k=%d s=%d p=%d bias=%d relu=%d", cin, cout, hw,
+                          s.k, s.stride, s.pad, bias, relu);
             close(got, want, what, v->name);
           }
         }
@@ -110,21 +112,29 @@ TEST(engine_single_conv_all_variants) {
 
 namespace {
 // squeeze (1x1) -> expand1x1 | expand3x3 -> concat -> maxpool 3x3 s2 ceil
-std::string fire_model(int cin, int sq, int e1, int e3, int hw, std::mt19937& rng, std::vector<std::vector<float>>& ws) {
-  ws = {rnd(size_t(sq) * cin, rng), rnd(sq, rng), rnd(size_t(e1) * sq, rng), rnd(e1, rng), rnd(size_t(e3) * sq * 9, rng)};
-  auto conv = [](const std::string& in, const std::string& w, const std::string& b, const std::string& out, int k, int p) {
+std::string fire_model(int cin, int sq, int e1, int e3, int hw, std::mt19937& rng,
+                       std::vector<std::vector<float>>& ws) {
+  ws = {rnd(size_t(sq) * cin, rng), rnd(sq, rng), rnd(size_t(e1) * sq, rng), rnd(e1, rng),
+        rnd(size_t(e3) * sq * 9, rng)};
+  auto conv = [](const std::string& in, const std::string& w, const std::string& b, const std::string& out, int k,
+                 int p) {
     std::vector<std::string> ins = {in, w};
     if (!b.empty()) ins.push_back(b);
     return node("Conv", ins, {out}, {attr_ints("pads", {p, p, p, p}), attr_ints("kernel_shape", {k, k})});
   };
-  std::vector<Msg> nodes = {conv("image", "sw", "sb", "s", 1, 0), node("Relu", {"s"}, {"sr"}),
-                            conv("sr", "e1w", "e1b", "a", 1, 0),   node("Relu", {"a"}, {"ar"}),
-                            conv("sr", "e3w", "", "b", 3, 1),     node("Relu", {"b"}, {"br"}),
-                            node("Concat", {"ar", "br"}, {"cat"}, {attr_int("axis", 1)}),
-                            node("MaxPool", {"cat"}, {"y"},
-                                 {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_int("ceil_mode", 1)})};
-  std::vector<Msg> inits = {tensor("sw", {sq, cin, 1, 1}, ws[0]), tensor("sb", {sq}, ws[1]), tensor("e1w", {e1, sq, 1, 1}, ws[2]),
-                            tensor("e1b", {e1}, ws[3]), tensor("e3w", {e3, sq, 3, 3}, ws[4])};
+  std::vector<Msg> nodes = {
+      conv("image", "sw", "sb", "s", 1, 0),
+      node("Relu", {"s"}, {"sr"}),
+      conv("sr", "e1w", "e1b", "a", 1, 0),
+      node("Relu", {"a"}, {"ar"}),
+      conv("sr", "e3w", "", "b", 3, 1),
+      node("Relu", {"b"}, {"br"}),
+      node("Concat", {"ar", "br"}, {"cat"}, {attr_int("axis", 1)}),
+      node("MaxPool", {"cat"}, {"y"},
+           {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_int("ceil_mode", 1)})};
+  std::vector<Msg> inits = {tensor("sw", {sq, cin, 1, 1}, ws[0]), tensor("sb", {sq}, ws[1]),
+                            tensor("e1w", {e1, sq, 1, 1}, ws[2]), tensor("e1b", {e1}, ws[3]),
+                            tensor("e3w", {e3, sq, 3, 3}, ws[4])};
   return model(nodes, inits, value_info("image", {-1, cin, hw, hw}), value_info("y", {-1, e1 + e3, -1, -1}));
 }
 }  // namespace
@@ -149,7 +159,8 @@ TEST(engine_fire_concat_pool_and_threads) {
         for (int ox = 0; ox < OH; ++ox) {
           float mx = -1e30f;
           for (int y = oy * 2; y < std::min(oy * 2 + 3, hw); ++y)
-            for (int xx = ox * 2; xx < std::min(ox * 2 + 3, hw); ++xx) mx = std::max(mx, a[(size_t(c) * hw + y) * hw + xx]);
+            for (int xx = ox * 2; xx < std::min(ox * 2 + 3, hw); ++xx)
+              mx = std::max(mx, a[(size_t(c) * hw + y) * hw + xx]);
           want[(size_t(c) * OH + oy) * OH + ox] = mx;
         }
     for (const Variant* v : available_variants()) {
@@ -175,15 +186,16 @@ TEST(engine_refusals) {
     try {
       Engine e(parse(s), 1, "auto");
     } catch (const ModelError& err) {
-      return std::string(err.what()).find(needle) != std::string::npos && std::string(err.what()).find("test.onnx") == 0;
+      return std::string(err.what()).find(needle) != std::string::npos &&
+             std::string(err.what()).find("test.onnx") == 0;
     }
     return false;
   };
   auto in = value_info("image", {-1, 3, 8, 8});
   CHECK(refused(model({node("Softplus", {"image"}, {"y"})}, {}, in, value_info("y", {-1, 3, 8, 8})), "Softplus"),
         "an unsupported operator names itself");
-  CHECK(refused(model({node("Conv", {"image", "w"}, {"y"}, {attr_int("group", 3)})}, {tensor("w", {3, 1, 1, 1}, {1, 1, 1})}, in,
-                      value_info("y", {-1, 3, 8, 8})),
+  CHECK(refused(model({node("Conv", {"image", "w"}, {"y"}, {attr_int("group", 3)})},
+                      {tensor("w", {3, 1, 1, 1}, {1, 1, 1})}, in, value_info("y", {-1, 3, 8, 8})),
                 "grouped"),
         "grouped convolution is refused");
   CHECK(refused(model({node("Conv", {"image", "nope"}, {"y"})}, {}, in, value_info("y", {-1, 3, 8, 8})), "initializer"),
@@ -219,13 +231,15 @@ TEST(engine_stem_conv_fused_with_pool) {
         for (int ox = 0; ox < PO; ++ox) {
           float mx = -1e30f;
           for (int y = oy * 2; y < std::min(oy * 2 + 3, OH); ++y)
-            for (int xx = ox * 2; xx < std::min(ox * 2 + 3, OW); ++xx) mx = std::max(mx, conv[(size_t(c) * OH + y) * OW + xx]);
+            for (int xx = ox * 2; xx < std::min(ox * 2 + 3, OW); ++xx)
+              mx = std::max(mx, conv[(size_t(c) * OH + y) * OW + xx]);
           want[(size_t(c) * PO + oy) * PO + ox] = mx;
         }
     OnnxModel m = parse(model(
         {node("Conv", {"image", "w", "b"}, {"c"}, {attr_ints("strides", {2, 2}), attr_ints("kernel_shape", {3, 3})}),
          node("Relu", {"c"}, {"r"}),
-         node("MaxPool", {"r"}, {"y"}, {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_int("ceil_mode", 1)})},
+         node("MaxPool", {"r"}, {"y"},
+              {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_int("ceil_mode", 1)})},
         {tensor("w", {cout, cin, 3, 3}, w), tensor("b", {cout}, b)}, value_info("image", {-1, cin, hw, hw}),
         value_info("y", {-1, cout, PO, PO})));
     for (const Variant* v : available_variants()) {
@@ -293,19 +307,21 @@ TEST(engine_split_choice_is_bit_identical) {
         for (int threads : {2, 4}) {
           auto e = Engine::from_file(path.string(), threads, v->name);
           const std::string m = mode;
-          if (m == "always") CHECK(e->split_layers() > 0, "%s: always, %d threads: no layer split", path.filename().c_str(), threads);
-          if (m == "never") CHECK(e->split_layers() == 0, "%s: never: %d layers split", path.filename().c_str(), e->split_layers());
+          if (m == "always")
+            CHECK(e->split_layers() > 0, "%s: always, %d threads: no layer split", path.filename().c_str(), threads);
+          if (m == "never")
+            CHECK(e->split_layers() == 0, "%s: never: %d layers split", path.filename().c_str(), e->split_layers());
           if (m != "auto") CHECK(e->calibration_seconds() == 0, "%s: %s calibrated", path.filename().c_str(), mode);
           std::vector<float> got(e->output_size());
           for (int rep = 0; rep < 2; ++rep) {
             e->run(x.data(), 1, got.data());
-            CHECK(got == want, "%s, variant %s, %s, %d threads: differs from 1 thread", path.filename().c_str(), v->name,
-                  mode, threads);
+            CHECK(got == want, "%s, variant %s, %s, %d threads: differs from 1 thread", path.filename().c_str(),
+                  v->name, mode, threads);
           }
           int split = 0;
           for (const auto& t : e->profile(x.data())) split += t.split;
-          CHECK(split == e->split_layers(), "%s: profile shows %d split layers, split_layers() %d", path.filename().c_str(),
-                split, e->split_layers());
+          CHECK(split == e->split_layers(), "%s: profile shows %d split layers, split_layers() %d",
+                path.filename().c_str(), split, e->split_layers());
         }
       }
       unsetenv("BLUEFIRE_SPLIT");

@@ -108,8 +108,9 @@ TEST(int8_gemm_variants_match_reference) {
           std::vector<uint8_t> got2(size_t(M) * ldc, 0xAB);
           std::vector<uint8_t> b2(size_t(K) * ld + kS8Overread + 16, 0x5A);
           std::copy(b.begin(), b.end(), b2.begin());
-          GemmU8Args g2{M, N, K, packed.data(), b2.data(), brow.data(), bias.data(), rq.data(), zc, relu ? zc : 0, 255,
-                        got2.data(), ldc};
+          GemmU8Args g2{M,           N,         K,  packed.data(), b2.data(), brow.data(),
+                        bias.data(), rq.data(), zc, relu ? zc : 0, 255,       got2.data(),
+                        ldc};
           g2.b_overread = true;
           v.gemm(g2);
           for (size_t i = 0; i < want.size() && failures <= 3; ++i)
@@ -130,7 +131,8 @@ TEST(int8_gemm_variants_match_reference) {
 
 TEST(int8_maxpool_reference) {
   // 3x3 stride 2, ceil mode: the last window is clipped to the map
-  const uint8_t in[5 * 5] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 250};
+  const uint8_t in[5 * 5] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13,
+                             14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 250};
   uint8_t out[4] = {};
   maxpool_u8_ref({in, 5, 5, 3, 3, 2, 2, 0, 0, 2, 2, 0, 1, out});
   CHECK(out[0] == 13 && out[1] == 15 && out[2] == 23 && out[3] == 250, "%d %d %d %d", out[0], out[1], out[2], out[3]);
@@ -146,7 +148,11 @@ TEST(int8_maxpool_variants_match_reference) {
         for (int pad = 0; pad <= 1; ++pad) {
           const int k = 3, s = 2;
           // ceil mode, as the engine sizes it: the last window starts inside the (padded) input
-          auto osz = [&](int n) { int o = (n + pad - k + s - 1) / s + 1; if ((o - 1) * s >= n + pad) --o; return std::max(o, 1); };
+          auto osz = [&](int n) {
+            int o = (n + pad - k + s - 1) / s + 1;
+            if ((o - 1) * s >= n + pad) --o;
+            return std::max(o, 1);
+          };
           if (H + pad < 1 || W + pad < 1) continue;
           const int OH = osz(H), OW = osz(W), C = 3;
           std::vector<uint8_t> in(size_t(C) * H * W), want(size_t(C) * OH * OW), got(want.size());
@@ -165,7 +171,8 @@ TEST(int8_quantize_rounds_half_to_even_and_saturates) {
   const float x[] = {0.25f, 0.75f, -0.25f, 1.25f, 3.0f, -200.f, 200.f, 0.2499f, 63.75f};
   uint8_t q[9];
   quantize_u8(x, 9, scale, 10, q);
-  // x / scale = 0.5 -> 0, 1.5 -> 2, -0.5 -> 0, 2.5 -> 2 (ties to even), 6, -400 -> 0, 400 -> 255, 0.4998 -> 0, 127.5 -> 128
+  // x / scale = 0.5 -> 0, 1.5 -> 2, -0.5 -> 0, 2.5 -> 2 (ties to even), 6, -400 -> 0, 400 -> 255, 0.4998 -> 0, 127.5 ->
+  // 128
   const int want[] = {10, 12, 10, 12, 16, 0, 255, 10, 138};
   for (int i = 0; i < 9; ++i) CHECK(q[i] == want[i], "x=%g: %d, want %d", x[i], q[i], want[i]);
 }

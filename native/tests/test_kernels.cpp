@@ -43,27 +43,29 @@ TEST(gemm_variants_match_reference) {
     int mr;
   };
   for (const Variant* v : available_variants())
-   for (Fn f : {Fn{"gemm", v->kernels.gemm, v->kernels.mr}, Fn{"gemm_narrow", v->kernels.gemm_narrow, v->kernels.narrow_mr}}) {
-    if (std::string(v->name) == "ref") continue;
-    int bad = 0;
-    for (int M : Ms)
-      for (int N : Ns)
-        for (int K : Ks)
-          for (int relu = 0; relu < 2; ++relu) {
-            auto w = random_vec(size_t(M) * K, rng), b = random_vec(size_t(K) * (N + 3), rng), bias = random_vec(size_t(M), rng);
-            const int ldc = N + 2;
-            auto want = run_gemm(gemm_ref, kRefMr, M, N, K, ldc, relu, w, b, bias);
-            auto got = run_gemm(f.fn, f.mr, M, N, K, ldc, relu, w, b, bias);
-            for (int m = 0; m < M && bad < 5; ++m)
-              for (int n = 0; n < ldc; ++n) {
-                float x = got[size_t(m) * ldc + n], y = want[size_t(m) * ldc + n];
-                bool ok = n < N ? std::fabs(x - y) <= 1e-5f * (1.f + std::sqrt(float(K))) : x == 12345.f;
-                if (!ok && bad++ < 5)
-                  CHECK(ok, "variant %s %s M=%d N=%d K=%d relu=%d at (m=%d, n=%d): got %g, reference %g%s", v->name, f.name, M, N, K,
-                        relu, m, n, x, y, n >= N ? " (wrote past N)" : "");
-              }
-          }
-  }
+    for (Fn f : {Fn{"gemm", v->kernels.gemm, v->kernels.mr},
+                 Fn{"gemm_narrow", v->kernels.gemm_narrow, v->kernels.narrow_mr}}) {
+      if (std::string(v->name) == "ref") continue;
+      int bad = 0;
+      for (int M : Ms)
+        for (int N : Ns)
+          for (int K : Ks)
+            for (int relu = 0; relu < 2; ++relu) {
+              auto w = random_vec(size_t(M) * K, rng), b = random_vec(size_t(K) * (N + 3), rng),
+                   bias = random_vec(size_t(M), rng);
+              const int ldc = N + 2;
+              auto want = run_gemm(gemm_ref, kRefMr, M, N, K, ldc, relu, w, b, bias);
+              auto got = run_gemm(f.fn, f.mr, M, N, K, ldc, relu, w, b, bias);
+              for (int m = 0; m < M && bad < 5; ++m)
+                for (int n = 0; n < ldc; ++n) {
+                  float x = got[size_t(m) * ldc + n], y = want[size_t(m) * ldc + n];
+                  bool ok = n < N ? std::fabs(x - y) <= 1e-5f * (1.f + std::sqrt(float(K))) : x == 12345.f;
+                  if (!ok && bad++ < 5)
+                    CHECK(ok, "variant %s %s M=%d N=%d K=%d relu=%d at (m=%d, n=%d): got %g, reference %g%s", v->name,
+                          f.name, M, N, K, relu, m, n, x, y, n >= N ? " (wrote past N)" : "");
+                }
+            }
+    }
 }
 
 TEST(gemm_m_offset_panels) {
@@ -72,7 +74,8 @@ TEST(gemm_m_offset_panels) {
   std::mt19937 rng(7);
   for (const Variant* v : available_variants()) {
     const int M = 100, N = 21, K = 19, mr = v->kernels.mr, m0 = 96;
-    CHECK(m0 % v->kernels.narrow_mr == 0 && m0 % mr == 0, "variant %s: panel heights must divide the engine's row tile", v->name);
+    CHECK(m0 % v->kernels.narrow_mr == 0 && m0 % mr == 0, "variant %s: panel heights must divide the engine's row tile",
+          v->name);
     auto w = random_vec(size_t(M) * K, rng), b = random_vec(size_t(K) * (N + 3), rng), bias = random_vec(M, rng);
     std::vector<float> packed(packed_size(M, K, mr));
     pack_weights(w.data(), M, K, mr, packed.data());
@@ -82,7 +85,8 @@ TEST(gemm_m_offset_panels) {
     v->kernels.gemm({M, N, K, packed.data(), b.data(), brow.data(), bias.data(), full.data(), N, true});
     v->kernels.gemm({M - m0, N, K, packed.data() + size_t(m0) * K, b.data(), brow.data(), bias.data() + m0,
                      part.data() + size_t(m0) * N, N, true});
-    for (int i = m0 * N; i < M * N; ++i) CHECK(full[i] == part[i], "variant %s index %d: %g vs %g", v->name, i, full[i], part[i]);
+    for (int i = m0 * N; i < M * N; ++i)
+      CHECK(full[i] == part[i], "variant %s index %d: %g vs %g", v->name, i, full[i], part[i]);
   }
 }
 
@@ -194,8 +198,8 @@ TEST(conv3x3_small_variants_match_reference) {
             for (size_t i = 0; i < want.size() && bad < 5; ++i)
               if (!(std::fabs(got[i] - want[i]) <= 1e-5f * (1.f + std::sqrt(float(K))))) {
                 ++bad;
-                CHECK(false, "variant %s conv3x3_small map %d C=%d M=%d relu=%d index %zu%s: got %g, reference %g", v->name, S,
-                      C, M, relu, i, i >= size_t(M) * HW ? " (past the output)" : "", got[i], want[i]);
+                CHECK(false, "variant %s conv3x3_small map %d C=%d M=%d relu=%d index %zu%s: got %g, reference %g",
+                      v->name, S, C, M, relu, i, i >= size_t(M) * HW ? " (past the output)" : "", got[i], want[i]);
               }
           }
   }
@@ -218,21 +222,31 @@ TEST(conv3x3_winograd4_channels_variants_match_reference) {
             const int K = C * 9, HW = S * S;
             const int m0 = M > 16 && relu ? 16 : 0;  // sometimes a call for rows [16, M)
             auto w = random_vec(size_t(M) * K, rng), x = random_vec(size_t(C) * HW, rng), bias = random_vec(M, rng);
-            std::vector<float> pr(packed_size(M, K, kRefMr)), pv(winograd4_channels_packed_size(M, C, v->kernels.winograd4_channels_mr));
+            std::vector<float> pr(packed_size(M, K, kRefMr)),
+                pv(winograd4_channels_packed_size(M, C, v->kernels.winograd4_channels_mr));
             pack_weights(w.data(), M, K, kRefMr, pr.data());
             pack_winograd4_channels_weights(w.data(), M, C, v->kernels.winograd4_channels_mr, pv.data());
             std::vector<float> want(size_t(M) * HW + 8, 777.f), got(want.size(), 777.f);
             std::vector<float> scratch(v->kernels.winograd4_channels_scratch(S, C), -1.f);
             conv3x3_small_ref({x.data(), C, S, S, M, pr.data(), bias.data(), want.data(), bool(relu)});
             for (size_t i = 0; i < size_t(m0) * HW; ++i) got[i] = want[i];
-            Conv3x3SmallArgs a{x.data(), C, S, S, M - m0, pv.data() + size_t(m0) * 36 * C, bias.data() + m0,
-                               got.data() + size_t(m0) * HW, bool(relu)};
+            Conv3x3SmallArgs a{x.data(),
+                               C,
+                               S,
+                               S,
+                               M - m0,
+                               pv.data() + size_t(m0) * 36 * C,
+                               bias.data() + m0,
+                               got.data() + size_t(m0) * HW,
+                               bool(relu)};
             a.scratch = scratch.data();
             v->kernels.conv3x3_winograd4_channels(a);
             for (size_t i = 0; i < want.size() && bad < 5; ++i)
               if (!(std::fabs(got[i] - want[i]) <= 2e-5f * (1.f + float(K)))) {
                 ++bad;
-                CHECK(false, "variant %s conv3x3_winograd4_channels map %d C=%d M=%d m0=%d relu=%d index %zu%s: got %g, reference %g",
+                CHECK(false,
+                      "variant %s conv3x3_winograd4_channels map %d C=%d M=%d m0=%d relu=%d index %zu%s: got %g, "
+                      "reference %g",
                       v->name, S, C, M, m0, relu, i, i >= size_t(M) * HW ? " (past the output)" : "", got[i], want[i]);
               }
           }
@@ -249,7 +263,11 @@ TEST(winograd4_transforms_match_reference) {
     for (int S : {13, 15, 16, 23}) {
       const int TX = (S + 3) / 4, T = TX * TX, PH = 4 * TX + 2, QW = (4 * TX + 2 + 3) / 4;
       for (int range = 0; range < 4; ++range) {
-        const int t0 = range == 0 ? 0 : range == 1 ? 5 : range == 2 ? TX + 1 : 4, t1 = range == 2 ? std::min(T, t0 + 11) : T;
+        const int t0 = range == 0   ? 0
+                       : range == 1 ? 5
+                       : range == 2 ? TX + 1
+                                    : 4,
+                  t1 = range == 2 ? std::min(T, t0 + 11) : T;
         const int C = 5, M = 7, ld = 40;
         const size_t ms = size_t(std::max(C, M)) * ld + 16;
         auto ph = random_vec(size_t(C) * 4 * PH * QW, rng);
@@ -260,8 +278,8 @@ TEST(winograd4_transforms_match_reference) {
         for (size_t i = 0; i < vw.size() && bad < 5; ++i)
           if (!(std::fabs(vg[i] - vw[i]) <= 1e-5f * (1.f + std::fabs(vw[i])))) {
             ++bad;
-            CHECK(false, "variant %s winograd4_input map %d tiles [%d, %d) index %zu: got %g, reference %g", v->name, S, t0, t1,
-                  i, vg[i], vw[i]);
+            CHECK(false, "variant %s winograd4_input map %d tiles [%d, %d) index %zu: got %g, reference %g", v->name, S,
+                  t0, t1, i, vg[i], vw[i]);
           }
         auto mo = random_vec(36 * ms, rng), bias = random_vec(M, rng);
         for (int relu = 0; relu < 2; ++relu) {
@@ -271,8 +289,8 @@ TEST(winograd4_transforms_match_reference) {
           for (size_t i = 0; i < ow.size() && bad < 5; ++i)
             if (!(std::fabs(og[i] - ow[i]) <= 1e-5f * (1.f + std::fabs(ow[i])))) {
               ++bad;
-              CHECK(false, "variant %s winograd4_output map %d tiles [%d, %d) relu=%d index %zu: got %g, reference %g", v->name,
-                    S, t0, t1, relu, i, og[i], ow[i]);
+              CHECK(false, "variant %s winograd4_output map %d tiles [%d, %d) relu=%d index %zu: got %g, reference %g",
+                    v->name, S, t0, t1, relu, i, og[i], ow[i]);
             }
         }
       }

@@ -54,11 +54,11 @@ TEST(onnx_truncated_files_refused) {
 
 TEST(onnx_malformed_refused) {
   const std::string bad[] = {
-      std::string("\x3a\xff\xff\xff\xff\x0f", 6),                    // graph length far past the end
+      std::string("\x3a\xff\xff\xff\xff\x0f", 6),                           // graph length far past the end
       std::string("\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12),  // varint over 10 bytes
-      std::string("\x0b\x00", 2),                                    // wire type 3 (groups)
-      std::string("\x00\x00", 2),                                    // field number 0
-      std::string("\x08\x01", 2),                                    // no graph at all
+      std::string("\x0b\x00", 2),                                           // wire type 3 (groups)
+      std::string("\x00\x00", 2),                                           // field number 0
+      std::string("\x08\x01", 2),                                           // no graph at all
   };
   for (const auto& b : bad) {
     bool threw = false;

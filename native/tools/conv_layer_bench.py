@@ -50,7 +50,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for c, m in args.channels or [(32, 128)]:
             for side in args.maps:
-                path = conv_model(Path(tmp) / f"c{c}m{m}s{side}.onnx", c, m, side, k=args.kernel, pad=args.kernel // 2, scale=0.1)
+                path = conv_model(
+                    Path(tmp) / f"c{c}m{m}s{side}.onnx", c, m, side, k=args.kernel, pad=args.kernel // 2, scale=0.1
+                )
                 engines = [mod.Engine(str(path), threads=1, variant=args.variant) for mod in mods]
                 x = np.random.default_rng(1).standard_normal((1, c, side, side)).astype(np.float32)
                 outs = [e.run(x) for e in engines]

@@ -11,28 +11,12 @@ if ! command -v "$cf" >/dev/null 2>&1; then
   echo "lint-native: SKIPPED: $cf not found (apt-get install clang-format)"
   exit 0
 fi
-# Not yet formatted: files other branches were changing when the format was introduced (kernels,
-# the ONNX reader, the binding, the tests others extend). Format each after merging (--fix FILE)
-# and drop it from this list.
-pending=(
-  native/binding/module.cpp native/include/bluefire/kernels.h native/include/bluefire/onnx.h
-  native/include/bluefire/preprocess.h native/src/arm/conv_small_neon.cpp native/src/arm/gemm_neon.cpp
-  native/src/arm/pool_neon.cpp native/src/arm/winograd4_channels_neon.cpp native/src/arm/winograd4_neon.cpp
-  native/src/onnx_reader.cpp native/src/variants.h native/src/winograd.cpp native/src/x86/conv_small_avx2.cpp
-  native/src/x86/conv_small_body.h native/src/x86/gemm_avx2.cpp native/src/x86/gemm_avx512.cpp
-  native/src/x86/pool_avx512.cpp native/src/x86/winograd4_avx2.cpp native/src/x86/winograd4_avx512.cpp
-  native/src/x86/winograd4_channels_avx512.cpp native/tests/main.cpp native/tests/proto_writer.h
-  native/tests/test.h native/tests/test_alloc.cpp native/tests/test_engine.cpp native/tests/test_kernels.cpp
-  native/tests/test_onnx.cpp
-)
 if [[ "${1:-}" == "--fix" ]]; then
-  shift
-  if (($#)); then "$cf" -i "$@"; else find native \( -name '*.cpp' -o -name '*.h' \) -exec "$cf" -i {} +; fi
+    find native \( -name '*.cpp' -o -name '*.h' \) -exec "$cf" -i {} +
   exit 0
 fi
 bad=()
 while IFS= read -r f; do
-  [[ " ${pending[*]} " == *" $f "* ]] && continue
   "$cf" --dry-run --Werror "$f" >/dev/null 2>&1 || bad+=("$f")
 done < <(find native \( -name '*.cpp' -o -name '*.h' \) | sort)
 if ((${#bad[@]})); then
@@ -40,4 +24,4 @@ if ((${#bad[@]})); then
   printf '  %s\n' "${bad[@]}"
   exit 1
 fi
-echo "lint-native: ok ($("$cf" --version | head -1); ${#pending[@]} files pending, see the script)"
+echo "lint-native: ok ($("$cf" --version | head -1))"

@@ -3,6 +3,7 @@
 What real RTMaps refuses is refused here with the component's name: a missing script or class,
 a class that is not a BaseComponent, an unknown property, a port the component does not declare.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -20,15 +21,42 @@ from .sdk.rtmaps import reading_policy as RP
 
 DEFAULT_CLASS = "rtmaps_python"
 # PythonBridge properties of its own; the ones without effect on the host are accepted and ignored.
-BRIDGE_PROPERTIES = {"pythonFilename", "className", "pythonExecutable", "readingPolicy", "samplingPeriod",
-                     "inputsBehavior", "timeout"}
-IGNORED_BRIDGE_PROPERTIES = {"guard_begin", "guard_end", "internalInputs", "internalOutputs", "internalProperties",
-                             "deathBehavior", "capturePythonPrint", "useTCPOnly", "pythonPID", "FileSHMSize",
-                             "useNuitka", "loadingTimeout", "alwaysReloadAtStart", "threaded", "priority",
-                             "autoStart", "useVirtualEnvironment",
-                             # the 3.x bridge's own (dSPACE smart_tagging, NatGaoXing AMI_Project diagrams)
-                             "logDebug", "showTracebackInConsole", "autoReloadSubModules", "memorySize",
-                             "additionalEnvironmentVariables", "pythonInstallationFolder", "pythonLogDirectory"}
+BRIDGE_PROPERTIES = {
+    "pythonFilename",
+    "className",
+    "pythonExecutable",
+    "readingPolicy",
+    "samplingPeriod",
+    "inputsBehavior",
+    "timeout",
+}
+IGNORED_BRIDGE_PROPERTIES = {
+    "guard_begin",
+    "guard_end",
+    "internalInputs",
+    "internalOutputs",
+    "internalProperties",
+    "deathBehavior",
+    "capturePythonPrint",
+    "useTCPOnly",
+    "pythonPID",
+    "FileSHMSize",
+    "useNuitka",
+    "loadingTimeout",
+    "alwaysReloadAtStart",
+    "threaded",
+    "priority",
+    "autoStart",
+    "useVirtualEnvironment",
+    # the 3.x bridge's own (dSPACE smart_tagging, NatGaoXing AMI_Project diagrams)
+    "logDebug",
+    "showTracebackInConsole",
+    "autoReloadSubModules",
+    "memorySize",
+    "additionalEnvironmentVariables",
+    "pythonInstallationFolder",
+    "pythonLogDirectory",
+}
 INPUT_PORT_PROPERTIES = {"readerType", "subsampling"}
 OUTPUT_PORT_PROPERTIES = {"fifosize", "subsampling", "periodic"}
 _module_ids = itertools.count()
@@ -39,11 +67,13 @@ def _enum_selected(prop: PropertySpec, where: str) -> int:
     try:
         return int(parts[1] if len(parts) > 1 else parts[0])
     except ValueError:
-        raise DiagramError(f"{where}: expected an enum 'count|selected|labels' or an index, got {prop.text!r}") from None
+        raise DiagramError(
+            f"{where}: expected an enum 'count|selected|labels' or an index, got {prop.text!r}"
+        ) from None
 
 
 def _int(prop: PropertySpec, where: str) -> int:
-    return parse_count(prop.text, where, minimum=-2**62)
+    return parse_count(prop.text, where, minimum=-(2**62))
 
 
 class PythonBridgeNode(Node):
@@ -84,16 +114,19 @@ class PythonBridgeNode(Node):
             if name in BRIDGE_PROPERTIES or name in IGNORED_BRIDGE_PROPERTIES:
                 continue
             if name not in self.properties:
-                raise DiagramError(f"{where}: unknown property {name!r}; {self.class_name} declares "
-                                   f"{', '.join(self.properties) or 'no properties'}")
+                raise DiagramError(
+                    f"{where}: unknown property {name!r}; {self.class_name} declares "
+                    f"{', '.join(self.properties) or 'no properties'}"
+                )
             self.set_property(name, prop.text if not prop.relative else diagram.resolve(prop))
             changed = True
         if changed:  # Dynamic may declare I/O from property values: run it again, as RTMaps does
             self._declare(self.obj.Dynamic, where, "Dynamic")
         for prop in self.properties.values():
             if prop.must_exist and str(prop.data) and not Path(str(prop.data)).exists():
-                raise DiagramError(f"{where}: property {prop.name!r} must name an existing path, "
-                                   f"{prop.data!r} does not exist")
+                raise DiagramError(
+                    f"{where}: property {prop.name!r} must name an existing path, {prop.data!r} does not exist"
+                )
         self._apply_port_properties(spec, where)
         self._check_cache(spec, where)
 
@@ -105,9 +138,12 @@ class PythonBridgeNode(Node):
                 continue
             cached = [e.split(";", 1)[0] for e in spec.properties[key].text.split("#") if e.strip()]
             if cached != list(declared):
-                self.engine.console("warning", f"{where}: the diagram's {key} cache lists {cached or 'none'}, "
-                                               f"{self.class_name} declares {list(declared) or 'none'}: re-save the "
-                                               f"diagram (python -m diagrams.write_diagrams for ours)")
+                self.engine.console(
+                    "warning",
+                    f"{where}: the diagram's {key} cache lists {cached or 'none'}, "
+                    f"{self.class_name} declares {list(declared) or 'none'}: re-save the "
+                    f"diagram (python -m diagrams.write_diagrams for ours)",
+                )
 
     def _declare(self, fn: Any, where: str, method: str) -> None:
         """Run __init__ or Dynamic: any exception (or sys.exit) is a one-line refusal naming the method."""
@@ -164,12 +200,16 @@ class PythonBridgeNode(Node):
         self.policy = self.forced_policy if self.forced_policy is not None else policy
 
     def _apply_port_properties(self, spec: ComponentSpec, where: str) -> None:
-        for kind, ports, declared, allowed in (("input", spec.inputs, self.inputs, INPUT_PORT_PROPERTIES),
-                                               ("output", spec.outputs, self.outputs, OUTPUT_PORT_PROPERTIES)):
+        for kind, ports, declared, allowed in (
+            ("input", spec.inputs, self.inputs, INPUT_PORT_PROPERTIES),
+            ("output", spec.outputs, self.outputs, OUTPUT_PORT_PROPERTIES),
+        ):
             for pname, pspec in ports.items():
                 if pname not in declared:
-                    raise DiagramError(f"{where}: the diagram lists {kind} {pname!r}, which {self.class_name} does not "
-                                       f"declare (declared: {', '.join(declared) or 'none'})")
+                    raise DiagramError(
+                        f"{where}: the diagram lists {kind} {pname!r}, which {self.class_name} does not "
+                        f"declare (declared: {', '.join(declared) or 'none'})"
+                    )
                 for prop_name, prop in pspec.properties.items():
                     if prop_name not in allowed:
                         raise DiagramError(f"{where}.{pname}: unknown {kind} property {prop_name!r}")
@@ -206,8 +246,10 @@ def apply_port_property(port: Any, name: str, text: str, where: str) -> None:
     if name == "readerType":
         n = parse_count(value, where, minimum=0)
         if n not in (FIFO_READER, NEXT_READER, SAMPLING_READER):
-            raise DiagramError(f"{where}: readerType {n} is not emulated (0 = FIFO reader, 2 = next-sample reader, "
-                               f"4 = sampling reader)")
+            raise DiagramError(
+                f"{where}: readerType {n} is not emulated (0 = FIFO reader, 2 = next-sample reader, "
+                f"4 = sampling reader)"
+            )
         port.reader_type = n
         return
     n = parse_count(value, where, minimum=1)

@@ -1,4 +1,5 @@
 """`bluefire run DIAGRAM.rtd`: run an RTMaps diagram on the host with the emulator (no torch needed)."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,8 +9,8 @@ import math
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..output_paths import check_output_path
 from .engine import DiagramRunner, Terminated
@@ -19,17 +20,37 @@ from .summary import format_summary, json_safe, summarize
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("diagram", type=Path, help="the .rtd file")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="Instance.property=value",
-                   help="override a property (repeatable); ports too: Instance.port.fifosize=4")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="Instance.property=value",
+        help="override a property (repeatable); ports too: Instance.port.fifosize=4",
+    )
     stop = p.add_mutually_exclusive_group()
     stop.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of engine time")
     stop.add_argument("--frames", type=int, metavar="N", help="stop after N frames from the source components")
-    p.add_argument("--idle-stop", type=float, default=2.0, metavar="S",
-                   help="stop when sources have sent nothing for S seconds and every FIFO is empty (0 = never)")
-    p.add_argument("--clock", choices=("real", "sim"), default="real",
-                   help="real time, or a simulated clock that jumps to the next event (deterministic, fast)")
-    p.add_argument("--cost", action="append", default=[], metavar="Instance=US",
-                   help="with --clock sim: model a component's service time per Core in µs (what-if: a slower CPU)")
+    p.add_argument(
+        "--idle-stop",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="stop when sources have sent nothing for S seconds and every FIFO is empty (0 = never)",
+    )
+    p.add_argument(
+        "--clock",
+        choices=("real", "sim"),
+        default="real",
+        help="real time, or a simulated clock that jumps to the next event (deterministic, fast)",
+    )
+    p.add_argument(
+        "--cost",
+        action="append",
+        default=[],
+        metavar="Instance=US",
+        help="with --clock sim: model a component's service time per Core in µs (what-if: a slower CPU)",
+    )
     p.add_argument("--report", type=Path, metavar="FILE.json", help="write the full run report as JSON")
     p.add_argument("--save-frames", metavar="DIR", help="ImageViewer stand-ins save what they receive as PNG here")
     p.add_argument("--quiet", action="store_true", help="no live status line, no component console echo")
@@ -41,8 +62,10 @@ def _status_printer(quiet: bool):
     def show(st: dict) -> None:
         if quiet:
             return
-        line = (f"t={st['t_s']:7.2f}s frames={st['frames']:6d} dropped={st['dropped']} "
-                f"exceptions={st['exceptions']} errors={st['errors']} warnings={st['warnings']}")
+        line = (
+            f"t={st['t_s']:7.2f}s frames={st['frames']:6d} dropped={st['dropped']} "
+            f"exceptions={st['exceptions']} errors={st['errors']} warnings={st['warnings']}"
+        )
         print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
     return show
@@ -95,12 +118,22 @@ def main(args: argparse.Namespace) -> int:
             costs[name] = int(us)
         if costs and args.clock != "sim":
             raise DiagramError("--cost models service times on the simulated clock: add --clock sim")
-        engine = DiagramRunner(args.diagram, clock=args.clock, overrides=args.overrides, core_cost_us=costs,
-                        save_dir=args.save_frames, echo=not args.quiet)
+        engine = DiagramRunner(
+            args.diagram,
+            clock=args.clock,
+            overrides=args.overrides,
+            core_cost_us=costs,
+            save_dir=args.save_frames,
+            echo=not args.quiet,
+        )
         with sigterm_as_interrupt():
-            report = engine.run(frames=args.frames, duration_s=args.duration, idle_stop_s=args.idle_stop,
-                                on_status=_status_printer(args.quiet),
-                                status_every_s=0.5 if sys.stderr.isatty() else 5.0)
+            report = engine.run(
+                frames=args.frames,
+                duration_s=args.duration,
+                idle_stop_s=args.idle_stop,
+                on_status=_status_printer(args.quiet),
+                status_every_s=0.5 if sys.stderr.isatty() else 5.0,
+            )
     except DiagramError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
 The simulated clock only moves when the engine advances it to the next event (or a component
 calls `rt.wait`), so a run is deterministic and a 10,000-frame soak takes no wall time waiting.
 """
+
 from __future__ import annotations
 
 import time

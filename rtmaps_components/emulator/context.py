@@ -4,10 +4,12 @@ The shim modules (`sdk/rtmaps/*`) hold no state of their own, so they can be imp
 every engine while `rtmaps.core.current_time()` and `report_*` reach the engine that is running.
 Set both only through the context managers below, which put the previous value back whatever happens.
 """
+
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 engine: Any = None  # the running DiagramRunner, set by DiagramRunner while it is loading or running
 binding: Any = None  # the component wrapper whose `__init__`/callback is executing, if any
@@ -35,6 +37,8 @@ def in_component(node: Any) -> contextlib.AbstractContextManager:
 
 def require_engine() -> Any:
     if engine is None:
-        raise RuntimeError("rtmaps (bluefire host emulator): no diagram is running; "
-                           "component files are loaded by `bluefire run`, not imported directly")
+        raise RuntimeError(
+            "rtmaps (bluefire host emulator): no diagram is running; "
+            "component files are loaded by `bluefire run`, not imported directly"
+        )
     return engine

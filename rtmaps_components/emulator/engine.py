@@ -8,6 +8,7 @@ component can be given a service time (`core_cost_us`): it stays busy that long 
 Core, samples queue in its bounded FIFOs, and a full FIFO drops its oldest sample (counted).
 A component that raises, or writes a broken frame, is counted and reported; the run goes on.
 """
+
 from __future__ import annotations
 
 import collections
@@ -15,8 +16,9 @@ import copy
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from . import context
 from .bridge import PythonBridgeNode, apply_port_property
@@ -51,8 +53,15 @@ def parse_override(text: str) -> tuple[str, str, str]:
 class DiagramRunner:
     """One run of one diagram on the host."""
 
-    def __init__(self, diagram: Diagram | str | Path, clock: str = "real", overrides: Iterable[str] = (),
-                 core_cost_us: dict[str, int] | None = None, save_dir: str | None = None, echo: bool = True) -> None:
+    def __init__(
+        self,
+        diagram: Diagram | str | Path,
+        clock: str = "real",
+        overrides: Iterable[str] = (),
+        core_cost_us: dict[str, int] | None = None,
+        save_dir: str | None = None,
+        echo: bool = True,
+    ) -> None:
         # overrides are applied to a private copy: the caller's Diagram is never changed
         self.diagram = copy.deepcopy(diagram) if isinstance(diagram, Diagram) else load_rtd(diagram)
         self.clock = make_clock(clock)
@@ -91,8 +100,11 @@ class DiagramRunner:
 
     def on_misc_dropped(self, port: Any) -> None:
         if port.misc_dropped == 1:
-            self.console("warning", f"{port.owner}.{port.name}: wrote misc1..3 without MiscFlag in Ioelt.type; "
-                                    f"they do not travel (set out.type |= rt.DataTypes.CTypes.MiscFlag)")
+            self.console(
+                "warning",
+                f"{port.owner}.{port.name}: wrote misc1..3 without MiscFlag in Ioelt.type; "
+                f"they do not travel (set out.type |= rt.DataTypes.CTypes.MiscFlag)",
+            )
 
     # ------------------------------------------------------------------ loading
     def _apply_overrides(self) -> None:
@@ -100,12 +112,16 @@ class DiagramRunner:
             inst, name, value = parse_override(text)
             comp = self.diagram.components.get(inst)
             if comp is None:
-                raise DiagramError(f"--set {text!r}: the diagram has no component {inst!r} "
-                                   f"(components: {', '.join(self.diagram.components)})")
+                raise DiagramError(
+                    f"--set {text!r}: the diagram has no component {inst!r} "
+                    f"(components: {', '.join(self.diagram.components)})"
+                )
             port, _, prop = name.rpartition(".")  # port names may hold dots: the property is the last part
             if port:  # a port property: Instance.port.fifosize=4
                 ports = comp.inputs if prop in INPUT_ONLY_PORT_PROPERTIES or port in comp.inputs else comp.outputs
-                ports.setdefault(port, PortSpec(port)).properties[prop] = PropertySpec(f"{port}.{prop}", TYPE_INT, value)
+                ports.setdefault(port, PortSpec(port)).properties[prop] = PropertySpec(
+                    f"{port}.{prop}", TYPE_INT, value
+                )
             else:
                 comp.properties[name] = PropertySpec(name, TYPE_STRING, value)
 
@@ -121,11 +137,16 @@ class DiagramRunner:
         with context.running(self):
             self._apply_overrides()
             name = self.diagram.path.name
-            missing = [f"{c.model!r} (component {c.instance})" for c in self.diagram.components.values()
-                       if c.model != "PythonBridge" and c.model not in STAND_INS]
+            missing = [
+                f"{c.model!r} (component {c.instance})"
+                for c in self.diagram.components.values()
+                if c.model != "PythonBridge" and c.model not in STAND_INS
+            ]
             if missing:
-                raise DiagramError(f"{name}: model(s) {', '.join(missing)} not emulated on the host; the emulator runs "
-                                   f"PythonBridge and stand-ins for {', '.join(STAND_INS)}")
+                raise DiagramError(
+                    f"{name}: model(s) {', '.join(missing)} not emulated on the host; the emulator runs "
+                    f"PythonBridge and stand-ins for {', '.join(STAND_INS)}"
+                )
             for spec in self.diagram.components.values():
                 if spec.model == "PythonBridge":
                     node: Node = PythonBridgeNode(spec.instance, self)
@@ -137,8 +158,9 @@ class DiagramRunner:
                         if pname not in node.inputs:
                             raise DiagramError(f"{name}: {spec.instance}: {spec.model} has no input {pname!r}")
                         for k, p in pspec.properties.items():
-                            apply_port_property(node.inputs[pname], k.split(".")[-1], p.text,
-                                                f"{name}: {spec.instance}.{pname}.{k}")
+                            apply_port_property(
+                                node.inputs[pname], k.split(".")[-1], p.text, f"{name}: {spec.instance}.{pname}.{k}"
+                            )
                 node.check_policy()
                 self.nodes[spec.instance] = node
             unknown = sorted(set(self.core_cost_us) - set(self.nodes))
@@ -153,23 +175,29 @@ class DiagramRunner:
         for c in self.diagram.connections:
             src, dst = self.nodes[c.out_instance], self.nodes[c.in_instance]
             if c.out_port not in src.outputs:
-                raise DiagramError(f"{name}: connection {c}: {src.name} has no output {c.out_port!r} "
-                                   f"(outputs: {', '.join(src.outputs) or 'none'})")
+                raise DiagramError(
+                    f"{name}: connection {c}: {src.name} has no output {c.out_port!r} "
+                    f"(outputs: {', '.join(src.outputs) or 'none'})"
+                )
             if c.in_port not in dst.inputs:
-                raise DiagramError(f"{name}: connection {c}: {dst.name} has no input {c.in_port!r} "
-                                   f"(inputs: {', '.join(dst.inputs) or 'none'})")
+                raise DiagramError(
+                    f"{name}: connection {c}: {dst.name} has no input {c.in_port!r} "
+                    f"(inputs: {', '.join(dst.inputs) or 'none'})"
+                )
             out, inp = src.outputs[c.out_port], dst.inputs[c.in_port]
             if inp.connected:
                 raise DiagramError(f"{name}: connection {c}: input {dst.name}.{inp.name} is already connected")
             if not types_compatible(out.type, inp.type):
-                raise DiagramError(f"{name}: connection {c}: output type {type_name(out.type)} does not fit "
-                                   f"input type {type_name(inp.type)}")
+                raise DiagramError(
+                    f"{name}: connection {c}: output type {type_name(out.type)} does not fit "
+                    f"input type {type_name(inp.type)}"
+                )
             inp.fifo = Fifo(out.fifosize, latest_only=inp.reader_type in LATEST_ONLY_READERS)
             inp.connected = True
             out.targets.append(inp)
 
     def _downstream_first(self) -> list[Node]:
-        depth = {n: 0 for n in self.nodes}
+        depth = dict.fromkeys(self.nodes, 0)
         for _ in range(len(self.nodes)):  # longest path from a source (bounded for cycles)
             for c in self.diagram.connections:
                 depth[c.in_instance] = max(depth[c.in_instance], min(depth[c.out_instance] + 1, len(self.nodes)))
@@ -184,8 +212,11 @@ class DiagramRunner:
             return True
         except SystemExit as e:  # sys.exit() in a component is that component's error, not the emulator's exit
             node.exceptions += 1
-            self._engine_msg("error", f"{node.name}.{phase} called sys.exit({e.code!r}): counted as that "
-                                      f"component's exception; the run goes on")
+            self._engine_msg(
+                "error",
+                f"{node.name}.{phase} called sys.exit({e.code!r}): counted as that "
+                f"component's exception; the run goes on",
+            )
             return False
         except Exception as e:  # a component's bug must not take the run down
             node.exceptions += 1
@@ -194,7 +225,9 @@ class DiagramRunner:
                 tb = traceback.format_exc(limit=-3).strip()
                 self._engine_msg("error", f"{node.name}.{phase} raised {type(e).__name__}: {e}\n{tb}")
             elif n % 100 == 0:
-                self._engine_msg("error", f"{node.name}.{phase}: {n} exceptions so far (latest: {type(e).__name__}: {e})")
+                self._engine_msg(
+                    "error", f"{node.name}.{phase}: {n} exceptions so far (latest: {type(e).__name__}: {e})"
+                )
             return False
 
     def _engine_msg(self, level: str, msg: str) -> None:
@@ -236,15 +269,27 @@ class DiagramRunner:
         return (self.source_frames - 1) * 1e6 / (self.last_source_write_us - first)
 
     def status(self) -> dict:
-        return {"t_s": self.clock.now_us() / 1e6, "frames": self.source_frames, "source_fps": self.source_fps(),
-                "cores": sum(n.cores for n in self.nodes.values()),
-                "dropped": sum(i.fifo.dropped for n in self.nodes.values() for i in n.inputs.values()),
-                "exceptions": sum(n.exceptions for n in self.nodes.values()),
-                "errors": self.console_counts["error"], "warnings": self.console_counts["warning"]}
+        return {
+            "t_s": self.clock.now_us() / 1e6,
+            "frames": self.source_frames,
+            "source_fps": self.source_fps(),
+            "cores": sum(n.cores for n in self.nodes.values()),
+            "dropped": sum(i.fifo.dropped for n in self.nodes.values() for i in n.inputs.values()),
+            "exceptions": sum(n.exceptions for n in self.nodes.values()),
+            "errors": self.console_counts["error"],
+            "warnings": self.console_counts["warning"],
+        }
 
-    def run(self, frames: int | None = None, duration_s: float | None = None, idle_stop_s: float = 2.0,
-            max_wall_s: float | None = None, on_status: Callable[[dict], None] | None = None,
-            status_every_s: float = 0.5, after_core: Iterable[Callable[["DiagramRunner", Node], None]] = ()) -> dict:
+    def run(
+        self,
+        frames: int | None = None,
+        duration_s: float | None = None,
+        idle_stop_s: float = 2.0,
+        max_wall_s: float | None = None,
+        on_status: Callable[[dict], None] | None = None,
+        status_every_s: float = 0.5,
+        after_core: Iterable[Callable[[DiagramRunner, Node], None]] = (),
+    ) -> dict:
         """Load (if needed), Birth, Core until a stop condition, Death; returns the run report."""
         self.after_core = list(after_core)
         wall0 = time.perf_counter()
@@ -254,8 +299,9 @@ class DiagramRunner:
                 try:
                     reason = self._birth_all()
                     if reason is None:
-                        reason = self._loop(frames, duration_s, idle_stop_s, max_wall_s, on_status, status_every_s,
-                                            wall0)
+                        reason = self._loop(
+                            frames, duration_s, idle_stop_s, max_wall_s, on_status, status_every_s, wall0
+                        )
                 except Terminated:
                     reason = "terminated"
                 except KeyboardInterrupt:
@@ -283,8 +329,16 @@ class DiagramRunner:
             if node.born:
                 self._call(node, "Death", node.on_death)
 
-    def _loop(self, frames: int | None, duration_s: float | None, idle_stop_s: float, max_wall_s: float | None,
-              on_status: Callable[[dict], None] | None, status_every_s: float, wall0: float) -> str:
+    def _loop(
+        self,
+        frames: int | None,
+        duration_s: float | None,
+        idle_stop_s: float,
+        max_wall_s: float | None,
+        on_status: Callable[[dict], None] | None,
+        status_every_s: float,
+        wall0: float,
+    ) -> str:
         end_us = None if duration_s is None else self.clock.now_us() + int(duration_s * 1e6)
         idle_us = int(idle_stop_s * 1e6)
         next_status = wall0 + status_every_s
@@ -300,8 +354,12 @@ class DiagramRunner:
                         stop_reason = "duration"
                     elif max_wall_s is not None and time.perf_counter() - wall0 > max_wall_s:
                         stop_reason = "max_wall"
-                    elif (idle_us > 0 and has_sources and now - self.last_source_write_us >= idle_us
-                          and not any(n.has_work() for n in self.nodes.values())):
+                    elif (
+                        idle_us > 0
+                        and has_sources
+                        and now - self.last_source_write_us >= idle_us
+                        and not any(n.has_work() for n in self.nodes.values())
+                    ):
                         stop_reason = "idle"
                 if on_status is not None and time.perf_counter() >= next_status:
                     on_status(self.status())
@@ -334,10 +392,22 @@ class DiagramRunner:
         rates = {}
         for n in self.nodes.values():  # Sampling components that could not keep their period
             if n.policy == RP.SAMPLING and n.ticks_missed:
-                rates[n.name] = {"period_us": n.sampling_period_us, "ticks": n.cores, "ticks_missed": n.ticks_missed,
-                                 "asked_hz": 1e6 / n.sampling_period_us,
-                                 "achieved_hz": (1e6 / n.sampling_period_us) * n.cores / (n.cores + n.ticks_missed)}
-        return {"diagram": str(self.diagram.path), "clock": self.clock.kind, "stop_reason": reason,
-                "wall_s": wall_s, "engine_time_s": self.clock.now_us() / 1e6, "rate_fell": rates, **self.status(),
-                "components": {n.name: n.stats() for n in self.nodes.values()},
-                "console": dict(self.console_counts), "messages": list(self.messages)}
+                rates[n.name] = {
+                    "period_us": n.sampling_period_us,
+                    "ticks": n.cores,
+                    "ticks_missed": n.ticks_missed,
+                    "asked_hz": 1e6 / n.sampling_period_us,
+                    "achieved_hz": (1e6 / n.sampling_period_us) * n.cores / (n.cores + n.ticks_missed),
+                }
+        return {
+            "diagram": str(self.diagram.path),
+            "clock": self.clock.kind,
+            "stop_reason": reason,
+            "wall_s": wall_s,
+            "engine_time_s": self.clock.now_us() / 1e6,
+            "rate_fell": rates,
+            **self.status(),
+            "components": {n.name: n.stats() for n in self.nodes.values()},
+            "console": dict(self.console_counts),
+            "messages": list(self.messages),
+        }

@@ -1,4 +1,5 @@
 """What the emulator raises: refusals of a diagram (as RTMaps would refuse it) and reads of empty inputs."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Subclasses are the PythonBridge (a user's Python file) and host stand-ins for RTMaps' own
 models; the engine only sees this interface.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,8 +13,13 @@ from .errors import DiagramError
 from .ports import InputPort, OutputPort, Property
 from .sdk.rtmaps import reading_policy as RP
 
-POLICY_NAMES = {RP.SYNCHRO: "Synchro", RP.REACTIVE: "Reactive", RP.SAMPLING: "Sampling",
-                RP.TRIGGERED: "Triggered by First Input", RP.PERIODIC_RESAMPLING: "Periodic Resampling"}
+POLICY_NAMES = {
+    RP.SYNCHRO: "Synchro",
+    RP.REACTIVE: "Reactive",
+    RP.SAMPLING: "Sampling",
+    RP.TRIGGERED: "Triggered by First Input",
+    RP.PERIODIC_RESAMPLING: "Periodic Resampling",
+}
 SUPPORTED_POLICIES = (RP.REACTIVE, RP.SAMPLING, RP.TRIGGERED)
 
 
@@ -99,21 +105,21 @@ class Node:
     def check_policy(self) -> None:
         if self.policy not in SUPPORTED_POLICIES:
             name = POLICY_NAMES.get(self.policy, repr(self.policy))
-            raise DiagramError(f"{self.name}: reading policy {name!r} is not emulated "
-                               f"(the emulator runs Reactive, Sampling and Triggered by First Input)")
+            raise DiagramError(
+                f"{self.name}: reading policy {name!r} is not emulated "
+                f"(the emulator runs Reactive, Sampling and Triggered by First Input)"
+            )
         if self.policy == RP.SAMPLING and self.sampling_period_us < 1:
             raise DiagramError(f"{self.name}: samplingPeriod must be >= 1 µs, got {self.sampling_period_us}")
         if self.policy == RP.TRIGGERED and not self.inputs:
-            self.engine.console("warning", f"{self.name}: reading policy 'Triggered by First Input' with no input: "
-                                           f"Core will never run")
+            self.engine.console(
+                "warning", f"{self.name}: reading policy 'Triggered by First Input' with no input: Core will never run"
+            )
 
     def pending(self) -> bool:
         """Whether queued samples will trigger a Core by themselves (Sampling waits for its tick)."""
         if self.policy == RP.REACTIVE:
-            for i in self.inputs.values():
-                if i.fifo.items:
-                    return True
-            return False
+            return any(i.fifo.items for i in self.inputs.values())
         if self.policy == RP.TRIGGERED:
             first = next(iter(self.inputs.values()), None)
             return first is not None and bool(first.fifo.items)
@@ -178,8 +184,16 @@ class Node:
         return {}
 
     def stats(self) -> dict:
-        return {"model": self.model, "policy": POLICY_NAMES.get(self.policy, str(self.policy)),
-                "cores": self.cores, "ticks_missed": self.ticks_missed, "exceptions": self.exceptions, "errors": self.errors,
-                "core_time": self.core_hist.summary(), "own_time": self.own_hist.summary(),
-                "inputs": {n: i.stats() for n, i in self.inputs.items()},
-                "outputs": {n: o.stats() for n, o in self.outputs.items()}, **self.summary()}
+        return {
+            "model": self.model,
+            "policy": POLICY_NAMES.get(self.policy, str(self.policy)),
+            "cores": self.cores,
+            "ticks_missed": self.ticks_missed,
+            "exceptions": self.exceptions,
+            "errors": self.errors,
+            "core_time": self.core_hist.summary(),
+            "own_time": self.own_hist.summary(),
+            "inputs": {n: i.stats() for n, i in self.inputs.items()},
+            "outputs": {n: o.stats() for n, o in self.outputs.items()},
+            **self.summary(),
+        }

@@ -11,6 +11,7 @@ copies and fan-out of its `write`, which RTMaps does in C++).
 Times are medians (means are reported too): on a shared machine, preemptions by other processes
 land in the mean and say nothing about the pipeline.
 """
+
 from __future__ import annotations
 
 import time
@@ -61,15 +62,28 @@ def _times_us(fn: Any, items: list, repeats: int) -> np.ndarray:
     return np.asarray(times)
 
 
-def run_pipeline_bench(model: str | Path = DEFAULT_MODEL, clip: str | Path = DEFAULT_CLIP, frames: int = 300,
-                       backend: str = "auto", threads: int = 1, diagram: str | Path = REPLAY_DIAGRAM,
-                       warmup: int = 20) -> dict:
+def run_pipeline_bench(
+    model: str | Path = DEFAULT_MODEL,
+    clip: str | Path = DEFAULT_CLIP,
+    frames: int = 300,
+    backend: str = "auto",
+    threads: int = 1,
+    diagram: str | Path = REPLAY_DIAGRAM,
+    warmup: int = 20,
+) -> dict:
     """fps and latency p50/p99 of the replay diagram, raw inference time, and the per-frame overhead (µs, %)."""
     model, clip = Path(model), Path(clip)
     kind = "folder" if clip.is_dir() else "file"
-    overrides = [f"Classifier.model_file={model}", f"Classifier.backend={backend}", f"Classifier.threads={threads}",
-                 f"Camera.source={clip}", f"Camera.source_kind={kind}", "Camera.loop=true", "Camera.samplingPeriod=1",
-                 "Accuracy.labels_file="]
+    overrides = [
+        f"Classifier.model_file={model}",
+        f"Classifier.backend={backend}",
+        f"Classifier.threads={threads}",
+        f"Camera.source={clip}",
+        f"Camera.source_kind={kind}",
+        "Camera.loop=true",
+        "Camera.samplingPeriod=1",
+        "Accuracy.labels_file=",
+    ]
     engine = DiagramRunner(diagram, clock="real", overrides=overrides, echo=False)
     sent: list[int] = []
 
@@ -99,43 +113,87 @@ def run_pipeline_bench(model: str | Path = DEFAULT_MODEL, clip: str | Path = DEF
     infer_us, prep_infer_us = float(np.median(infer)), float(np.median(prep_infer))
     overhead = frame_us - infer_us
     # a component's own time: its Core minus the emulator's write() (checks, copy, fan-out) inside it
-    cores = {n: c["own_time"].get("p50_us") or 0.0 for n, c in report["components"].items() if c["model"] == "PythonBridge"}
+    cores = {
+        n: c["own_time"].get("p50_us") or 0.0 for n, c in report["components"].items() if c["model"] == "PythonBridge"
+    }
     components_us = sum(cores.values())
     beyond = components_us - infer_us
     return {
-        "model": str(model), "backend": loaded.backend, "threads": threads, "clip": str(clip),
-        "input_size": list(loaded.prep.input_size), "frames": report["frames"],
-        "pipeline_fps": 1e6 / frame_us, "pipeline_frame_us": frame_us,
-        "pipeline_frame_mean_us": float(intervals.mean()), "raw_infer_mean_us": float(infer.mean()),
-        "latency_p50_us": viewer["p50_us"], "latency_p99_us": viewer["p99_us"],
-        "raw_infer_us": infer_us, "raw_preprocess_infer_us": prep_infer_us,
-        "overhead_us": overhead, "overhead_pct": 100.0 * overhead / frame_us,
+        "model": str(model),
+        "backend": loaded.backend,
+        "threads": threads,
+        "clip": str(clip),
+        "input_size": list(loaded.prep.input_size),
+        "frames": report["frames"],
+        "pipeline_fps": 1e6 / frame_us,
+        "pipeline_frame_us": frame_us,
+        "pipeline_frame_mean_us": float(intervals.mean()),
+        "raw_infer_mean_us": float(infer.mean()),
+        "latency_p50_us": viewer["p50_us"],
+        "latency_p99_us": viewer["p99_us"],
+        "raw_infer_us": infer_us,
+        "raw_preprocess_infer_us": prep_infer_us,
+        "overhead_us": overhead,
+        "overhead_pct": 100.0 * overhead / frame_us,
         "frame_call_us": float(np.median(frame_call)),
         "components_core_p50_us": {n: c["core_time"].get("p50_us") for n, c in report["components"].items()},
         "components_own_p50_us": cores,
         "classifier_beyond_inference_us": cores.get("Classifier", 0.0) - infer_us,
-        "components_beyond_inference_us": beyond, "components_beyond_inference_pct": 100.0 * beyond / frame_us,
-        "emulator_us": frame_us - components_us, "emulator_pct": 100.0 * (frame_us - components_us) / frame_us,
-        "dropped": report["dropped"], "exceptions": report["exceptions"],
+        "components_beyond_inference_us": beyond,
+        "components_beyond_inference_pct": 100.0 * beyond / frame_us,
+        "emulator_us": frame_us - components_us,
+        "emulator_pct": 100.0 * (frame_us - components_us) / frame_us,
+        "dropped": report["dropped"],
+        "exceptions": report["exceptions"],
     }
 
 
 def format_pipeline_bench(r: dict) -> str:
     """A small table for the terminal."""
-    rows = [("pipeline (replay diagram, host emulator)", f"{r['pipeline_fps']:.1f} fps",
-             f"{r['pipeline_frame_us']:.0f} us/frame", f"p50 {r['latency_p50_us']:.0f} us  p99 {r['latency_p99_us']:.0f} us"),
-            ("raw inference (same model, same backend)", f"{1e6 / r['raw_infer_us']:.1f} fps",
-             f"{r['raw_infer_us']:.0f} us/frame", ""),
-            ("preprocess + inference", f"{1e6 / r['raw_preprocess_infer_us']:.1f} fps",
-             f"{r['raw_preprocess_infer_us']:.0f} us/frame", ""),
-            ("one native call on the BGR frame" if r["backend"] == "native" else "classify_frame (Python preprocessing)",
-             f"{1e6 / r['frame_call_us']:.1f} fps", f"{r['frame_call_us']:.0f} us/frame", ""),
-            ("overhead of components + emulator", "", f"{r['overhead_us']:.0f} us/frame",
-             f"{r['overhead_pct']:.1f} % of the frame time"),
-            ("  components beyond inference (vehicle)", "", f"{r['components_beyond_inference_us']:.0f} us/frame",
-             f"{r['components_beyond_inference_pct']:.1f} % of the frame time"),
-            ("  emulator: scheduling and write() (host only)", "", f"{r['emulator_us']:.0f} us/frame",
-             f"{r['emulator_pct']:.1f} % of the frame time")]
+    rows = [
+        (
+            "pipeline (replay diagram, host emulator)",
+            f"{r['pipeline_fps']:.1f} fps",
+            f"{r['pipeline_frame_us']:.0f} us/frame",
+            f"p50 {r['latency_p50_us']:.0f} us  p99 {r['latency_p99_us']:.0f} us",
+        ),
+        (
+            "raw inference (same model, same backend)",
+            f"{1e6 / r['raw_infer_us']:.1f} fps",
+            f"{r['raw_infer_us']:.0f} us/frame",
+            "",
+        ),
+        (
+            "preprocess + inference",
+            f"{1e6 / r['raw_preprocess_infer_us']:.1f} fps",
+            f"{r['raw_preprocess_infer_us']:.0f} us/frame",
+            "",
+        ),
+        (
+            "one native call on the BGR frame" if r["backend"] == "native" else "classify_frame (Python preprocessing)",
+            f"{1e6 / r['frame_call_us']:.1f} fps",
+            f"{r['frame_call_us']:.0f} us/frame",
+            "",
+        ),
+        (
+            "overhead of components + emulator",
+            "",
+            f"{r['overhead_us']:.0f} us/frame",
+            f"{r['overhead_pct']:.1f} % of the frame time",
+        ),
+        (
+            "  components beyond inference (vehicle)",
+            "",
+            f"{r['components_beyond_inference_us']:.0f} us/frame",
+            f"{r['components_beyond_inference_pct']:.1f} % of the frame time",
+        ),
+        (
+            "  emulator: scheduling and write() (host only)",
+            "",
+            f"{r['emulator_us']:.0f} us/frame",
+            f"{r['emulator_pct']:.1f} % of the frame time",
+        ),
+    ]
     cores = ", ".join(f"{n} {v:.0f}" for n, v in r["components_core_p50_us"].items() if v)
     own = ", ".join(f"{n} {v:.0f}" for n, v in r["components_own_p50_us"].items() if v)
     rows.append(("median Core time per component (us)", "", "", cores))

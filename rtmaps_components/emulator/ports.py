@@ -3,11 +3,13 @@
 Real RTMaps copies a written sample into the output's buffer; the emulator copies arrays and
 images on write too, so a component that reuses its own buffer cannot corrupt what it sent.
 """
+
 from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -111,15 +113,28 @@ class InputPort:
 
     def stats(self) -> dict:
         f = self.fifo
-        return {"received": f.received, "dropped": f.dropped, "overwritten": f.overwritten,
-                "fifo_size": f.size, "fifo_high_water": f.high_water, "pending": len(f)}
+        return {
+            "received": f.received,
+            "dropped": f.dropped,
+            "overwritten": f.overwritten,
+            "fifo_size": f.size,
+            "fifo_high_water": f.high_water,
+            "pending": len(f),
+        }
 
 
 class OutputPort:
     """A declared output: validates, copies and timestamps each write, then fans it out."""
 
-    def __init__(self, owner: str, name: str, io_type: Any, buffer_size: int | None,
-                 clock_us: Callable[[], int], on_write: Callable[["OutputPort"], None]) -> None:
+    def __init__(
+        self,
+        owner: str,
+        name: str,
+        io_type: Any,
+        buffer_size: int | None,
+        clock_us: Callable[[], int],
+        on_write: Callable[[OutputPort], None],
+    ) -> None:
         self.owner, self.name, self.type = owner, name, io_type
         tn = self._tn = type_name(io_type)
         self._where = f"{owner}.{name}"
@@ -141,7 +156,7 @@ class OutputPort:
         self._on_write = on_write
         self.misc_dropped = 0  # writes whose misc1..3 did not travel (Ioelt.type without MiscFlag)
         self.write_ns = 0  # time spent in write() (the emulator's I/O), summed
-        self.on_misc_dropped: Callable[["OutputPort"], None] | None = None
+        self.on_misc_dropped: Callable[[OutputPort], None] | None = None
 
     def alloc_output_buffer(self, n: int) -> None:
         """Pre-size a vector output to `n` elements (characters for text)."""
@@ -187,7 +202,9 @@ class OutputPort:
         where, tn = self._where, self._tn
         if tn == "IPL_IMAGE" or isinstance(data, T.IplImage):
             if not isinstance(data, T.IplImage):
-                raise TypeError(f"{where}: an IPL_IMAGE output needs an rtmaps.types.IplImage, got {type(data).__name__}")
+                raise TypeError(
+                    f"{where}: an IPL_IMAGE output needs an rtmaps.types.IplImage, got {type(data).__name__}"
+                )
             return _copy_image(data, where), 1
         if tn == "TEXT_ASCII":
             if not isinstance(data, str):
@@ -218,8 +235,11 @@ class OutputPort:
             n = len(data) if hasattr(data, "__len__") and not isinstance(data, str) else 1
             if isinstance(data, np.ndarray):
                 data = data.copy()
-            elif isinstance(data, (list, tuple)) and data and all(
-                    isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in data):
+            elif (
+                isinstance(data, (list, tuple))
+                and data
+                and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in data)
+            ):
                 data = np.asarray(data)  # numeric vectors reach Python inputs as numpy arrays
             elif isinstance(data, list):
                 data = list(data)
@@ -228,8 +248,10 @@ class OutputPort:
 
     def _check_size(self, n: int) -> None:
         if self.buffer_size is not None and n > self.buffer_size:
-            raise ValueError(f"{self._where}: wrote {n} elements into a buffer of {self.buffer_size} "
-                             f"(size it with add_output(..., buffer_size) or alloc_output_buffer)")
+            raise ValueError(
+                f"{self._where}: wrote {n} elements into a buffer of {self.buffer_size} "
+                f"(size it with add_output(..., buffer_size) or alloc_output_buffer)"
+            )
 
     def stats(self) -> dict:
         out: dict = {"written": self.written, "connections": [f"{t.owner}.{t.name}" for t in self.targets]}
@@ -247,13 +269,16 @@ def _copy_image(img: Any, where: str) -> Any:
     a = img.image_data
     if not isinstance(a, np.ndarray) or a.dtype not in IMAGE_DTYPES or a.ndim not in (2, 3) or 0 in a.shape:
         desc = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
-        raise ValueError(f"{where}: broken frame: image_data must be a non-empty uint8, uint16 or float32 "
-                         f"(H, W[, C]) array, got {desc}")
+        raise ValueError(
+            f"{where}: broken frame: image_data must be a non-empty uint8, uint16 or float32 "
+            f"(H, W[, C]) array, got {desc}"
+        )
     seq = str(img.channel_seq).upper()
     channels = 1 if a.ndim == 2 else a.shape[2]
     if seq in _CHANNELS and _CHANNELS[seq] != channels:
-        raise ValueError(f"{where}: broken frame: channel_seq {seq!r} needs {_CHANNELS[seq]} channel(s), "
-                         f"image_data has {channels}")
+        raise ValueError(
+            f"{where}: broken frame: channel_seq {seq!r} needs {_CHANNELS[seq]} channel(s), image_data has {channels}"
+        )
     out = T.IplImage()
     out.image_data = np.array(a, order="C", copy=True)
     out.color_model, out.channel_seq = img.color_model, img.channel_seq
@@ -274,7 +299,9 @@ class Property:
         kinds = set(type_name(subtype).split("|")) | set(type_name(flags).split("|") if flags is not None else ())
         known = {"ENUM", "FILE", "PATH", "MUST_EXIST", "None"}
         if kinds - known:
-            raise DiagramError(f"{owner}.{name}: property kind {sorted(kinds - known)} is not one of ENUM, FILE, PATH, MUST_EXIST")
+            raise DiagramError(
+                f"{owner}.{name}: property kind {sorted(kinds - known)} is not one of ENUM, FILE, PATH, MUST_EXIST"
+            )
         self.must_exist = "MUST_EXIST" in kinds
         self.is_path = bool(kinds & {"FILE", "PATH"})
         if "ENUM" in kinds:
@@ -289,18 +316,24 @@ class Property:
         elif isinstance(default, str):
             self.kind, self.data = "str", default
         else:
-            raise DiagramError(f"{owner}.{name}: property default must be bool, int, float or str, got {type(default).__name__}")
+            raise DiagramError(
+                f"{owner}.{name}: property default must be bool, int, float or str, got {type(default).__name__}"
+            )
 
     def _parse_enum(self, text: str) -> int:
         parts = text.split("|")
         try:
             count, selected = int(parts[0]), int(parts[1])
         except (ValueError, IndexError):
-            raise DiagramError(f"{self.owner}.{self.name}: enum must read 'count|selected|label...', got {text!r}") from None
+            raise DiagramError(
+                f"{self.owner}.{self.name}: enum must read 'count|selected|label...', got {text!r}"
+            ) from None
         labels = parts[2:]
         if count != len(labels) or not 0 <= selected < count:
-            raise DiagramError(f"{self.owner}.{self.name}: enum {text!r} lists {len(labels)} labels for count {count}, "
-                               f"selected {selected}")
+            raise DiagramError(
+                f"{self.owner}.{self.name}: enum {text!r} lists {len(labels)} labels for count {count}, "
+                f"selected {selected}"
+            )
         self.labels = labels
         return selected
 

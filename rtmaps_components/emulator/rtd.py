@@ -7,6 +7,7 @@ UTF-8, then searched for a DTD, then parsed by an expat pass that fails on the f
 declaration, before any entity could expand (billion laughs) or pull an external file; only then is
 the tree built.
 """
+
 from __future__ import annotations
 
 import os
@@ -124,13 +125,18 @@ def _port(el: ET.Element, instance: str, where: str) -> PortSpec:
         if _local(p.tag) == "Property":
             spec = _property(p, instance, where)
             # port names may hold dots (a Player's `recording.output`): strip the whole port name
-            short = spec.name[len(name) + 1:] if spec.name.startswith(name + ".") else spec.name.rsplit(".", 1)[-1]
+            short = spec.name[len(name) + 1 :] if spec.name.startswith(name + ".") else spec.name.rsplit(".", 1)[-1]
             port.properties[short] = spec
     return port
 
 
-_BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\xfe\xff", "utf-16-be"),
-         (b"\xff\xfe", "utf-16-le"), (b"\xef\xbb\xbf", "utf-8"))
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+)
 _DECL = re.compile(r"^\s*<\?xml[^>]*?\?>", re.DOTALL)
 _DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 
@@ -140,7 +146,7 @@ def _as_utf8(data: bytes, where: str) -> bytes:
     encoding its declaration names (UTF-8 by default), so that every later check sees the same text."""
     for bom, enc in _BOMS:
         if data.startswith(bom):
-            encoding, data = enc, data[len(bom):]
+            encoding, data = enc, data[len(bom) :]
             break
     else:
         m = _DECL_ENCODING.match(data)
@@ -195,8 +201,10 @@ def parse_rtd_text(data: bytes, path: Path) -> Diagram:
         elif tag == "Component":
             inst, model = el.get("InstanceName") or "", el.get("Model") or ""
             if not inst or not model or "." in inst:
-                raise DiagramError(f"{where}: a <Component> needs InstanceName (no dots) and Model, "
-                                   f"got InstanceName={inst!r} Model={model!r}")
+                raise DiagramError(
+                    f"{where}: a <Component> needs InstanceName (no dots) and Model, "
+                    f"got InstanceName={inst!r} Model={model!r}"
+                )
             if inst in components:
                 raise DiagramError(f"{where}: two components are named {inst!r}")
             comp = ComponentSpec(inst, model, el.get("Version", ""))
@@ -216,15 +224,19 @@ def parse_rtd_text(data: bytes, path: Path) -> Diagram:
     for c in connections:
         for inst in (c.out_instance, c.in_instance):
             if inst in macros:
-                raise DiagramError(f"{where}: connection {c} uses <MacroComponent> {inst!r} (model {macros[inst]!r}): "
-                                   f"macro components are not supported by the host emulator")
+                raise DiagramError(
+                    f"{where}: connection {c} uses <MacroComponent> {inst!r} (model {macros[inst]!r}): "
+                    f"macro components are not supported by the host emulator"
+                )
             if inst not in components:
                 raise DiagramError(f"{where}: connection {c} names a component {inst!r} the diagram does not define")
     if not components:
         raise DiagramError(f"{where}: the diagram defines no <Component>")
     if macros:
         names = ", ".join(f"{k} ({v})" for k, v in macros.items())
-        raise DiagramError(f"{where}: <MacroComponent> {names}: macro components are not supported by the host emulator")
+        raise DiagramError(
+            f"{where}: <MacroComponent> {names}: macro components are not supported by the host emulator"
+        )
     return Diagram(Path(path).resolve(), components, connections, macros)
 
 

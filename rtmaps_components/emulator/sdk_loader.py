@@ -5,12 +5,13 @@ top-level name `rtmaps` in `sys.modules` while a diagram is loaded and run, and 
 entries (a real RTMaps, or nothing) are put back afterwards. One module object per name, so an
 `rtmaps.types.Ioelt` built by a component is the class the emulator checks against.
 """
+
 from __future__ import annotations
 
 import contextlib
 import importlib
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 SUBMODULES = ("core", "types", "base_component", "reading_policy")
 _PACKAGE = "rtmaps_components.emulator.sdk.rtmaps"

@@ -4,6 +4,7 @@ RTMaps' own models are C++ and not available on a desk; a viewer's job in a diag
 the end of the chain, so its stand-in records how many samples reached it and how late.
 Any other model is refused by the engine with the list of what is emulated.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,10 +15,12 @@ from ..latency_stats import LatencyHistogram
 from .node import Node
 from .sdk.rtmaps import types as T
 
-
 # inputs the real models have besides their first (ImageViewer 7.x: drawing objects; DataViewer: input_1..)
-_EXTRA_INPUTS = {"ImageViewer": re.compile(r"iDrawingObjects"), "DataViewer": re.compile(r"input_\d+"),
-                 "TextViewer": re.compile(r"(?!)")}
+_EXTRA_INPUTS = {
+    "ImageViewer": re.compile(r"iDrawingObjects"),
+    "DataViewer": re.compile(r"input_\d+"),
+    "TextViewer": re.compile(r"(?!)"),
+}
 
 
 class ViewerStandIn(Node):

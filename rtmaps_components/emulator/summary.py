@@ -1,4 +1,5 @@
 """Read the headline numbers out of an engine report: end-to-end latency, accuracy, losses."""
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,10 @@ def _by_class(report: dict, cls: str) -> dict[str, dict]:
 
 def summarize(report: dict) -> dict:
     """{'latency': {...}, 'accuracy': {...}|None, 'frames', 'dropped', 'exceptions', 'errors', 'stop_reason'}."""
-    out: dict[str, Any] = {k: report[k] for k in ("stop_reason", "frames", "dropped", "exceptions", "errors",
-                                                   "warnings", "wall_s", "engine_time_s")}
+    out: dict[str, Any] = {
+        k: report[k]
+        for k in ("stop_reason", "frames", "dropped", "exceptions", "errors", "warnings", "wall_s", "engine_time_s")
+    }
     latency: dict[str, Any] = {}
     for name, c in _by_class(report, "LatencyMeter").items():
         last = c["outputs"].get("stats", {}).get("last")
@@ -49,21 +52,31 @@ def json_safe(x: Any) -> Any:
 
 
 def format_summary(s: dict) -> str:
-    lines = [f"stopped: {s['stop_reason']} after {s['engine_time_s']:.2f} s engine time ({s['wall_s']:.2f} s wall); "
-             f"{s['frames']} frame(s) from sources, {s['dropped']} dropped in FIFOs, {s['exceptions']} component "
-             f"exception(s), {s['errors']} error(s), {s['warnings']} warning(s)"]
+    lines = [
+        f"stopped: {s['stop_reason']} after {s['engine_time_s']:.2f} s engine time ({s['wall_s']:.2f} s wall); "
+        f"{s['frames']} frame(s) from sources, {s['dropped']} dropped in FIFOs, {s['exceptions']} component "
+        f"exception(s), {s['errors']} error(s), {s['warnings']} warning(s)"
+    ]
     for name, st in s["latency"].items():
         if "p50_us" in st and "count" in st and "mean_us" in st:
-            lines.append(f"latency {name}: n={st['count']} p50 {st['p50_us'] / 1e3:.2f} ms p95 {st['p95_us'] / 1e3:.2f} ms "
-                         f"p99 {st['p99_us'] / 1e3:.2f} ms max {st['max_us'] / 1e3:.2f} ms")
+            lines.append(
+                f"latency {name}: n={st['count']} p50 {st['p50_us'] / 1e3:.2f} ms p95 {st['p95_us'] / 1e3:.2f} ms "
+                f"p99 {st['p99_us'] / 1e3:.2f} ms max {st['max_us'] / 1e3:.2f} ms"
+            )
         elif "p50_us" in st:
-            lines.append(f"latency {name} (rolling window, {st['count']:.0f} samples in all): p50 {st['p50_us'] / 1e3:.2f} ms "
-                         f"p99 {st['p99_us'] / 1e3:.2f} ms, {st['fps']:.1f} fps, {st['deadline_misses']:.0f} deadline miss(es)")
+            lines.append(
+                f"latency {name} (rolling window, {st['count']:.0f} samples in all): p50 {st['p50_us'] / 1e3:.2f} ms "
+                f"p99 {st['p99_us'] / 1e3:.2f} ms, {st['fps']:.1f} fps, {st['deadline_misses']:.0f} deadline miss(es)"
+            )
     for name, r in s.get("rate_fell", {}).items():
-        lines.append(f"rate fell: {name} produced {r['ticks']} frame(s) at {r['achieved_hz']:.1f} Hz of the "
-                     f"{r['asked_hz']:.1f} Hz asked ({r['ticks_missed']} tick(s) missed while the diagram was busy: "
-                     f"frames not produced, not dropped)")
+        lines.append(
+            f"rate fell: {name} produced {r['ticks']} frame(s) at {r['achieved_hz']:.1f} Hz of the "
+            f"{r['asked_hz']:.1f} Hz asked ({r['ticks_missed']} tick(s) missed while the diagram was busy: "
+            f"frames not produced, not dropped)"
+        )
     if s["accuracy"]:
         a = s["accuracy"]
-        lines.append(f"accuracy through the pipeline: {100 * a['accuracy']:.2f} % ({a['correct']:.0f}/{a['total']:.0f} frames)")
+        lines.append(
+            f"accuracy through the pipeline: {100 * a['accuracy']:.2f} % ({a['correct']:.0f}/{a['total']:.0f} frames)"
+        )
     return "\n".join(lines)

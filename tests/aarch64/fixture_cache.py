@@ -5,6 +5,7 @@ Python has no torch (the vehicle never does). With this plugin, each network is 
 folder, keyed by its arguments and the code that makes it, when torch is present (the x86 pre-run in
 tests/aarch64/stage.py), and copied from there when it is not.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,9 +25,17 @@ def _install() -> None:
     if str(ROOT) not in sys.path:
         sys.path.append(str(ROOT))  # after the installed wheel: only `tests` comes from the checkout
     from tests import native_fixtures as fx
+
     make = fx.network
-    code = b"".join((ROOT / p).read_bytes() for p in ("tests/native_fixtures.py", "training/export.py",
-                                                       "training/model.py", "rtmaps_components/preprocess.py"))
+    code = b"".join(
+        (ROOT / p).read_bytes()
+        for p in (
+            "tests/native_fixtures.py",
+            "training/export.py",
+            "training/model.py",
+            "rtmaps_components/preprocess.py",
+        )
+    )
     have_torch = importlib.util.find_spec("torch") is not None
 
     def network(path, *args, **kw):
@@ -35,6 +44,7 @@ def _install() -> None:
         if not cached.is_file():
             if not have_torch:
                 import pytest
+
                 pytest.skip(f"test network {args} not made on x86 yet (needs torch): run tests/aarch64/stage.py")
             CACHE.mkdir(parents=True, exist_ok=True)
             tmp = CACHE / f"{key}.{os.getpid()}.tmp"

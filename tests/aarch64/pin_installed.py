@@ -4,6 +4,7 @@ pytest later puts the checkout on sys.path (rootdir, `pythonpath = ["."]`), wher
 has no aarch64 native module. Importing bluefire's packages here, first, from $BLUEFIRE_SITE (the
 wheel installed by pip under qemu) binds them for the whole session.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,5 +24,7 @@ for _mod in (rtmaps_components, rtmaps_components._native, training):
 
 
 def pytest_report_header(config) -> str:
-    return (f"bluefire under test: the installed wheel in {SITE} "
-            f"({platform.machine()}, {os.path.basename(rtmaps_components._native.__file__)})")
+    return (
+        f"bluefire under test: the installed wheel in {SITE} "
+        f"({platform.machine()}, {os.path.basename(rtmaps_components._native.__file__)})"
+    )

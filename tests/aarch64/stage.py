@@ -20,6 +20,7 @@ tests (components, emulator, preprocessing, backends, native binding, pipeline) 
 System needs (.ci/run installs them): g++-aarch64-linux-gnu, qemu-user, and apt knowing the arm64
 architecture (`dpkg --add-architecture arm64 && apt-get update`). Missing ones: skipped, with the reason.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,26 +49,55 @@ PLATFORM = "manylinux_2_28_aarch64"  # what pip download asks PyPI for (the depe
 
 # python3.11 and what it, numpy, OpenCV and ONNX Runtime load (Depends of python3.11-minimal and
 # libpython3.11-stdlib, plus libstdc++/libgomp for the wheels). Runtime only: no -dev package.
-DEBS = ["python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libc6", "libgcc-s1", "libstdc++6",
-        "libgomp1", "gcc-12-base", "zlib1g", "libexpat1", "libbz2-1.0", "liblzma5", "libffi8", "libssl3",
-        "libsqlite3-0", "libncursesw6", "libtinfo6", "libreadline8", "libuuid1", "libcrypt1", "libdb5.3", "libnsl2",
-        "libtirpc3", "libgssapi-krb5-2", "libk5crypto3", "libkrb5-3", "libkrb5support0", "libkeyutils1",
-        "libcom-err2"]
+DEBS = [
+    "python3.11-minimal",
+    "libpython3.11-minimal",
+    "libpython3.11-stdlib",
+    "libc6",
+    "libgcc-s1",
+    "libstdc++6",
+    "libgomp1",
+    "gcc-12-base",
+    "zlib1g",
+    "libexpat1",
+    "libbz2-1.0",
+    "liblzma5",
+    "libffi8",
+    "libssl3",
+    "libsqlite3-0",
+    "libncursesw6",
+    "libtinfo6",
+    "libreadline8",
+    "libuuid1",
+    "libcrypt1",
+    "libdb5.3",
+    "libnsl2",
+    "libtirpc3",
+    "libgssapi-krb5-2",
+    "libk5crypto3",
+    "libkrb5-3",
+    "libkrb5support0",
+    "libkeyutils1",
+    "libcom-err2",
+]
 HEADER_DEB = f"libpython{PY}-dev"
 # Test-only wheels (the runtime's own come from pyproject.toml).
 TEST_REQS = ["pytest>=7", "onnx>=1.16", "scikit-learn>=1.3", "scikit-video>=1.1.11", "psutil>=5.9", "pip"]
 # The torch-free tests, run against the installed wheel under qemu.
-TESTS = ["tests/test_preprocess.py", "tests/test_native.py", "tests/test_components.py", "tests/test_emulator.py",
-         "tests/test_pipeline.py"]
+TESTS = [
+    "tests/test_preprocess.py",
+    "tests/test_native.py",
+    "tests/test_components.py",
+    "tests/test_emulator.py",
+    "tests/test_pipeline.py",
+]
 # Deselected under qemu, each for a stated reason (all run on x86 in `make test`):
 DESELECT = {
     "tests/test_pipeline.py::test_soak_10000_frames_keeps_memory_flat": "10,000 frames: minutes at qemu speed",
-    "tests/test_pipeline.py::test_pipeline_bench_reports_overhead":
-        "pipeline_bench finds diagrams/ next to the package: the checkout's layout, not an installed wheel's",
+    "tests/test_pipeline.py::test_pipeline_bench_reports_overhead": "pipeline_bench finds diagrams/ next to the package: the checkout's layout, not an installed wheel's",
     "tests/test_components.py::test_single_plane_gray_model_on_both_backends": "builds its model with torch",
-    "tests/test_native.py::test_run_image_matches_python_preprocessing":
-        "OpenCV's aarch64 INTER_LINEAR differs from its x86 build by one level on ~15-25 % of pixels; the native "
-        "preprocessing matches the x86 one (see tests/aarch64/ORT_ON_ARMV8.0.md, 'OpenCV')",
+    "tests/test_native.py::test_run_image_matches_python_preprocessing": "OpenCV's aarch64 INTER_LINEAR differs from its x86 build by one level on ~15-25 % of pixels; the native "
+    "preprocessing matches the x86 one (see tests/aarch64/ORT_ON_ARMV8.0.md, 'OpenCV')",
 }
 DIAGRAM = ROOT / "diagrams" / "classify_replay.rtd"
 
@@ -88,8 +118,12 @@ def host_tool(name: str) -> str | None:
 
 def missing_tools() -> str | None:
     """Why this stage cannot run here, or None."""
-    need = {"aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu", "qemu-aarch64": "qemu-user", "apt-get": "apt",
-            "dpkg": "dpkg"}
+    need = {
+        "aarch64-linux-gnu-g++": "g++-aarch64-linux-gnu",
+        "qemu-aarch64": "qemu-user",
+        "apt-get": "apt",
+        "dpkg": "dpkg",
+    }
     gone = [f"{t} ({pkg})" for t, pkg in need.items() if not shutil.which(t)]
     if gone:
         return "not found: " + ", ".join(gone)
@@ -135,9 +169,11 @@ def wrapper() -> Path:
     """build/aarch64/bin/python3.11: the arm64 interpreter under qemu, usable as a host executable."""
     WRAPPER.parent.mkdir(parents=True, exist_ok=True)
     qemu = shutil.which("qemu-aarch64")
-    text = (f'#!/bin/sh\n# arm64 python{PY} from {SYSROOT.relative_to(ROOT)} on an emulated Cortex-A53 '
-            f'(written by tests/aarch64/stage.py)\nexec "{qemu}" -cpu "${{BLUEFIRE_QEMU_CPU:-{QEMU_CPU}}}" '
-            f'-L "{SYSROOT}" -0 "$0" "{SYSROOT}/usr/bin/python{PY}" "$@"\n')
+    text = (
+        f"#!/bin/sh\n# arm64 python{PY} from {SYSROOT.relative_to(ROOT)} on an emulated Cortex-A53 "
+        f'(written by tests/aarch64/stage.py)\nexec "{qemu}" -cpu "${{BLUEFIRE_QEMU_CPU:-{QEMU_CPU}}}" '
+        f'-L "{SYSROOT}" -0 "$0" "{SYSROOT}/usr/bin/python{PY}" "$@"\n'
+    )
     if not WRAPPER.exists() or WRAPPER.read_text() != text:
         WRAPPER.write_text(text)
         WRAPPER.chmod(0o755)
@@ -149,12 +185,14 @@ def _wheel_glibc_tag(whl: Path, arch: str) -> str:
     """The manylinux tag the wheel's shared objects allow (auditwheel's verdict, else our own scan)."""
     aw = BUILD.parent / "tools" / "auditwheel"
     if not (aw / "auditwheel").exists():
-        run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target", aw,
-             "auditwheel"], stdout=subprocess.DEVNULL)
+        run(
+            [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target", aw, "auditwheel"],
+            stdout=subprocess.DEVNULL,
+        )
     env = dict(os.environ, PYTHONPATH=str(aw))
     out = run([sys.executable, "-m", "auditwheel", "show", whl], env=env, capture_output=True, text=True).stdout
     text = " ".join(out.split())
-    marker = "consistent with the following platform tag: \""
+    marker = 'consistent with the following platform tag: "'
     if marker not in text:
         raise SystemExit(f"auditwheel could not classify {whl.name}:\n{out}")
     tag = text.split(marker)[1].split('"')[0]
@@ -180,12 +218,30 @@ def build_wheel(arch: str) -> Path:
         sysroot()
         soabi = f"cpython-{pytag[2:]}-aarch64-linux-gnu"
         env.update(BLUEFIRE_PY_HEADERS=str(PYHEADERS), SETUPTOOLS_EXT_SUFFIX=f".{soabi}.so")
-        cfg += [f"-Ccmake.define.CMAKE_TOOLCHAIN_FILE={TOOLCHAIN}",
-                f"-Ccmake.define.Python_INCLUDE_DIR={PYHEADERS}/usr/include/python{PY}",
-                f"-Cwheel.tags={pytag}-{pytag}-linux_aarch64"]
+        cfg += [
+            f"-Ccmake.define.CMAKE_TOOLCHAIN_FILE={TOOLCHAIN}",
+            f"-Ccmake.define.Python_INCLUDE_DIR={PYHEADERS}/usr/include/python{PY}",
+            f"-Cwheel.tags={pytag}-{pytag}-linux_aarch64",
+        ]
     log(f"building the {arch} wheel (scikit-build-core)")
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-build-isolation",
-         "--no-deps", "-w", tmp, *cfg, ROOT], env=env, cwd=ROOT)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-build-isolation",
+            "--no-deps",
+            "-w",
+            tmp,
+            *cfg,
+            ROOT,
+        ],
+        env=env,
+        cwd=ROOT,
+    )
     (raw,) = tmp.glob("bluefire-*.whl")
     _check_wheel_contents(raw, arch)
     tag = _wheel_glibc_tag(raw, arch)
@@ -211,6 +267,7 @@ def _check_wheel_contents(whl: Path, arch: str) -> None:
 def _retag(src: Path, dst: Path, platform_tag: str) -> None:
     """Rewrite the WHEEL file's Tag and the RECORD hash (what `wheel tags --platform-tag` does)."""
     import base64
+
     with zipfile.ZipFile(src) as zin:
         items = {n: zin.read(n) for n in zin.namelist()}
     wheel_name = next(n for n in items if n.endswith(".dist-info/WHEEL"))
@@ -236,12 +293,19 @@ def _retag(src: Path, dst: Path, platform_tag: str) -> None:
 def runtime_requirements() -> list[str]:
     """pyproject's runtime dependencies as they resolve on the vehicle (markers evaluated for aarch64 Linux)."""
     import tomllib  # Python >= 3.11 on the host (Debian 12's python3)
-
     from packaging.requirements import Requirement
+
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    env = {"platform_machine": "aarch64", "sys_platform": "linux", "platform_system": "Linux",
-           "python_version": PY, "python_full_version": f"{PY}.2", "implementation_name": "cpython",
-           "platform_python_implementation": "CPython", "os_name": "posix"}
+    env = {
+        "platform_machine": "aarch64",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "python_version": PY,
+        "python_full_version": f"{PY}.2",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+    }
     out = []
     for d in deps:
         r = Requirement(d)
@@ -258,9 +322,28 @@ def wheelhouse() -> None:
         return
     WHEELS.mkdir(parents=True, exist_ok=True)
     log(f"pip download (aarch64 wheels): {' '.join(reqs)}")
-    run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "-d", WHEELS,
-         "--only-binary=:all:", "--platform", PLATFORM, "--python-version", PY, "--implementation", "cp",
-         "--abi", f"cp{PY.replace('.', '')}", *reqs])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--disable-pip-version-check",
+            "-d",
+            WHEELS,
+            "--only-binary=:all:",
+            "--platform",
+            PLATFORM,
+            "--python-version",
+            PY,
+            "--implementation",
+            "cp",
+            "--abi",
+            f"cp{PY.replace('.', '')}",
+            *reqs,
+        ]
+    )
     _stamp(WHEELS / ".stamp", key)
 
 
@@ -275,13 +358,29 @@ def install(whl: Path) -> None:
     if not only_bluefire:
         shutil.rmtree(SITE, ignore_errors=True)
     pip_whl = sorted(WHEELS.glob("pip-*.whl"))[-1]
-    log(f"pip install {whl.name}{' (alone)' if only_bluefire else ''} under qemu "
-        "(--no-index: wheels only, no compiler)")
+    log(
+        f"pip install {whl.name}{' (alone)' if only_bluefire else ''} under qemu (--no-index: wheels only, no compiler)"
+    )
     t0 = time.time()
     args = ["--no-deps", "--upgrade", whl] if only_bluefire else [whl, *TEST_REQS[:-1]]
-    run([wrapper(), f"{pip_whl}/pip", "install", "-q", "--disable-pip-version-check", "--no-index",
-         "--no-compile", "--root-user-action=ignore", "--find-links", WHEELS, "--target", SITE, *args],
-        env=dict(os.environ, PIP_CONFIG_FILE=os.devnull, PYTHONNOUSERSITE="1"))
+    run(
+        [
+            wrapper(),
+            f"{pip_whl}/pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--no-compile",
+            "--root-user-action=ignore",
+            "--find-links",
+            WHEELS,
+            "--target",
+            SITE,
+            *args,
+        ],
+        env=dict(os.environ, PIP_CONFIG_FILE=os.devnull, PYTHONNOUSERSITE="1"),
+    )
     log(f"installed in {time.time() - t0:.0f} s")
     _stamp(SITE / ".deps-stamp", deps_key)
     _stamp(SITE / ".stamp", key)
@@ -290,8 +389,13 @@ def install(whl: Path) -> None:
 def qemu_env() -> dict:
     """Environment for the arm64 python: the installed wheel first, never the checkout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env.update(PYTHONPATH=f"{SITE}{os.pathsep}{ROOT / 'tests' / 'aarch64'}", PYTHONNOUSERSITE="1",
-               PYTHONSAFEPATH="1", BLUEFIRE_SITE=str(SITE), PYTHONDONTWRITEBYTECODE="1")
+    env.update(
+        PYTHONPATH=f"{SITE}{os.pathsep}{ROOT / 'tests' / 'aarch64'}",
+        PYTHONNOUSERSITE="1",
+        PYTHONSAFEPATH="1",
+        BLUEFIRE_SITE=str(SITE),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
     return env
 
 
@@ -301,8 +405,11 @@ def vehicle_layout() -> Path:
     to the *installed* rtmaps_components, so the diagram's components load from the wheel."""
     v = BUILD / "vehicle"
     (v / "diagrams").mkdir(parents=True, exist_ok=True)
-    links = {v / "diagrams" / "data": ROOT / "diagrams" / "data", v / "models": ROOT / "models",
-             v / "rtmaps_components": SITE / "rtmaps_components"}
+    links = {
+        v / "diagrams" / "data": ROOT / "diagrams" / "data",
+        v / "models": ROOT / "models",
+        v / "rtmaps_components": SITE / "rtmaps_components",
+    }
     for link, target in links.items():
         if not (link.is_symlink() and link.resolve() == target.resolve()):
             if link.is_symlink():
@@ -320,21 +427,46 @@ def check_pipeline(x86_python: str) -> list[str]:
     out_dir.mkdir(exist_ok=True)
     diagram = vehicle_layout()
     for backend in ("native", "onnxruntime"):
-        x86 = json.loads(run([x86_python, "-m", "tests.aarch64.top1", "--backend", backend], cwd=ROOT,
-                             capture_output=True, text=True).stdout)
+        x86 = json.loads(
+            run(
+                [x86_python, "-m", "tests.aarch64.top1", "--backend", backend], cwd=ROOT, capture_output=True, text=True
+            ).stdout
+        )
         report = out_dir / f"run_{backend}.json"
         t0 = time.time()
-        p = run([SITE / "bin" / "bluefire", "run", diagram, "--clock", "sim", "--quiet", "--set",
-                 f"Classifier.backend={backend}", "--report", report], env=env, cwd=BUILD, check=False,
-                capture_output=True, text=True)
+        p = run(
+            [
+                SITE / "bin" / "bluefire",
+                "run",
+                diagram,
+                "--clock",
+                "sim",
+                "--quiet",
+                "--set",
+                f"Classifier.backend={backend}",
+                "--report",
+                report,
+            ],
+            env=env,
+            cwd=BUILD,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
         print(p.stdout.rstrip())
         rep = json.loads(report.read_text()) if p.returncode == 0 and report.exists() else None
         if rep is None:
             failures.append(f"bluefire run ({backend}) exited {p.returncode}: {p.stderr[-2000:]}")
             continue
         acc = rep["summary"].get("accuracy") or {}
-        a = run([WRAPPER, "-m", "top1", "--backend", backend, "--diagram", diagram], env=env, cwd=BUILD,
-                capture_output=True, text=True, check=False)
+        a = run(
+            [WRAPPER, "-m", "top1", "--backend", backend, "--diagram", diagram],
+            env=env,
+            cwd=BUILD,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if a.returncode != 0:
             failures.append(f"top-1 capture ({backend}) under qemu failed: {a.stderr[-2000:]}")
             continue
@@ -344,42 +476,98 @@ def check_pipeline(x86_python: str) -> list[str]:
         cv_only = []
         if diff:
             inputs = out_dir / f"x86_inputs_{backend}.npy"
-            run([x86_python, "-m", "tests.aarch64.top1", "--backend", backend, "--save-inputs", inputs,
-                 "--frames", ",".join(map(str, diff))], cwd=ROOT)
-            r = run([WRAPPER, "-m", "top1", "--backend", backend, "--run-inputs", inputs], env=env, cwd=BUILD,
-                    capture_output=True, text=True)
+            run(
+                [
+                    x86_python,
+                    "-m",
+                    "tests.aarch64.top1",
+                    "--backend",
+                    backend,
+                    "--save-inputs",
+                    inputs,
+                    "--frames",
+                    ",".join(map(str, diff)),
+                ],
+                cwd=ROOT,
+            )
+            r = run(
+                [WRAPPER, "-m", "top1", "--backend", backend, "--run-inputs", inputs],
+                env=env,
+                cwd=BUILD,
+                capture_output=True,
+                text=True,
+            )
             cv_only = [i for i, t in zip(diff, json.loads(r.stdout)) if t == x86["top1"][i]]
         net_diff = sorted(set(diff) - set(cv_only))
-        ok = (rep["frames"] == len(x86["top1"]) == len(arm["top1"]) and not net_diff and rep["exceptions"] == 0
-              and rep["errors"] == 0 and arm["backend"] == backend
-              and arm["component_file"].startswith(str(SITE.resolve()))  # the wheel's classifier.py ran
-              and acc.get("correct") == arm["correct"] and (diff or acc.get("correct") == x86["correct"]))
-        log(f"{'ok' if ok else 'FAIL'} bluefire run, Classifier.backend={backend} on {arm['where']}, "
+        ok = (
+            rep["frames"] == len(x86["top1"]) == len(arm["top1"])
+            and not net_diff
+            and rep["exceptions"] == 0
+            and rep["errors"] == 0
+            and arm["backend"] == backend
+            and arm["component_file"].startswith(str(SITE.resolve()))  # the wheel's classifier.py ran
+            and acc.get("correct") == arm["correct"]
+            and (diff or acc.get("correct") == x86["correct"])
+        )
+        log(
+            f"{'ok' if ok else 'FAIL'} bluefire run, Classifier.backend={backend} on {arm['where']}, "
             f"component {Path(arm['component_file']).relative_to(ROOT) if arm['component_file'].startswith(str(ROOT)) else arm['component_file']}: "
             f"{rep['frames']} frames, {rep['exceptions']} exceptions, accuracy {acc.get('correct'):.0f}/"
             f"{acc.get('total'):.0f} (x86: {x86['correct']:.0f}/{x86['total']:.0f}); per-frame top-1 equal to x86 on "
-            f"{len(x86['top1']) - len(diff)}/{len(x86['top1'])} frames ({time.time() - t0:.0f} s)")
+            f"{len(x86['top1']) - len(diff)}/{len(x86['top1'])} frames ({time.time() - t0:.0f} s)"
+        )
         if cv_only:
-            log(f"  frame(s) {cv_only}: OpenCV's aarch64 INTER_LINEAR resize differs from x86's by 1 level; "
+            log(
+                f"  frame(s) {cv_only}: OpenCV's aarch64 INTER_LINEAR resize differs from x86's by 1 level; "
                 "x86's network input classified here gives x86's top-1 (the network agrees; see "
-                "tests/aarch64/ORT_ON_ARMV8.0.md)")
+                "tests/aarch64/ORT_ON_ARMV8.0.md)"
+            )
         if not ok:
-            failures.append(f"{backend}: frames {rep['frames']} vs {len(x86['top1'])}, top-1 differs on frames "
-                            f"{net_diff[:10]} with identical network input, accuracy {acc} vs x86 "
-                            f"{x86['correct']}/{x86['total']}")
+            failures.append(
+                f"{backend}: frames {rep['frames']} vs {len(x86['top1'])}, top-1 differs on frames "
+                f"{net_diff[:10]} with identical network input, accuracy {acc} vs x86 "
+                f"{x86['correct']}/{x86['total']}"
+            )
     return failures
 
 
 def check_tests(x86_python: str) -> list[str]:
     # The tests' networks are trained/exported with torch: made on x86 once (cached in the temp folder).
     log("test networks from x86 (torch), cached for the arm64 run")
-    run([x86_python, "-c", "import sys; sys.path.insert(0, 'tests'); import pipeline_fixtures as F; F.digits_model()"],
-        cwd=ROOT)
-    run([x86_python, "-m", "pytest", "-q", "-p", "tests.aarch64.fixture_cache", "-p", "no:cacheprovider",
-         "tests/test_native.py", "-k", "test_batch_equals_single_images or "
-         "(test_run_image_matches_python_preprocessing and shape0-rgb)"], cwd=ROOT, stdout=subprocess.DEVNULL)
-    args = [WRAPPER, "-m", "pytest", "-q", "-p", "pin_installed", "-p", "fixture_cache", "-p", "no:cacheprovider",
-            *TESTS]
+    run(
+        [x86_python, "-c", "import sys; sys.path.insert(0, 'tests'); import pipeline_fixtures as F; F.digits_model()"],
+        cwd=ROOT,
+    )
+    run(
+        [
+            x86_python,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "tests.aarch64.fixture_cache",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_native.py",
+            "-k",
+            "test_batch_equals_single_images or (test_run_image_matches_python_preprocessing and shape0-rgb)",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    args = [
+        WRAPPER,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "pin_installed",
+        "-p",
+        "fixture_cache",
+        "-p",
+        "no:cacheprovider",
+        *TESTS,
+    ]
     for d, why in DESELECT.items():
         args.append(f"--deselect={d}")
         log(f"not run under qemu: {d.split('::')[1]}: {why}")
@@ -406,11 +594,12 @@ def main(argv: list[str] | None = None) -> int:
     sysroot()
     wrapper()
     wheelhouse()
-    whl = sorted(DIST.glob(f"bluefire-*-manylinux_*_aarch64.whl"), key=lambda p: p.stat().st_mtime)
+    whl = sorted(DIST.glob("bluefire-*-manylinux_*_aarch64.whl"), key=lambda p: p.stat().st_mtime)
     newest_src = max(p.stat().st_mtime for p in (ROOT / "native").rglob("*") if p.is_file())
-    newest_src = max([newest_src, *(p.stat().st_mtime for p in (ROOT / "pyproject.toml", ROOT / "CMakeLists.txt",
-                                                                  Path(__file__)))]
-                     + [p.stat().st_mtime for d in ("rtmaps_components", "training") for p in (ROOT / d).rglob("*.py")])
+    newest_src = max(
+        [newest_src, *(p.stat().st_mtime for p in (ROOT / "pyproject.toml", ROOT / "CMakeLists.txt", Path(__file__)))]
+        + [p.stat().st_mtime for d in ("rtmaps_components", "training") for p in (ROOT / d).rglob("*.py")]
+    )
     wheel = whl[-1] if whl and whl[-1].stat().st_mtime > newest_src else build_wheel("aarch64")
     install(wheel)
     failures = check_pipeline(sys.executable) + check_tests(sys.executable)

@@ -13,6 +13,7 @@ qemu is a dynamic translator on an x86 host, not a Cortex-A53: the aarch64/x86 r
 slower the emulation is, nothing about A53 timing. Under qemu, VmHWM includes qemu's own memory
 (translated-code cache, guest mappings), so it bounds the A53 figure from above.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,13 +45,18 @@ def child(what: str, model: str, backend: str) -> dict:
         import cv2  # noqa: F401
         import numpy  # noqa: F401
 
-        from rtmaps_components import _native  # noqa: F401
-        from rtmaps_components import backends  # noqa: F401
+        from rtmaps_components import (
+            _native,  # noqa: F401
+            backends,  # noqa: F401
+        )
+
         return {"s": time.perf_counter() - t0}
     if what == "ort_import":
         import onnxruntime  # noqa: F401
+
         return {"s": time.perf_counter() - t0}
     from rtmaps_components.backends import load_model
+
     if backend == "onnxruntime":
         import onnxruntime  # noqa: F401  (imported before timing the load: load_s is the model only)
     if what == "load":
@@ -58,6 +64,7 @@ def child(what: str, model: str, backend: str) -> dict:
         load_model(model, backend=backend)
         return {"s": time.perf_counter() - t0}
     import cv2
+
     m = load_model(model, backend=backend)
     clip = sorted((ROOT / "diagrams" / "data" / "fmnist_clip").glob("*.png"))[:50]
     for p in clip:
@@ -66,8 +73,13 @@ def child(what: str, model: str, backend: str) -> dict:
 
 
 def _measure(python: list[str], env: dict, what: str, model: str = "", backend: str = "") -> dict:
-    p = subprocess.run([*python, "-m", "startup_memory", "--child", what, model, backend], env=env,
-                       capture_output=True, text=True, cwd=ROOT / "build")
+    p = subprocess.run(
+        [*python, "-m", "startup_memory", "--child", what, model, backend],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT / "build",
+    )
     if p.returncode != 0:
         raise SystemExit(f"{python[0]} {what} {model} {backend} failed:\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -83,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(*a.child)))
         return 0
     from tests.aarch64 import stage
+
     if not (stage.SITE / ".stamp").exists():
         raise SystemExit("build/aarch64/site is missing: run `make test-aarch64` first")
     here = Path(__file__).resolve().parent
@@ -99,15 +112,21 @@ def main(argv: list[str] | None = None) -> int:
                 r = _measure(py, env, *job)
                 raw[t].setdefault(key, []).append(r.get("s", r.get("mib")))
     med = {t: {k: statistics.median(v) for k, v in d.items()} for t, d in raw.items()}
-    out = {"note": "qemu-aarch64 -cpu cortex-a53 on an x86 host: ratios measure emulation, not an A53",
-           "repeats": a.repeats, "median": med,
-           "ratio_qemu_over_x86": {k: med["aarch64_qemu"][k] / med["x86_64"][k] for k in med["x86_64"]},
-           "host": os.uname().nodename, "cpus": os.cpu_count()}
+    out = {
+        "note": "qemu-aarch64 -cpu cortex-a53 on an x86 host: ratios measure emulation, not an A53",
+        "repeats": a.repeats,
+        "median": med,
+        "ratio_qemu_over_x86": {k: med["aarch64_qemu"][k] / med["x86_64"][k] for k in med["x86_64"]},
+        "host": os.uname().nodename,
+        "cpus": os.cpu_count(),
+    }
     print(f"{'measurement':52s} {'x86_64':>10s} {'qemu a53':>10s} {'ratio':>7s}")
     for k in med["x86_64"]:
         unit = "MiB" if k.startswith("memory") else "s"
-        print(f"{k + ' (' + unit + ')':52s} {med['x86_64'][k]:10.3f} {med['aarch64_qemu'][k]:10.3f} "
-              f"{out['ratio_qemu_over_x86'][k]:7.1f}")
+        print(
+            f"{k + ' (' + unit + ')':52s} {med['x86_64'][k]:10.3f} {med['aarch64_qemu'][k]:10.3f} "
+            f"{out['ratio_qemu_over_x86'][k]:7.1f}"
+        )
     a.json.parent.mkdir(parents=True, exist_ok=True)
     tmp = a.json.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=1))

@@ -12,6 +12,7 @@ class index the Classifier writes for each frame (misc1 = frame number) and the 
 pipeline. Uses whatever `rtmaps_components` is importable: the checkout on x86, the installed wheel
 under qemu (tests/aarch64/stage.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,10 +43,17 @@ def top1(diagram: Path, backend: str) -> dict:
     birth = [m["message"] for m in rep["messages"] if m["component"] == "Classifier" and " on " in m["message"]]
     used = birth[0].split(" on ", 1)[1].split()[0] if birth else "?"
     script = str(getattr(eng.nodes.get("Classifier"), "script", "?"))  # the component file that ran
-    return {"backend": used, "component_file": script, "where": f"{platform.machine()} python {platform.python_version()}",
-            "frames": rep["frames"], "exceptions": rep["exceptions"],
-            "top1": [frames[i] for i in sorted(frames)], "missing": rep["frames"] - len(frames),
-            "correct": acc.get("correct"), "total": acc.get("total")}
+    return {
+        "backend": used,
+        "component_file": script,
+        "where": f"{platform.machine()} python {platform.python_version()}",
+        "frames": rep["frames"],
+        "exceptions": rep["exceptions"],
+        "top1": [frames[i] for i in sorted(frames)],
+        "missing": rep["frames"] - len(frames),
+        "correct": acc.get("correct"),
+        "total": acc.get("total"),
+    }
 
 
 CLIP = DIAGRAM.parent / "data" / "fmnist_clip"
@@ -58,15 +66,19 @@ def save_inputs(backend: str, frames: list[int], out: Path) -> None:
     import numpy as np
 
     from rtmaps_components.backends import load_model
+
     m = load_model(str(MODEL), backend=backend)
-    np.save(out, np.concatenate([m.prep.apply(cv2.imread(str(CLIP / f"{i:06d}.png"), cv2.IMREAD_COLOR), "BGR")
-                                 for i in frames]))
+    np.save(
+        out,
+        np.concatenate([m.prep.apply(cv2.imread(str(CLIP / f"{i:06d}.png"), cv2.IMREAD_COLOR), "BGR") for i in frames]),
+    )
 
 
 def run_inputs(backend: str, path: Path) -> list[int]:
     import numpy as np
 
     from rtmaps_components.backends import load_model
+
     m = load_model(str(MODEL), backend=backend)
     return [int(m.run(x[None]).argmax()) for x in np.load(path)]
 

@@ -121,11 +121,11 @@ void softmax_ref(const float* in, int n, float* out);
 void column_phases4_ref(const float* src, int H, int W, int pt, int pl, int PH, int QW, float* dst);
 void stride2_columns_ref(const float* src, ptrdiff_t sld, int rows, int n, float* dst, int dld);
 void conv3x3_small_ref(const Conv3x3SmallArgs& a);  // not in the ref variant's table: its engine
-                                                     // path stays the direct convolution
+                                                    // path stays the direct convolution
 void winograd4_input_ref(const float* phases, int PH, int QW, int C, int TX, int t0, int t1, float* v, int ld,
                          size_t ms);
-void winograd4_output_ref(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias, bool relu,
-                          float* out, int OH, int OW);
+void winograd4_output_ref(const float* mo, int M, int ld, size_t ms, int TX, int t0, int t1, const float* bias,
+                          bool relu, float* out, int OH, int OW);
 
 // One variant's kernels, filled by field name (registry.cpp): a default-constructed table is the
 // scalar reference with every optional algorithm off, and a variant sets what it has, e.g.
@@ -137,7 +137,7 @@ void winograd4_output_ref(const float* mo, int M, int ld, size_t ms, int TX, int
 struct KernelTable {
   // Every variant has these (the reference's by default).
   GemmFn gemm = gemm_ref;
-  int mr = kRefMr;  // rows per packed weight panel that `gemm` expects
+  int mr = kRefMr;                // rows per packed weight panel that `gemm` expects
   GemmFn gemm_narrow = gemm_ref;  // GEMM calls of at most kNarrowN columns
   int narrow_mr = kRefMr;         // the same for `gemm_narrow`
   Im2colFn im2col = im2col_ref;
@@ -151,13 +151,13 @@ struct KernelTable {
   bool winograd2 = false;  // 3x3 stride-1 pad-1 convolutions via Winograd F(2x2, 3x3) (shared transforms)
   Winograd4InputFn winograd4_input = nullptr;  // Winograd F(4x4, 3x3) on maps >= kWinograd4MinMap
   Winograd4OutputFn winograd4_output = nullptr;
-  Conv3x3SmallFn conv3x3_small = nullptr;  // the direct small-map kernel on maps 2..conv3x3_small_max
-  int conv3x3_small_mr = 0;                // rows per packed panel that conv3x3_small expects
-  int conv3x3_small_max = 0;               // the largest map side (<= kSmallMap) it takes
+  Conv3x3SmallFn conv3x3_small = nullptr;               // the direct small-map kernel on maps 2..conv3x3_small_max
+  int conv3x3_small_mr = 0;                             // rows per packed panel that conv3x3_small expects
+  int conv3x3_small_max = 0;                            // the largest map side (<= kSmallMap) it takes
   Conv3x3SmallFn conv3x3_winograd4_channels = nullptr;  // F(4x4) vectorised over channels on small maps
   int winograd4_channels_min = 0, winograd4_channels_max = 0;  // the map sides it takes
-  int winograd4_channels_mr = 0;  // output channels per packed panel it expects
-  ScratchSizeFn winograd4_channels_scratch = nullptr;  // its scratch floats per call
+  int winograd4_channels_mr = 0;                               // output channels per packed panel it expects
+  ScratchSizeFn winograd4_channels_scratch = nullptr;          // its scratch floats per call
 };
 
 }  // namespace bluefire

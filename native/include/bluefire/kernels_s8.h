@@ -29,7 +29,7 @@ struct Requant {
   int32_t mult;
   int32_t shift;
 };
-Requant quantize_multiplier(double m);  // 2^-31 < m < 2^30; std::invalid_argument otherwise
+Requant quantize_multiplier(double m);              // 2^-31 < m < 2^30; std::invalid_argument otherwise
 int32_t requantize(int32_t acc, const Requant& r);  // the rounding above, before zero point and clamp
 
 // C[m][n] = clamp(zc + requantize(bias[m] + sum_k A[m][k] * B[k][n], rq[m]), lo, hi) for m < M,
@@ -74,7 +74,7 @@ struct S8Kernels {
   GemmU8Fn gemm;
   MaxPoolU8Fn maxpool;
 };
-size_t packed_size_s8(const S8Kernels& v, int M, int K);  // bytes
+size_t packed_size_s8(const S8Kernels& v, int M, int K);                     // bytes
 void pack_s8(const S8Kernels& v, const int8_t* w, int M, int K, void* out);  // w: M x K row-major
 // Bytes from the start of the packed weights to the panel of row m0 (a multiple of mr).
 size_t packed_offset_s8(const S8Kernels& v, int m0, int K);

@@ -17,15 +17,15 @@ struct ModelError : std::runtime_error {
 struct OnnxTensor {
   std::string name;
   std::vector<int64_t> dims;
-  int32_t data_type = 0;          // ONNX TensorProto.DataType: 1 float, 7 int64
-  std::vector<float> floats;      // data_type 1
-  std::vector<int64_t> ints;      // data_type 7 (or 6, widened)
+  int32_t data_type = 0;      // ONNX TensorProto.DataType: 1 float, 7 int64
+  std::vector<float> floats;  // data_type 1
+  std::vector<int64_t> ints;  // data_type 7 (or 6, widened)
   int64_t numel() const;
 };
 
 struct OnnxAttribute {
   std::string name;
-  int32_t type = 0;               // AttributeProto.AttributeType: 1 FLOAT 2 INT 3 STRING 4 TENSOR 6 FLOATS 7 INTS
+  int32_t type = 0;  // AttributeProto.AttributeType: 1 FLOAT 2 INT 3 STRING 4 TENSOR 6 FLOATS 7 INTS
   float f = 0;
   int64_t i = 0;
   std::string s;
@@ -48,11 +48,11 @@ struct OnnxNode {
 struct OnnxValueInfo {
   std::string name;
   int32_t elem_type = 0;
-  std::vector<int64_t> dims;      // -1 for a symbolic (dim_param) or unknown dimension
+  std::vector<int64_t> dims;  // -1 for a symbolic (dim_param) or unknown dimension
 };
 
 struct OnnxModel {
-  std::string source;             // the file it came from, for error messages
+  std::string source;  // the file it came from, for error messages
   std::vector<OnnxNode> nodes;
   std::map<std::string, OnnxTensor> initializers;
   std::vector<OnnxValueInfo> inputs, outputs;

@@ -14,12 +14,12 @@ enum class PixelLayout { RGB, BGR, GRAY, RGBA, BGRA };
 
 struct PreprocessSpec {
   int height = 0, width = 0;
-  bool gray = false;         // luma first, replicated to three channels
+  bool gray = false;  // luma first, replicated to three channels
   float scale = 1.f / 255.f;
   float mean[3] = {0, 0, 0};
   float std[3] = {1, 1, 1};
-  bool bgr = false;          // network planes in B, G, R order
-  int channels = 3;          // 1: a gray model whose stem takes the luma plane alone (mean[0], std[0])
+  bool bgr = false;  // network planes in B, G, R order
+  int channels = 3;  // 1: a gray model whose stem takes the luma plane alone (mean[0], std[0])
 };
 
 class Preprocessor {

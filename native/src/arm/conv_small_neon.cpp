@@ -53,7 +53,8 @@ template <int n, int j>
 inline float32x4_t load_q(const float* p) {
   constexpr int rem = n - 4 * j;
   if constexpr (rem >= 4) return vld1q_f32(p + 4 * j);
-  else if constexpr (rem == 3) return vld1q_lane_f32(p + 4 * j + 2, vcombine_f32(vld1_f32(p + 4 * j), vdup_n_f32(0.f)), 2);
+  else if constexpr (rem == 3)
+    return vld1q_lane_f32(p + 4 * j + 2, vcombine_f32(vld1_f32(p + 4 * j), vdup_n_f32(0.f)), 2);
   else if constexpr (rem == 2) return vcombine_f32(vld1_f32(p + 4 * j), vdup_n_f32(0.f));
   else return vld1q_lane_f32(p + 4 * j, vdupq_n_f32(0.f), 0);
 }

@@ -29,6 +29,8 @@ inline float32x4_t finish(float32x4_t v, float bias, bool relu) {
 // an FMLA, a `ldr q` it does not, so the loads ride in the FMLAs' shadow (the form of OpenBLAS's and
 // ncnn's A53 kernels). The integer loads are consumed 4+ instructions later (load-use latency 3),
 // and the `ins` of the next step's first operands come first, so the next step starts unstalled.
+// One FMLA and its shadowed load per line, as the A53 issues them: kept out of clang-format.
+// clang-format off
 #define BF_FMLA(ACC, BR, AR, L) "fmla v" #ACC ".4s, v" #BR ".4s, v" #AR ".s[" #L "]\n"
 #define BF_STEP_LOAD(B0, B1, A0, A1, N0, N1, M0, M1)                                               \
   BF_FMLA(16, B0, A0, 0) "ldrsw x9, [%[brow]], #4\n"                                               \
@@ -56,6 +58,7 @@ inline float32x4_t finish(float32x4_t v, float bias, bool relu) {
   BF_FMLA(26, B0, A1, 1) BF_FMLA(27, B1, A1, 1)                                                    \
   BF_FMLA(28, B0, A1, 2) BF_FMLA(29, B1, A1, 2)                                                    \
   BF_FMLA(30, B0, A1, 3) BF_FMLA(31, B1, A1, 3)
+// clang-format on
 
 // acc[i*8 .. i*8+7] = sum_k ap[k*8 + i] * (bp + brow[k])[0..7] for the 8 rows i of a panel.
 // K >= 1. Accumulators v16-v31 (row i: v16+2i pixels 0-3, v17+2i pixels 4-7), operand sets
@@ -120,10 +123,14 @@ void block_4(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
   for (int k = 0; k < g.K; ++k, ap += MR) {
     float32x4_t b = vld1q_f32(bp + g.brow[k]);
     float32x2_t a01 = vld1_f32(ap), a23 = vld1_f32(ap + 2), a45 = vld1_f32(ap + 4), a67 = vld1_f32(ap + 6);
-    c[0] = vfmaq_lane_f32(c[0], b, a01, 0); c[1] = vfmaq_lane_f32(c[1], b, a01, 1);
-    c[2] = vfmaq_lane_f32(c[2], b, a23, 0); c[3] = vfmaq_lane_f32(c[3], b, a23, 1);
-    c[4] = vfmaq_lane_f32(c[4], b, a45, 0); c[5] = vfmaq_lane_f32(c[5], b, a45, 1);
-    c[6] = vfmaq_lane_f32(c[6], b, a67, 0); c[7] = vfmaq_lane_f32(c[7], b, a67, 1);
+    c[0] = vfmaq_lane_f32(c[0], b, a01, 0);
+    c[1] = vfmaq_lane_f32(c[1], b, a01, 1);
+    c[2] = vfmaq_lane_f32(c[2], b, a23, 0);
+    c[3] = vfmaq_lane_f32(c[3], b, a23, 1);
+    c[4] = vfmaq_lane_f32(c[4], b, a45, 0);
+    c[5] = vfmaq_lane_f32(c[5], b, a45, 1);
+    c[6] = vfmaq_lane_f32(c[6], b, a67, 0);
+    c[7] = vfmaq_lane_f32(c[7], b, a67, 1);
   }
   for (int i = 0; i < rows; ++i) vst1q_f32(g.c + size_t(m0 + i) * g.ldc + n, finish(c[i], g.bias[m0 + i], g.relu));
 }

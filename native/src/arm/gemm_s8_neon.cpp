@@ -30,14 +30,21 @@ inline void mac(int32x4_t (&acc)[kMr][2], int16x8_t x, int16x8_t w) {
   acc[I][1] = vmlal_high_laneq_s16(acc[I][1], x, w, I);
 }
 
-inline void block(const GemmU8Args& a, const int16_t* w, int m0, int rows, const uint8_t* const* src, int npx, uint8_t* out) {
+inline void block(const GemmU8Args& a, const int16_t* w, int m0, int rows, const uint8_t* const* src, int npx,
+                  uint8_t* out) {
   int32x4_t acc[kMr][2];
   for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = vdupq_n_s32(0);
   for (int k = 0; k < a.K; ++k) {
     const int16x8_t x = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(src[k])));
     const int16x8_t wv = vld1q_s16(w + size_t(k) * kMr);
-    mac<0>(acc, x, wv); mac<1>(acc, x, wv); mac<2>(acc, x, wv); mac<3>(acc, x, wv);
-    mac<4>(acc, x, wv); mac<5>(acc, x, wv); mac<6>(acc, x, wv); mac<7>(acc, x, wv);
+    mac<0>(acc, x, wv);
+    mac<1>(acc, x, wv);
+    mac<2>(acc, x, wv);
+    mac<3>(acc, x, wv);
+    mac<4>(acc, x, wv);
+    mac<5>(acc, x, wv);
+    mac<6>(acc, x, wv);
+    mac<7>(acc, x, wv);
   }
   for (int i = 0; i < rows; ++i) {
     const int m = m0 + i;

@@ -46,10 +46,10 @@ void maxpool_neon(const MaxPoolArgs& a) {
       for (; ox + 4 <= full; ox += 4) {  // reads columns 2ox .. 2ox+8, all inside the row
         const int x = 2 * ox;
         const float32x4_t lo = max3q(r0, r1, r2, x), hi = max3q(r0, r1, r2, x + 4);
-        const float32x4_t c8 = vmaxq_f32(vmaxq_f32(vld1q_dup_f32(r0 + x + 8), vld1q_dup_f32(r1 + x + 8)),
-                                         vld1q_dup_f32(r2 + x + 8));
+        const float32x4_t c8 =
+            vmaxq_f32(vmaxq_f32(vld1q_dup_f32(r0 + x + 8), vld1q_dup_f32(r1 + x + 8)), vld1q_dup_f32(r2 + x + 8));
         const float32x4_t e = vuzp1q_f32(lo, hi), od = vuzp2q_f32(lo, hi);  // columns x+2i, x+2i+1
-        const float32x4_t e1 = vextq_f32(e, c8, 1);                       // columns x+2i+2
+        const float32x4_t e1 = vextq_f32(e, c8, 1);                         // columns x+2i+2
         vst1q_f32(o + ox, vmaxq_f32(vmaxq_f32(e, od), e1));
       }
       if (ox + 2 <= full) {  // columns 2ox .. 2ox+4

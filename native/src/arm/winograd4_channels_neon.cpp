@@ -122,12 +122,21 @@ void products(const float* u, int C, const float* v, int ldv, float* mo) {
 }
 
 struct Layout {
-  int TS, T, PP, HW, NQ, PB, ldv;  // tiles a side, tiles, padded side, pixels, 4-pixel runs, panels per block
+  int TS, T, PP, HW, NQ, PB, ldv;            // tiles a side, tiles, padded side, pixels, 4-pixel runs, panels per block
   size_t p_off, v_off, mo_off, o_off, size;  // scratch: P, V, mo, O (floats)
   constexpr Layout(int S, int C)
-      : TS((S + 3) / 4), T(TS * TS), PP(4 * TS + 2), HW(S * S), NQ((HW + 3) / 4), PB(block_panels(T)),
-        ldv((C + 3) / 4 * 4), p_off(0), v_off(size_t(PP) * PP * L), mo_off(v_off + size_t(36) * T * ldv),
-        o_off(mo_off + size_t(36) * T * PB * L), size(o_off + size_t(NQ) * 4 * L) {}
+      : TS((S + 3) / 4),
+        T(TS * TS),
+        PP(4 * TS + 2),
+        HW(S * S),
+        NQ((HW + 3) / 4),
+        PB(block_panels(T)),
+        ldv((C + 3) / 4 * 4),
+        p_off(0),
+        v_off(size_t(PP) * PP * L),
+        mo_off(v_off + size_t(36) * T * ldv),
+        o_off(mo_off + size_t(36) * T * PB * L),
+        size(o_off + size_t(NQ) * 4 * L) {}
 };
 
 template <int S>
@@ -189,8 +198,12 @@ void winograd4_channels(const Conv3x3SmallArgs& a) {
     switch (n) {
       case 1: products<T, 1>(u, C, V, ldv, mo); break;
       case 2: products<T, 2>(u, C, V, ldv, mo); break;
-      case 3: if constexpr (MaxPB >= 3) products<T, 3>(u, C, V, ldv, mo); break;
-      default: if constexpr (MaxPB >= 4) products<T, 4>(u, C, V, ldv, mo); break;
+      case 3:
+        if constexpr (MaxPB >= 3) products<T, 3>(u, C, V, ldv, mo);
+        break;
+      default:
+        if constexpr (MaxPB >= 4) products<T, 4>(u, C, V, ldv, mo);
+        break;
     }
     for (int p = 0; p < n; ++p) {
       const int m0 = L * (p0 + p), rows = std::min(L, a.M - m0);
@@ -230,8 +243,19 @@ void winograd4_channels(const Conv3x3SmallArgs& a) {
 }
 
 using Fn = void (*)(const Conv3x3SmallArgs&);
-constexpr Fn kBySize[kSmallMap + 1] = {nullptr,    nullptr,    nullptr,    nullptr,     nullptr,     winograd4_channels<5>, winograd4_channels<6>,
-                                       winograd4_channels<7>,  winograd4_channels<8>,  winograd4_channels<9>,  winograd4_channels<10>, winograd4_channels<11>, winograd4_channels<12>};
+constexpr Fn kBySize[kSmallMap + 1] = {nullptr,
+                                       nullptr,
+                                       nullptr,
+                                       nullptr,
+                                       nullptr,
+                                       winograd4_channels<5>,
+                                       winograd4_channels<6>,
+                                       winograd4_channels<7>,
+                                       winograd4_channels<8>,
+                                       winograd4_channels<9>,
+                                       winograd4_channels<10>,
+                                       winograd4_channels<11>,
+                                       winograd4_channels<12>};
 
 }  // namespace
 

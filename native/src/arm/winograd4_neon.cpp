@@ -128,7 +128,8 @@ void winograd4_output_neon(const float* mo, int M, int ld, size_t ms, int TX, in
         const float64x2_t d0 = vreinterpretq_f64_f32(p0), d1 = vreinterpretq_f64_f32(p1);
         const float64x2_t d2 = vreinterpretq_f64_f32(p2), d3 = vreinterpretq_f64_f32(p3);
         const float32x4_t tr[4] = {vreinterpretq_f32_f64(vtrn1q_f64(d0, d2)), vreinterpretq_f32_f64(vtrn1q_f64(d1, d3)),
-                                   vreinterpretq_f32_f64(vtrn2q_f64(d0, d2)), vreinterpretq_f32_f64(vtrn2q_f64(d1, d3))};
+                                   vreinterpretq_f32_f64(vtrn2q_f64(d0, d2)),
+                                   vreinterpretq_f32_f64(vtrn2q_f64(d1, d3))};
         float* row = plane + size_t(a) * OW;
         if (full) {
           for (int j = 0; j < 4; ++j) vst1q_f32(row + off[j], tr[j]);

@@ -19,8 +19,8 @@ bool single_pixel(const Layer& L) {
 }
 
 bool pointwise(const Layer& L) {
-  return single_pixel(L) || (L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 &&
-                             L.pr == 0);
+  return single_pixel(L) ||
+         (L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 && L.pr == 0);
 }
 
 // Weights packed for L.s8, the input zero point folded into the bias, multipliers; tiles.
@@ -40,8 +40,8 @@ void finish(Layer& L) {
     const float mf = L.in_scale * L.wscale[m] / L.out_scale;
     L.rq[m] = quantize_multiplier(double(mf));
   }
-  if (K > kMaxKS8) throw ModelError("int8 convolution '" + L.name + "': depth " + std::to_string(K) + " > " +
-                                    std::to_string(kMaxKS8));
+  if (K > kMaxKS8)
+    throw ModelError("int8 convolution '" + L.name + "': depth " + std::to_string(K) + " > " + std::to_string(kMaxKS8));
   L.packed_s8.resize(packed_size_s8(*L.s8, L.M, K));
   pack_s8(*L.s8, L.qweights.data(), L.M, K, L.packed_s8.data());
   L.qweights = std::vector<int8_t>();
@@ -71,7 +71,8 @@ void pointwise_prepare(Layer& L, const KernelTable&, Workspace&) {
   if (single_pixel(L) && (L.kh > 1 || L.kw > 1)) {  // only the tap at (pt, pl) sees the pixel
     std::vector<int8_t> w(size_t(L.M) * L.C);
     for (int o = 0; o < L.M; ++o)
-      for (int c = 0; c < L.C; ++c) w[size_t(o) * L.C + c] = L.qweights[((size_t(o) * L.C + c) * L.kh + L.pt) * L.kw + L.pl];
+      for (int c = 0; c < L.C; ++c)
+        w[size_t(o) * L.C + c] = L.qweights[((size_t(o) * L.C + c) * L.kh + L.pt) * L.kw + L.pl];
     L.qweights = std::move(w);
     L.K = L.C;
     L.kh = L.kw = 1, L.pt = L.pl = L.pb = L.pr = 0;
@@ -81,7 +82,9 @@ void pointwise_prepare(Layer& L, const KernelTable&, Workspace&) {
   finish(L);
 }
 
-void pointwise_run(const Layer& L, const ConvIO& io, int t) { gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.in), false); }
+void pointwise_run(const Layer& L, const ConvIO& io, int t) {
+  gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.in), false);
+}
 
 bool im2col_applies(const Layer& L, const KernelTable&) { return L.dtype == DType::U8; }
 
@@ -120,8 +123,7 @@ void im2col_input(const Layer& L, const KernelTable&, const float* in, float* pr
           const int last = L.W - 1 + L.pl - kx;  // sw * (the last output column inside), if >= 0
           const int x1 = last < 0 ? x0 : std::max(x0, std::min(L.OW, last / L.sw + 1));
           std::memset(d, zx, size_t(x0));
-          if (L.sw == 1)
-            std::memcpy(d + x0, s + x0 + kx - L.pl, size_t(x1 - x0));
+          if (L.sw == 1) std::memcpy(d + x0, s + x0 + kx - L.pl, size_t(x1 - x0));
           else
             for (int ox = x0; ox < x1; ++ox) d[ox] = s[ox * L.sw + kx - L.pl];
           std::memset(d + x1, zx, size_t(L.OW - x1));
@@ -129,11 +131,14 @@ void im2col_input(const Layer& L, const KernelTable&, const float* in, float* pr
       }
 }
 
-void im2col_run(const Layer& L, const ConvIO& io, int t) { gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.prepared), true); }
+void im2col_run(const Layer& L, const ConvIO& io, int t) {
+  gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.prepared), true);
+}
 
 }  // namespace
 
-const ConvAlgo kConvPointwiseS8 = {"pointwise_s8", pointwise_applies, pointwise_prepare, nullptr, pointwise_run, nullptr};
+const ConvAlgo kConvPointwiseS8 = {"pointwise_s8", pointwise_applies, pointwise_prepare,
+                                   nullptr,        pointwise_run,     nullptr};
 const ConvAlgo kConvIm2colS8 = {"im2col_s8", im2col_applies, im2col_prepare, im2col_input, im2col_run, nullptr};
 
 }  // namespace bluefire

@@ -291,7 +291,8 @@ void Engine::Impl::resolve(const float* in) {
     }
     float* root = r == g.input ? const_cast<float*>(in) : base + g.tensors[r].offset;
     // a uint8 tensor's offsets count bytes; its pointer is a float* only in name
-    ptr[t] = g.tensors[r].dtype == DType::U8 ? reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(root) + off) : root + off;
+    ptr[t] =
+        g.tensors[r].dtype == DType::U8 ? reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(root) + off) : root + off;
   }
 }
 
@@ -309,10 +310,9 @@ void Engine::Impl::task(void* self, int t, int thread) {
     case Kind::MaxPool: {
       const int c0 = t * L.pool_channels, c1 = std::min(L.C, c0 + L.pool_channels);
       if (L.dtype == DType::U8)
-        L.s8->maxpool({reinterpret_cast<const uint8_t*>(in), L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, c0,
-                       c1, reinterpret_cast<uint8_t*>(out)});
-      else
-        k.maxpool({in, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, c0, c1, out});
+        L.s8->maxpool({reinterpret_cast<const uint8_t*>(in), L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW,
+                       c0, c1, reinterpret_cast<uint8_t*>(out)});
+      else k.maxpool({in, L.H, L.W, L.kh, L.kw, L.sh, L.sw, L.pt, L.pl, L.OH, L.OW, c0, c1, out});
       break;
     }
     case Kind::Quantize: {
@@ -324,14 +324,13 @@ void Engine::Impl::task(void* self, int t, int thread) {
     case Kind::Dequantize: {
       const int c0 = t * kQuantChannels, c1 = std::min(L.C, c0 + kQuantChannels);
       const uint8_t* q = reinterpret_cast<const uint8_t*>(in);
-      for (size_t i = c0 * size_t(L.H) * L.W; i < c1 * size_t(L.H) * L.W; ++i) out[i] = L.in_scale * float(int(q[i]) - L.in_zp);
+      for (size_t i = c0 * size_t(L.H) * L.W; i < c1 * size_t(L.H) * L.W; ++i)
+        out[i] = L.in_scale * float(int(q[i]) - L.in_zp);
       break;
     }
     case Kind::Mean:
-      if (L.dtype == DType::U8)
-        mean_u8(reinterpret_cast<const uint8_t*>(in), L.H * L.W, L.C, L.in_scale, L.in_zp, out);
-      else
-        k.mean({in, L.H * L.W, 0, L.C, out});
+      if (L.dtype == DType::U8) mean_u8(reinterpret_cast<const uint8_t*>(in), L.H * L.W, L.C, L.in_scale, L.in_zp, out);
+      else k.mean({in, L.H * L.W, 0, L.C, out});
       break;
     case Kind::Softmax: k.softmax(in, L.C * L.H * L.W, out); break;
     case Kind::Relu: {

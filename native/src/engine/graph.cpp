@@ -60,7 +60,8 @@ Graph parse_graph(const OnnxModel& m) {
   std::map<std::string, QConst> qconst;
   auto scalar_f = [&](const OnnxNode& n, size_t i) {
     const OnnxTensor* t = init_of(n, i);
-    if (!t || t->data_type != 1 || t->numel() != 1) throw ModelError(where(m, n) + ": the scale must be a float32 scalar initializer");
+    if (!t || t->data_type != 1 || t->numel() != 1)
+      throw ModelError(where(m, n) + ": the scale must be a float32 scalar initializer");
     if (!(t->floats[0] > 0)) throw ModelError(where(m, n) + ": the scale must be positive");
     return t->floats[0];
   };
@@ -122,7 +123,8 @@ Graph parse_graph(const OnnxModel& m) {
         g.layers[p].out_scale = scale, g.layers[p].out_zp = zp;
         ids[n.outputs[0]] = x;
       } else {
-        if (t.parent >= 0 || t.shape.size() != 3) throw ModelError(where(m, n) + ": only a 4-D float tensor can be quantized here");
+        if (t.parent >= 0 || t.shape.size() != 3)
+          throw ModelError(where(m, n) + ": only a 4-D float tensor can be quantized here");
         Layer L;
         L.kind = Kind::Quantize;
         L.name = n.name;
@@ -141,7 +143,8 @@ Graph parse_graph(const OnnxModel& m) {
       const int x = tensor_of(m, n, 0);
       const Tensor& t = g.tensors[x];
       if (t.dtype != DType::U8 || t.scale != scalar_f(n, 1) || t.zp != act_zp(n))
-        throw ModelError(where(m, n) + ": must dequantize a uint8 tensor with the scale and zero point it was quantized with");
+        throw ModelError(where(m, n) +
+                         ": must dequantize a uint8 tensor with the scale and zero point it was quantized with");
       ids[n.outputs[0]] = x;
       continue;
     }
@@ -194,7 +197,8 @@ Graph parse_graph(const OnnxModel& m) {
         throw ModelError(where(m, n) + ": the kernel is larger than its padded " + std::to_string(L.H) + "x" +
                          std::to_string(L.W) + " input");
       if ((b && (b->data_type != 1 || b->numel() != L.M)) || (qb && qb->q->numel() != L.M))
-        throw ModelError(where(m, n) + ": bias must be float32 (or a dequantized int32) with " + std::to_string(L.M) + " values");
+        throw ModelError(where(m, n) + ": bias must be float32 (or a dequantized int32) with " + std::to_string(L.M) +
+                         " values");
       L.bias = b ? b->floats : std::vector<float>(size_t(L.M), 0.f);  // a missing bias is zeros (ONNX spec)
       if (qb)
         for (int o = 0; o < L.M; ++o) L.bias[o] = float(qb->q->ints[o]) * qb->scale[qb->scale.size() > 1 ? o : 0];
@@ -210,7 +214,8 @@ Graph parse_graph(const OnnxModel& m) {
           L.qbias.resize(size_t(L.M));
           for (int o = 0; o < L.M; ++o) {
             const double s = double(L.in_scale) * L.wscale[o];
-            const bool same = qb && qb->q->data_type == 6 && std::fabs(qb->scale[qb->scale.size() > 1 ? o : 0] - s) <= 1e-6 * s;
+            const bool same =
+                qb && qb->q->data_type == 6 && std::fabs(qb->scale[qb->scale.size() > 1 ? o : 0] - s) <= 1e-6 * s;
             L.qbias[o] = same ? int32_t(qb->q->ints[o]) : int32_t(std::llround(double(L.bias[o]) / s));
           }
         } else {  // float activations with quantized weights: run it in float
@@ -226,7 +231,8 @@ Graph parse_graph(const OnnxModel& m) {
       g.layers.push_back(std::move(L));
     } else if (op == "Relu") {
       int x = tensor_of(m, n, 0);
-      if (g.tensors[x].dtype == DType::U8) throw ModelError(where(m, n) + ": a Relu on a uint8 tensor is not supported");
+      if (g.tensors[x].dtype == DType::U8)
+        throw ModelError(where(m, n) + ": a Relu on a uint8 tensor is not supported");
       int p = producer[x];
       if (p >= 0 && g.layers[p].kind == Kind::Conv && !g.layers[p].relu && consumers[n.inputs[0]] == 1) {
         g.layers[p].relu = true;  // fused: the Relu's output is the conv's output
@@ -428,7 +434,8 @@ Graph parse_graph(const OnnxModel& m) {
   }
   for (const Layer& L : g.layers)
     if (L.kind == Kind::Conv && L.dtype == DType::U8 && g.tensors[L.out].dtype != DType::U8)
-      throw ModelError(m.source + ": int8 convolution '" + L.name + "' must be followed by a QuantizeLinear (after its Relu)");
+      throw ModelError(m.source + ": int8 convolution '" + L.name +
+                       "' must be followed by a QuantizeLinear (after its Relu)");
   g.out_shape = g.tensors[g.output].shape;
   if (g.layers.empty()) throw ModelError(m.source + ": the graph computes nothing");
 

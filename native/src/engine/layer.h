@@ -43,7 +43,7 @@ struct Tensor {
   DType dtype = DType::F32;  // U8: real = scale * (q - zp)
   float scale = 1.f;
   int zp = 0;
-  size_t size() const { return size_t(C) * H * W; }  // elements
+  size_t size() const { return size_t(C) * H * W; }                                 // elements
   size_t floats() const { return dtype == DType::U8 ? (size() + 3) / 4 : size(); }  // arena floats it takes
 };
 
@@ -71,10 +71,10 @@ struct Layer {
   std::vector<int32_t> qbias;
   float in_scale = 1.f, out_scale = 1.f;
   int in_zp = 0, out_zp = 0;
-  const S8Kernels* s8 = nullptr;     // the variant's int8 kernels (engine.cpp)
-  std::vector<uint8_t> packed_s8;    // weights packed for s8->gemm
-  std::vector<int32_t> bias_s8;      // qbias - in_zp * sum_k w[m][k]
-  std::vector<Requant> rq;           // in_scale * wscale[m] / out_scale
+  const S8Kernels* s8 = nullptr;   // the variant's int8 kernels (engine.cpp)
+  std::vector<uint8_t> packed_s8;  // weights packed for s8->gemm
+  std::vector<int32_t> bias_s8;    // qbias - in_zp * sum_k w[m][k]
+  std::vector<Requant> rq;         // in_scale * wscale[m] / out_scale
 
   // Conv, chosen and prepared by its algorithm (conv_*.cpp)
   const ConvAlgo* algo = nullptr;

@@ -9,7 +9,8 @@
 namespace bluefire {
 
 Requant quantize_multiplier(double m) {
-  if (!(m > 0) || !std::isfinite(m)) throw std::invalid_argument("requantization multiplier must be positive and finite");
+  if (!(m > 0) || !std::isfinite(m))
+    throw std::invalid_argument("requantization multiplier must be positive and finite");
   int e = 0;
   const double q = std::frexp(m, &e);  // m = q * 2^e, q in [0.5, 1)
   int64_t mult = std::llround(q * 2147483648.0);
@@ -90,11 +91,10 @@ void pack_s8(const S8Kernels& v, const int8_t* w, int M, int K, void* out) {
       const int m = p * v.mr + r;
       if (m >= M) break;
       for (int k = 0; k < K; ++k) {
-        const size_t i = size_t(p) * v.mr * kp + size_t(k / v.kgroup) * v.mr * v.kgroup + size_t(r) * v.kgroup + k % v.kgroup;
-        if (v.wbytes == 2)
-          static_cast<int16_t*>(out)[i] = w[size_t(m) * K + k];
-        else
-          static_cast<int8_t*>(out)[i] = w[size_t(m) * K + k];
+        const size_t i =
+            size_t(p) * v.mr * kp + size_t(k / v.kgroup) * v.mr * v.kgroup + size_t(r) * v.kgroup + k % v.kgroup;
+        if (v.wbytes == 2) static_cast<int16_t*>(out)[i] = w[size_t(m) * K + k];
+        else static_cast<int8_t*>(out)[i] = w[size_t(m) * K + k];
       }
     }
 }

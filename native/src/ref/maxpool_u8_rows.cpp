@@ -1,6 +1,7 @@
 // uint8 max-pool in two passes per output row: the max of the window's input rows (a byte-wise max
 // over whole rows, which compilers vectorise: pmaxub / umax), then the max over each window's
-// columns (for 3-wide windows: the max of every 3 neighbours, vectorised, then every sw-th). The optimized variants' pooling; maxpool_u8_ref is its oracle.
+// columns (for 3-wide windows: the max of every 3 neighbours, vectorised, then every sw-th). The optimized variants'
+// pooling; maxpool_u8_ref is its oracle.
 #include <algorithm>
 #include <cstring>
 
@@ -47,7 +48,7 @@ void maxpool_u8_rows(const MaxPoolU8Args& a) {
       uint8_t* o = out + size_t(oy) * a.OW;
       int ox = 0;
       if (a.kw == 3 && a.pad_left == 0 && a.W >= 3) {  // SqueezeNet's pools: the max of every 3 columns
-        uint8_t h[kMaxW];                                // (vectorised), then every sw-th of them
+        uint8_t h[kMaxW];                              // (vectorised), then every sw-th of them
         int x = 0;
         for (; x + 18 <= a.W; x += 16) {
           const V16 v = max16(max16(load16(row + x), load16(row + x + 1)), load16(row + x + 2));

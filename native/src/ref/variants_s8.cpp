@@ -1,8 +1,8 @@
 // The int8 variants compiled into this build, best first, the reference last. (Once the engine's
 // algorithm table exists, these become its int8 entries.)
-#include "bluefire/kernels_s8.h"
-
 #include <string>
+
+#include "bluefire/kernels_s8.h"
 
 namespace bluefire {
 
@@ -20,13 +20,15 @@ const std::vector<S8Kernels>& all_s8_variants() {
   static const std::vector<S8Kernels> v = [] {
     std::vector<S8Kernels> out;
 #if defined(BLUEFIRE_HAVE_AVX2)
-    out.push_back({"avx512vnni", [] {
+    out.push_back({"avx512vnni",
+                   [] {
                      __builtin_cpu_init();
                      return bool(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                                  __builtin_cpu_supports("avx512vnni"));
                    },
                    kS8VnniMr, 4, 1, gemm_u8_vnni, maxpool_u8_rows});
-    out.push_back({"avx2", [] {
+    out.push_back({"avx2",
+                   [] {
                      __builtin_cpu_init();
                      return bool(__builtin_cpu_supports("avx2"));
                    },

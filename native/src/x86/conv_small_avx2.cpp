@@ -17,8 +17,8 @@ namespace bluefire {
 namespace {
 
 using Vec = __m256;
-constexpr int R = kSmallMr;    // output channels per panel = lanes of a vector
-constexpr int kMaxAcc = 12;    // accumulators per row block (16 ymm registers)
+constexpr int R = kSmallMr;  // output channels per panel = lanes of a vector
+constexpr int kMaxAcc = 12;  // accumulators per row block (16 ymm registers)
 inline Vec vzero() { return _mm256_setzero_ps(); }
 inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }
 inline Vec vfma(Vec w, const float* x, Vec acc) { return _mm256_fmadd_ps(w, _mm256_broadcast_ss(x), acc); }

@@ -36,7 +36,8 @@ void row_block(const Conv3x3SmallArgs& a, const float* ap, int m0) {
   int c = 0;
   for (; c + KU <= a.C; c += KU)
     for (int u = 0; u < KU; ++u)
-      one_channel<H, W, Y0, NY>(a.in + size_t(c + u) * HW, ap + (c + u) * per_c, acc[u], std::make_integer_sequence<int, 9>());
+      one_channel<H, W, Y0, NY>(a.in + size_t(c + u) * HW, ap + (c + u) * per_c, acc[u],
+                                std::make_integer_sequence<int, 9>());
   for (; c < a.C; ++c)
     one_channel<H, W, Y0, NY>(a.in + size_t(c) * HW, ap + c * per_c, acc[0], std::make_integer_sequence<int, 9>());
   alignas(64) float t[P][R];
@@ -72,8 +73,8 @@ void conv_small(const Conv3x3SmallArgs& a) {
 }
 
 using SmallFn = void (*)(const Conv3x3SmallArgs&);
-constexpr SmallFn kBySize[kSmallMap + 1] = {nullptr,        nullptr,        conv_small<2>,  conv_small<3>, conv_small<4>,
-                                            conv_small<5>,  conv_small<6>,  conv_small<7>,  conv_small<8>, conv_small<9>,
+constexpr SmallFn kBySize[kSmallMap + 1] = {nullptr,        nullptr,        conv_small<2>, conv_small<3>, conv_small<4>,
+                                            conv_small<5>,  conv_small<6>,  conv_small<7>, conv_small<8>, conv_small<9>,
                                             conv_small<10>, conv_small<11>, conv_small<12>};
 
 inline void conv_small_by_size(const Conv3x3SmallArgs& a) { kBySize[a.H](a); }

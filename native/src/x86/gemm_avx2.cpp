@@ -42,12 +42,24 @@ void block_16(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
   for (int k = 0; k < g.K; ++k, ap += MR) {
     const float* row = bp + g.brow[k];
     __m256 b0 = _mm256_loadu_ps(row), b1 = _mm256_loadu_ps(row + 8), a;
-    a = _mm256_broadcast_ss(ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(ap + 3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+    a = _mm256_broadcast_ss(ap + 0);
+    c00 = _mm256_fmadd_ps(a, b0, c00);
+    c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(ap + 1);
+    c10 = _mm256_fmadd_ps(a, b0, c10);
+    c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(ap + 2);
+    c20 = _mm256_fmadd_ps(a, b0, c20);
+    c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(ap + 3);
+    c30 = _mm256_fmadd_ps(a, b0, c30);
+    c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(ap + 4);
+    c40 = _mm256_fmadd_ps(a, b0, c40);
+    c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(ap + 5);
+    c50 = _mm256_fmadd_ps(a, b0, c50);
+    c51 = _mm256_fmadd_ps(a, b1, c51);
   }
   const __m256 lo[MR] = {c00, c10, c20, c30, c40, c50}, hi[MR] = {c01, c11, c21, c31, c41, c51};
   for (int i = 0; i < rows; ++i) {
@@ -89,7 +101,8 @@ void column(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
   int k = 0;
   for (; k + 8 <= g.K; k += 8)
     for (int j = 0; j < 8; ++j)
-      acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + size_t(k + j) * MR), _mm256_broadcast_ss(bp + g.brow[k + j]), acc[j]);
+      acc[j] =
+          _mm256_fmadd_ps(_mm256_loadu_ps(ap + size_t(k + j) * MR), _mm256_broadcast_ss(bp + g.brow[k + j]), acc[j]);
   for (; k < g.K; ++k)
     acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(ap + size_t(k) * MR), _mm256_broadcast_ss(bp + g.brow[k]), acc[0]);
   __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])),
@@ -207,12 +220,30 @@ void gemm_narrow_avx2(const GemmArgs& g) {
     const int rows = std::min(R, g.M - m0);
     for (int n = 0; n < g.N;) {
       switch (std::min(6, g.N - n)) {
-        case 6: narrow_block<6, 1>(g, ap, m0, rows, n); n += 6; break;
-        case 5: narrow_block<5, 1>(g, ap, m0, rows, n); n += 5; break;
-        case 4: narrow_block<4, 1>(g, ap, m0, rows, n); n += 4; break;
-        case 3: narrow_block<3, 1>(g, ap, m0, rows, n); n += 3; break;
-        case 2: narrow_block<2, 2>(g, ap, m0, rows, n); n += 2; break;
-        default: narrow_block<1, 4>(g, ap, m0, rows, n); n += 1; break;
+        case 6:
+          narrow_block<6, 1>(g, ap, m0, rows, n);
+          n += 6;
+          break;
+        case 5:
+          narrow_block<5, 1>(g, ap, m0, rows, n);
+          n += 5;
+          break;
+        case 4:
+          narrow_block<4, 1>(g, ap, m0, rows, n);
+          n += 4;
+          break;
+        case 3:
+          narrow_block<3, 1>(g, ap, m0, rows, n);
+          n += 3;
+          break;
+        case 2:
+          narrow_block<2, 2>(g, ap, m0, rows, n);
+          n += 2;
+          break;
+        default:
+          narrow_block<1, 4>(g, ap, m0, rows, n);
+          n += 1;
+          break;
       }
     }
   }
@@ -260,8 +291,7 @@ void gemm_avx2(const GemmArgs& g) {
   }
   if (n < g.N) {
     __m256i mask = tail_mask(g.N - n);
-    for (int m0 = 0; m0 < g.M; m0 += MR)
-      block_8<true>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, mask);
+    for (int m0 = 0; m0 < g.M; m0 += MR) block_8<true>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, mask);
   }
 }
 

@@ -2,8 +2,8 @@
 // Register block: 6 weight rows x 32 pixels = 12 zmm accumulators, 2 zmm of pixels and one
 // broadcast weight per k; a 17..31-column tail is one 6x32 block with its upper half masked, a
 // 2..16-column tail a 6x16 block with masked loads/stores, on the same running column index; a
-// 1-column tail is vectorised over panel rows instead, and 32q + 17 columns end in 48 + 1. Same packing (mr 6) and contract as the AVX2 kernel; on Zen 4 the
-// gain is fewer instructions per FMA, not wider arithmetic.
+// 1-column tail is vectorised over panel rows instead, and 32q + 17 columns end in 48 + 1. Same packing (mr 6) and
+// contract as the AVX2 kernel; on Zen 4 the gain is fewer instructions per FMA, not wider arithmetic.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -32,7 +32,8 @@ void block_32(const GemmArgs& g, const float* ap, int m0, int n, __mmask16 hi) {
   const float* bp = g.b + n;
   for (int k = 0; k < g.K; ++k, ap += MR) {
     const float* row = bp + g.brow[k];
-    const __m512 b0 = _mm512_loadu_ps(row), b1 = masked ? _mm512_maskz_loadu_ps(hi, row + 16) : _mm512_loadu_ps(row + 16);
+    const __m512 b0 = _mm512_loadu_ps(row),
+                 b1 = masked ? _mm512_maskz_loadu_ps(hi, row + 16) : _mm512_loadu_ps(row + 16);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(ap[r]);

@@ -1,7 +1,8 @@
 // int8 GEMM, AVX-512 VNNI: blocks of 8 output channels x 16 pixels, one vpdpbusd (uint8
 // activations x int8 weights, 4 products summed into each int32 lane, no intermediate saturation)
 // per 4 k's and output channel. Each zmm holds 16 pixels' 4 consecutive k's, interleaved from 4
-// rows of B with byte/word unpacks once per block of pixels. Weights packed with mr 8, kgroup 4, int8 (see kernels_s8.h).
+// rows of B with byte/word unpacks once per block of pixels. Weights packed with mr 8, kgroup 4, int8 (see
+// kernels_s8.h).
 #include <immintrin.h>
 
 #include <algorithm>

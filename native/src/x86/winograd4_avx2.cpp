@@ -84,7 +84,7 @@ void winograd4_input_avx2(const float* phases, int PH, int QW, int C, int TX, in
         __m256 d[6];
         for (int r = 0; r < 6; ++r) {
           const float* base = ch + (size_t(k % 4) * PH + r) * QW + k / 4;
-          if (quad) {  // 2 whole tile rows of 4, 4 * QW floats apart
+          if (quad) {                                     // 2 whole tile rows of 4, 4 * QW floats apart
             const float* b0 = base + ptrdiff_t(tt) * QW;  // row 4 * (tt / 4) of the phase
             d[r] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(b0)), _mm_loadu_ps(b0 + 4 * QW), 1);
             continue;
@@ -94,7 +94,8 @@ void winograd4_input_avx2(const float* phases, int PH, int QW, int C, int TX, in
             continue;
           }
           d[r] = _mm256_maskload_ps(base + seg_off[0], seg_mask[0]);
-          for (int sg = 1; sg < segs; ++sg) d[r] = _mm256_or_ps(d[r], _mm256_maskload_ps(base + seg_off[sg], seg_mask[sg]));
+          for (int sg = 1; sg < segs; ++sg)
+            d[r] = _mm256_or_ps(d[r], _mm256_maskload_ps(base + seg_off[sg], seg_mask[sg]));
         }
         __m256 t[6];
         bt6(d, t);
@@ -213,8 +214,9 @@ void column_phases4_avx2(const float* src, int H, int W, int pt, int pl, int PH,
       for (int q = 0; q < 4; ++q) v[q] = any[q] ? _mm256_maskload_ps(row + 8 * q, m[q]) : _mm256_setzero_ps();
       const __m256 u0 = _mm256_unpacklo_ps(v[0], v[1]), u1 = _mm256_unpackhi_ps(v[0], v[1]);
       const __m256 u2 = _mm256_unpacklo_ps(v[2], v[3]), u3 = _mm256_unpackhi_ps(v[2], v[3]);
-      const __m256 t[4] = {_mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(3, 2, 3, 2)),
-                           _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(3, 2, 3, 2))};
+      const __m256 t[4] = {
+          _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(u0, u2, _MM_SHUFFLE(3, 2, 3, 2)),
+          _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(u1, u3, _MM_SHUFFLE(3, 2, 3, 2))};
       float* d = dst + size_t(y) * QW + j;
       for (int ph = 0; ph < 4; ++ph) store_first(d + ph * ps, _mm256_permutevar8x32_ps(t[ph], order), nout);
     }

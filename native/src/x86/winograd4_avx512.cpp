@@ -100,7 +100,8 @@ void column_phases4_avx512(const float* src, int H, int W, int pt, int pl, int P
   // idx[ph] lane i: column 4i + ph of the first two vectors (i < 8), of the last two (i >= 8).
   __m512i idx[4];
   for (int ph = 0; ph < 4; ++ph)
-    idx[ph] = _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28), _mm512_set1_epi32(ph));
+    idx[ph] = _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28),
+                               _mm512_set1_epi32(ph));
   auto lanes = [](int lo, int hi) {  // lanes [lo, hi) of 16, clamped
     lo = std::max(0, std::min(16, lo)), hi = std::max(lo, std::min(16, hi));
     return __mmask16(((1u << hi) - 1u) & ~((1u << lo) - 1u));

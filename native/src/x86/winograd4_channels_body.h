@@ -60,10 +60,10 @@ void products(const float* u, int C, const float* v, int ldv, float* mo) {
 
 template <int S>
 struct Shape {
-  static constexpr int TS = (S + 3) / 4, T = TS * TS;  // tiles a side, tiles
-  static constexpr int PP = 4 * TS + 2;                // padded side covering every tile's 6x6 patch
+  static constexpr int TS = (S + 3) / 4, T = TS * TS;      // tiles a side, tiles
+  static constexpr int PP = 4 * TS + 2;                    // padded side covering every tile's 6x6 patch
   static constexpr int HW = S * S, NB = (HW + L - 1) / L;  // pixels, L-pixel blocks
-  static constexpr int MaxPB = std::max(1, kMaxAcc / T);  // panels per block: <= kMaxAcc accumulators
+  static constexpr int MaxPB = std::max(1, kMaxAcc / T);   // panels per block: <= kMaxAcc accumulators
 };
 
 template <int S>
@@ -71,10 +71,10 @@ void winograd4_channels(const Conv3x3SmallArgs& a) {
   using Sh = Shape<S>;
   constexpr int T = Sh::T, TS = Sh::TS, PP = Sh::PP, HW = Sh::HW, NB = Sh::NB;
   const int C = a.C, CG = (C + L - 1) / L, ldv = CG * L;
-  float* P = a.scratch;                             // PP x PP x L
-  float* V = P + PP * PP * L;                       // 36 x T x ldv
-  float* mo = V + size_t(36) * T * ldv;             // 36 x T x MaxPB x L
-  float* O = mo + size_t(36) * T * Sh::MaxPB * L;   // NB * L pixels x L
+  float* P = a.scratch;                            // PP x PP x L
+  float* V = P + PP * PP * L;                      // 36 x T x ldv
+  float* mo = V + size_t(36) * T * ldv;            // 36 x T x MaxPB x L
+  float* O = mo + size_t(36) * T * Sh::MaxPB * L;  // NB * L pixels x L
 
   // 1-2. Input: channel-minor padded map, then B^T d B per tile, L channels at a time.
   std::fill(P, P + PP * PP * L, 0.f);
@@ -116,11 +116,21 @@ void winograd4_channels(const Conv3x3SmallArgs& a) {
     const float* u = a.a + p0 * us;
     switch (n) {
       case 1: products<T, 1>(u, C, V, ldv, mo); break;
-      case 2: if constexpr (Sh::MaxPB >= 2) products<T, 2>(u, C, V, ldv, mo); break;
-      case 3: if constexpr (Sh::MaxPB >= 3) products<T, 3>(u, C, V, ldv, mo); break;
-      case 4: if constexpr (Sh::MaxPB >= 4) products<T, 4>(u, C, V, ldv, mo); break;
-      case 5: if constexpr (Sh::MaxPB >= 5) products<T, 5>(u, C, V, ldv, mo); break;
-      default: if constexpr (Sh::MaxPB >= 6) products<T, 6>(u, C, V, ldv, mo); break;
+      case 2:
+        if constexpr (Sh::MaxPB >= 2) products<T, 2>(u, C, V, ldv, mo);
+        break;
+      case 3:
+        if constexpr (Sh::MaxPB >= 3) products<T, 3>(u, C, V, ldv, mo);
+        break;
+      case 4:
+        if constexpr (Sh::MaxPB >= 4) products<T, 4>(u, C, V, ldv, mo);
+        break;
+      case 5:
+        if constexpr (Sh::MaxPB >= 5) products<T, 5>(u, C, V, ldv, mo);
+        break;
+      default:
+        if constexpr (Sh::MaxPB >= 6) products<T, 6>(u, C, V, ldv, mo);
+        break;
     }
     for (int p = 0; p < n; ++p) {
       const int m0 = L * (p0 + p), rows = std::min(L, a.M - m0);

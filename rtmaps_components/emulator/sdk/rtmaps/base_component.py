@@ -3,6 +3,7 @@
 Every call is forwarded to the emulator's binding for this instance, which enforces what RTMaps
 enforces (declared names only, sized buffers, typed writes) and names the component in errors.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,8 +15,9 @@ class BaseComponent:
     def __init__(self) -> None:
         binding = _context.binding
         if binding is None:
-            raise RuntimeError("BaseComponent: components are created by the RTMaps engine (`bluefire run`), "
-                               "not instantiated directly")
+            raise RuntimeError(
+                "BaseComponent: components are created by the RTMaps engine (`bluefire run`), not instantiated directly"
+            )
         self._rtmaps_binding = binding
         self.inputs = binding.inputs
         self.outputs = binding.outputs

@@ -1,4 +1,5 @@
 """rtmaps.core: the clock (µs) and the console, backed by the emulator's running engine."""
+
 from __future__ import annotations
 
 from rtmaps_components.emulator import context as _context

@@ -1,4 +1,5 @@
 """Reading policies, numbered as the PythonBridge `readingPolicy` enum lists them."""
+
 SYNCHRO = 0
 REACTIVE = 1
 SAMPLING = 2

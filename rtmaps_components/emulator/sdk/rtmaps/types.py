@@ -1,4 +1,5 @@
 """rtmaps.types: I/O type constants, property kinds, and the Ioelt / IplImage / drawing classes."""
+
 from __future__ import annotations
 
 
@@ -13,7 +14,7 @@ class _Kind:
     def __repr__(self) -> str:
         return f"rtmaps.types.{self.name}"
 
-    def __or__(self, other: "_Kind") -> "_Kind":
+    def __or__(self, other: _Kind) -> _Kind:
         """Property kinds combine (`PATH | MUST_EXIST`); the result names both."""
         if not isinstance(other, _Kind):
             return NotImplemented
@@ -60,7 +61,9 @@ class Ioelt:
         self.type = None
 
     def __repr__(self) -> str:
-        return f"Ioelt(ts={self.ts}, vector_size={self.vector_size}, misc1={self.misc1}, data={type(self.data).__name__})"
+        return (
+            f"Ioelt(ts={self.ts}, vector_size={self.vector_size}, misc1={self.misc1}, data={type(self.data).__name__})"
+        )
 
 
 class IplImage:
@@ -82,8 +85,16 @@ class Rectangle:
 
 
 class Text:
-    def __init__(self, x: int = 0, y: int = 0, cwidth: int = 8, cheight: int = 12, orientation: int = 0,
-                 bkcolor: int = 0, text: str = "") -> None:
+    def __init__(
+        self,
+        x: int = 0,
+        y: int = 0,
+        cwidth: int = 8,
+        cheight: int = 12,
+        orientation: int = 0,
+        bkcolor: int = 0,
+        text: str = "",
+    ) -> None:
         self.x, self.y, self.cwidth, self.cheight = x, y, cwidth, cheight
         self.orientation, self.bkcolor, self.text = orientation, bkcolor, text
 
