@@ -21,7 +21,7 @@ import platform
 import sys
 from pathlib import Path
 
-from rtmaps_components.emulator import Engine
+from rtmaps_components.emulator import DiagramRunner
 from rtmaps_components.emulator.summary import summarize
 
 DIAGRAM = Path(__file__).resolve().parents[2] / "diagrams" / "classify_replay.rtd"
@@ -36,7 +36,7 @@ def top1(diagram: Path, backend: str) -> dict:
             if last is not None:
                 frames[int(last.misc1)] = int(last.data)
 
-    eng = Engine(diagram, clock="sim", echo=False, overrides=[f"Classifier.backend={backend}"])
+    eng = DiagramRunner(diagram, clock="sim", echo=False, overrides=[f"Classifier.backend={backend}"])
     rep = eng.run(after_core=[grab])
     acc = summarize(rep)["accuracy"] or {}
     # the Classifier's birth message names the backend it really loaded ("... on native (1 thread(s)) ...")
