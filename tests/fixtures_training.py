@@ -230,8 +230,9 @@ def write_image_folder(root: Path, classes=("cat", "dog", "eel"), per_class: int
 
 
 # ---------------------------------------------------------------- small real checkpoints
-def train_digits(out: Path, **overrides):
-    """A short, real training run on scikit-learn's digits (CPU, one thread); returns fit()'s result."""
+def train_digits(out: Path, resume: bool = False, **overrides):
+    """A short, real training run on scikit-learn's digits (CPU, one thread; resumed from `out` with
+    resume=True); returns fit()'s result."""
     from training.train import TrainConfig
     from training.train_cli import fit
 
@@ -245,7 +246,7 @@ def train_digits(out: Path, **overrides):
         "out": str(out),
     }
     kw.update(overrides)
-    return fit(TrainConfig(**kw), show=False)
+    return fit(TrainConfig(**kw), resume=resume, show=False)
 
 
 _CACHE: dict[str, Path] = {}

@@ -141,19 +141,7 @@ def test_resume_is_exact(tmp_path, monkeypatch):
 
 
 def _resume(out: Path, **overrides):
-    from training.train_cli import fit
-
-    kw = {
-        "data": "digits",
-        "epochs": 2,
-        "batch_size": 32,
-        "lr": 3e-4,
-        "train_limit": 320,
-        "threads": 1,
-        "out": str(out),
-    }
-    kw.update(overrides)
-    return fit(TrainConfig(**kw), resume=True, show=False)
+    return train_digits(out, resume=True, **overrides)
 
 
 def test_resume_refuses_a_different_config(tmp_path):
