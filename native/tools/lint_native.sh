@@ -12,7 +12,7 @@ if ! command -v "$cf" >/dev/null 2>&1; then
   exit 0
 fi
 if [[ "${1:-}" == "--fix" ]]; then
-    find native \( -name '*.cpp' -o -name '*.h' \) -exec "$cf" -i {} +
+  find native \( -name '*.cpp' -o -name '*.h' \) -exec "$cf" -i {} +
   exit 0
 fi
 bad=()

@@ -51,7 +51,7 @@ fi
 "$PY" -c '
 import sys
 if sys.argv[1]:
-    from training.bench import load_native_build
+    from rtmaps_components.bench_runners import load_native_build
     n = load_native_build(sys.argv[1])
 else:
     from rtmaps_components import _native as n
