@@ -8,6 +8,7 @@ Optional CSV log (`csv_file`), and a whole-run summary at Death.
 
 import math
 
+import numpy as np
 import rtmaps.core as rt
 import rtmaps.reading_policy
 import rtmaps.types
@@ -39,6 +40,12 @@ class LatencyMeter(BaseComponent):
         self.first_us = None
         self.last_us = None
         self.csv = None
+        self.deadline_ms = f"{self.deadline / 1e3:g}"
+        self.stats_buf = np.zeros(len(STATS_FIELDS), np.float64)
+        self.stats_elt = rtmaps.types.Ioelt()
+        self.stats_elt.type = rt.DataTypes.CTypes.Float64 | rt.DataTypes.CTypes.MiscFlag
+        self.text_elt = rtmaps.types.Ioelt()
+        self.text_elt.type = rt.DataTypes.CTypes.MiscFlag
         path = str(self.properties["csv_file"].data)
         if path:
             try:
@@ -50,34 +57,34 @@ class LatencyMeter(BaseComponent):
     def Core(self):
         now = rt.current_time()
         elt = self.inputs["in"].ioelt
-        latency = now - int(elt.ts)
+        ts = int(elt.ts)
+        latency = now - ts
         if self.first_us is None:
             self.first_us = now
         self.last_us = now
-        self.window.add(now, latency)
+        window = self.window
+        window.add(now, latency)
         self.hist.add(latency)
         if latency > self.deadline:
             self.misses += 1
         if self.csv is not None:
-            self.csv.write(f"{elt.ts},{now},{latency},{elt.misc1}\n")
-        p50, p95, p99 = self.window.percentiles()
-        stats = [p50, p95, p99, self.window.max(), self.window.fps(), float(self.misses), float(self.hist.n)]
-        out = rtmaps.types.Ioelt()
-        out.data = stats
-        out.ts = elt.ts
+            self.csv.write(f"{ts},{now},{latency},{elt.misc1}\n")
+        p50, p95, p99 = window.percentiles()
+        wmax, fps = window.max(), window.fps()
+        # one Ioelt per output, reused: write() copies the sample, and this runs on every frame
+        out = self.stats_elt
+        out.data = self.stats_buf
+        out.data[:] = (p50, p95, p99, wmax, fps, self.misses, self.hist.n)
+        out.ts = ts
         out.misc1 = elt.misc1
-        out.type = rt.DataTypes.CTypes.Float64 | rt.DataTypes.CTypes.MiscFlag
         self.outputs["stats"].write(out)
-        text = (
+        line = self.text_elt
+        line.data = (
             f"latency p50 {p50 / 1e3:.2f} ms  p95 {p95 / 1e3:.2f}  p99 {p99 / 1e3:.2f}  max "
-            f"{self.window.max() / 1e3:.2f} | {self.window.fps():.1f} fps | {self.misses} over "
-            f"{self.deadline / 1e3:g} ms | n={self.hist.n}"
-        )
-        line = rtmaps.types.Ioelt()
-        line.data = text[:TEXT_BUFFER]
-        line.ts = elt.ts
+            f"{wmax / 1e3:.2f} | {fps:.1f} fps | {self.misses} over {self.deadline_ms} ms | n={self.hist.n}"
+        )[:TEXT_BUFFER]
+        line.ts = ts
         line.misc1 = elt.misc1
-        line.type = rt.DataTypes.CTypes.MiscFlag
         self.outputs["text"].write(line)
 
     def summary_line(self):

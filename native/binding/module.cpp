@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "bluefire/classify_head.h"
 #include "bluefire/engine.h"
 #include "bluefire/onnx.h"
 #include "bluefire/registry.h"
@@ -178,6 +179,32 @@ struct PyEngine {
   }
 };
 
+// softmax_topk's arguments: 1-D C-contiguous arrays of the right dtype and sizes, outputs writable.
+template <typename T>
+T* head_array(const py::array& a, const char* name, py::ssize_t n, bool writable) {
+  if (!a.dtype().equal(py::dtype::of<T>()) || a.ndim() != 1 || a.shape(0) != n || !(a.flags() & py::array::c_style) ||
+      (writable && !a.writeable()))
+    throw py::value_error(std::string("softmax_topk: ") + name + " must be a " + (writable ? "writable " : "") +
+                          "C-contiguous 1-D " + std::string(py::str(py::dtype::of<T>())) + " array of " +
+                          std::to_string(n) + " values, got dtype " + std::string(py::str(a.dtype())) + " shape " +
+                          shape_str(a));
+  return static_cast<T*>(const_cast<void*>(a.data()));
+}
+
+int softmax_topk_py(const py::array& logits, const py::array& probs, const py::array& topk) {
+  if (logits.ndim() != 1 || logits.shape(0) < 1)
+    throw py::value_error("softmax_topk: logits must be a 1-D array of at least one value, got shape " +
+                          shape_str(logits));
+  const py::ssize_t n = logits.shape(0);
+  const float* l = head_array<float>(logits, "logits", n, false);
+  float* p = head_array<float>(probs, "probs", n, true);
+  const py::ssize_t k = topk.ndim() == 1 ? topk.shape(0) : 0;
+  if (k < 1 || k > n) throw py::value_error("softmax_topk: topk must hold 1 to " + std::to_string(n) + " classes");
+  int32_t* t = head_array<int32_t>(topk, "topk", k, true);
+  if (!all_finite(l, size_t(n))) throw py::value_error("softmax_topk: the logits hold a non-finite value");
+  return bluefire::softmax_topk(l, int(n), p, t, int(k));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -193,6 +220,9 @@ PYBIND11_MODULE(_native, m) {
   m.attr("MAX_MODEL_BYTES") = py::int_(bluefire::kMaxModelBytes);
   m.attr("MAX_INPUT_SIDE") = kMaxInputSide;
   m.def("version", &bluefire::version, "Version of the C++ core.");
+  m.def("softmax_topk", &softmax_topk_py, py::arg("logits"), py::arg("probs"), py::arg("topk"),
+        "float32 (n,) logits -> probs (float32 (n,), filled) and topk (int32 (k,), filled: the k most probable "
+        "classes, best first, ties to the lower index); returns the best class. Allocates nothing.");
   m.def(
       "available_variants",
       [] {

@@ -37,13 +37,13 @@ class PortMap(dict):
         super().__init__()
         self.owner, self.kind = owner, kind
 
-    def __getitem__(self, key: Any) -> Any:
+    # A name is found by dict's own lookup (components index ports on every Core); only a miss, i.e. an
+    # index by declaration order or an unknown name, comes here.
+    def __missing__(self, key: Any) -> Any:
         if isinstance(key, int) and not isinstance(key, bool) and self.kind != "property":
             values = list(self.values())
             if 0 <= key < len(values):
                 return values[key]
-        elif dict.__contains__(self, key):
-            return dict.__getitem__(self, key)
         raise PortLookupError(f"{self.owner}: no {self.kind} {key!r} (declared: {', '.join(self) or 'none'})")
 
 
