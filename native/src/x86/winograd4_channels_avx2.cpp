@@ -21,8 +21,9 @@ namespace bluefire {
 namespace {
 
 using Vec = __m256;
-constexpr int L = 8;         // lanes: channels per vector
-constexpr int kMaxAcc = 12;  // product accumulators per block (of 16 ymm)
+constexpr int L = 8;              // lanes: channels per vector
+constexpr int kTileChannels = 1;  // products broadcast one input channel of a tile (vbcast)
+constexpr int kMaxAcc = 12;       // product accumulators per block (of 16 ymm)
 inline Vec vzero() { return _mm256_setzero_ps(); }
 inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }
 inline void vstore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
@@ -34,6 +35,7 @@ inline Vec vmul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
 inline Vec vmax(Vec a, Vec b) { return _mm256_max_ps(a, b); }
 inline Vec vfmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
 inline Vec vfnmadd(Vec a, Vec b, Vec c) { return _mm256_fnmadd_ps(a, b, c); }
+constexpr int block_panels(int T) { return std::max(1, kMaxAcc / T); }  // PB x T <= kMaxAcc
 
 // r[i] lane j -> r[j] lane i (8x8 floats).
 inline void transpose(Vec r[8]) {
@@ -67,7 +69,7 @@ inline void load_block(const float* src, int HW, int nc, int np, Vec r[8]) {
   for (int i = 0; i < L; ++i) r[i] = i < nc ? _mm256_maskload_ps(src + size_t(i) * HW, mk) : vzero();
 }
 
-#include "winograd4_channels_body.h"  // the kernel text shared with the AVX-512 file
+#include "../simd/winograd4_channels_body.h"  // the kernel text shared with the AVX-512 and NEON files
 
 }  // namespace
 

@@ -26,8 +26,9 @@ namespace bluefire {
 namespace {
 
 using Vec = __m512;
-constexpr int L = 16;        // lanes: channels per vector
-constexpr int kMaxAcc = 24;  // product accumulators per block (of 32 zmm)
+constexpr int L = 16;             // lanes: channels per vector
+constexpr int kTileChannels = 1;  // products broadcast one input channel of a tile (vbcast)
+constexpr int kMaxAcc = 24;       // product accumulators per block (of 32 zmm)
 inline Vec vzero() { return _mm512_setzero_ps(); }
 inline Vec vload(const float* p) { return _mm512_loadu_ps(p); }
 inline void vstore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
@@ -39,6 +40,7 @@ inline Vec vmul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
 inline Vec vmax(Vec a, Vec b) { return _mm512_max_ps(a, b); }
 inline Vec vfmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
 inline Vec vfnmadd(Vec a, Vec b, Vec c) { return _mm512_fnmadd_ps(a, b, c); }
+constexpr int block_panels(int T) { return std::max(1, kMaxAcc / T); }  // PB x T <= kMaxAcc
 
 // r[i] lane j -> r[j] lane i (16x16 floats).
 inline void transpose(Vec r[16]) {
@@ -71,7 +73,7 @@ inline void load_block(const float* src, int HW, int nc, int np, Vec r[16]) {
   for (int i = 0; i < L; ++i) r[i] = i < nc ? _mm512_maskz_loadu_ps(mk, src + size_t(i) * HW) : vzero();
 }
 
-#include "winograd4_channels_body.h"  // the kernel text shared with the AVX2 file
+#include "../simd/winograd4_channels_body.h"  // the kernel text shared with the AVX2 and NEON files
 
 }  // namespace
 

@@ -1,11 +1,18 @@
-// The body of the x86 channel-vectorised F(4x4) small-map kernels (winograd4_channels_avx2.cpp,
-// winograd4_channels_avx512.cpp; the method is described there): one text, compiled once per ISA
-// inside each file's anonymous namespace with that file's flags. The includer defines first: Vec,
-// L (lanes = channels per vector), kMaxAcc (product accumulators per block), vzero, vload, vstore,
-// vbcast (broadcast *p), vset1, vadd, vsub, vmul, vmax, vfmadd (a * b + c), vfnmadd (c - a * b),
-// transpose (r[i] lane j -> r[j] lane i, L x L) and load_block(src, HW, nc, np, r) (r[i] = the np
-// pixels at src + i * HW for i < nc, zero elsewhere). Provides winograd4_channels_by_size(a) and
-// winograd4_channels_scratch_floats(S, C).
+// The body of the channel-vectorised F(4x4) small-map kernels, one text for every ISA: compiled once
+// per ISA inside the anonymous namespace of winograd4_channels_avx2.cpp (8 channels per ymm),
+// winograd4_channels_avx512.cpp (16 per zmm) and arm/winograd4_channels_neon.cpp (4 per q register),
+// each with its own flags; the method is described in the AVX-512 file.
+// The includer includes <algorithm> and defines first:
+//  - Vec, L (lanes = channels per vector = output channels per weight panel), vzero, vload, vstore,
+//    vbcast (*p in every lane), vset1, vadd, vsub, vmul, vmax, vfmadd (a * b + c), vfnmadd (c - a * b), transpose (r[i]
+//    lane j
+//    -> r[j] lane i, L x L) and load_block(src, HW, nc, np, r) (r[i] = the np pixels at src + i * HW
+//    for i < nc, zero elsewhere);
+//  - block_panels(T): panels of L output channels per product block with T tiles, i.e. the
+//    block's shape, PB panels x T tiles of accumulators held in registers (1..6);
+//  - kTileChannels: input channels per tile operand of the products, 1 (broadcast) or 4 (by lane,
+//    with the includer's vfmadd_lane); see products below.
+// Provides winograd4_channels_by_size(a) and winograd4_channels_scratch_floats(S, C).
 // Not a public header: no include guard, by design (each ISA file includes it exactly once).
 
 // o = B^T d for one column of 6 (the F(4x4) input transform's rows; see winograd4_input_ref).
@@ -33,11 +40,33 @@ inline void at6(const Vec m[6], Vec o[4]) {
   o[3] = vadd(vfmadd(vset1(8.f), d34, d12), m[5]);
 }
 
-// Products of panels [0, PB) (weights u: panel p, product k at u + (p * 36 + k) * C * L) with the
-// T transformed tiles v (product k, tile t, channel c at v[(k * T + t) * ldv + c]):
-// mo[((k * T + t) * PB + p) * L + lane].
+// Step 3 in two forms, chosen by the includer's kTileChannels (G):
+//  - G = 1 (x86): per input channel, PB weight loads, then per tile one broadcast of that channel
+//    (vbcast; an embedded-broadcast operand on AVX-512) feeding PB FMAs;
+//  - G = 4 (NEON): per 4 input channels, one load of each tile's 4 channels, then per channel l, PB
+//    weight loads and PB * T FMAs by element (vfmadd_lane<l>: FMLA vA.4s, vB.4s, vC.s[l], no DUP).
+// vfmadd_lane(a, x, c) = a * lane l of x + c; only an ISA with G > 1 defines it. (The broadcast form
+// stays its own loop: written as the G = 1 case of the lane form, GCC 12 kept the AVX2 1-panel
+// blocks' accumulators on the stack.)
+template <int l>
+Vec vfmadd_lane(Vec a, Vec x, Vec c);
+
+// Input channel c + l (lane l of the tile vectors x) into the block's accumulators: PB weight loads
+// (panel p at w + p * us), PB * T FMAs by element. l is a template parameter: FMLA's lane is an immediate.
+template <int T, int PB, int l>
+inline void lane_fmas(const float* w, size_t us, const Vec x[T], Vec acc[PB][T]) {
+  Vec wv[PB];
+  for (int p = 0; p < PB; ++p) wv[p] = vload(w + p * us);
+  for (int p = 0; p < PB; ++p)
+    for (int t = 0; t < T; ++t) acc[p][t] = vfmadd_lane<l>(wv[p], x[t], acc[p][t]);
+}
+
+// Products of panels [0, PB) (weights u: panel p, product k, channel c at u + p * us + (k * C + c)
+// * L) with the T transformed tiles v (product k, tile t, channel c at v[(k * T + t) * ldv + c]):
+// mo[((k * T + t) * PB + p) * L + lane]. Each accumulator sums its channels in order c = 0..C-1.
 template <int T, int PB>
 void products(const float* u, int C, const float* v, int ldv, float* mo) {
+  static_assert(kTileChannels == 1 || kTileChannels == 4, "by lane: unrolled for 4 channels per tile vector");
   const size_t us = size_t(36) * C * L;
   for (int k = 0; k < 36; ++k) {
     Vec acc[PB][T];
@@ -45,12 +74,33 @@ void products(const float* u, int C, const float* v, int ldv, float* mo) {
       for (int t = 0; t < T; ++t) acc[p][t] = vzero();
     const float* uk = u + size_t(k) * C * L;
     const float* vk = v + size_t(k) * T * ldv;
-    for (int c = 0; c < C; ++c) {
-      Vec w[PB];
-      for (int p = 0; p < PB; ++p) w[p] = vload(uk + p * us + size_t(c) * L);
-      for (int t = 0; t < T; ++t) {
-        const Vec x = vbcast(vk + t * ldv + c);
-        for (int p = 0; p < PB; ++p) acc[p][t] = vfmadd(w[p], x, acc[p][t]);
+    if constexpr (kTileChannels == 1) {
+      for (int c = 0; c < C; ++c) {
+        Vec w[PB];
+        for (int p = 0; p < PB; ++p) w[p] = vload(uk + p * us + size_t(c) * L);
+        for (int t = 0; t < T; ++t) {
+          const Vec x = vbcast(vk + t * ldv + c);
+          for (int p = 0; p < PB; ++p) acc[p][t] = vfmadd(w[p], x, acc[p][t]);
+        }
+      }
+    } else {
+      int c = 0;
+      for (; c + 4 <= C; c += 4) {
+        Vec x[T];
+        for (int t = 0; t < T; ++t) x[t] = vload(vk + t * ldv + c);
+        const float* w = uk + size_t(c) * L;
+        lane_fmas<T, PB, 0>(w, us, x, acc);
+        lane_fmas<T, PB, 1>(w + L, us, x, acc);
+        lane_fmas<T, PB, 2>(w + 2 * L, us, x, acc);
+        lane_fmas<T, PB, 3>(w + 3 * L, us, x, acc);
+      }
+      if (c < C) {  // 1-3 channels left: only their lanes (the weights stop at channel C - 1)
+        Vec x[T];
+        for (int t = 0; t < T; ++t) x[t] = vload(vk + t * ldv + c);  // inside V: ldv = C rounded up to 4
+        const float* w = uk + size_t(c) * L;
+        lane_fmas<T, PB, 0>(w, us, x, acc);
+        if (C - c > 1) lane_fmas<T, PB, 1>(w + L, us, x, acc);
+        if (C - c > 2) lane_fmas<T, PB, 2>(w + 2 * L, us, x, acc);
       }
     }
     for (int t = 0; t < T; ++t)
@@ -63,7 +113,8 @@ struct Shape {
   static constexpr int TS = (S + 3) / 4, T = TS * TS;      // tiles a side, tiles
   static constexpr int PP = 4 * TS + 2;                    // padded side covering every tile's 6x6 patch
   static constexpr int HW = S * S, NB = (HW + L - 1) / L;  // pixels, L-pixel blocks
-  static constexpr int MaxPB = std::max(1, kMaxAcc / T);   // panels per block: <= kMaxAcc accumulators
+  static constexpr int MaxPB = block_panels(T);            // panels per block (the includer's shape)
+  static_assert(1 <= MaxPB && MaxPB <= 6, "products are instantiated for 1..6 panels");
 };
 
 template <int S>
@@ -187,10 +238,10 @@ constexpr Fn kBySize[kSmallMap + 1] = {nullptr,
 
 inline void winograd4_channels_by_size(const Conv3x3SmallArgs& a) { kBySize[a.H](a); }
 
-// The channel-minor padded map, the transformed input, one block's products (up to kMaxAcc / T
+// The channel-minor padded map, the transformed input, one block's products (up to block_panels(T)
 // panels) and one panel's output pixels, as winograd4_channels<S> lays them out.
 inline size_t winograd4_channels_scratch_floats(int S, int C) {
   const int TS = (S + 3) / 4, T = TS * TS, PP = 4 * TS + 2, ldv = (C + L - 1) / L * L;
-  const int maxpb = std::max(1, kMaxAcc / T), nb = (S * S + L - 1) / L;
+  const int maxpb = block_panels(T), nb = (S * S + L - 1) / L;
   return size_t(PP) * PP * L + size_t(36) * T * ldv + size_t(36) * T * maxpb * L + size_t(nb) * L * L;
 }
