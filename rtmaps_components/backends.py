@@ -124,10 +124,7 @@ class LoadedModel:
             and seq in _NATIVE_SEQ_PLANES
             and isinstance(image, np.ndarray)
             and image.dtype == np.uint8
-            and (
-                (image.ndim == 3 and image.shape[2] == _NATIVE_SEQ_PLANES[seq])
-                or (image.ndim == 2 and seq == "GRAY")
-            )
+            and ((image.ndim == 3 and image.shape[2] == _NATIVE_SEQ_PLANES[seq]) or (image.ndim == 2 and seq == "GRAY"))
         )
         if not direct:  # OpenCV's conversion (its errors name the layout and the fix), the resize here
             image = frame_to_rgb8(image, channel_seq, bayer, luma_only=self.prep.color == "gray")
@@ -136,6 +133,7 @@ class LoadedModel:
         if self.backend == "native":
             return self._impl.run_image(image, seq)
         return self.run(self._prep_native.run(image, seq))[0]
+
 
 def check_model_file(path: str | os.PathLike) -> str:
     """The one rule for model files, on both backends: a str or path-like naming a regular file of at

@@ -86,9 +86,9 @@ Frame check_frame(const py::array& img, const std::string& seq, const std::strin
   if (!img.dtype().equal(py::dtype::of<uint8_t>()) || !(flat_gray || (img.ndim() == 3 && img.shape(2) == nc)) ||
       img.shape(0) < 1 || img.shape(1) < 1 || img.shape(0) > INT_MAX / 4 || img.shape(1) > INT_MAX / 4 ||
       !(img.flags() & py::array::c_style))
-    throw py::value_error(who + " expects a uint8 C-contiguous (H, W, " + std::to_string(nc) + ") " + seq +
-                          " array" + (nc == 1 ? " (or (H, W))" : "") + ", got dtype " +
-                          std::string(py::str(img.dtype())) + " shape " + shape_str(img) +
+    throw py::value_error(who + " expects a uint8 C-contiguous (H, W, " + std::to_string(nc) + ") " + seq + " array" +
+                          (nc == 1 ? " (or (H, W))" : "") + ", got dtype " + std::string(py::str(img.dtype())) +
+                          " shape " + shape_str(img) +
                           (img.flags() & py::array::c_style ? "" : " (not C-contiguous: use np.ascontiguousarray)"));
   return {static_cast<const uint8_t*>(img.data()), int(img.shape(0)), int(img.shape(1)), size_t(img.nbytes()),
           lay->first};
@@ -224,9 +224,8 @@ struct PyPreprocessor {
   std::unique_ptr<bluefire::Preprocessor> p;
   std::mutex mu;  // the scratch rows are the object's: one frame at a time (the GIL is released)
 
-  PyPreprocessor(int height, int width, int channels, const std::string& color, const std::string& resize,
-                 float scale, const std::vector<float>& mean, const std::vector<float>& std,
-                 const std::string& channel_order) {
+  PyPreprocessor(int height, int width, int channels, const std::string& color, const std::string& resize, float scale,
+                 const std::vector<float>& mean, const std::vector<float>& std, const std::string& channel_order) {
     if (resize != "bilinear")
       throw py::value_error("Preprocessor: resize must be 'bilinear' (the one the native code implements), got '" +
                             resize + "'");
@@ -248,11 +247,10 @@ struct PyPreprocessor {
       py::array o = out_obj.cast<py::array>();
       const bool shape_ok = o.ndim() == 4 && o.shape(0) == 1 && o.shape(1) == s.channels && o.shape(2) == s.height &&
                             o.shape(3) == s.width;
-      if (!o.dtype().equal(py::dtype::of<float>()) || !shape_ok || !(o.flags() & py::array::c_style) ||
-          !o.writeable())
+      if (!o.dtype().equal(py::dtype::of<float>()) || !shape_ok || !(o.flags() & py::array::c_style) || !o.writeable())
         throw py::value_error("Preprocessor.run(): out must be a writeable float32 C-contiguous " +
-                              shape_str_of(shape) + " array, got dtype " + std::string(py::str(o.dtype())) +
-                              " shape " + shape_str(o) + (o.writeable() ? "" : " (read-only)") +
+                              shape_str_of(shape) + " array, got dtype " + std::string(py::str(o.dtype())) + " shape " +
+                              shape_str(o) + (o.writeable() ? "" : " (read-only)") +
                               (o.flags() & py::array::c_style ? "" : " (not C-contiguous)"));
       const auto* a = static_cast<const uint8_t*>(o.data());
       if (a < f.px + f.bytes && f.px < a + o.nbytes())
