@@ -175,15 +175,7 @@ def test_batch_equals_single_images(nets) -> None:
 
 @pytest.fixture(scope="module")
 def prep_nets(tmp_path_factory) -> dict:
-    d = tmp_path_factory.mktemp("prep")
-    nets = {
-        (c, o): fx.network(d / f"{c}{o}.onnx", "squeezenet1_1", 96, 5, False, seed=4, color=c, channel_order=o)
-        for c, o in (("rgb", "RGB"), ("gray", "BGR"))
-    }
-    nets[("gray1", "BGR")] = fx.network(
-        d / "gray1.onnx", "squeezenet1_1", 96, 5, False, seed=4, color="gray", channel_order="BGR", planes=1
-    )
-    return nets
+    return fx.prep_networks(tmp_path_factory.mktemp("prep"))
 
 
 @pytest.mark.parametrize("color,order", [("rgb", "RGB"), ("gray", "BGR"), ("gray1", "BGR")])

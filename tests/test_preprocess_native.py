@@ -32,16 +32,7 @@ CONTRACTS = {
 
 @pytest.fixture(scope="module")
 def prep_nets(tmp_path_factory) -> dict:
-    # the same networks as tests/test_native.py's prep_nets (made once on x86 for the qemu stage's cache)
-    d = tmp_path_factory.mktemp("prepnative")
-    nets = {
-        (c, o): fx.network(d / f"{c}{o}.onnx", "squeezenet1_1", 96, 5, False, seed=4, color=c, channel_order=o)
-        for c, o in (("rgb", "RGB"), ("gray", "BGR"))
-    }
-    nets[("gray1", "BGR")] = fx.network(
-        d / "gray1.onnx", "squeezenet1_1", 96, 5, False, seed=4, color="gray", channel_order="BGR", planes=1
-    )
-    return nets
+    return fx.prep_networks(tmp_path_factory.mktemp("prepnative"))
 
 
 @pytest.mark.parametrize("name", sorted(CONTRACTS))
