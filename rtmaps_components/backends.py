@@ -37,8 +37,8 @@ def native_status() -> tuple[bool, str]:
     return True, "native engine available"
 
 
-NATIVE_FRAME_SEQS = ("RGB", "BGR", "GRAY", "RGBA", "BGRA")  # layouts the native preprocessing reads
-_NATIVE_SEQ_PLANES = {"RGB": 3, "BGR": 3, "GRAY": 1, "RGBA": 4, "BGRA": 4}
+# The frame layouts the native preprocessing reads as they are, and their bytes per pixel.
+NATIVE_FRAME_PLANES = {"RGB": 3, "BGR": 3, "GRAY": 1, "RGBA": 4, "BGRA": 4}
 
 
 def native_preprocessing_fields(p: Preprocessing) -> dict:
@@ -121,10 +121,12 @@ class LoadedModel:
         seq = str(channel_seq).upper()
         direct = (
             bayer == "none"
-            and seq in _NATIVE_SEQ_PLANES
+            and seq in NATIVE_FRAME_PLANES
             and isinstance(image, np.ndarray)
             and image.dtype == np.uint8
-            and ((image.ndim == 3 and image.shape[2] == _NATIVE_SEQ_PLANES[seq]) or (image.ndim == 2 and seq == "GRAY"))
+            and (
+                (image.ndim == 3 and image.shape[2] == NATIVE_FRAME_PLANES[seq]) or (image.ndim == 2 and seq == "GRAY")
+            )
         )
         if not direct:  # OpenCV's conversion (its errors name the layout and the fix), the resize here
             image = frame_to_rgb8(image, channel_seq, bayer, luma_only=self.prep.color == "gray")
