@@ -3,8 +3,8 @@
 Every failure names the file and what was wrong with it (missing, not a regular file, too large,
 not ONNX, not a bluefire export, a bad preprocessing field, inconsistent shapes, non-finite weights),
 so a component can pass the message straight to `report_error`. This module is the one place that
-imports onnxruntime and creates its sessions (`ort_session`), and the one place a native engine gets
-its preprocessing (`native_engine`).
+imports onnxruntime and creates its sessions (`ort_session`), and the one place the native code gets
+its preprocessing (`native_preprocessing_fields`, for an engine and for the standalone preprocessor).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .model_meta import INPUT_NAME, MAX_MODEL_BYTES, OUTPUT_NAME, ModelMeta
-from .preprocess import Preprocessing
+from .preprocess import Preprocessing, frame_to_rgb8
 
 BACKENDS = ("auto", "native", "onnxruntime")
 
@@ -37,7 +37,33 @@ def native_status() -> tuple[bool, str]:
     return True, "native engine available"
 
 
-NATIVE_FRAME_SEQS = ("RGB", "BGR", "GRAY", "RGBA", "BGRA")  # layouts the native engine's run_image reads
+# The frame layouts the native preprocessing reads as they are, and their bytes per pixel.
+NATIVE_FRAME_PLANES = {"RGB": 3, "BGR": 3, "GRAY": 1, "RGBA": 4, "BGRA": 4}
+
+
+def native_preprocessing_fields(p: Preprocessing) -> dict:
+    """The contract as the native binding takes it (Engine.set_preprocessing, _native.Preprocessor)."""
+    return {
+        "height": p.input_size[0],
+        "width": p.input_size[1],
+        "channels": p.channels,
+        "color": p.color,
+        "resize": p.resize,
+        "scale": p.scale,
+        "mean": list(p.mean),
+        "std": list(p.std),
+        "channel_order": p.channel_order,
+    }
+
+
+def native_preprocessor(p: Preprocessing) -> Any:
+    """A `_native.Preprocessor` for `p`, or None when the native module is not built or `p` is not bilinear
+    (the only resize it implements): then the caller uses `Preprocessing.apply` (OpenCV)."""
+    if p.resize != "bilinear" or not native_status()[0]:
+        return None
+    from . import _native
+
+    return _native.Preprocessor(**native_preprocessing_fields(p))
 
 
 @dataclass
@@ -49,6 +75,7 @@ class LoadedModel:
     meta: ModelMeta
     threads: int
     _impl: Any
+    _prep_native: Any = None  # native_preprocessor(prep): classify_frame's preprocessing, on both backends
 
     @property
     def prep(self) -> Preprocessing:
@@ -79,21 +106,35 @@ class LoadedModel:
         """One uint8 image -> (num_classes,) logits, preprocessed by the shared `Preprocessing.apply`."""
         return self.run(self.prep.apply(image, channel_seq))[0]
 
-    def classify_frame(self, image: np.ndarray, channel_seq: str = "RGB") -> np.ndarray:
-        """One frame as delivered -> (num_classes,) logits. On the native backend, for an 8-bit RGB, BGR, GRAY,
-        RGBA or BGRA frame and a bilinear model, one native call preprocesses and classifies the frame itself
-        (no Python resize or normalise, no float temporaries; each resized value within one level of
-        `Preprocessing.apply`); anything else goes through `classify`."""
-        if (
-            self.backend == "native"
-            and channel_seq in NATIVE_FRAME_SEQS
-            and self.prep.resize == "bilinear"
+    def classify_frame(self, image: np.ndarray, channel_seq: str = "RGB", bayer: str = "none") -> np.ndarray:
+        """One frame as delivered -> (num_classes,) logits, preprocessed in C++ whenever the native module is
+        built and the model is bilinear, on BOTH backends: the network's input is then the same bytes on x86
+        and aarch64 (OpenCV's INTER_LINEAR is not: tests/aarch64/ORT_ON_ARMV8.0.md), each resized value within
+        one level of `Preprocessing.apply`. An 8-bit RGB, BGR, GRAY, RGBA or BGRA frame goes to the native code
+        as it is (on the native backend, one call: preprocessing and inference); YUV, Bayer and 16-bit frames
+        are first converted to RGB (or their luma, for a gray model) by OpenCV (`frame_to_rgb8`), then resized
+        natively. Without the native module, or for an area/nearest model: `classify` (OpenCV throughout)."""
+        if self._prep_native is None:
+            if bayer != "none":
+                return self.run(self.prep.apply(image, channel_seq, bayer))[0]
+            return self.classify(image, channel_seq)
+        seq = str(channel_seq).upper()
+        direct = (
+            bayer == "none"
+            and seq in NATIVE_FRAME_PLANES
             and isinstance(image, np.ndarray)
             and image.dtype == np.uint8
-            and image.flags.c_contiguous
-        ):
-            return self._impl.run_image(image, channel_seq)
-        return self.classify(image, channel_seq)
+            and (
+                (image.ndim == 3 and image.shape[2] == NATIVE_FRAME_PLANES[seq]) or (image.ndim == 2 and seq == "GRAY")
+            )
+        )
+        if not direct:  # OpenCV's conversion (its errors name the layout and the fix), the resize here
+            image = frame_to_rgb8(image, channel_seq, bayer, luma_only=self.prep.color == "gray")
+            seq = "GRAY" if image.shape[2] == 1 else "RGB"
+        image = np.ascontiguousarray(image)
+        if self.backend == "native":
+            return self._impl.run_image(image, seq)
+        return self.run(self._prep_native.run(image, seq))[0]
 
 
 def check_model_file(path: str | os.PathLike) -> str:
@@ -249,19 +290,8 @@ def native_engine(path: str | os.PathLike, threads: int = 1, variant: str = "aut
             f"{path}: the network has {eng.num_classes} outputs, the metadata names "
             f"{meta.preprocessing.num_classes} classes"
         )
-    p = meta.preprocessing
     try:
-        eng.set_preprocessing(
-            height=p.input_size[0],
-            width=p.input_size[1],
-            channels=p.channels,
-            color=p.color,
-            resize=p.resize,
-            scale=p.scale,
-            mean=list(p.mean),
-            std=list(p.std),
-            channel_order=p.channel_order,
-        )
+        eng.set_preprocessing(**native_preprocessing_fields(meta.preprocessing))
     except ValueError as e:  # the metadata disagrees with the graph's input
         raise ModelLoadError(str(e)) from None
     return eng, meta
@@ -289,7 +319,14 @@ def load_model(path: str | os.PathLike, backend: str = "auto", threads: int = 1,
     else:
         impl, meta = _load_onnxruntime(path, threads)
     n = meta.preprocessing.num_classes
-    out = LoadedModel(path, backend, meta, int(impl.threads) if backend == "native" else threads, impl)
+    out = LoadedModel(
+        path,
+        backend,
+        meta,
+        int(impl.threads) if backend == "native" else threads,
+        impl,
+        native_preprocessor(meta.preprocessing),
+    )
     probe = out.run(np.zeros((1, meta.preprocessing.channels, *meta.preprocessing.input_size), np.float32))
     if probe.shape != (1, n):
         raise ModelLoadError(

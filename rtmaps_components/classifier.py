@@ -98,10 +98,8 @@ class Classifier(BaseComponent):
         img = elt.data
         seq = str(getattr(img, "channel_seq", "?")).upper()
         try:
-            if self.bayer == "none":  # on the native backend: one call, preprocessing + inference, on the frame itself
-                logits = self.model.classify_frame(img.image_data, seq)
-            else:
-                logits = self.model.run(self.model.prep.apply(img.image_data, seq, self.bayer))[0]
+            # native preprocessing on both backends when built (native: one call with inference); see classify_frame
+            logits = self.model.classify_frame(img.image_data, seq, self.bayer)
         except (ValueError, AttributeError, TypeError, cv2.error) as e:
             self.refused += 1
             self.refused_formats[seq] = self.refused_formats.get(seq, 0) + 1

@@ -84,6 +84,19 @@ def network(
     return export_onnx(model, prep, path, planes=planes)
 
 
+def prep_networks(d: Path) -> dict:
+    """The preprocessing tests' three 96x96 networks in `d`, keyed (color, channel_order): rgb/RGB, gray/BGR
+    with three planes, and ("gray1", "BGR") with one (tests/test_native.py, tests/test_preprocess_native.py)."""
+    nets = {
+        (c, o): network(d / f"{c}{o}.onnx", "squeezenet1_1", 96, 5, False, seed=4, color=c, channel_order=o)
+        for c, o in (("rgb", "RGB"), ("gray", "BGR"))
+    }
+    nets[("gray1", "BGR")] = network(
+        d / "gray1.onnx", "squeezenet1_1", 96, 5, False, seed=4, color="gray", channel_order="BGR", planes=1
+    )
+    return nets
+
+
 def ort_run(path: Path, x: np.ndarray) -> np.ndarray:
     """ONNX Runtime's output for `x` (the oracle for every native variant)."""
     import onnxruntime as ort

@@ -5,6 +5,7 @@ thread-count invariance, preprocessing, and the refusals."""
 from __future__ import annotations
 
 import itertools
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ from rtmaps_components.backends import ModelLoadError, native_engine
 from tests import native_fixtures as fx
 
 VARIANTS = _native.available_variants()
+# Native vs OpenCV's aarch64 INTER_LINEAR: the share of values one level off, measured by the qemu stage.
+AARCH64_OPENCV_OFF_BY_ONE = 0.30
 WIDTHS = (1, 3, 4, 5, 7, 8, 13, 16, 24)
 MAPS = (1, 2, 3, 7, 13, 15, 55)
 
@@ -172,15 +175,7 @@ def test_batch_equals_single_images(nets) -> None:
 
 @pytest.fixture(scope="module")
 def prep_nets(tmp_path_factory) -> dict:
-    d = tmp_path_factory.mktemp("prep")
-    nets = {
-        (c, o): fx.network(d / f"{c}{o}.onnx", "squeezenet1_1", 96, 5, False, seed=4, color=c, channel_order=o)
-        for c, o in (("rgb", "RGB"), ("gray", "BGR"))
-    }
-    nets[("gray1", "BGR")] = fx.network(
-        d / "gray1.onnx", "squeezenet1_1", 96, 5, False, seed=4, color="gray", channel_order="BGR", planes=1
-    )
-    return nets
+    return fx.prep_networks(tmp_path_factory.mktemp("prep"))
 
 
 @pytest.mark.parametrize("color,order", [("rgb", "RGB"), ("gray", "BGR"), ("gray1", "BGR")])
@@ -198,7 +193,15 @@ def test_run_image_matches_python_preprocessing(prep_nets, color, order, shape) 
     step = prep.scale / min(prep.std)
     diff = np.abs(got - want)
     assert diff.max() <= step * 1.001 + 1e-6, f"{shape} {color}: preprocessing differs by {diff.max()} (> {step})"
-    assert np.mean(diff > 1e-5) < 0.05, f"{shape} {color}: {np.mean(diff > 1e-5):.1%} of values off by one level"
+    # How often: the native code reproduces OpenCV's x86 INTER_LINEAR (at most 5 % of values one level off).
+    # OpenCV's aarch64 wheel rounds differently from its x86 one (tests/aarch64/ORT_ON_ARMV8.0.md), so
+    # there (the qemu stage) the same native bytes are one level off more often; that they ARE the same
+    # bytes as on x86 is the stage's SHA-256 check (tests/aarch64/prep_hashes.py).
+    limit = 0.05 if platform.machine() in ("x86_64", "AMD64") else AARCH64_OPENCV_OFF_BY_ONE
+    off = np.mean(diff > 1e-5)
+    assert off < limit, (
+        f"{shape} {color}: {off:.1%} of values off by one level (limit {limit:.0%} on {platform.machine()})"
+    )
     np.testing.assert_array_equal(eng.run_image(img), eng.run(got)[0])
     assert got.shape == (1, eng.input_channels, 96, 96) == (1, prep.channels, 96, 96)
 

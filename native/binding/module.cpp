@@ -3,15 +3,18 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "bluefire/classify_head.h"
 #include "bluefire/engine.h"
 #include "bluefire/onnx.h"
+#include "bluefire/preprocess.h"
 #include "bluefire/registry.h"
 #include "bluefire/version.h"
 
@@ -26,11 +29,14 @@ namespace {
 constexpr int kMaxInputSide = 4096;
 
 // Messages are built only on the error paths: run() formats nothing when its input is good.
-std::string shape_str(const py::array& a) {
+std::string shape_str_of(const std::vector<py::ssize_t>& d) {
   std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i)
-    s += (i ? ", " : "") + std::to_string(a.shape(i)) + (a.ndim() == 1 ? "," : "");
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]) + (d.size() == 1 ? "," : "");
   return s + ")";
+}
+
+std::string shape_str(const py::array& a) {
+  return shape_str_of(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
 }
 
 // No NaN or Inf in x[0..n): an all-ones exponent, tested branch-free so the loop vectorises.
@@ -56,6 +62,65 @@ const bluefire::OnnxValueInfo* image_input(const bluefire::OnnxModel& m) {
   for (const auto& vi : m.inputs)
     if (!m.initializers.count(vi.name)) return &vi;
   return nullptr;
+}
+
+// A frame run_image / Preprocessor.run may read: every check made before its memory is touched.
+struct Frame {
+  const uint8_t* px;
+  int H, W;
+  size_t bytes;
+  PixelLayout layout;
+};
+
+Frame check_frame(const py::array& img, const std::string& seq, const std::string& who) {
+  static const std::pair<const char*, std::pair<PixelLayout, int>> kSeqs[] = {{"RGB", {PixelLayout::RGB, 3}},
+                                                                              {"BGR", {PixelLayout::BGR, 3}},
+                                                                              {"GRAY", {PixelLayout::GRAY, 1}},
+                                                                              {"RGBA", {PixelLayout::RGBA, 4}},
+                                                                              {"BGRA", {PixelLayout::BGRA, 4}}};
+  const std::pair<PixelLayout, int>* lay = nullptr;
+  for (const auto& k : kSeqs)
+    if (seq == k.first) lay = &k.second;
+  if (!lay) throw py::value_error(who + " takes channel_seq RGB, BGR, GRAY, RGBA or BGRA, got '" + seq + "'");
+  const int nc = lay->second;
+  const bool flat_gray = nc == 1 && img.ndim() == 2;
+  if (!img.dtype().equal(py::dtype::of<uint8_t>()) || !(flat_gray || (img.ndim() == 3 && img.shape(2) == nc)) ||
+      img.shape(0) < 1 || img.shape(1) < 1 || img.shape(0) > INT_MAX / 4 || img.shape(1) > INT_MAX / 4 ||
+      !(img.flags() & py::array::c_style))
+    throw py::value_error(who + " expects a uint8 C-contiguous (H, W, " + std::to_string(nc) + ") " + seq + " array" +
+                          (nc == 1 ? " (or (H, W))" : "") + ", got dtype " + std::string(py::str(img.dtype())) +
+                          " shape " + shape_str(img) +
+                          (img.flags() & py::array::c_style ? "" : " (not C-contiguous: use np.ascontiguousarray)"));
+  return {static_cast<const uint8_t*>(img.data()), int(img.shape(0)), int(img.shape(1)), size_t(img.nbytes()),
+          lay->first};
+}
+
+// The preprocessing contract's fields (validated in Python by rtmaps_components.preprocess.Preprocessing;
+// checked again here, since the binding is public) -> the C++ spec. ValueError names `who` and the field.
+bluefire::PreprocessSpec make_spec(const std::string& who, int height, int width, int channels,
+                                   const std::string& color, float scale, const std::vector<float>& mean,
+                                   const std::vector<float>& std, const std::string& channel_order) {
+  auto bad = [&](const std::string& why) { throw py::value_error(who + ": " + why); };
+  if (height < 1 || width < 1 || height > kMaxInputSide || width > kMaxInputSide)
+    bad("height and width must be 1.." + std::to_string(kMaxInputSide) + ", got " + std::to_string(height) + "x" +
+        std::to_string(width));
+  if (mean.size() != size_t(channels) || std.size() != size_t(channels) || (channels != 1 && channels != 3))
+    bad("channels must be 1 or 3, with that many mean and std values");
+  if (color != "rgb" && color != "gray") bad("color must be 'rgb' or 'gray', got '" + color + "'");
+  if (channels == 1 && color != "gray") bad("channels 1 needs color 'gray'");
+  if (channel_order != "RGB" && channel_order != "BGR")
+    bad("channel_order must be 'RGB' or 'BGR', got '" + channel_order + "'");
+  if (!(std::isfinite(scale) && scale > 0)) bad("scale must be finite and > 0");
+  for (int c = 0; c < channels; ++c)
+    if (!std::isfinite(mean[size_t(c)]) || !(std::isfinite(std[size_t(c)]) && std[size_t(c)] > 0))
+      bad("mean must be finite and std finite and > 0");
+  bluefire::PreprocessSpec s;
+  s.height = height, s.width = width, s.channels = channels;
+  s.gray = color == "gray";
+  s.scale = scale;
+  for (int c = 0; c < channels; ++c) s.mean[c] = mean[size_t(c)], s.std[c] = std[size_t(c)];
+  s.bgr = channel_order == "BGR";
+  return s;
 }
 
 struct PyEngine {
@@ -94,15 +159,8 @@ struct PyEngine {
                  "'; preprocess in Python and call run()";
       return;
     }
-    if (mean.size() != size_t(channels) || std.size() != size_t(channels) || (channels != 1 && channels != 3))
-      throw py::value_error(path + ": set_preprocessing: channels must be 1 or 3, with that many mean and std values");
-    bluefire::PreprocessSpec s;
-    s.height = height, s.width = width, s.channels = channels;
-    s.gray = color == "gray";
-    s.scale = scale;
-    for (int c = 0; c < channels; ++c) s.mean[c] = mean[size_t(c)], s.std[c] = std[size_t(c)];
-    s.bgr = channel_order == "BGR";
-    e->set_preprocessing(s);
+    e->set_preprocessing(
+        make_spec(path + ": set_preprocessing", height, width, channels, color, scale, mean, std, channel_order));
     no_image.clear();
   }
 
@@ -145,35 +203,66 @@ struct PyEngine {
 
   py::array_t<float> image_call(const py::array& img, bool preprocess_only, const std::string& seq) {
     if (!e->has_preprocessing()) throw py::value_error(no_image);
-    static const std::pair<const char*, std::pair<PixelLayout, int>> kSeqs[] = {{"RGB", {PixelLayout::RGB, 3}},
-                                                                                {"BGR", {PixelLayout::BGR, 3}},
-                                                                                {"GRAY", {PixelLayout::GRAY, 1}},
-                                                                                {"RGBA", {PixelLayout::RGBA, 4}},
-                                                                                {"BGRA", {PixelLayout::BGRA, 4}}};
-    const std::pair<PixelLayout, int>* lay = nullptr;
-    for (const auto& k : kSeqs)
-      if (seq == k.first) lay = &k.second;
-    if (!lay)
-      throw py::value_error(path + ": run_image() takes channel_seq RGB, BGR, GRAY, RGBA or BGRA, got '" + seq + "'");
-    const int nc = lay->second;
-    const bool flat_gray = nc == 1 && img.ndim() == 2;
-    if (!img.dtype().equal(py::dtype::of<uint8_t>()) || !(flat_gray || (img.ndim() == 3 && img.shape(2) == nc)) ||
-        img.shape(0) < 1 || img.shape(1) < 1 || !(img.flags() & py::array::c_style))
-      throw py::value_error(path + ": run_image() expects a uint8 C-contiguous (H, W, " + std::to_string(nc) + ") " +
-                            seq + " array, got dtype " + std::string(py::str(img.dtype())) + " shape " +
-                            shape_str(img));
-    const int H = int(img.shape(0)), W = int(img.shape(1));
+    const Frame f = check_frame(img, seq, path + ": run_image()");
     std::vector<py::ssize_t> shape;
     if (preprocess_only) shape = {1, e->input_channels(), e->input_height(), e->input_width()};
     else
       for (int64_t d : e->output_shape()) shape.push_back(py::ssize_t(d));
     py::array_t<float> out(shape);
-    const uint8_t* p = static_cast<const uint8_t*>(img.data());
     float* o = out.mutable_data();
     {
       py::gil_scoped_release release;
-      if (preprocess_only) e->preprocess(p, H, W, o, lay->first);
-      else e->run_image(p, H, W, o, lay->first);
+      if (preprocess_only) e->preprocess(f.px, f.H, f.W, o, f.layout);
+      else e->run_image(f.px, f.H, f.W, o, f.layout);
+    }
+    return out;
+  }
+};
+
+// The model's preprocessing alone (no network): what the ONNX Runtime backend feeds its session, so
+// that its input tensor is the same bytes on x86 and aarch64 (OpenCV's INTER_LINEAR is not).
+struct PyPreprocessor {
+  std::unique_ptr<bluefire::Preprocessor> p;
+  std::mutex mu;  // the scratch rows are the object's: one frame at a time (the GIL is released)
+
+  PyPreprocessor(int height, int width, int channels, const std::string& color, const std::string& resize, float scale,
+                 const std::vector<float>& mean, const std::vector<float>& std, const std::string& channel_order) {
+    if (resize != "bilinear")
+      throw py::value_error("Preprocessor: resize must be 'bilinear' (the one the native code implements), got '" +
+                            resize + "'");
+    p.reset(new bluefire::Preprocessor(
+        make_spec("Preprocessor", height, width, channels, color, scale, mean, std, channel_order)));
+  }
+
+  py::array_t<float> run(const py::array& img, const std::string& seq, const py::object& out_obj) {
+    const auto& s = p->spec();
+    const Frame f = check_frame(img, seq, "Preprocessor.run()");
+    const std::vector<py::ssize_t> shape = {1, s.channels, s.height, s.width};
+    py::array_t<float> out;
+    if (out_obj.is_none()) {
+      out = py::array_t<float>(shape);
+    } else {
+      if (!py::isinstance<py::array>(out_obj))
+        throw py::type_error("Preprocessor.run(): out must be a numpy array, got " +
+                             std::string(py::str(py::type::of(out_obj).attr("__name__"))));
+      py::array o = out_obj.cast<py::array>();
+      const bool shape_ok = o.ndim() == 4 && o.shape(0) == 1 && o.shape(1) == s.channels && o.shape(2) == s.height &&
+                            o.shape(3) == s.width;
+      if (!o.dtype().equal(py::dtype::of<float>()) || !shape_ok || !(o.flags() & py::array::c_style) || !o.writeable())
+        throw py::value_error("Preprocessor.run(): out must be a writeable float32 C-contiguous " +
+                              shape_str_of(shape) + " array, got dtype " + std::string(py::str(o.dtype())) + " shape " +
+                              shape_str(o) + (o.writeable() ? "" : " (read-only)") +
+                              (o.flags() & py::array::c_style ? "" : " (not C-contiguous)"));
+      const auto* a = static_cast<const uint8_t*>(o.data());
+      if (a < f.px + f.bytes && f.px < a + o.nbytes())
+        throw py::value_error("Preprocessor.run(): out shares memory with the image");
+      out = py::reinterpret_borrow<py::array_t<float>>(o);
+    }
+    float* o = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mu);
+      p->run(f.px, f.H, f.W, o, f.layout);
     }
     return out;
   }
@@ -288,4 +377,21 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly(
           "macs", [](const PyEngine& s) { return s.e->macs(); },
           "Direct-convolution multiply-accumulates per image, less taps skipped on 1x1 maps.");
+  py::class_<PyPreprocessor>(m, "Preprocessor",
+                             "The model's preprocessing alone, in C++ (the code Engine.run_image uses): "
+                             "bit-identical output on x86 and aarch64.")
+      .def(py::init<int, int, int, const std::string&, const std::string&, float, const std::vector<float>&,
+                    const std::vector<float>&, const std::string&>(),
+           py::arg("height"), py::arg("width"), py::arg("channels"), py::arg("color"), py::arg("resize"),
+           py::arg("scale"), py::arg("mean"), py::arg("std"), py::arg("channel_order"),
+           "The fields Engine.set_preprocessing takes (rtmaps_components.backends.native_preprocessor builds one "
+           "from a model's Preprocessing); resize must be 'bilinear'.")
+      .def("run", &PyPreprocessor::run, py::arg("img"), py::arg("channel_seq") = "RGB", py::arg("out") = py::none(),
+           "uint8 C-contiguous (H, W, 3) RGB of any size (or BGR, RGBA, BGRA, (H, W[, 1]) GRAY as channel_seq says) "
+           "-> float32 (1, C, height, width), written into `out` when given (a float32 C-contiguous array of that "
+           "shape, reused) and returned. Each resized uint8 value within 1 of rtmaps_components.preprocess's.")
+      .def_property_readonly("shape", [](const PyPreprocessor& s) {
+        const auto& sp = s.p->spec();
+        return py::make_tuple(1, sp.channels, sp.height, sp.width);
+      });
 }

@@ -47,6 +47,19 @@ Preprocessor::Preprocessor(const PreprocessSpec& s) : spec_(s) {
   row0_.resize(3 * size_t(s.width));
   row1_.resize(3 * size_t(s.width));
   vals_.resize(3 * size_t(s.width));
+  // Every resized value is an integer 0..255: its normalised float per channel, once. The steps are
+  // numpy's (Preprocessing.normalize): float32 v*scale, then - mean, then / std, each rounded. The
+  // product is formed in double, where it is exact (8 x 24 bits), and rounded to float once: the same
+  // float as a float32 multiply, and never fusable with the subtraction into an FMA (GCC contracts
+  // a*b-c by default on aarch64; the build also passes -ffp-contract=off). So the table, and every
+  // output, is bit-identical on x86 and aarch64 and to numpy's normalisation of the same uint8 values.
+  lut_.resize(size_t(s.channels) * 256);
+  for (int c = 0; c < s.channels; ++c)
+    for (int v = 0; v < 256; ++v) {
+      const float scaled = float(double(v) * double(s.scale));
+      const float centred = scaled - s.mean[c];
+      lut_[size_t(c) * 256 + size_t(v)] = centred / s.std[c];
+    }
 }
 
 void Preprocessor::emit_row(int y, const int* vals) {
@@ -54,9 +67,9 @@ void Preprocessor::emit_row(int y, const int* vals) {
   for (int ch = 0; ch < spec_.channels; ++ch) {  // one plane: the luma (all three channels hold it)
     const int plane = spec_.bgr && spec_.channels == 3 ? 2 - ch : ch;
     float* dst = out_ + (size_t(plane) * h + y) * w;
-    const float mean = spec_.mean[ch], sd = spec_.std[ch], scale = spec_.scale;
+    const float* lut = lut_.data() + size_t(ch) * 256;
     const int cs = spec_.gray ? 1 : 3, c = spec_.gray ? 0 : ch;  // a gray row holds one value per pixel
-    for (int x = 0; x < w; ++x) dst[x] = (float(vals[cs * x + c]) * scale - mean) / sd;
+    for (int x = 0; x < w; ++x) dst[x] = lut[vals[cs * x + c]];  // vals are 0..255 (clamped / exact)
   }
 }
 

@@ -170,7 +170,7 @@ def format_pipeline_bench(r: dict) -> str:
             "",
         ),
         (
-            "one native call on the BGR frame" if r["backend"] == "native" else "classify_frame (Python preprocessing)",
+            "one native call on the BGR frame" if r["backend"] == "native" else "classify_frame (native preprocessing)",
             f"{1e6 / r['frame_call_us']:.1f} fps",
             f"{r['frame_call_us']:.0f} us/frame",
             "",

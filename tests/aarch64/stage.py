@@ -13,9 +13,11 @@
               (`--no-index`: no compiler and no network on the "vehicle")
   bin/python3.11  a wrapper that runs the arm64 interpreter under qemu, so sys.executable and the
               `bluefire` script pip writes work from the host shell and from subprocesses
-Then, under qemu with -cpu cortex-a53: `bluefire run diagrams/classify_replay.rtd` with the native and
-the onnxruntime backend; every frame's top-1 equal to the x86 run, accuracy equal; and the torch-free
-tests (components, emulator, preprocessing, backends, native binding, pipeline) against the installed wheel.
+Then, under qemu with -cpu cortex-a53: the SHA-256 of the preprocessed network inputs equal to x86's
+(tests/aarch64/prep_hashes.py: the native preprocessing both backends use; OpenCV's printed for
+information); `bluefire run diagrams/classify_replay.rtd` with the native and the onnxruntime backend,
+every frame's top-1 equal to the x86 run and the accuracy equal; and the torch-free tests (components,
+emulator, preprocessing, backends, native binding, pipeline) against the installed wheel.
 
 System needs (.ci/run installs them): g++-aarch64-linux-gnu, qemu-user, and apt knowing the arm64
 architecture (`dpkg --add-architecture arm64 && apt-get update`). Missing ones: skipped, with the reason.
@@ -86,6 +88,7 @@ TEST_REQS = ["pytest>=7", "onnx>=1.16", "scikit-learn>=1.3", "scikit-video>=1.1.
 # The torch-free tests, run against the installed wheel under qemu.
 TESTS = [
     "tests/test_preprocess.py",
+    "tests/test_preprocess_native.py",
     "tests/test_native.py",
     "tests/test_components.py",
     "tests/test_emulator.py",
@@ -96,8 +99,6 @@ DESELECT = {
     "tests/test_pipeline.py::test_soak_10000_frames_keeps_memory_flat": "10,000 frames: minutes at qemu speed",
     "tests/test_pipeline.py::test_pipeline_bench_reports_overhead": "pipeline_bench finds diagrams/ next to the package: the checkout's layout, not an installed wheel's",
     "tests/test_components.py::test_single_plane_gray_model_on_both_backends": "builds its model with torch",
-    "tests/test_native.py::test_run_image_matches_python_preprocessing": "OpenCV's aarch64 INTER_LINEAR differs from its x86 build by one level on ~15-25 % of pixels; the native "
-    "preprocessing matches the x86 one (see tests/aarch64/ORT_ON_ARMV8.0.md, 'OpenCV')",
 }
 DIAGRAM = ROOT / "diagrams" / "classify_replay.rtd"
 
@@ -472,42 +473,14 @@ def check_pipeline(x86_python: str) -> list[str]:
             continue
         arm = json.loads(a.stdout)
         diff = [i for i, (p1, p2) in enumerate(zip(arm["top1"], x86["top1"])) if p1 != p2]
-        # A differing frame: OpenCV's resize or the network? Classify x86's network inputs here.
-        cv_only = []
-        if diff:
-            inputs = out_dir / f"x86_inputs_{backend}.npy"
-            run(
-                [
-                    x86_python,
-                    "-m",
-                    "tests.aarch64.top1",
-                    "--backend",
-                    backend,
-                    "--save-inputs",
-                    inputs,
-                    "--frames",
-                    ",".join(map(str, diff)),
-                ],
-                cwd=ROOT,
-            )
-            r = run(
-                [WRAPPER, "-m", "top1", "--backend", backend, "--run-inputs", inputs],
-                env=env,
-                cwd=BUILD,
-                capture_output=True,
-                text=True,
-            )
-            cv_only = [i for i, t in zip(diff, json.loads(r.stdout)) if t == x86["top1"][i]]
-        net_diff = sorted(set(diff) - set(cv_only))
         ok = (
             rep["frames"] == len(x86["top1"]) == len(arm["top1"])
-            and not net_diff
+            and not diff
             and rep["exceptions"] == 0
             and rep["errors"] == 0
             and arm["backend"] == backend
             and arm["component_file"].startswith(str(SITE.resolve()))  # the wheel's classifier.py ran
-            and acc.get("correct") == arm["correct"]
-            and (diff or acc.get("correct") == x86["correct"])
+            and acc.get("correct") == arm["correct"] == x86["correct"]
         )
         log(
             f"{'ok' if ok else 'FAIL'} bluefire run, Classifier.backend={backend} on {arm['where']}, "
@@ -516,18 +489,40 @@ def check_pipeline(x86_python: str) -> list[str]:
             f"{acc.get('total'):.0f} (x86: {x86['correct']:.0f}/{x86['total']:.0f}); per-frame top-1 equal to x86 on "
             f"{len(x86['top1']) - len(diff)}/{len(x86['top1'])} frames ({time.time() - t0:.0f} s)"
         )
-        if cv_only:
-            log(
-                f"  frame(s) {cv_only}: OpenCV's aarch64 INTER_LINEAR resize differs from x86's by 1 level; "
-                "x86's network input classified here gives x86's top-1 (the network agrees; see "
-                "tests/aarch64/ORT_ON_ARMV8.0.md)"
-            )
         if not ok:
             failures.append(
-                f"{backend}: frames {rep['frames']} vs {len(x86['top1'])}, top-1 differs on frames "
-                f"{net_diff[:10]} with identical network input, accuracy {acc} vs x86 "
-                f"{x86['correct']}/{x86['total']}"
+                f"{backend}: frames {rep['frames']} vs {len(x86['top1'])}, top-1 differs from x86 on frames "
+                f"{diff[:10]}, accuracy {acc} vs x86 {x86['correct']}/{x86['total']}"
             )
+    return failures
+
+
+def check_input_hashes(x86_python: str) -> list[str]:
+    """SHA-256 of the preprocessed network inputs (tests/aarch64/prep_hashes.py) under qemu and on x86:
+    the native preprocessing (what both backends feed the network) must give the same bytes; OpenCV's
+    resize and colour conversions are printed for information."""
+    x86 = json.loads(
+        run([x86_python, "-m", "tests.aarch64.prep_hashes"], cwd=ROOT, capture_output=True, text=True).stdout
+    )
+    p = run([WRAPPER, "-m", "prep_hashes"], env=qemu_env(), cwd=BUILD, capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        return [f"prep_hashes under qemu exited {p.returncode}: {p.stderr[-2000:]}"]
+    arm = json.loads(p.stdout)
+    failures = []
+    for key, what, required in (
+        ("clip_native", f"the clip's {x86['frames']} frames, native preprocessing (both backends' input)", True),
+        ("random_native", "random frames x sizes x layouts x 3 contracts, native preprocessing", True),
+        ("clip_opencv", "the clip's frames, Preprocessing.apply (OpenCV INTER_LINEAR)", False),
+        ("colour_opencv", "OpenCV's YUV/Bayer/gray conversions (before a native resize)", False),
+    ):
+        same = arm[key] == x86[key]
+        log(
+            f"{'ok' if same or not required else 'FAIL'} input SHA-256, {what}: "
+            f"{'identical' if same else 'DIFFERENT'} (x86 {x86[key][:16]}…, aarch64 {arm[key][:16]}…)"
+            f"{'' if required else ' [information]'}"
+        )
+        if required and not same:
+            failures.append(f"preprocessed input hash differs between x86 and aarch64: {key}")
     return failures
 
 
@@ -602,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     wheel = whl[-1] if whl and whl[-1].stat().st_mtime > newest_src else build_wheel("aarch64")
     install(wheel)
-    failures = check_pipeline(sys.executable) + check_tests(sys.executable)
+    failures = check_input_hashes(sys.executable) + check_pipeline(sys.executable) + check_tests(sys.executable)
     took = time.time() - t0
     for f in failures:
         log(f"FAIL {f}")

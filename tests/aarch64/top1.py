@@ -1,11 +1,8 @@
 """Per-frame top-1 of the shipped replay diagram, as JSON on stdout (the x86 / aarch64 comparison).
 
     python -m tests.aarch64.top1 --backend native|onnxruntime [--diagram D.rtd]
-    python -m tests.aarch64.top1 --backend B --save-inputs X.npy --frames 3,63   (preprocess frames here)
-    python -m tests.aarch64.top1 --backend B --run-inputs X.npy                  (classify saved inputs)
 
-The last two separate preprocessing from inference when a frame's top-1 differs between ISAs: the
-network inputs made on x86, classified on aarch64, must give x86's top-1.
+(That the network inputs themselves are the same bytes on both ISAs is tests/aarch64/prep_hashes.py's check.)
 
 Runs the diagram through the emulator's Python API (the same Engine `bluefire run` uses), recording the
 class index the Classifier writes for each frame (misc1 = frame number) and the accuracy through the
@@ -56,47 +53,11 @@ def top1(diagram: Path, backend: str) -> dict:
     }
 
 
-CLIP = DIAGRAM.parent / "data" / "fmnist_clip"
-MODEL = DIAGRAM.parent.parent / "models" / "squeezenet1_1_fmnist_pruned.onnx"
-
-
-def save_inputs(backend: str, frames: list[int], out: Path) -> None:
-    """The network inputs of clip frames (as the Camera reads them: BGR PNG), preprocessed here."""
-    import cv2
-    import numpy as np
-
-    from rtmaps_components.backends import load_model
-
-    m = load_model(str(MODEL), backend=backend)
-    np.save(
-        out,
-        np.concatenate([m.prep.apply(cv2.imread(str(CLIP / f"{i:06d}.png"), cv2.IMREAD_COLOR), "BGR") for i in frames]),
-    )
-
-
-def run_inputs(backend: str, path: Path) -> list[int]:
-    import numpy as np
-
-    from rtmaps_components.backends import load_model
-
-    m = load_model(str(MODEL), backend=backend)
-    return [int(m.run(x[None]).argmax()) for x in np.load(path)]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", choices=("native", "onnxruntime"), required=True)
     ap.add_argument("--diagram", type=Path, default=DIAGRAM)
-    ap.add_argument("--save-inputs", type=Path)
-    ap.add_argument("--frames", default="")
-    ap.add_argument("--run-inputs", type=Path)
     a = ap.parse_args(argv)
-    if a.save_inputs:
-        save_inputs(a.backend, [int(f) for f in a.frames.split(",") if f], a.save_inputs)
-        return 0
-    if a.run_inputs:
-        json.dump(run_inputs(a.backend, a.run_inputs), sys.stdout)
-        return 0
     json.dump(top1(a.diagram, a.backend), sys.stdout)
     return 0
 

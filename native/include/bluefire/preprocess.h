@@ -1,7 +1,8 @@
 // The model's preprocessing in C++: uint8 RGB (any size) -> float32 planes at the input size.
 // Mirrors rtmaps_components.preprocess.Preprocessing for resize="bilinear": OpenCV's fixed-point
 // INTER_LINEAR (11-bit weights, its SIMD rounding; exact 2x downscales use its area path) and
-// its fixed-point RGB->gray. Tolerance: each resized uint8 value is within 1 of OpenCV's.
+// its fixed-point RGB->gray. Tolerance: each resized uint8 value is within 1 of OpenCV's x86 build.
+// Integer arithmetic and a table for the normalisation: the output is bit-identical on every ISA.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -35,6 +36,7 @@ class Preprocessor {
   PreprocessSpec spec_;
   std::vector<int> xofs_, row0_, row1_, vals_;
   std::vector<int16_t> alpha_;
+  std::vector<float> lut_;  // channels x 256: the normalised float of each uint8 value
   float* out_ = nullptr;
 };
 
