@@ -27,6 +27,12 @@ MAX_TOP_K = 64
 CT = rt.DataTypes.CTypes
 
 
+try:  # the head in one native call (no numpy temporaries per frame); numpy where the module is not built
+    from rtmaps_components._native import softmax_topk as _native_head
+except ImportError:
+    _native_head = None
+
+
 def softmax(logits, out=None):
     """float32 softmax, into `out` when given (the classifier reuses one buffer per run)."""
     out = np.empty(logits.shape, np.float32) if out is None else out
@@ -34,6 +40,16 @@ def softmax(logits, out=None):
     np.exp(out, out=out)
     out /= out.sum()
     return out
+
+
+def softmax_topk(logits, probs, topk):
+    """probs = softmax(logits), topk = the len(topk) most probable classes (best first, ties to the lower
+    index, as argsort(-probs, kind="stable")), both filled in place; returns the best class."""
+    if _native_head is not None:
+        return _native_head(logits, probs, topk)
+    softmax(logits, probs)
+    topk[:] = np.argsort(-probs, kind="stable")[: len(topk)]
+    return int(topk[0])
 
 
 class Classifier(BaseComponent):
@@ -73,8 +89,15 @@ class Classifier(BaseComponent):
             rt.report_error(f"classifier: cannot load the model: {e}")
             return
         n = self.model.num_classes
-        self.probs = np.empty(n, np.float32)  # reused every frame: a write copies it into the output
         self.k = max(1, min(int(self.properties["top_k"].data), n, MAX_TOP_K))
+        # reused every frame (a write copies the sample out): the head fills these, nothing is allocated
+        self.probs = np.empty(n, np.float32)
+        self.top = np.empty(self.k, np.int32)
+        self.labels = [name[:LABEL_BUFFER] for name in self.model.class_names]
+        self.elts = {}
+        for name, ctype in (("scores", CT.Float32), ("topk", CT.Integer32), ("label", 0), ("class_index", CT.Integer32)):
+            self.elts[name] = elt = rtmaps.types.Ioelt()
+            elt.type = ctype | CT.MiscFlag  # without MiscFlag the frame number would not travel
         self.outputs["scores"].alloc_output_buffer(n)
         self.outputs["topk"].alloc_output_buffer(self.k)
         prep = self.model.prep
@@ -106,16 +129,21 @@ class Classifier(BaseComponent):
             if self.refused_formats[seq] == 1:  # once per format, clearly; then only counted
                 rt.report_warning(f"classifier: refusing {seq} frames (first: frame {elt.misc1}): {e}")
             return
-        probs = softmax(logits, self.probs)
-        top = np.argsort(-probs, kind="stable")[: self.k].astype(np.int32)
-        best = int(top[0])
+        best = softmax_topk(logits, self.probs, self.top)
         self.classified += 1
-        self._write("scores", probs, elt, CT.Float32)
-        self._write("topk", top, elt, CT.Integer32)
-        self._write("label", self.model.class_names[best][:LABEL_BUFFER], elt)
+        ts, m1, m2, m3 = elt.ts, elt.misc1, elt.misc2, elt.misc3
+        for name, data in (("scores", self.probs), ("topk", self.top), ("label", self.labels[best])):
+            self._send(name, data, ts, m1, m2, m3)
         if self.annotate:
-            self._write("annotated", self._annotated(img, best, float(probs[best])), elt)
-        self._write("class_index", best, elt, CT.Integer32)
+            self._write("annotated", self._annotated(img, best, float(self.probs[best])), elt)
+        self._send("class_index", best, ts, m1, m2, m3)
+
+    def _send(self, name, data, ts, m1, m2, m3):
+        out = self.elts[name]
+        out.data = data
+        out.ts = ts
+        out.misc1, out.misc2, out.misc3 = m1, m2, m3
+        self.outputs[name].write(out)
 
     def _annotated(self, img, best, p):
         frame = np.array(img.image_data, copy=True)
