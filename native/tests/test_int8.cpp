@@ -182,13 +182,14 @@ TEST(int8_quantize_rounds_half_to_even_and_saturates) {
 
 // One int8 convolution layer run whole on a given algorithm entry and variant (every task in turn).
 static std::vector<uint8_t> run_conv_s8(const ConvAlgo& algo, const S8Kernels& v, int C, int H, int W, int M, int k,
-                                        int pad, const std::vector<uint8_t>& x, const std::vector<int8_t>& w,
+                                        int pad, int stride, const std::vector<uint8_t>& x, const std::vector<int8_t>& w,
                                         const std::vector<int32_t>& bias, bool relu) {
   Layer L;
   L.name = "t";
   L.C = C, L.H = H, L.W = W, L.M = M, L.kh = L.kw = k;
   L.pt = L.pl = L.pb = L.pr = pad;
-  L.OH = H + 2 * pad - k + 1, L.OW = W + 2 * pad - k + 1;
+  L.sh = L.sw = stride;
+  L.OH = (H + 2 * pad - k) / stride + 1, L.OW = (W + 2 * pad - k) / stride + 1;
   L.K = C * k * k;
   L.relu = relu;
   L.dtype = DType::U8;
@@ -211,16 +212,19 @@ static std::vector<uint8_t> run_conv_s8(const ConvAlgo& algo, const S8Kernels& v
 }
 
 TEST(int8_padded_conv_matches_im2col_on_every_variant) {
-  // stride-1 convolutions on the padded grid (padded_s8) against the im2col entry on the
-  // reference kernels: same bytes, on maps narrower and wider than a block of pixels, grids that
-  // cross task tiles (OH * PW > 256), and kernels 1x1 with padding, 3x3 and 5x5
+  // convolutions on the padded grid (padded_s8) against the im2col entry on the reference
+  // kernels: same bytes, on maps narrower and wider than a block of pixels, grids that cross task
+  // tiles (OH * PW > 256), kernels 1x1 with padding, 2x2, 3x3 and 5x5, strides 1, 2 and 3 (phase
+  // planes; the 64x64 stem)
   std::mt19937 rng(11);
   struct Shape {
-    int C, H, W, M, k, pad;
+    int C, H, W, M, k, pad, stride = 1;
   };
   const Shape shapes[] = {{5, 3, 3, 9, 3, 1},   {16, 7, 7, 20, 3, 1}, {3, 15, 15, 17, 3, 1}, {2, 19, 23, 5, 3, 1},
                           {4, 6, 9, 11, 5, 2},  {3, 5, 4, 7, 1, 1},   {6, 1, 1, 8, 3, 1},    {9, 4, 5, 100, 3, 0},
-                          {33, 2, 3, 13, 3, 1}, {1, 31, 31, 3, 3, 1}};
+                          {33, 2, 3, 13, 3, 1}, {1, 31, 31, 3, 3, 1},
+                          {1, 64, 64, 26, 3, 0, 2}, {3, 17, 14, 9, 3, 1, 2}, {2, 13, 20, 5, 5, 2, 3},
+                          {4, 9, 8, 7, 2, 0, 2}, {5, 7, 7, 6, 1, 0, 2}};
   const S8Kernels& ref = all_s8_variants().back();
   for (const Shape& s : shapes) {
     std::vector<uint8_t> x(size_t(s.C) * s.H * s.W);
@@ -230,14 +234,14 @@ TEST(int8_padded_conv_matches_im2col_on_every_variant) {
     for (auto& v : w) v = int8_t(int(rng() % 255) - 127);
     for (auto& v : bias) v = int32_t(rng() % 20001) - 10000;
     for (bool relu : {false, true}) {
-      const auto want = run_conv_s8(kConvIm2colS8, ref, s.C, s.H, s.W, s.M, s.k, s.pad, x, w, bias, relu);
+      const auto want = run_conv_s8(kConvIm2colS8, ref, s.C, s.H, s.W, s.M, s.k, s.pad, s.stride, x, w, bias, relu);
       for (const S8Kernels& v : all_s8_variants()) {
         if (!v.supported()) continue;
-        const auto got = run_conv_s8(kConvPaddedS8, v, s.C, s.H, s.W, s.M, s.k, s.pad, x, w, bias, relu);
+        const auto got = run_conv_s8(kConvPaddedS8, v, s.C, s.H, s.W, s.M, s.k, s.pad, s.stride, x, w, bias, relu);
         size_t bad = 0;
         while (bad < want.size() && want[bad] == got[bad]) ++bad;
-        CHECK(bad == want.size(), "%s C=%d H=%d W=%d M=%d k=%d pad=%d relu=%d: byte %zu is %d, im2col %d", v.name,
-              s.C, s.H, s.W, s.M, s.k, s.pad, int(relu), bad, bad < got.size() ? got[bad] : -1,
+        CHECK(bad == want.size(), "%s C=%d H=%d W=%d M=%d k=%d pad=%d stride=%d relu=%d: byte %zu is %d, im2col %d",
+              v.name, s.C, s.H, s.W, s.M, s.k, s.pad, s.stride, int(relu), bad, bad < got.size() ? got[bad] : -1,
               bad < want.size() ? want[bad] : -1);
       }
     }

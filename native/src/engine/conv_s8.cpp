@@ -94,24 +94,33 @@ void pointwise_run(const Layer& L, const ConvIO& io, int t) {
   gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.in), false);
 }
 
-// Stride 1, any kernel: a copy of the input padded with its zero point (PH x PW per channel), and
-// B's columns are the pixels of that padded grid, OH rows of PW: tap (c, ky, kx) of grid pixel
-// (oy, ox) is padded byte ((c * PH + oy + ky) * PW + ox + kx), so brow is all the matrix there is
-// (no im2col: on the small maps of a 64x64 SqueezeNet the im2col's short row copies cost more than
-// the GEMM). The PW - OW columns past each output row are computed and dropped: each task's GEMM
-// writes to its thread's scratch, and the valid runs go to the output.
-bool padded_applies(const Layer& L, const KernelTable&) { return L.dtype == DType::U8 && L.sh == 1 && L.sw == 1; }
+// Any kernel and stride: a copy of the input padded with its zero point, and B's columns are the
+// pixels of a grid OH rows of PW wide over that copy: brow is all the matrix there is (no im2col:
+// on the small maps of a 64x64 SqueezeNet the im2col's short row copies cost more than the GEMM).
+// Stride 1: the padded planes (PH x PW), tap (c, ky, kx) of grid pixel (oy, ox) is padded byte
+// ((c * PH + oy + ky) * PW + ox + kx). Stride sh x sw: each padded plane split into sh * sw phase
+// planes (PH x PW each, now ceil(padded rows / sh) x ceil(padded columns / sw)), phase (py, px)
+// holding padded pixels (py + sh * i, px + sw * j); tap (ky, kx) then reads phase
+// (ky % sh, kx % sw) at (oy + ky / sh, ox + kx / sw), stride 1 again. Valid columns (ox < OW)
+// never wrap into the next row; the PW - OW past each output row are computed and dropped: each
+// task's GEMM writes to its thread's scratch, and the valid runs go to the output.
+bool padded_applies(const Layer& L, const KernelTable&) { return L.dtype == DType::U8; }
 
-size_t padded_bytes(const Layer& L) {  // the grid, plus what the last rows' taps and the GEMM's overread reach
-  return size_t(L.C) * L.PH * L.PW + size_t(L.kw) + 16 + kS8Overread;
+size_t padded_plane(const Layer& L) { return size_t(L.PH) * L.PW; }
+
+size_t padded_bytes(const Layer& L) {  // the planes, plus what the last rows' taps and the GEMM's overread reach
+  return size_t(L.C) * L.sh * L.sw * padded_plane(L) + size_t(L.kw) + 16 + kS8Overread;
 }
 
 void padded_prepare(Layer& L, const KernelTable&, Workspace& ws) {
-  L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
+  L.PH = (L.H + L.pt + L.pb + L.sh - 1) / L.sh, L.PW = (L.W + L.pl + L.pr + L.sw - 1) / L.sw;
   L.brow.resize(size_t(L.K));
   for (int c = 0, i = 0; c < L.C; ++c)
     for (int ky = 0; ky < L.kh; ++ky)
-      for (int kx = 0; kx < L.kw; ++kx) L.brow[i++] = (c * L.PH + ky) * L.PW + kx;
+      for (int kx = 0; kx < L.kw; ++kx) {
+        const int phase = (c * L.sh + ky % L.sh) * L.sw + kx % L.sw;
+        L.brow[i++] = (phase * L.PH + ky / L.sh) * L.PW + kx / L.sw;
+      }
   ws.prepared = std::max(ws.prepared, (padded_bytes(L) + 3) / 4);
   ws.per_thread = std::max(ws.per_thread, size_t(kTileM) * kTileN / 4);
   finish(L);
@@ -122,10 +131,10 @@ void padded_input(const Layer& L, const KernelTable&, const float* in, float* pr
   const uint8_t* x = reinterpret_cast<const uint8_t*>(in);
   uint8_t* p = reinterpret_cast<uint8_t*>(prepared);
   const uint8_t zx = uint8_t(L.in_zp);
-  const size_t plane = size_t(L.PH) * L.PW;
-  if (L.pl + L.pr == 0 && L.pt + L.pb == 0) {
+  const size_t plane = padded_plane(L);
+  if (L.sh == 1 && L.sw == 1 && L.pl + L.pr == 0 && L.pt + L.pb == 0) {
     std::memcpy(p, x, size_t(L.C) * plane);
-  } else {
+  } else if (L.sh == 1 && L.sw == 1) {
     for (int c = 0; c < L.C; ++c) {
       uint8_t* d = p + size_t(c) * plane;
       const uint8_t* s = x + size_t(c) * L.H * L.W;
@@ -140,8 +149,51 @@ void padded_input(const Layer& L, const KernelTable&, const float* in, float* pr
       d -= L.pl;  // the last row's left-padding run went one row too far: it is the bottom padding's start
       std::memset(d, zx, size_t(L.pb) * L.PW);
     }
+  } else {
+    for (int c = 0; c < L.C; ++c)
+      for (int py = 0; py < L.sh; ++py)
+        for (int px = 0; px < L.sw; ++px) {
+          uint8_t* d = p + size_t((c * L.sh + py) * L.sw + px) * plane;
+          const uint8_t* s = x + size_t(c) * L.H * L.W;
+          for (int i = 0; i < L.PH; ++i, d += L.PW) {
+            const int y = py + L.sh * i - L.pt;
+            if (y < 0 || y >= L.H) {
+              std::memset(d, zx, size_t(L.PW));
+              continue;
+            }
+            const uint8_t* r = s + size_t(y) * L.W;
+            for (int j = 0; j < L.PW; ++j) {
+              const int xx = px + L.sw * j - L.pl;
+              d[j] = xx >= 0 && xx < L.W ? r[xx] : zx;
+            }
+          }
+        }
   }
-  std::memset(p + size_t(L.C) * plane, zx, padded_bytes(L) - size_t(L.C) * plane);
+  const size_t used = size_t(L.C) * L.sh * L.sw * plane;
+  std::memset(p + used, zx, padded_bytes(L) - used);
+}
+
+// memcpy for the short runs above (a row of a 3x3 to 31x31 map): whole chunks, the last one
+// overlapping the one before, never a byte outside [dst, dst + n) (the next bytes may be another
+// task's).
+inline void copy_short(uint8_t* dst, const uint8_t* src, int n) {
+  auto chunks = [&](auto chunk) {
+    constexpr int w = int(sizeof(chunk));
+    for (int i = 0; i + w <= n; i += w) {
+      std::memcpy(&chunk, src + i, w);
+      std::memcpy(dst + i, &chunk, w);
+    }
+    std::memcpy(&chunk, src + n - w, w);
+    std::memcpy(dst + n - w, &chunk, w);
+  };
+  struct B16 {
+    uint64_t a, b;
+  };
+  if (n >= 16) chunks(B16{});
+  else if (n >= 8) chunks(uint64_t{});
+  else if (n >= 4) chunks(uint32_t{});
+  else
+    for (int i = 0; i < n; ++i) dst[i] = src[i];
 }
 
 void padded_run(const Layer& L, const ConvIO& io, int t) {
@@ -156,7 +208,7 @@ void padded_run(const Layer& L, const ConvIO& io, int t) {
     const int len = std::min(L.OW, end - oy * L.PW) - ox;
     if (len > 0)
       for (int m = 0; m < tt.m1 - tt.m0; ++m)
-        std::memcpy(out + m * plane + size_t(oy) * L.OW + ox, tmp + size_t(m) * N + (n - n0), size_t(len));
+        copy_short(out + m * plane + size_t(oy) * L.OW + ox, tmp + size_t(m) * N + (n - n0), len);
     n = end;
   }
 }
