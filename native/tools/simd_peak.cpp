@@ -2,7 +2,8 @@
 // arithmetic (native/README.md, int8): fp32 FMA (AVX-512, AVX2) against the int8 instructions the
 // int8 kernels use: AVX-512 VNNI vpdpbusd (64 u8 x s8 MACs per zmm instruction) and AVX2 vpmaddwd
 // + vpaddd (16 MACs per ymm pair, 16-bit products). 12 independent accumulators per loop, so
-// throughput, not latency, bounds it; best of 20 repeats. Built and run by simd_peak.sh.
+// throughput, not latency, bounds it (vpmaddwd + vpaddd: a 2-instruction chain of ~4 cycles, 12
+// chains: throughput-bound too); best of 20 repeats. Built and run by simd_peak.sh.
 #include <immintrin.h>
 
 #include <chrono>
@@ -24,17 +25,15 @@ double best_seconds(F f) {
   return best;
 }
 
-template <class V>
-void sink(const V* acc) {
-  V s = acc[0];
-  asm volatile("" : "+x"(s));
-#pragma GCC unroll 16
-  for (int i = 1; i < kAcc; ++i) asm volatile("" : : "x"(acc[i]));
-}
+// Keeps every accumulator live without taking the array's address (which would put it in memory
+// and bound the loop by store-to-load forwarding instead of the multiply-accumulate units).
+#define SINK(acc)                                       \
+  _Pragma("GCC unroll 16") for (int i = 0; i < kAcc; ++i) asm volatile("" : : "v"(acc[i]))
 
 __attribute__((target("avx512f"))) void fma512(float x) {
   __m512 acc[kAcc];
   const __m512 a = _mm512_set1_ps(x), b = _mm512_set1_ps(1.0001f);
+#pragma GCC unroll 16
   for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_set1_ps(float(i));
   for (long n = 0; n < kIters; ++n)
 #pragma GCC unroll 16
@@ -42,12 +41,13 @@ __attribute__((target("avx512f"))) void fma512(float x) {
       acc[i] = _mm512_fmadd_ps(acc[i], b, a);
       asm volatile("" : "+v"(acc[i]));
     }
-  sink(acc);
+  SINK(acc);
 }
 
 __attribute__((target("avx2,fma"))) void fma256(float x) {
   __m256 acc[kAcc];
   const __m256 a = _mm256_set1_ps(x), b = _mm256_set1_ps(1.0001f);
+#pragma GCC unroll 16
   for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_set1_ps(float(i));
   for (long n = 0; n < kIters; ++n)
 #pragma GCC unroll 16
@@ -55,12 +55,13 @@ __attribute__((target("avx2,fma"))) void fma256(float x) {
       acc[i] = _mm256_fmadd_ps(acc[i], b, a);
       asm volatile("" : "+x"(acc[i]));
     }
-  sink(acc);
+  SINK(acc);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni512(int x) {
   __m512i acc[kAcc];
   const __m512i a = _mm512_set1_epi32(x), b = _mm512_set1_epi32(0x01020304);
+#pragma GCC unroll 16
   for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_set1_epi32(i);
   for (long n = 0; n < kIters; ++n)
 #pragma GCC unroll 16
@@ -68,20 +69,21 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void vnni512(int x) {
       acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
       asm volatile("" : "+v"(acc[i]));
     }
-  sink(acc);
+  SINK(acc);
 }
 
 __attribute__((target("avx2"))) void madd256(int x) {
   __m256i acc[kAcc];
-  const __m256i a = _mm256_set1_epi32(x), b = _mm256_set1_epi32(0x00030004);
-  for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_set1_epi32(i);
+  const __m256i b = _mm256_set1_epi32(0x00030004);
+#pragma GCC unroll 16
+  for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_set1_epi32(i + x);
   for (long n = 0; n < kIters; ++n)
 #pragma GCC unroll 16
     for (int i = 0; i < kAcc; ++i) {
-      acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(a, b));
+      acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(acc[i], b));  // (a constant input would be hoisted)
       asm volatile("" : "+x"(acc[i]));
     }
-  sink(acc);
+  SINK(acc);
 }
 
 void report(const char* name, int macs_per_insn, double seconds) {
