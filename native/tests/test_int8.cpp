@@ -182,8 +182,8 @@ TEST(int8_quantize_rounds_half_to_even_and_saturates) {
 
 // One int8 convolution layer run whole on a given algorithm entry and variant (every task in turn).
 static std::vector<uint8_t> run_conv_s8(const ConvAlgo& algo, const S8Kernels& v, int C, int H, int W, int M, int k,
-                                        int pad, int stride, const std::vector<uint8_t>& x, const std::vector<int8_t>& w,
-                                        const std::vector<int32_t>& bias, bool relu) {
+                                        int pad, int stride, const std::vector<uint8_t>& x,
+                                        const std::vector<int8_t>& w, const std::vector<int32_t>& bias, bool relu) {
   Layer L;
   L.name = "t";
   L.C = C, L.H = H, L.W = W, L.M = M, L.kh = L.kw = k;
@@ -220,11 +220,11 @@ TEST(int8_padded_conv_matches_im2col_on_every_variant) {
   struct Shape {
     int C, H, W, M, k, pad, stride = 1;
   };
-  const Shape shapes[] = {{5, 3, 3, 9, 3, 1},   {16, 7, 7, 20, 3, 1}, {3, 15, 15, 17, 3, 1}, {2, 19, 23, 5, 3, 1},
-                          {4, 6, 9, 11, 5, 2},  {3, 5, 4, 7, 1, 1},   {6, 1, 1, 8, 3, 1},    {9, 4, 5, 100, 3, 0},
-                          {33, 2, 3, 13, 3, 1}, {1, 31, 31, 3, 3, 1},
-                          {1, 64, 64, 26, 3, 0, 2}, {3, 17, 14, 9, 3, 1, 2}, {2, 13, 20, 5, 5, 2, 3},
-                          {4, 9, 8, 7, 2, 0, 2}, {5, 7, 7, 6, 1, 0, 2}};
+  const Shape shapes[] = {{5, 3, 3, 9, 3, 1},      {16, 7, 7, 20, 3, 1},     {3, 15, 15, 17, 3, 1},
+                          {2, 19, 23, 5, 3, 1},    {4, 6, 9, 11, 5, 2},      {3, 5, 4, 7, 1, 1},
+                          {6, 1, 1, 8, 3, 1},      {9, 4, 5, 100, 3, 0},     {33, 2, 3, 13, 3, 1},
+                          {1, 31, 31, 3, 3, 1},    {1, 64, 64, 26, 3, 0, 2}, {3, 17, 14, 9, 3, 1, 2},
+                          {2, 13, 20, 5, 5, 2, 3}, {4, 9, 8, 7, 2, 0, 2},    {5, 7, 7, 6, 1, 0, 2}};
   const S8Kernels& ref = all_s8_variants().back();
   for (const Shape& s : shapes) {
     std::vector<uint8_t> x(size_t(s.C) * s.H * s.W);

@@ -27,8 +27,7 @@ double best_seconds(F f) {
 
 // Keeps every accumulator live without taking the array's address (which would put it in memory
 // and bound the loop by store-to-load forwarding instead of the multiply-accumulate units).
-#define SINK(acc)                                       \
-  _Pragma("GCC unroll 16") for (int i = 0; i < kAcc; ++i) asm volatile("" : : "v"(acc[i]))
+#define SINK(acc) _Pragma("GCC unroll 16") for (int i = 0; i < kAcc; ++i) asm volatile("" : : "v"(acc[i]))
 
 __attribute__((target("avx512f"))) void fma512(float x) {
   __m512 acc[kAcc];
@@ -96,7 +95,8 @@ void report(const char* name, int macs_per_insn, double seconds) {
 int main(int argc, char**) {
   __builtin_cpu_init();
   const float fx = float(argc) * 0.5f;
-  if (__builtin_cpu_supports("avx512f")) report("fp32 FMA zmm (vfmadd, 16 lanes)", 16, best_seconds([&] { fma512(fx); }));
+  if (__builtin_cpu_supports("avx512f"))
+    report("fp32 FMA zmm (vfmadd, 16 lanes)", 16, best_seconds([&] { fma512(fx); }));
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     report("fp32 FMA ymm (vfmadd, 8 lanes)", 8, best_seconds([&] { fma256(fx); }));
   if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw"))

@@ -55,10 +55,10 @@ uint8_t clipped(const MaxPoolU8Args& a, const uint8_t* in, int oy, int ox) {
 }  // namespace
 
 // Small unpadded maps whose rows are too short for the row path's vectors (W < 18: SqueezeNet's
-// 3x3 s2 pools on 15x15 and 7x7 maps at 64x64): the plane as one flat array. V = the max of kh rows at every flat position
-// where the window's rows exist, then Hh = the max of 3 neighbours of V, both vectorised over the
-// whole plane (a position whose 3 neighbours wrap into the next row is never read), and each
-// whole window is one byte of Hh; windows clipped by the map's end take the reference's formula.
+// 3x3 s2 pools on 15x15 and 7x7 maps at 64x64): the plane as one flat array. V = the max of kh rows at every flat
+// position where the window's rows exist, then Hh = the max of 3 neighbours of V, both vectorised over the whole plane
+// (a position whose 3 neighbours wrap into the next row is never read), and each whole window is one byte of Hh;
+// windows clipped by the map's end take the reference's formula.
 constexpr int kMaxPlane = 4096;
 bool maxpool_u8_plane(const MaxPoolU8Args& a) {
   if (a.pad_top != 0 || a.pad_left != 0 || a.kw != 3 || a.H < a.kh || a.W < 3 || a.W >= 18 || a.H * a.W > kMaxPlane)
