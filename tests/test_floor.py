@@ -107,3 +107,14 @@ def test_int8_floor_is_direct_without_padding_taps() -> None:
     assert total - non3x3 == sum(direct_3x3_taps(s) * f[0] * f[2] for s, f in zip((15, 15, 7, 7, 3, 3, 3, 3), w.fires))
     assert floor_macs(w, "squeezenet1_1", 10, 64) < total < count_macs(w, "squeezenet1_1", 10, 64)
     assert int8_floor_ms(4_000_000, 4.0) == pytest.approx(1.0)
+
+
+def test_int8_fp32_floor_ratio_and_host_pricing() -> None:
+    from training.floor import A53_FP32_GMACS, A53_INT8_GMACS, int8_floor_macs, int8_fp32_floor_ratio
+
+    # twice the MACs at four times the rate: half the time
+    assert int8_fp32_floor_ratio(2_000, 1_000, 4.0, 1.0) == pytest.approx(0.5)
+    w = Widths.default("squeezenet1_1")
+    i8, f32 = int8_floor_macs(w, "squeezenet1_1", 10, 64), floor_macs(w, "squeezenet1_1", 10, 64)
+    # on the A53 int8's 2x rate does not pay for Winograd's cut: above the 0.6 target
+    assert int8_fp32_floor_ratio(i8, f32, A53_INT8_GMACS, A53_FP32_GMACS) > 0.6

@@ -99,6 +99,19 @@ def int8_floor_ms(macs: int, peak_gmacs: float) -> float:
     return macs / (peak_gmacs * 1e9) * 1e3
 
 
+# The issue's int8 target: native int8 at most this fraction of native fp32's time.
+INT8_TARGET_RATIO = 0.6
+A53_FP32_GMACS = 2.0  # one 128-bit fmla .4s (4 MACs) per two cycles at 1 GHz: the 4 GFLOP/s above
+
+
+def int8_fp32_floor_ratio(int8_macs: int, fp32_macs: int, int8_gmacs: float, fp32_gmacs: float) -> float:
+    """The int8 floor's time over the fp32 floor's: int8_macs at the int8 rate against the
+    fewest-multiply fp32 count (Winograd on the 3x3 layers) at the fp32 rate. An int8 engine and an
+    fp32 engine equally close to their floors run at this ratio; an int8 engine reaches
+    INT8_TARGET_RATIO x the fp32 engine only by being 1 / ratio x INT8_TARGET_RATIO closer to its floor."""
+    return (int8_macs / int8_gmacs) / (fp32_macs / fp32_gmacs)
+
+
 def floor_ms(macs: int, peak_gflops: float) -> float:
     """Time for `macs` multiply-adds at the measured peak (2 FLOP each)."""
     return 2 * macs / (peak_gflops * 1e9) * 1e3
@@ -128,7 +141,23 @@ def main(argv: list[str] | None = None) -> int:
         help="peaks to price the floor at (default: one and four Cortex-A53 cores at 1 GHz, "
         "4 GFLOP/s each, shared/reference-facts.md)",
     )
+    ap.add_argument(
+        "--host-gmacs",
+        type=float,
+        nargs=2,
+        metavar=("FP32", "INT8"),
+        help="one thread's fp32 FMA and int8 multiply-accumulate peaks of a host in G MAC/s "
+        "(native/tools/simd_peak.sh): price both floors there and print their ratio",
+    )
+    ap.add_argument(
+        "--fp32-ms",
+        type=float,
+        help="with --host-gmacs: the native fp32 engine's measured time on that host (ms); prints the "
+        f"share of the int8 peak an int8 engine needs to run in {INT8_TARGET_RATIO:g}x that",
+    )
     a = ap.parse_args(argv)
+    if a.fp32_ms is not None and not a.host_gmacs:
+        ap.error("--fp32-ms needs --host-gmacs")
     for path in a.models:
         try:
             meta = read_metadata(path)
@@ -150,6 +179,26 @@ def main(argv: list[str] | None = None) -> int:
             f"  int8 floor: {i8:,} MACs (direct, padding taps skipped): "
             + ", ".join(f"{int8_floor_ms(i8, g):.2f} ms at {g:g} G int8 MAC/s" for g in a.int8_gmacs)
         )
+        r = int8_fp32_floor_ratio(i8, total, A53_INT8_GMACS, A53_FP32_GMACS)
+        print(
+            f"  int8 / fp32 floor on a Cortex-A53 ({A53_INT8_GMACS:g} int8 vs {A53_FP32_GMACS:g} fp32 G MAC/s "
+            f"per GHz): {r:.2f} (target {INT8_TARGET_RATIO:g}: "
+            + ("reachable at equal efficiency)" if r <= INT8_TARGET_RATIO else "out of reach at equal efficiency)")
+        )
+        if a.host_gmacs:
+            f32, q8 = a.host_gmacs
+            r = int8_fp32_floor_ratio(i8, total, q8, f32)
+            line = (
+                f"  host at {f32:g} fp32 / {q8:g} int8 G MAC/s: fp32 floor {int8_floor_ms(total, f32) * 1e3:.1f} us, "
+                f"int8 floor {int8_floor_ms(i8, q8) * 1e3:.1f} us, ratio {r:.2f}"
+            )
+            if a.fp32_ms is not None:
+                need = int8_floor_ms(i8, q8) / (INT8_TARGET_RATIO * a.fp32_ms)
+                line += (
+                    f"; int8 in {INT8_TARGET_RATIO:g} x {a.fp32_ms * 1e3:.0f} us = "
+                    f"{INT8_TARGET_RATIO * a.fp32_ms * 1e3:.1f} us needs {need:.0%} of the int8 peak end to end"
+                )
+            print(line)
     return 0
 
 

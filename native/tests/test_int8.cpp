@@ -1,11 +1,14 @@
 // int8 kernels: requantization against exact arithmetic; every variant's GEMM against the
-// reference, byte for byte, on shapes that break every block and tail.
+// reference, byte for byte, on shapes that break every block and tail; the convolution entries
+// against each other.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "bluefire/kernels_s8.h"
+#include "engine/conv.h"
 #include "test.h"
 
 using namespace bluefire;
@@ -175,4 +178,72 @@ TEST(int8_quantize_rounds_half_to_even_and_saturates) {
   // 128
   const int want[] = {10, 12, 10, 12, 16, 0, 255, 10, 138};
   for (int i = 0; i < 9; ++i) CHECK(q[i] == want[i], "x=%g: %d, want %d", x[i], q[i], want[i]);
+}
+
+// One int8 convolution layer run whole on a given algorithm entry and variant (every task in turn).
+static std::vector<uint8_t> run_conv_s8(const ConvAlgo& algo, const S8Kernels& v, int C, int H, int W, int M, int k,
+                                        int pad, int stride, const std::vector<uint8_t>& x,
+                                        const std::vector<int8_t>& w, const std::vector<int32_t>& bias, bool relu) {
+  Layer L;
+  L.name = "t";
+  L.C = C, L.H = H, L.W = W, L.M = M, L.kh = L.kw = k;
+  L.pt = L.pl = L.pb = L.pr = pad;
+  L.sh = L.sw = stride;
+  L.OH = (H + 2 * pad - k) / stride + 1, L.OW = (W + 2 * pad - k) / stride + 1;
+  L.K = C * k * k;
+  L.relu = relu;
+  L.dtype = DType::U8;
+  L.qweights = w, L.qbias = bias;
+  L.wscale.assign(size_t(M), 0.004f);
+  for (int m = 0; m < M; ++m) L.wscale[m] *= 1.f + 0.07f * float(m % 5);
+  L.in_scale = 0.05f, L.in_zp = 37, L.out_scale = 0.11f, L.out_zp = 12;
+  L.s8 = &v;
+  KernelTable kt;
+  Workspace ws;
+  algo.prepare(L, kt, ws);
+  std::vector<float> prepared(ws.prepared + 1), work(ws.per_thread + 1);
+  std::vector<float> in((x.size() + 3) / 4 + 1);
+  std::memcpy(in.data(), x.data(), x.size());
+  std::vector<float> out(size_t(M) * L.OH * L.OW / 4 + 1);
+  if (algo.prepare_input) algo.prepare_input(L, kt, in.data(), prepared.data());
+  for (int t = 0; t < L.tasks(); ++t) algo.run(L, {kt, in.data(), out.data(), prepared.data(), work.data()}, t);
+  const uint8_t* o = reinterpret_cast<const uint8_t*>(out.data());
+  return std::vector<uint8_t>(o, o + size_t(M) * L.OH * L.OW);
+}
+
+TEST(int8_padded_conv_matches_im2col_on_every_variant) {
+  // convolutions on the padded grid (padded_s8) against the im2col entry on the reference
+  // kernels: same bytes, on maps narrower and wider than a block of pixels, grids that cross task
+  // tiles (OH * PW > 256), kernels 1x1 with padding, 2x2, 3x3 and 5x5, strides 1, 2 and 3 (phase
+  // planes; the 64x64 stem)
+  std::mt19937 rng(11);
+  struct Shape {
+    int C, H, W, M, k, pad, stride = 1;
+  };
+  const Shape shapes[] = {{5, 3, 3, 9, 3, 1},      {16, 7, 7, 20, 3, 1},     {3, 15, 15, 17, 3, 1},
+                          {2, 19, 23, 5, 3, 1},    {4, 6, 9, 11, 5, 2},      {3, 5, 4, 7, 1, 1},
+                          {6, 1, 1, 8, 3, 1},      {9, 4, 5, 100, 3, 0},     {33, 2, 3, 13, 3, 1},
+                          {1, 31, 31, 3, 3, 1},    {1, 64, 64, 26, 3, 0, 2}, {3, 17, 14, 9, 3, 1, 2},
+                          {2, 13, 20, 5, 5, 2, 3}, {4, 9, 8, 7, 2, 0, 2},    {5, 7, 7, 6, 1, 0, 2}};
+  const S8Kernels& ref = all_s8_variants().back();
+  for (const Shape& s : shapes) {
+    std::vector<uint8_t> x(size_t(s.C) * s.H * s.W);
+    std::vector<int8_t> w(size_t(s.M) * s.C * s.k * s.k);
+    std::vector<int32_t> bias(size_t(s.M));
+    for (auto& v : x) v = uint8_t(rng() % 256);
+    for (auto& v : w) v = int8_t(int(rng() % 255) - 127);
+    for (auto& v : bias) v = int32_t(rng() % 20001) - 10000;
+    for (bool relu : {false, true}) {
+      const auto want = run_conv_s8(kConvIm2colS8, ref, s.C, s.H, s.W, s.M, s.k, s.pad, s.stride, x, w, bias, relu);
+      for (const S8Kernels& v : all_s8_variants()) {
+        if (!v.supported()) continue;
+        const auto got = run_conv_s8(kConvPaddedS8, v, s.C, s.H, s.W, s.M, s.k, s.pad, s.stride, x, w, bias, relu);
+        size_t bad = 0;
+        while (bad < want.size() && want[bad] == got[bad]) ++bad;
+        CHECK(bad == want.size(), "%s C=%d H=%d W=%d M=%d k=%d pad=%d stride=%d relu=%d: byte %zu is %d, im2col %d",
+              v.name, s.C, s.H, s.W, s.M, s.k, s.pad, s.stride, int(relu), bad, bad < got.size() ? got[bad] : -1,
+              bad < want.size() ? want[bad] : -1);
+      }
+    }
+  }
 }

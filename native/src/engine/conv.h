@@ -61,6 +61,7 @@ extern const ConvAlgo kConvStrided;            // conv_strided.cpp
 extern const ConvAlgo kConvPadded;             // conv_padded.cpp
 extern const ConvAlgo kConvIm2col;             // conv_im2col.cpp
 extern const ConvAlgo kConvPointwiseS8;        // conv_s8.cpp
+extern const ConvAlgo kConvPaddedS8;           // conv_s8.cpp
 extern const ConvAlgo kConvIm2colS8;           // conv_s8.cpp
 
 // Shared by the entries.

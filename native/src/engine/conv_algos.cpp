@@ -9,7 +9,8 @@ namespace bluefire {
 const std::vector<const ConvAlgo*>& conv_algorithms() {
   static const std::vector<const ConvAlgo*> list = {
       &kConvPointwiseS8,        // int8 (QDQ): 1x1, and any kernel on a 1x1 map
-      &kConvIm2colS8,           // int8 (QDQ): anything else
+      &kConvPaddedS8,           // int8 (QDQ): anything else, on a padded copy (phase planes if strided)
+      &kConvIm2colS8,           // int8 (QDQ): reached by no layer (padded_s8 takes all); the tests' oracle
       &kConvPointwise,          // 1x1, and any kernel on a 1x1 map
       &kConvWinograd4Channels,  // 3x3 s1 p1, small square maps, F(4x4) over channels
       &kConvSmallDirect,        // 3x3 s1 p1, small square maps, direct
