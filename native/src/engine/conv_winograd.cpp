@@ -67,17 +67,35 @@ void transform(const Layer& L, const KernelTable& k, const float* prepared, int 
 
 size_t input_stride(const Layer& L) { return size_t(L.C) * L.nb + kAlign; }  // see winograd.h
 
-// F(2x2): a zero-padded copy (right and bottom padding up to whole tiles).
-void winograd2_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
-  copy_padded(L, in, p);
-  if (L.transformed_at) transform(L, k, p, 0, L.T, p + L.transformed_at, input_stride(L));
+// Input channels [c0, c1) of the transformed input (once per image when all tiles make one task):
+// each channel's matrices are rows c of the 16 or 36 matrices, so channel ranges write apart.
+void transform_channels(const Layer& L, const KernelTable& k, float* p, int c0, int c1) {
+  if (!L.transformed_at || c0 >= c1) return;
+  const size_t plane = size_t(L.wino_tile == 4 ? 4 * L.PH * L.QW : L.PH * L.PW);
+  float* v = p + L.transformed_at + size_t(c0) * L.nb;
+  const float* src = p + c0 * plane;
+  if (L.wino_tile == 4) k.winograd4_input(src, L.PH, L.QW, c1 - c0, L.TX, 0, L.T, v, L.nb, input_stride(L));
+  else winograd_input(src, L.PH, L.PW, c1 - c0, L.TX, 0, L.T, v, L.nb, input_stride(L));
+}
+
+// F(2x2): a zero-padded copy (right and bottom padding up to whole tiles); channels [c0, c1).
+void winograd2_channels(const Layer& L, const KernelTable& k, const float* in, float* p, int c0, int c1) {
+  copy_padded(L, in, p, c0, c1);
+  transform_channels(L, k, p, c0, c1);
 }
 
 // F(4x4): the padded map split into 4 column phases per channel by the variant's kernel.
-void winograd4_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
-  for (int c = 0; c < L.C; ++c)
+void winograd4_channels(const Layer& L, const KernelTable& k, const float* in, float* p, int c0, int c1) {
+  for (int c = c0; c < c1; ++c)
     k.column_phases4(in + size_t(c) * L.H * L.W, L.H, L.W, L.pt, L.pl, L.PH, L.QW, p + size_t(c) * 4 * L.PH * L.QW);
-  if (L.transformed_at) transform(L, k, p, 0, L.T, p + L.transformed_at, input_stride(L));
+  transform_channels(L, k, p, c0, c1);
+}
+
+void winograd2_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
+  winograd2_channels(L, k, in, p, 0, L.C);
+}
+void winograd4_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
+  winograd4_channels(L, k, in, p, 0, L.C);
 }
 
 // A task is output tiles [t0, t1) of output channels [m0, m1): transform the tiles' input, 16 or
@@ -114,7 +132,9 @@ void run(const Layer& L, const ConvIO& io, int task) {
 
 }  // namespace
 
-const ConvAlgo kConvWinograd4 = {"winograd4", winograd4_applies, winograd4_prepare, winograd4_input, run, nullptr};
-const ConvAlgo kConvWinograd2 = {"winograd2", winograd2_applies, winograd2_prepare, winograd2_input, run, nullptr};
+const ConvAlgo kConvWinograd4 = {"winograd4", winograd4_applies, winograd4_prepare, winograd4_input,
+                                  run,         nullptr,           winograd4_channels};
+const ConvAlgo kConvWinograd2 = {"winograd2", winograd2_applies, winograd2_prepare, winograd2_input,
+                                  run,         nullptr,           winograd2_channels};
 
 }  // namespace bluefire
