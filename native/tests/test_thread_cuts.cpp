@@ -84,7 +84,7 @@ TEST(thread_cuts_keep_the_one_thread_layout) {
                 ta, ts);
           CHECK(!L.transformed_at || (L.n_tiles == 1 && L.T <= L.ld), "map %d M %d: transformed once but %d runs", map,
                 M, L.n_tiles);
-          CHECK(L.m_tiles * L.mb >= M && (L.m_tiles - 1) * L.mb < M && L.mb % 6 == 0, "map %d M %d: channel cut %d x %d",
-                map, M, L.m_tiles, L.mb);
+          CHECK(L.m_tiles * L.mb >= M && (L.m_tiles - 1) * L.mb < M && L.mb % 6 == 0,
+                "map %d M %d: channel cut %d x %d", map, M, L.m_tiles, L.mb);
         }
 }

@@ -191,8 +191,8 @@ void run(const Layer& L, const ConvIO& io, int task) {
 }  // namespace
 
 const ConvAlgo kConvWinograd4 = {"winograd4", winograd4_applies, winograd4_prepare, winograd4_input,
-                                  run,         nullptr,           winograd4_channels};
+                                 run,         nullptr,           winograd4_channels};
 const ConvAlgo kConvWinograd2 = {"winograd2", winograd2_applies, winograd2_prepare, winograd2_input,
-                                  run,         nullptr,           winograd2_channels};
+                                 run,         nullptr,           winograd2_channels};
 
 }  // namespace bluefire
