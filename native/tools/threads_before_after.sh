@@ -9,7 +9,7 @@
 # (dispatch_cost.sh).
 #
 #   native/tools/threads_before_after.sh REV [OUT_DIR]        # e.g. REV = the merge base
-#   PY=python3 RUNS=300 BUILD=0 native/tools/threads_before_after.sh 5ef90d1 out/threads
+#   PY=python3 RUNS=300 BUILD=0 THREADS=1,2,4 native/tools/threads_before_after.sh 5ef90d1 out/threads
 #
 # Needs python with numpy, onnx, onnxruntime, torch, pybind11; cmake; g++. Output: OUT_DIR/
 # {auto,always}.txt and .json (bluefire bench tables), dispatch.txt, build logs.
@@ -19,6 +19,7 @@ REV=${1:?usage: threads_before_after.sh REV [OUT_DIR]}
 OUT=${2:-out/threads-before-after}
 PY=${PY:-.venv/bin/python}
 RUNS=${RUNS:-300}
+THREADS=${THREADS:-1,2,4}
 CMAKE=${CMAKE:-$(command -v cmake || echo .venv/bin/cmake)}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -33,7 +34,7 @@ SO=$(ls "$old"/build/_native*.so)
 echo "host: $(nproc) logical CPUs; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); old = $REV" | tee "$OUT/host.txt"
 for mode in auto always; do
   echo "== BLUEFIRE_SPLIT=$mode, $(date -u), load $(cut -d' ' -f1-3 /proc/loadavg)"
-  BLUEFIRE_SPLIT=$mode "$PY" -m training.cli bench --threads 1,2,4 --engines native,ort --native-baseline "$SO" \
+  BLUEFIRE_SPLIT=$mode "$PY" -m training.cli bench --threads "$THREADS" --engines native,ort --native-baseline "$SO" \
     --cases squeezenet1_1-224-1000 --runs "$RUNS" --json "$OUT/$mode.json" 2>"$OUT/$mode.err" | tee "$OUT/$mode.txt"
 done
 echo "== dispatch cost"
