@@ -15,12 +15,15 @@ namespace bluefire {
 namespace {
 
 // How long a worker keeps spinning for the next job before it sleeps: longer than the gap
-// between two layers (microseconds), short enough not to burn a core between frames.
+// between two layers (microseconds), short enough not to burn a core between frames. Also how
+// long a spinning thread (a held worker, the caller waiting for the last tasks) waits before it
+// yields its core: a yield on a host where other processes are runnable hands the core away for
+// a scheduler time slice (milliseconds), so it is kept for waits that are already long (more
+// threads than free cores), never for the microsecond gaps between layers.
 constexpr auto kSpin = std::chrono::microseconds(50);
 // A spinning thread looks at the shared word after every pause (a pause is 10-140 cycles, by
-// CPU), at the clock every kClockEvery pauses and yields its core every kYieldEvery.
+// CPU) and at the clock every kClockEvery pauses.
 constexpr int kClockEvery = 64;
-constexpr int kYieldEvery = 256;
 
 uint32_t generation_of(uint64_t s) { return uint32_t(s >> 32); }
 
@@ -67,9 +70,9 @@ void ThreadPool::work(int thread) {
       BLUEFIRE_PAUSE();
       g = generation_of(state_.load(std::memory_order_acquire));
       if (g != seen || i % kClockEvery) continue;
-      if (i % kYieldEvery == 0) std::this_thread::yield();
       if (std::chrono::steady_clock::now() > until) {
         if (held_.load(std::memory_order_relaxed)) {
+          std::this_thread::yield();
           until = std::chrono::steady_clock::now() + kSpin;
           continue;
         }
@@ -132,9 +135,13 @@ void ThreadPool::run(int tasks, TaskFn fn, void* ctx) {
   const uint32_t g = publish(tasks);
   run_claimed(g, 0);
   // Every task is claimed; wait for the ones other threads are still running.
+  auto until = std::chrono::steady_clock::time_point::max();
   for (int i = 1; done_.load(std::memory_order_acquire) < tasks; ++i) {
     BLUEFIRE_PAUSE();
-    if (i % kYieldEvery == 0) std::this_thread::yield();
+    if (i % kClockEvery) continue;
+    const auto now = std::chrono::steady_clock::now();
+    if (until == std::chrono::steady_clock::time_point::max()) until = now + kSpin;
+    else if (now > until) std::this_thread::yield(), until = now + kSpin;
   }
 }
 

@@ -139,10 +139,16 @@ std::string fire_model(int cin, int sq, int e1, int e3, int hw, std::mt19937& rn
 }
 }  // namespace
 
+// Also with every layer split (BLUEFIRE_SPLIT=always) on maps whose Winograd F(4x4) layers make
+// one tile task (13, 15: the input transformed once, over the pool), two (27) and many (55), with
+// a squeeze wide enough that the expand layers prepare their input over the pool.
 TEST(engine_fire_concat_pool_and_threads) {
   std::mt19937 rng(5);
-  for (int hw : {3, 7, 13, 15}) {
-    const int cin = 13, sq = 5, e1 = 7, e3 = 24;
+  struct Env {
+    ~Env() { unsetenv("BLUEFIRE_SPLIT"); }
+  } restore;
+  for (int hw : {3, 7, 13, 15, 27, 55}) {
+    const int cin = 13, sq = hw >= 13 ? 26 : 5, e1 = 7, e3 = 24;
     std::vector<std::vector<float>> ws;
     OnnxModel m = parse(fire_model(cin, sq, e1, e3, hw, rng, ws));
     auto x = rnd(size_t(cin) * hw * hw, rng);
@@ -165,18 +171,21 @@ TEST(engine_fire_concat_pool_and_threads) {
         }
     for (const Variant* v : available_variants()) {
       std::vector<float> first;
-      for (int threads = 1; threads <= 4; ++threads) {
-        Engine e(m, threads, v->name);
-        std::vector<float> got(e.output_size());
-        CHECK(got.size() == want.size(), "output size %zu vs %zu", got.size(), want.size());
-        e.run(x.data(), 1, got.data());
-        if (threads == 1) {
-          first = got;
-          close(got, want, "fire", v->name);
-        } else {
-          CHECK(got == first, "variant %s map %d: %d threads differ from 1 thread", v->name, hw, threads);
+      for (int threads = 1; threads <= 4; ++threads)
+        for (const char* mode : {"auto", "always"}) {
+          setenv("BLUEFIRE_SPLIT", mode, 1);
+          Engine e(m, threads, v->name);
+          std::vector<float> got(e.output_size());
+          CHECK(got.size() == want.size(), "output size %zu vs %zu", got.size(), want.size());
+          e.run(x.data(), 1, got.data());
+          if (threads == 1 && first.empty()) {
+            first = got;
+            close(got, want, "fire", v->name);
+          } else {
+            CHECK(got == first, "variant %s map %d, %s: %d threads differ from 1 thread", v->name, hw, mode, threads);
+          }
         }
-      }
+      unsetenv("BLUEFIRE_SPLIT");
     }
   }
 }
@@ -214,6 +223,9 @@ TEST(engine_refusals) {
 }
 
 TEST(engine_stem_conv_fused_with_pool) {
+  struct Env {
+    ~Env() { unsetenv("BLUEFIRE_SPLIT"); }
+  } restore;
   // A strided stem whose only reader is a ceil-mode max-pool runs in row bands: equal to conv then
   // pool, for every variant and 1-4 threads.
   std::mt19937 rng(11);
@@ -244,17 +256,20 @@ TEST(engine_stem_conv_fused_with_pool) {
         value_info("y", {-1, cout, PO, PO})));
     for (const Variant* v : available_variants()) {
       std::vector<float> first;
-      for (int threads = 1; threads <= 4; ++threads) {
-        Engine e(m, threads, v->name);
-        std::vector<float> got(e.output_size());
-        e.run(x.data(), 1, got.data());
-        if (threads == 1) {
-          first = got;
-          close(got, want, hw == 160 ? "stem+pool, 160" : "stem+pool, 33", v->name);
-        } else {
-          CHECK(got == first, "variant %s map %d: %d threads differ from 1 thread", v->name, hw, threads);
+      for (int threads = 1; threads <= 4; ++threads)
+        for (const char* mode : {"auto", "always"}) {  // always: the shifted planes over the pool too
+          setenv("BLUEFIRE_SPLIT", mode, 1);
+          Engine e(m, threads, v->name);
+          std::vector<float> got(e.output_size());
+          e.run(x.data(), 1, got.data());
+          if (threads == 1 && first.empty()) {
+            first = got;
+            close(got, want, hw == 160 ? "stem+pool, 160" : "stem+pool, 33", v->name);
+          } else {
+            CHECK(got == first, "variant %s map %d, %s: %d threads differ from 1 thread", v->name, hw, mode, threads);
+          }
         }
-      }
+      unsetenv("BLUEFIRE_SPLIT");
     }
   }
 }

@@ -3,9 +3,10 @@
 // caller claim task indices until none is left. Which thread runs a task never changes its result.
 //
 // Layers last microseconds, so a mutex + condition variable wake per layer costs more than the
-// layer: workers spin on the generation for a while after each job (a few tens of microseconds,
-// yielding the core now and then so an oversubscribed host still runs the caller), and only then
-// sleep on a condition variable; the caller spins (then yields) for the last claimed tasks.
+// layer: workers spin on the generation for a while after each job (a few tens of microseconds)
+// and only then sleep on a condition variable; the caller spins for the last claimed tasks. A
+// spinning thread yields its core only after that long a wait (more threads than free cores):
+// a yield where other processes are runnable gives the core away for a time slice (milliseconds).
 // hold(true) wakes sleeping workers at once and keeps them spinning until hold(false): the engine
 // holds them for a whole image, so they are awake when its first split layer comes and no layer
 // pays a condition-variable wake.

@@ -45,6 +45,11 @@ struct ConvAlgo {
   // (channel stride (r1 - r0) * OW), with the full-width gemm; nullptr if the algorithm cannot
   // (then no max-pool is fused into the layer).
   void (*rows)(const Layer& L, const ConvIO& io, int r0, int r1, int m0, int m1, float* dst);
+  // prepare_input for input channels [c0, c1) alone, or nullptr: disjoint ranges that cover the
+  // channels write exactly what prepare_input writes, each value by the same instructions, so the
+  // engine runs ranges as pool tasks for a split layer (engine.cpp, prepare_parts).
+  void (*prepare_channels)(const Layer& L, const KernelTable& k, const float* in, float* prepared, int c0,
+                           int c1) = nullptr;
 };
 
 // The algorithms, best first (conv_algos.cpp), and the first that applies (the last always does).
@@ -117,7 +122,8 @@ inline TaskTile task_tile(const Layer& L, int t) {
 
 // A zero-padded copy of the input (L.PH x L.PW per channel; pt/pl before, the rest after), every
 // row written whole so no stale border survives from another layer (conv_padded.cpp).
-void copy_padded(const Layer& L, const float* in, float* p);
+// Channels [c0, c1) only when given.
+void copy_padded(const Layer& L, const float* in, float* p, int c0 = 0, int c1 = -1);
 
 // GEMM arguments for output rows [m0, m1) over the packed weights, bias and ReLU of the layer;
 // the caller sets N, b, c (and ldc when it is not OH * OW).

@@ -7,8 +7,8 @@
 
 namespace bluefire {
 
-void copy_padded(const Layer& L, const float* in, float* p) {
-  for (int c = 0; c < L.C; ++c) {
+void copy_padded(const Layer& L, const float* in, float* p, int c0, int c1) {
+  for (int c = c0; c < (c1 < 0 ? L.C : c1); ++c) {
     const float* src = in + size_t(c) * L.H * L.W;
     float* dst = p + size_t(c) * L.PH * L.PW;
     std::fill(dst, dst + size_t(L.pt) * L.PW, 0.f);
@@ -46,6 +46,9 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
 
 // One pass, before the tasks run.
 void prepare_input(const Layer& L, const KernelTable&, const float* in, float* p) { copy_padded(L, in, p); }
+void prepare_channels(const Layer& L, const KernelTable&, const float* in, float* p, int c0, int c1) {
+  copy_padded(L, in, p, c0, c1);
+}
 
 // A task's "columns" are output rows.
 void run(const Layer& L, const ConvIO& io, int t) {
@@ -62,6 +65,6 @@ void run(const Layer& L, const ConvIO& io, int t) {
 
 }  // namespace
 
-const ConvAlgo kConvPadded = {"padded", applies, prepare, prepare_input, run, nullptr};
+const ConvAlgo kConvPadded = {"padded", applies, prepare, prepare_input, run, nullptr, prepare_channels};
 
 }  // namespace bluefire

@@ -28,9 +28,9 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
 }
 
 // The shifted planes, zero where they read padding.
-void prepare_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
+void prepare_channels(const Layer& L, const KernelTable& k, const float* in, float* p, int c0, int c1) {
   const int s = L.sw;
-  for (int c = 0; c < L.C; ++c)
+  for (int c = c0; c < c1; ++c)
     for (int kx = 0; kx < L.kw; ++kx)
       for (int py = 0; py < L.sh; ++py) {
         float* dst = p + size_t((c * L.kw + kx) * L.sh + py) * L.RY * L.OW;
@@ -71,8 +71,12 @@ void rows(const Layer& L, const ConvIO& io, int r0, int r1, int m0, int m1, floa
   io.k.gemm(g);
 }
 
+void prepare_input(const Layer& L, const KernelTable& k, const float* in, float* p) {
+  prepare_channels(L, k, in, p, 0, L.C);
+}
+
 }  // namespace
 
-const ConvAlgo kConvStrided = {"strided", applies, prepare, prepare_input, run, rows};
+const ConvAlgo kConvStrided = {"strided", applies, prepare, prepare_input, run, rows, prepare_channels};
 
 }  // namespace bluefire

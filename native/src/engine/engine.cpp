@@ -29,6 +29,9 @@ namespace bluefire {
 namespace {
 
 constexpr size_t kBandFloats = 128 * 1024;  // per-thread band of a convolution fused with its pool
+// A split convolution's input is prepared over the pool from this many input floats: below it the
+// copy takes about as long as handing it out (a few hundred nanoseconds).
+constexpr int64_t kMinPrepareFloats = 4096;
 
 // Floats starting on a cache line (kAlign floats), zero-filled.
 class Buffer {
@@ -113,6 +116,8 @@ struct Engine::Impl {
     return {variant->kernels, ptr[L.in], ptr[L.out], prepared.data(), work.data() + size_t(thread) * work_per_thread};
   }
   static void task(void* self, int t, int thread);
+  int prep_channels = 0;  // input channels per prepare_task of the current layer
+  static void prepare_task(void* self, int t, int thread);
 };
 
 void Engine::Impl::build(const OnnxModel& m) {
@@ -341,11 +346,28 @@ void Engine::Impl::task(void* self, int t, int thread) {
   }
 }
 
+// Task t of a split convolution's input preparation: input channels [t * prep_channels, ...).
+void Engine::Impl::prepare_task(void* self, int t, int) {
+  Impl& e = *static_cast<Impl*>(self);
+  const Layer& L = *e.current;
+  const int c0 = t * e.prep_channels, c1 = std::min(L.C, c0 + e.prep_channels);
+  L.algo->prepare_channels(L, e.variant->kernels, e.ptr[L.in], e.prepared.data(), c0, c1);
+}
+
 void Engine::Impl::run_layer(const Layer& L) {
   if (L.run_by_producer) return;  // its producer pooled each band
-  if (L.kind == Kind::Conv && L.algo->prepare_input)
-    L.algo->prepare_input(L, variant->kernels, ptr[L.in], prepared.data());
   current = &L;
+  if (L.kind == Kind::Conv && L.algo->prepare_input) {
+    // A split layer prepares its input over the pool too (channel ranges, one per thread) when
+    // the input is large enough: otherwise the workers wait while the caller writes it.
+    const int parts = std::min(pool->threads(), L.C);
+    if (L.split && L.algo->prepare_channels && parts > 1 && int64_t(L.C) * L.H * L.W >= kMinPrepareFloats) {
+      prep_channels = (L.C + parts - 1) / parts;
+      pool->run((L.C + prep_channels - 1) / prep_channels, &Impl::prepare_task, this);
+    } else {
+      L.algo->prepare_input(L, variant->kernels, ptr[L.in], prepared.data());
+    }
+  }
   if (L.split) pool->run(L.tasks(), &Impl::task, this);
   else
     for (int t = 0, n = L.tasks(); t < n; ++t) task(this, t, 0);

@@ -89,6 +89,8 @@ struct Layer {
   size_t upanel = 0;          // Winograd: floats per packed transformed-weight matrix
   size_t transformed_at = 0;  // Winograd, one tile task cut by channel: where in the prepared
                               // input prepare_input puts the transformed input; else 0
+  int ld = 0;                 // Winograd: row stride of the transformed input and the products
+                              // (the larger nb of the two cuts, so both use one layout)
   std::vector<float> zeros;   // Winograd: the products' (zero) bias
   // Tasks: m_tiles x n_tiles tiles of mb output channels x nb columns (pixels, rows or Winograd tiles)
   int mb = 0, nb = 0, m_tiles = 0, n_tiles = 0;
@@ -104,14 +106,14 @@ struct Layer {
   // pool). Outputs are identical either way; the engine measures both at build and keeps the pool
   // only where it is clearly faster (`split`), then copies the chosen cut into the fields above.
   struct Cut {
-    int mb = 0, m_tiles = 0, n_tiles = 0, pool_channels = 0;
+    int mb = 0, m_tiles = 0, nb = 0, n_tiles = 0, pool_channels = 0;
     size_t transformed_at = 0;
   };
   Cut alone, shared;
   bool split = false;
-  Cut cut() const { return {mb, m_tiles, n_tiles, pool_channels, transformed_at}; }
+  Cut cut() const { return {mb, m_tiles, nb, n_tiles, pool_channels, transformed_at}; }
   void use(const Cut& c) {
-    mb = c.mb, m_tiles = c.m_tiles, n_tiles = c.n_tiles, pool_channels = c.pool_channels;
+    mb = c.mb, m_tiles = c.m_tiles, nb = c.nb, n_tiles = c.n_tiles, pool_channels = c.pool_channels;
     transformed_at = c.transformed_at;
   }
 

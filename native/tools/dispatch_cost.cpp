@@ -1,0 +1,94 @@
+// The cost of one ThreadPool::run (publish, every thread claims, barrier) with the workers held
+// awake as the engine holds them for an image: jobs of `threads` empty tasks (the caller may run
+// them all before a worker looks), jobs where every thread must take one task (a rendezvous: the
+// whole hand-off), and jobs of `threads` tasks that each spin for 2 us (the hand-off beside real
+// work) against the same work run alone on the calling thread; batches of 1000 (100) jobs,
+// interleaved, medians over the batches. Built and run by native/tools/dispatch_cost.sh.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "bluefire/thread_pool.h"
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+void empty(void*, int, int) {}
+
+// Every thread takes one task: each task waits (spinning, up to 1 ms) until all have started, so
+// the job's time is the full hand-off (publish, every worker wakes and claims, the last done).
+struct Rendezvous {
+  std::atomic<int> started{0};
+  int threads = 1;
+  std::atomic<int> timeouts{0};
+};
+void meet(void* p, int, int) {
+  Rendezvous& r = *static_cast<Rendezvous*>(p);
+  r.started.fetch_add(1);
+  const auto until = Clock::now() + std::chrono::milliseconds(1);
+  while (r.started.load() < r.threads)
+    if (Clock::now() > until) {
+      r.timeouts.fetch_add(1);
+      return;
+    }
+}
+
+void spin_2us(void*, int, int) {
+  const auto until = Clock::now() + std::chrono::microseconds(2);
+  while (Clock::now() < until) {
+  }
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int batches = argc > 1 ? std::atoi(argv[1]) : 200, jobs = 1000;
+  std::printf("threads  empty job us  every thread one task us (timeouts)  2 us/task job us  alone us  x alone\n");
+  for (int threads : {1, 2, 3, 4}) {
+    bluefire::ThreadPool pool(threads);
+    pool.hold(true);
+    std::vector<double> e, w, a, m;
+    Rendezvous r;
+    r.threads = threads;
+    // With more threads than logical CPUs a rendezvous waits for time slices: not measured.
+    const bool rendezvous = threads <= int(std::thread::hardware_concurrency());
+    for (int b = 0; b < batches; ++b) {
+      auto t0 = Clock::now();
+      for (int j = 0; j < jobs; ++j) pool.run(threads, empty, nullptr);
+      auto t1 = Clock::now();
+      for (int j = 0; rendezvous && j < jobs / 10; ++j) {
+        r.started.store(0);
+        pool.run(threads, meet, &r);
+      }
+      auto tm = Clock::now();
+      m.push_back(std::chrono::duration<double, std::micro>(tm - t1).count() / (jobs / 10));
+      t1 = Clock::now();
+      for (int j = 0; j < jobs / 10; ++j) pool.run(threads, spin_2us, nullptr);
+      auto t2 = Clock::now();
+      for (int j = 0; j < jobs / 10; ++j)
+        for (int t = 0; t < threads; ++t) spin_2us(nullptr, t, 0);
+      auto t3 = Clock::now();
+      e.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() / jobs);
+      w.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count() / (jobs / 10));
+      a.push_back(std::chrono::duration<double, std::micro>(t3 - t2).count() / (jobs / 10));
+    }
+    pool.hold(false);
+    if (rendezvous)
+      std::printf("%7d  %12.3f  %24.3f (%5d)  %17.3f %9.3f %8.2f\n", threads, median(e), median(m), r.timeouts.load(),
+                  median(w), median(a), median(a) / median(w));
+    else
+      std::printf("%7d  %12.3f  %24s (    -)  %17.3f %9.3f %8.2f\n", threads, median(e), "-", median(w), median(a),
+                  median(a) / median(w));
+  }
+  return 0;
+}
