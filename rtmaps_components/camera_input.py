@@ -193,7 +193,7 @@ class _ReadAhead:
         self.items = queue.Queue(maxsize=depth)
         self.after_end = queue.Queue()  # "rewind" or "stop"
         self.stopping = threading.Event()
-        self.read_ns = 0  # the thread's time in src.read(), summed: what reading costs, off the frame path
+        self.read_ns = 0  # the thread's CPU time in src.read(), summed: what reading costs, off the frame path
         self.reads = 0
         self.thread = threading.Thread(target=self._run, name="camera-read-ahead", daemon=True)
         self.thread.start()
@@ -209,12 +209,12 @@ class _ReadAhead:
 
     def _run(self):
         while not self.stopping.is_set():
-            t0 = time.perf_counter_ns()
+            t0 = time.thread_time_ns()
             try:
                 item = self.src.read()
             except Exception as e:  # handed to Core, which raises it there as a synchronous read would
                 item = ("error", e, None)
-            self.read_ns += time.perf_counter_ns() - t0
+            self.read_ns += time.thread_time_ns() - t0
             self.reads += 1
             if not self._put(item):
                 return

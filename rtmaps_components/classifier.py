@@ -95,7 +95,12 @@ class Classifier(BaseComponent):
         self.top = np.empty(self.k, np.int32)
         self.labels = [name[:LABEL_BUFFER] for name in self.model.class_names]
         self.elts = {}
-        for name, ctype in (("scores", CT.Float32), ("topk", CT.Integer32), ("label", 0), ("class_index", CT.Integer32)):
+        for name, ctype in (
+            ("scores", CT.Float32),
+            ("topk", CT.Integer32),
+            ("label", 0),
+            ("class_index", CT.Integer32),
+        ):
             self.elts[name] = elt = rtmaps.types.Ioelt()
             elt.type = ctype | CT.MiscFlag  # without MiscFlag the frame number would not travel
         self.outputs["scores"].alloc_output_buffer(n)
