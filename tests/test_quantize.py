@@ -125,3 +125,19 @@ def test_native_engine_runs_the_int8_file_like_onnx_runtime(quantized):
     for backend in ("native", "onnxruntime"):
         lm = load_model(str(dst), backend=backend)
         assert lm.run(x[:2]).shape == (2, 10)
+
+
+def test_int8_check_runs_on_a_shipped_file():
+    """`python -m training.int8_check` (models/reproduce.sh step 7) on a few test images: it must keep
+    working as the runtime's loaders move (it once imported a helper that no longer existed)."""
+    from pathlib import Path
+
+    from pipeline_fixtures import native_or_skip
+
+    native_or_skip()
+    from training.int8_check import check
+
+    r = check(Path(__file__).resolve().parents[1] / "models" / "squeezenet1_1_fmnist_pruned_int8.onnx", limit=40)
+    assert r["images"] == 40 and r["variants"]
+    for v in r["variants"].values():
+        assert v["top1_agree"] >= 0.95

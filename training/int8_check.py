@@ -40,11 +40,12 @@ def output_step(path: str | Path) -> float:
 def check(path: str | Path, data: str = "fashion-mnist", limit: int = 0, batch: int = 250) -> dict[str, Any]:
     """Native (every available variant) vs ONNX Runtime on the test split of `data`."""
     from rtmaps_components import _native
+    from rtmaps_components.backends import load_model
 
     from .data import load
-    from .evaluate import onnx_session, preprocess_batch
+    from .evaluate import preprocess_batch
 
-    sess, meta = onnx_session(path)
+    ort = load_model(path, backend="onnxruntime", threads=1)
     ds = load(data)
     images, labels = ds.test.images, ds.test.labels
     if limit:
@@ -54,8 +55,8 @@ def check(path: str | Path, data: str = "fashion-mnist", limit: int = 0, batch: 
     engines = {v: _native.Engine(str(path), threads=1, variant=v) for v in _native.available_variants()}
     ort_out, nat = [], {v: [] for v in engines}
     for i in range(0, len(images), batch):
-        x = preprocess_batch(meta.preprocessing, images[i : i + batch], seq)
-        ort_out.append(sess.run(None, {"image": x})[0])
+        x = preprocess_batch(ort.prep, images[i : i + batch], seq)
+        ort_out.append(ort.run(x))
         for v, e in engines.items():
             nat[v].append(e.run(x))
     o = np.concatenate(ort_out)
