@@ -67,6 +67,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline-clip", help="clip for --pipeline (default: the emulator's)")
     p.add_argument("--pipeline-frames", type=int, default=300)
     p.add_argument("--backend", default="auto", help="backend for --pipeline")
+    p.add_argument(
+        "--pipeline-set",
+        action="append",
+        default=[],
+        metavar="COMPONENT.PROPERTY=VALUE",
+        help="a diagram property for --pipeline, as `bluefire run --set` takes it (e.g. Camera.read_ahead=0)",
+    )
 
 
 # engine name -> factory(model path, threads, native variant spec) -> runners. The order is the rows' order.
@@ -205,6 +212,8 @@ def _pipeline(args: argparse.Namespace) -> int:
         kw["model"] = args.pipeline_model
     if args.pipeline_clip:
         kw["clip"] = args.pipeline_clip
+    if args.pipeline_set:
+        kw["overrides"] = list(args.pipeline_set)
     result = run_pipeline_bench(**kw)
     print(format_pipeline_bench(result))
     _write_json(args.json, {**result, "cpu": cpu_info()})
