@@ -7,9 +7,10 @@ sent with MiscFlag set in `Ioelt.type`. Paced by the bridge's Sampling policy (`
 A failed read on a device or stream is a warning and a reconnect with exponential back-off;
 an undecodable, truncated or oversized file in a folder is a warning and is skipped (counted);
 a video file that cannot be opened or decoded is an error; the end of a file or folder stops the
-output, or rewinds when `loop` is set. Files and folders are decoded `read_ahead` frames ahead on a
-thread (a player's read-ahead: decoding overlaps the diagram's work on the frame before), in the same
-order and with the same warnings as reading in Core; devices and streams are read in Core. No frame larger than `max_pixels` is decoded: image headers
+output, or rewinds when `loop` is set. With `read_ahead` > 0, files and folders are decoded that many
+frames ahead on a thread (a player's read-ahead: decoding overlaps the diagram's work on the frame
+before), in the same order and with the same warnings as reading in Core; devices and streams are
+always read in Core. No frame larger than `max_pixels` is decoded: image headers
 and video stream sizes are checked first.
 """
 
@@ -27,6 +28,7 @@ import rtmaps.types
 from rtmaps.base_component import BaseComponent
 
 from rtmaps_components.clip import clip_id
+from rtmaps_components.latency_stats import LatencyHistogram
 from rtmaps_components.rate_limit import RateLimitedReporter
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -269,8 +271,10 @@ class CameraInput(BaseComponent):
         self.add_property("reconnect_max_us", 5000000)  # back-off doubles up to this
         self.add_property("timeout_ms", 2000)  # open/read timeout of a stream URL
         self.add_property("max_pixels", DEFAULT_MAX_PIXELS)  # larger frames are refused before decoding
-        # frames of a file or folder decoded ahead on a thread (0: decode in Core); devices and streams never
-        self.add_property("read_ahead", 4)
+        # frames of a file or folder decoded ahead on a thread (0: decode in Core); devices and streams never.
+        # Off by default: in one interpreter the thread contends for the GIL, and the host emulator ran the
+        # replay diagram slower with it (bluefire bench --pipeline --pipeline-set Camera.read_ahead=4)
+        self.add_property("read_ahead", 0)
 
     def Birth(self):
         self.source = str(self.properties["source"].data)
@@ -286,6 +290,7 @@ class CameraInput(BaseComponent):
         self.max_pixels = max(1, int(self.properties["max_pixels"].data))
         self.read_ahead = max(0, int(self.properties["read_ahead"].data))
         self.read_ns = self.reads = 0  # the read-ahead thread's totals, kept at release
+        self.read_times = LatencyHistogram()  # µs in the source's read() inside Core
         self.clip = clip_id(self.source)
         self.backoff = self.backoff_min
         self.retry_at = 0
@@ -366,7 +371,9 @@ class CameraInput(BaseComponent):
                 self._schedule_reconnect(now, f"cannot open {self.kind} {self.source!r}")
                 return
             rt.report_info(f"camera: {self.kind} {self.source!r} (re)opened")
+        t0 = time.perf_counter_ns()
         status, img, index = self.src.read()
+        self.read_times.add((time.perf_counter_ns() - t0) / 1e3)  # file read + decode, or the read-ahead wait
         if status == "bad":
             self.bad_frames += 1
             self.warn.report("bad", f"camera: skipping frame {index}: {img}", now)
