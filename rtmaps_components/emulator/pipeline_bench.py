@@ -15,8 +15,8 @@ land in the mean and say nothing about the pipeline.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import cv2
