@@ -71,6 +71,7 @@ class Node:
         self.errors = 0
         self.core_hist = LatencyHistogram()
         self.own_hist = LatencyHistogram()  # Core time minus the time spent in the emulator's write()
+        self.inner_core_ns: int | None = None  # set by a node that times its component's Core itself
         self.input_that_answered = -1
         self._is_source: bool | None = None
 
