@@ -6,11 +6,10 @@ a class that is not a BaseComponent, an unknown property, a port the component d
 
 from __future__ import annotations
 
-import time
-
 import importlib.util
 import itertools
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
