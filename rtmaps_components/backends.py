@@ -106,14 +106,18 @@ class LoadedModel:
         """One uint8 image -> (num_classes,) logits, preprocessed by the shared `Preprocessing.apply`."""
         return self.run(self.prep.apply(image, channel_seq))[0]
 
-    def classify_frame(self, image: np.ndarray, channel_seq: str = "RGB", bayer: str = "none") -> np.ndarray:
+    def classify_frame(
+        self, image: np.ndarray, channel_seq: str = "RGB", bayer: str = "none", out: np.ndarray | None = None
+    ) -> np.ndarray:
         """One frame as delivered -> (num_classes,) logits, preprocessed in C++ whenever the native module is
         built and the model is bilinear, on BOTH backends: the network's input is then the same bytes on x86
         and aarch64 (OpenCV's INTER_LINEAR is not: tests/aarch64/ORT_ON_ARMV8.0.md), each resized value within
         one level of `Preprocessing.apply`. An 8-bit RGB, BGR, GRAY, RGBA or BGRA frame goes to the native code
         as it is (on the native backend, one call: preprocessing and inference); YUV, Bayer and 16-bit frames
         are first converted to RGB (or their luma, for a gray model) by OpenCV (`frame_to_rgb8`), then resized
-        natively. Without the native module, or for an area/nearest model: `classify` (OpenCV throughout)."""
+        natively. Without the native module, or for an area/nearest model: `classify` (OpenCV throughout).
+        `out`, a float32 (num_classes,) array, receives the logits on the native one-call path (the classifier
+        reuses one per run); other paths return a new array."""
         if self._prep_native is None:
             if bayer != "none":
                 return self.run(self.prep.apply(image, channel_seq, bayer))[0]
@@ -133,7 +137,7 @@ class LoadedModel:
             seq = "GRAY" if image.shape[2] == 1 else "RGB"
         image = np.ascontiguousarray(image)
         if self.backend == "native":
-            return self._impl.run_image(image, seq)
+            return self._impl.run_image(image, seq, out)
         return self.run(self._prep_native.run(image, seq))[0]
 
 

@@ -92,6 +92,7 @@ class Classifier(BaseComponent):
         self.k = max(1, min(int(self.properties["top_k"].data), n, MAX_TOP_K))
         # reused every frame (a write copies the sample out): the head fills these, nothing is allocated
         self.probs = np.empty(n, np.float32)
+        self.logits = np.empty(n, np.float32)
         self.top = np.empty(self.k, np.int32)
         self.labels = [name[:LABEL_BUFFER] for name in self.model.class_names]
         self.elts = {}
@@ -127,7 +128,7 @@ class Classifier(BaseComponent):
         seq = str(getattr(img, "channel_seq", "?")).upper()
         try:
             # native preprocessing on both backends when built (native: one call with inference); see classify_frame
-            logits = self.model.classify_frame(img.image_data, seq, self.bayer)
+            logits = self.model.classify_frame(img.image_data, seq, self.bayer, self.logits)
         except (ValueError, AttributeError, TypeError, cv2.error) as e:
             self.refused += 1
             self.refused_formats[seq] = self.refused_formats.get(seq, 0) + 1

@@ -147,3 +147,38 @@ def test_read_ahead_loops_and_stops_cleanly_mid_clip(tmp_path):
     assert order == [0, 1, 2, 3, 4, 5] * 2 + [0, 1, 2]
     assert rep["stop_reason"] == "frames" and cam.src is None  # Death released the thread, blocked on a full queue
     assert any("read ahead on a thread" in m["message"] for m in rep["messages"] if m["level"] == "info")
+
+
+def test_run_image_fills_out_and_one_engine_is_safe_across_threads():
+    """run_image(out=...) fills the caller's buffer; and an Engine shared by threads (the GIL is released
+    while it runs) gives every thread the sequential answer: the engine serialises calls (without its run
+    lock this test fails)."""
+    import threading
+
+    import cv2
+
+    F.native_or_skip()
+    from rtmaps_components.backends import load_model
+
+    m = load_model(F.REPO / "models" / "squeezenet1_1_fmnist_pruned.onnx", backend="native", threads=1)
+    frames = [cv2.imread(str(p)) for p in sorted((F.REPO / "diagrams" / "data" / "fmnist_clip").glob("*.png"))[:16]]
+    want = [m._impl.run_image(f, "BGR") for f in frames]
+    out = np.empty(m.num_classes, np.float32)
+    assert m.classify_frame(frames[3], "BGR", out=out) is out and np.array_equal(out, want[3])
+    for bad in (np.empty(m.num_classes + 1, np.float32), np.empty(m.num_classes, np.float64)):
+        with pytest.raises(ValueError, match="out must be a writeable float32"):
+            m._impl.run_image(frames[0], "BGR", bad)
+    wrong: list[int] = []
+
+    def worker(k: int) -> None:
+        for r in range(400):
+            i = (k * 7 + r) % len(frames)
+            if not np.array_equal(m._impl.run_image(frames[i], "BGR"), want[i]):
+                wrong.append(i)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong

@@ -123,6 +123,27 @@ bluefire::PreprocessSpec make_spec(const std::string& who, int height, int width
   return s;
 }
 
+// An `out=` array a call fills: a writeable float32 C-contiguous array of `shape` that shares no memory
+// with the frame it is computed from; a new array when `out_obj` is None.
+py::array_t<float> out_array(const py::object& out_obj, const std::vector<py::ssize_t>& shape, const Frame& f,
+                             const std::string& who) {
+  if (out_obj.is_none()) return py::array_t<float>(shape);
+  if (!py::isinstance<py::array>(out_obj))
+    throw py::type_error(who + ": out must be a numpy array, got " +
+                         std::string(py::str(py::type::of(out_obj).attr("__name__"))));
+  py::array o = out_obj.cast<py::array>();
+  bool shape_ok = o.ndim() == py::ssize_t(shape.size());
+  for (size_t i = 0; shape_ok && i < shape.size(); ++i) shape_ok = o.shape(py::ssize_t(i)) == shape[i];
+  if (!o.dtype().equal(py::dtype::of<float>()) || !shape_ok || !(o.flags() & py::array::c_style) || !o.writeable())
+    throw py::value_error(who + ": out must be a writeable float32 C-contiguous " + shape_str_of(shape) +
+                          " array, got dtype " + std::string(py::str(o.dtype())) + " shape " + shape_str(o) +
+                          (o.writeable() ? "" : " (read-only)") +
+                          (o.flags() & py::array::c_style ? "" : " (not C-contiguous)"));
+  const auto* a = static_cast<const uint8_t*>(o.data());
+  if (a < f.px + f.bytes && f.px < a + o.nbytes()) throw py::value_error(who + ": out shares memory with the image");
+  return py::reinterpret_borrow<py::array_t<float>>(o);
+}
+
 struct PyEngine {
   std::unique_ptr<Engine> e;
   std::string path, input_name, output_name;
@@ -201,14 +222,16 @@ struct PyEngine {
     return out;
   }
 
-  py::array_t<float> image_call(const py::array& img, bool preprocess_only, const std::string& seq) {
+  py::array_t<float> image_call(const py::array& img, bool preprocess_only, const std::string& seq,
+                                const py::object& out_obj) {
     if (!e->has_preprocessing()) throw py::value_error(no_image);
-    const Frame f = check_frame(img, seq, path + ": run_image()");
+    const std::string who = path + (preprocess_only ? ": preprocess()" : ": run_image()");
+    const Frame f = check_frame(img, seq, who);
     std::vector<py::ssize_t> shape;
     if (preprocess_only) shape = {1, e->input_channels(), e->input_height(), e->input_width()};
     else
       for (int64_t d : e->output_shape()) shape.push_back(py::ssize_t(d));
-    py::array_t<float> out(shape);
+    py::array_t<float> out = out_array(out_obj, shape, f, who);
     float* o = out.mutable_data();
     {
       py::gil_scoped_release release;
@@ -238,26 +261,7 @@ struct PyPreprocessor {
     const auto& s = p->spec();
     const Frame f = check_frame(img, seq, "Preprocessor.run()");
     const std::vector<py::ssize_t> shape = {1, s.channels, s.height, s.width};
-    py::array_t<float> out;
-    if (out_obj.is_none()) {
-      out = py::array_t<float>(shape);
-    } else {
-      if (!py::isinstance<py::array>(out_obj))
-        throw py::type_error("Preprocessor.run(): out must be a numpy array, got " +
-                             std::string(py::str(py::type::of(out_obj).attr("__name__"))));
-      py::array o = out_obj.cast<py::array>();
-      const bool shape_ok = o.ndim() == 4 && o.shape(0) == 1 && o.shape(1) == s.channels && o.shape(2) == s.height &&
-                            o.shape(3) == s.width;
-      if (!o.dtype().equal(py::dtype::of<float>()) || !shape_ok || !(o.flags() & py::array::c_style) || !o.writeable())
-        throw py::value_error("Preprocessor.run(): out must be a writeable float32 C-contiguous " +
-                              shape_str_of(shape) + " array, got dtype " + std::string(py::str(o.dtype())) + " shape " +
-                              shape_str(o) + (o.writeable() ? "" : " (read-only)") +
-                              (o.flags() & py::array::c_style ? "" : " (not C-contiguous)"));
-      const auto* a = static_cast<const uint8_t*>(o.data());
-      if (a < f.px + f.bytes && f.px < a + o.nbytes())
-        throw py::value_error("Preprocessor.run(): out shares memory with the image");
-      out = py::reinterpret_borrow<py::array_t<float>>(o);
-    }
+    py::array_t<float> out = out_array(out_obj, shape, f, "Preprocessor.run()");
     float* o = out.mutable_data();
     {
       py::gil_scoped_release release;
@@ -339,17 +343,22 @@ PYBIND11_MODULE(_native, m) {
            "float32 C-contiguous (N, C, H, W) at the model's input planes and size -> float32 (N, num_classes) logits.")
       .def(
           "run_image",
-          [](PyEngine& s, const py::array& img, const std::string& seq) { return s.image_call(img, false, seq); },
-          py::arg("img"), py::arg("channel_seq") = "RGB",
+          [](PyEngine& s, const py::array& img, const std::string& seq, const py::object& out) {
+            return s.image_call(img, false, seq, out);
+          },
+          py::arg("img"), py::arg("channel_seq") = "RGB", py::arg("out") = py::none(),
           "uint8 C-contiguous (H, W, 3) RGB of any size (or BGR, RGBA, BGRA, (H, W[, 1]) GRAY as channel_seq says) "
           "-> (num_classes,) logits, with the model's preprocessing "
-          "(each resized uint8 value within 1 of rtmaps_components.preprocess, i.e. 1*scale/std after normalising).")
+          "(each resized uint8 value within 1 of rtmaps_components.preprocess, i.e. 1*scale/std after normalising). "
+          "out: a float32 (num_classes,) array to fill and return instead of a new one (the per-frame path).")
       .def(
           "preprocess",
-          [](PyEngine& s, const py::array& img, const std::string& seq) { return s.image_call(img, true, seq); },
-          py::arg("img"), py::arg("channel_seq") = "RGB",
+          [](PyEngine& s, const py::array& img, const std::string& seq, const py::object& out) {
+            return s.image_call(img, true, seq, out);
+          },
+          py::arg("img"), py::arg("channel_seq") = "RGB", py::arg("out") = py::none(),
           "Just run_image's preprocessing: float32 (1, C, H, W), C the model's input planes (3, or 1 for a "
-          "single-plane gray model).")
+          "single-plane gray model); out: a float32 (1, C, H, W) array to fill instead.")
       .def_property_readonly("variant", [](const PyEngine& s) { return std::string(s.e->variant()); })
       .def_property_readonly("threads", [](const PyEngine& s) { return s.e->threads(); })
       .def_property_readonly(
