@@ -16,7 +16,6 @@ and video stream sizes are checked first.
 
 import os
 import queue
-import struct
 import threading
 import time
 
@@ -28,59 +27,14 @@ import rtmaps.types
 from rtmaps.base_component import BaseComponent
 
 from rtmaps_components.clip import clip_id
+from rtmaps_components.image_files import MAX_IMAGE_BYTES, check_image_file, read_regular_file
 from rtmaps_components.latency_stats import LatencyHistogram
 from rtmaps_components.rate_limit import RateLimitedReporter
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 KINDS = ("auto", "device", "file", "folder", "stream")
 DEFAULT_MAX_PIXELS = 40_000_000  # a 8K UHD frame is 33 MP; a 20000x20000 "PNG bomb" is 400 MP
-MAX_IMAGE_BYTES = 256 * 1024 * 1024
 MISC_FLAG = rt.DataTypes.CTypes.MiscFlag
-
-
-def image_size(data):
-    """(width, height) from a PNG, JPEG, BMP or PNM header, or None when the format is not one of those."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        return struct.unpack(">II", data[16:24])
-    if data[:2] == b"BM" and len(data) >= 26:
-        w, h = struct.unpack("<ii", data[18:26])
-        return abs(w), abs(h)
-    if data[:2] == b"\xff\xd8":
-        i = 2
-        while i + 9 < len(data):
-            if data[i] != 0xFF:
-                return (0, 0)  # not a marker where one must be: corrupt
-            marker = data[i + 1]
-            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-                i += 2
-                continue
-            length = struct.unpack(">H", data[i + 2 : i + 4])[0]
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start-of-frame segment
-                h, w = struct.unpack(">HH", data[i + 5 : i + 9])
-                return w, h
-            i += 2 + length
-        return (0, 0)
-    if data[:1] == b"P" and data[1:2] in b"123456":
-        parts = data[2:64].split()
-        try:
-            return int(parts[0]), int(parts[1])
-        except (ValueError, IndexError):
-            return (0, 0)
-    return None
-
-
-def check_image_file(path, data, max_pixels):
-    """Why an image file must not be decoded (oversized, truncated), or None."""
-    size = image_size(data)
-    if size is not None:
-        w, h = size
-        if w <= 0 or h <= 0:
-            return "has a corrupt header"
-        if w * h > max_pixels:
-            return f"declares {w}x{h} pixels, over max_pixels {max_pixels}"
-    if data[:2] == b"\xff\xd8" and not data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
-        return "is a truncated JPEG (no end-of-image marker)"
-    return None
 
 
 def detect_kind(source):
@@ -110,18 +64,11 @@ class _FolderSource:
         i, self.pos = self.pos, self.pos + 1
         path = os.path.join(self.folder, self.files[i])
         try:
-            size = os.path.getsize(path)
-            if size > MAX_IMAGE_BYTES:
-                return "bad", f"{path} is over {MAX_IMAGE_BYTES} bytes", i
-            with open(path, "rb") as f:
-                # The size just checked, not the cap: read(n) allocates n bytes first, and a 256 MiB
-                # request per frame made RSS grow ~1.4 MB a frame on aarch64 (glibc + qemu). +1 and the
-                # check below catch a file that grew meanwhile.
-                data = f.read(size + 1)
+            data = read_regular_file(path, MAX_IMAGE_BYTES)
+        except ValueError as e:
+            return "bad", f"{path} {e}", i
         except OSError as e:
             return "bad", f"{path} cannot be read ({e.strerror or e})", i
-        if len(data) > MAX_IMAGE_BYTES:
-            return "bad", f"{path} is over {MAX_IMAGE_BYTES} bytes", i
         why = check_image_file(path, data, self.max_pixels)
         if why is not None:
             return "bad", f"{path} {why}", i

@@ -190,6 +190,41 @@ def test_undecodable_frames_are_skipped_and_counted(tmp_path):
     assert any("cannot be decoded" in m["message"] for m in rep["messages"] if m["level"] == "warning")
 
 
+def test_folder_entries_that_are_not_regular_files_are_skipped_without_blocking(tmp_path):
+    # a FIFO named like a frame would block a plain open() forever (no writer); a directory cannot be read
+    import os
+
+    _, _, x, y = F.digits_data()
+    folder = F.write_labelled_folder(tmp_path / "clip", x[:12], y[:12])
+    (folder / "000004.png").unlink()
+    os.mkfifo(folder / "000004.png")
+    (folder / "000007.png").unlink()
+    (folder / "000007.png").mkdir()
+    eng = DiagramRunner(
+        F.REPLAY, clock="sim", echo=False, overrides=F.replay_overrides(F.digits_model(), folder, folder / "labels.txt")
+    )
+    rep = eng.run(max_wall_s=60)
+    cam = eng.nodes["Camera"].obj
+    assert cam.bad_frames == 2 and cam.emitted == 10
+    assert rep["stop_reason"] == "idle" and rep["exceptions"] == 0
+    warned = [m["message"] for m in rep["messages"] if m["level"] == "warning"]
+    assert any("000004.png is not a regular file" in m for m in warned)
+
+
+def test_read_regular_file_checks_the_opened_file(tmp_path):
+    from rtmaps_components.image_files import read_regular_file
+
+    f = tmp_path / "a.png"
+    f.write_bytes(b"x" * 100)
+    assert read_regular_file(str(f), 100) == b"x" * 100
+    with pytest.raises(ValueError, match="is over 99 bytes"):
+        read_regular_file(str(f), 99)
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_regular_file(str(tmp_path), 100)
+    with pytest.raises(FileNotFoundError):
+        read_regular_file(str(tmp_path / "missing.png"), 100)
+
+
 def test_stream_that_vanishes_mid_run_reconnects_with_backoff_then_idles(tmp_path):
     src = tmp_path / "cam.mp4"
     shutil.copy(F.clip("carphone_pristine.mp4"), src)
