@@ -2,6 +2,7 @@
 // preprocess.h has the tolerance against OpenCV. Every branch on the layout, the colour and the path
 // is taken once per frame (one template instance per layout and colour), never per pixel.
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -29,21 +30,168 @@ inline int value(const uint8_t* p, int c) {
   }
 }
 
-// One source row, horizontally resized: dst[c * w + x] = (v(x0) * a0 + v(x1) * a1) >> 4 for each of
-// the cs value planes. The reference shifts by 4 in the vertical pass; shifting here is the same
-// integer, and fits int16 (at most 255 * 2048 >> 4).
-template <PixelLayout L, bool Gray>
-void resize_row(const uint8_t* row, const int* x0, const int* x1, const int16_t* alpha, int w, int16_t* dst) {
-  constexpr int n = layout_of(L).n;
-  for (int x = 0; x < w; ++x) {
-    const uint8_t *p0 = row + n * x0[x], *p1 = row + n * x1[x];
+inline uint16_t load_u16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+inline uint32_t load_u32(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// The horizontal pass: each output column blends the source pixels x0 and x0 + 1 with weights
+// (a0, a1) = alpha[2x], alpha[2x + 1] (resize_tables makes every pair adjacent and in range when
+// W >= 2). Results are >> 4, as the reference does in its vertical pass (the same integer: the
+// shift comes before any other arithmetic), which fits int16: at most 255 * 2048 >> 4.
+
+// One value per pixel (a gray row, or a luma row): dst[x] = (v[x0] * a0 + v[x0 + 1] * a1) >> 4.
+void resize_gray_row(const uint8_t* v, const int* x0, const int16_t* alpha, int w, int16_t* dst) {
+  int x = 0;
+#if defined(__SSE2__)
+  // Eight pairs (v[x0], v[x0 + 1]), one 16-bit load each, widened to int16 pairs: one pmaddwd per four.
+  const __m128i zero = _mm_setzero_si128();
+  for (; x + 8 <= w; x += 8) {
+    __m128i p = _mm_cvtsi32_si128(load_u16(v + x0[x]));
+    p = _mm_insert_epi16(p, load_u16(v + x0[x + 1]), 1);
+    p = _mm_insert_epi16(p, load_u16(v + x0[x + 2]), 2);
+    p = _mm_insert_epi16(p, load_u16(v + x0[x + 3]), 3);
+    p = _mm_insert_epi16(p, load_u16(v + x0[x + 4]), 4);
+    p = _mm_insert_epi16(p, load_u16(v + x0[x + 5]), 5);
+    p = _mm_insert_epi16(p, load_u16(v + x0[x + 6]), 6);
+    p = _mm_insert_epi16(p, load_u16(v + x0[x + 7]), 7);
+    const __m128i a_lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(alpha + 2 * x));
+    const __m128i a_hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(alpha + 2 * x + 8));
+    const __m128i lo = _mm_srai_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(p, zero), a_lo), 4);
+    const __m128i hi = _mm_srai_epi32(_mm_madd_epi16(_mm_unpackhi_epi8(p, zero), a_hi), 4);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + x), _mm_packs_epi32(lo, hi));
+  }
+#elif defined(__ARM_NEON)
+  for (; x + 8 <= w; x += 8) {
+    uint16x8_t p = vdupq_n_u16(0);
+    p = vsetq_lane_u16(load_u16(v + x0[x]), p, 0);
+    p = vsetq_lane_u16(load_u16(v + x0[x + 1]), p, 1);
+    p = vsetq_lane_u16(load_u16(v + x0[x + 2]), p, 2);
+    p = vsetq_lane_u16(load_u16(v + x0[x + 3]), p, 3);
+    p = vsetq_lane_u16(load_u16(v + x0[x + 4]), p, 4);
+    p = vsetq_lane_u16(load_u16(v + x0[x + 5]), p, 5);
+    p = vsetq_lane_u16(load_u16(v + x0[x + 6]), p, 6);
+    p = vsetq_lane_u16(load_u16(v + x0[x + 7]), p, 7);
+    const int16x8_t v0 = vreinterpretq_s16_u16(vandq_u16(p, vdupq_n_u16(0xff)));  // little-endian: v[x0] low
+    const int16x8_t v1 = vreinterpretq_s16_u16(vshrq_n_u16(p, 8));
+    const int16x8x2_t a = vld2q_s16(alpha + 2 * x);  // a.val[0]: the a0s, a.val[1]: the a1s
+    const int32x4_t lo =
+        vmlal_s16(vmull_s16(vget_low_s16(v0), vget_low_s16(a.val[0])), vget_low_s16(v1), vget_low_s16(a.val[1]));
+    const int32x4_t hi =
+        vmlal_s16(vmull_s16(vget_high_s16(v0), vget_high_s16(a.val[0])), vget_high_s16(v1), vget_high_s16(a.val[1]));
+    vst1q_s16(dst + x, vcombine_s16(vshrn_n_s32(lo, 4), vshrn_n_s32(hi, 4)));
+  }
+#endif
+  for (; x < w; ++x) dst[x] = int16_t((v[x0[x]] * alpha[2 * x] + v[x0[x] + 1] * alpha[2 * x + 1]) >> 4);
+}
+
+// Three channels, n bytes per pixel (3 or 4): dst[4x + j] = (p0[j] * a0 + p1[j] * a1) >> 4 for the
+// bytes j < 3 of the two pixels, in memory order; lane 3 is a filler the emission never reads. Four
+// bytes are read per pixel: for n == 3 the columns from x_end on (whose second pixel may be the last
+// of the frame) take the scalar loop.
+template <int n>
+void resize_color_row(const uint8_t* row, const int* x0, const int16_t* alpha, int w, int x_end, int16_t* dst) {
+  int x = 0;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  auto one = [&](int at) {  // (r0 r1 g0 g1 b0 b1 f0 f1) as int16 pairs, times (a0 a1): four int32
+    const uint8_t* p = row + n * x0[at];
+    const __m128i b = _mm_unpacklo_epi8(_mm_cvtsi32_si128(int(load_u32(p))), _mm_cvtsi32_si128(int(load_u32(p + n))));
+    const __m128i a = _mm_set1_epi32(int(load_u32(alpha + 2 * at)));
+    return _mm_srai_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(b, zero), a), 4);
+  };
+  for (; x + 2 <= x_end; x += 2)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 4 * x), _mm_packs_epi32(one(x), one(x + 1)));
+#elif defined(__ARM_NEON)
+  for (; x < x_end; ++x) {
+    const uint8_t* p = row + n * x0[x];
+    const int16x4_t v0 = vreinterpret_s16_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(load_u32(p))))));
+    const int16x4_t v1 = vreinterpret_s16_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(load_u32(p + n))))));
+    vst1_s16(dst + 4 * x, vshrn_n_s32(vmlal_n_s16(vmull_n_s16(v0, alpha[2 * x]), v1, alpha[2 * x + 1]), 4));
+  }
+#endif
+  for (; x < w; ++x) {
+    const uint8_t *p0 = row + n * x0[x], *p1 = p0 + n;
     const int a0 = alpha[2 * x], a1 = alpha[2 * x + 1];
-    if constexpr (Gray) {
-      dst[x] = int16_t((value<L, true>(p0, 0) * a0 + value<L, true>(p1, 0) * a1) >> 4);
-    } else {
-      for (int c = 0; c < 3; ++c)
-        dst[c * w + x] = int16_t((value<L, false>(p0, c) * a0 + value<L, false>(p1, c) * a1) >> 4);
-    }
+    for (int j = 0; j < 3; ++j) dst[4 * x + j] = int16_t((p0[j] * a0 + p1[j] * a1) >> 4);
+    dst[4 * x + 3] = 0;
+  }
+}
+
+// luma()'s weight of byte j of a pixel (0 for the alpha / a byte of the next pixel).
+constexpr int16_t luma_weight(Layout K, int j) { return j == K.r ? 4899 : j == K.g ? 9617 : j == K.b ? 1868 : 0; }
+
+#if defined(__SSE2__)
+// The lumas of the pixels at p0..p3 (four bytes read at each) as int32, exactly luma(): pmaddwd with
+// the layout's weights, then the sums of its pairs.
+template <PixelLayout L>
+inline __m128i lumas4(const uint8_t* p0, const uint8_t* p1, const uint8_t* p2, const uint8_t* p3) {
+  constexpr Layout K = layout_of(L);
+  const __m128i weights = _mm_setr_epi16(luma_weight(K, 0), luma_weight(K, 1), luma_weight(K, 2), luma_weight(K, 3),
+                                         luma_weight(K, 0), luma_weight(K, 1), luma_weight(K, 2), luma_weight(K, 3));
+  const __m128i zero = _mm_setzero_si128();
+  auto two = [](const uint8_t* a, const uint8_t* b) {
+    return _mm_unpacklo_epi32(_mm_cvtsi32_si128(int(load_u32(a))), _mm_cvtsi32_si128(int(load_u32(b))));
+  };
+  const __m128i px = _mm_unpacklo_epi64(two(p0, p1), two(p2, p3));
+  const __m128i m0 = _mm_madd_epi16(_mm_unpacklo_epi8(px, zero), weights);  // (rg, b) of p0, of p1
+  const __m128i m1 = _mm_madd_epi16(_mm_unpackhi_epi8(px, zero), weights);
+  const __m128 f0 = _mm_castsi128_ps(m0), f1 = _mm_castsi128_ps(m1);  // shuffles only: no float arithmetic
+  const __m128i even = _mm_castps_si128(_mm_shuffle_ps(f0, f1, _MM_SHUFFLE(2, 0, 2, 0)));
+  const __m128i odd = _mm_castps_si128(_mm_shuffle_ps(f0, f1, _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm_srai_epi32(_mm_add_epi32(_mm_add_epi32(even, odd), _mm_set1_epi32(1 << 13)), 14);
+}
+#endif
+
+// out[x] = the luma of pixel x of a row of W 3- or 4-byte pixels.
+template <PixelLayout L>
+void luma_row(const uint8_t* row, int W, uint8_t* out) {
+  constexpr Layout K = layout_of(L);
+  constexpr int n = K.n;
+  int x = 0;
+#if defined(__SSE2__)
+  const int end = n == 3 ? W - 1 : W;  // a 3-byte pixel's four-byte read takes a byte of the next pixel
+  for (; x + 4 <= end; x += 4) {
+    const uint8_t* p = row + n * x;
+    const __m128i l = _mm_packs_epi32(lumas4<L>(p, p + n, p + 2 * n, p + 3 * n), _mm_setzero_si128());
+    const uint32_t four = uint32_t(_mm_cvtsi128_si32(_mm_packus_epi16(l, l)));
+    std::memcpy(out + x, &four, 4);
+  }
+#endif
+  for (; x < W; ++x) out[x] = uint8_t(luma(row[n * x + K.r], row[n * x + K.g], row[n * x + K.b]));
+}
+
+// A gray model on 3- or 4-byte pixels: dst[x] = (luma(p0) * a0 + luma(p1) * a1) >> 4 (for a downscale:
+// an upscale takes luma_row, then resize_gray_row). x_end as for resize_color_row.
+template <PixelLayout L>
+void resize_luma_row(const uint8_t* row, const int* x0, const int16_t* alpha, int w, int x_end, int16_t* dst) {
+  constexpr Layout K = layout_of(L);
+  constexpr int n = K.n;
+  int x = 0;
+#if defined(__SSE2__)
+  auto lumas = [&](int at) {  // the lumas of the pixel pairs of columns at, at + 1
+    const uint8_t *p = row + n * x0[at], *q = row + n * x0[at + 1];
+    return lumas4<L>(p, p + n, q, q + n);
+  };
+  for (; x + 4 <= x_end; x += 4) {
+    const __m128i l = _mm_packs_epi32(lumas(x), lumas(x + 2));  // (l0, l1) pairs of four columns
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(alpha + 2 * x));
+    const __m128i r = _mm_srai_epi32(_mm_madd_epi16(l, a), 4);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + x), _mm_packs_epi32(r, r));
+  }
+#else
+  (void)x_end;
+#endif
+  for (; x < w; ++x) {
+    const uint8_t *p0 = row + n * x0[x], *p1 = p0 + n;
+    dst[x] = int16_t(
+        (luma(p0[K.r], p0[K.g], p0[K.b]) * alpha[2 * x] + luma(p1[K.r], p1[K.g], p1[K.b]) * alpha[2 * x + 1]) >> 4);
   }
 }
 
@@ -92,16 +240,17 @@ void blend_rows(const int16_t* s0, const int16_t* s1, int n, int b0, int b1, uin
 Preprocessor::Preprocessor(const PreprocessSpec& s) : spec_(s) {
   check_spec(s);
   const size_t w = size_t(s.width), h = size_t(s.height);
-  x0_.resize(w), x1_.resize(w), alpha_.resize(2 * w);
+  x0_.resize(w), alpha_.resize(2 * w);
   y0_.resize(h), y1_.resize(h), beta_.resize(2 * h);
-  rows_.resize(2 * 3 * w);
-  vals_.resize(3 * w);
+  rows_.resize(2 * 4 * w);
+  vals_.resize(4 * w);
   lut_.resize(size_t(s.channels) * 256);
   normalisation_table(s, lut_.data());
 }
 
-// The taps of an H x W input, as the reference computes them (OpenCV's half-pixel centres). A tap past
-// the last column reads that column with weight 0, where the reference adds 0 without reading.
+// The taps of an H x W input, as the reference computes them (OpenCV's half-pixel centres), with
+// every column's pair made adjacent when W >= 2: the reference's last-column tap (sx = W - 1, weights
+// 2048 and 0, the second pixel not read) becomes (W - 2, W - 1) with weights 0 and 2048, the same sum.
 void Preprocessor::resize_tables(int H, int W) {
   if (H == table_h_ && W == table_w_) return;
   const int h = spec_.height, w = spec_.width;
@@ -112,8 +261,9 @@ void Preprocessor::resize_tables(int H, int W) {
     fx -= float(sx);
     if (sx < 0) fx = 0, sx = 0;
     if (sx >= W - 1) fx = 0, sx = W - 1;
-    x0_[size_t(x)] = sx, x1_[size_t(x)] = std::min(sx + 1, W - 1);
-    alpha_[2 * size_t(x)] = coef(1.f - fx), alpha_[2 * size_t(x) + 1] = coef(fx);
+    int16_t a0 = coef(1.f - fx), a1 = coef(fx);
+    if (sx == W - 1 && W >= 2) sx = W - 2, std::swap(a0, a1);
+    x0_[size_t(x)] = sx, alpha_[2 * size_t(x)] = a0, alpha_[2 * size_t(x) + 1] = a1;
   }
   for (int y = 0; y < h; ++y) {
     float fy = float((y + 0.5) * scale_y - 0.5);
@@ -135,27 +285,37 @@ void Preprocessor::emit_row(int y, const uint8_t* vals, const int* offset) {
     float* dst = out_ + (size_t(plane) * h + y) * w;
     const float* lut = lut_.data() + size_t(ch) * 256;
     const uint8_t* v = vals + offset[ch];
-    for (int x = 0; x < w; ++x) dst[x] = lut[v[Step * x]];
+    int x = 0;
+#if defined(__SSE2__)
+    // Four lookups, then one store: a float store after each lookup ran much slower for some
+    // placements of the output relative to the table (loads and stores aliasing modulo 4 KiB).
+    for (; x + 4 <= w; x += 4)
+      _mm_storeu_ps(dst + x, _mm_setr_ps(lut[v[Step * x]], lut[v[Step * (x + 1)]], lut[v[Step * (x + 2)]],
+                                         lut[v[Step * (x + 3)]]));
+#endif
+    for (; x < w; ++x) dst[x] = lut[v[Step * x]];
   }
 }
 
 template <PixelLayout L, bool Gray>
 void Preprocessor::run_as(const uint8_t* px, int H, int W) {
   constexpr Layout K = layout_of(L);
-  constexpr int n = K.n, cs = Gray ? 1 : 3;  // values per pixel: the luma alone for a gray model
+  constexpr int n = K.n;
+  // Values per pixel in the row buffers: one (the luma, or the byte every channel of a GRAY pixel
+  // reads) or four (the pixel's bytes in memory order, the fourth unused).
+  constexpr int lanes = Gray || n == 1 ? 1 : 4;
+  constexpr int offset[3] = {lanes == 1 ? 0 : K.r, lanes == 1 ? 0 : K.g, lanes == 1 ? 0 : K.b};
   const int h = spec_.height, w = spec_.width;
   uint8_t* vals = vals_.data();
-  const int planar[3] = {0, Gray ? 0 : w, Gray ? 0 : 2 * w};  // channel offsets in vals (planes of w)
 
   if (H == h && W == w) {  // Python skips the resize too
     for (int y = 0; y < h; ++y) {
       const uint8_t* row = px + size_t(y) * W * n;
       if constexpr (Gray && n > 1) {
-        for (int x = 0; x < w; ++x) vals[x] = uint8_t(value<L, true>(row + n * x, 0));
-        emit_row<1>(y, vals, planar);
-      } else {  // the bytes themselves (every channel of a GRAY pixel is its one byte)
-        const int interleaved[3] = {Gray ? 0 : K.r, Gray ? 0 : K.g, Gray ? 0 : K.b};
-        emit_row<n>(y, row, interleaved);
+        luma_row<L>(row, w, vals);
+        emit_row<1>(y, vals, offset);
+      } else {
+        emit_row<n>(y, row, offset);  // the bytes themselves
       }
     }
     return;
@@ -164,20 +324,51 @@ void Preprocessor::run_as(const uint8_t* px, int H, int W) {
     for (int y = 0; y < h; ++y) {
       const uint8_t* r0 = px + size_t(2 * y) * W * n;
       const uint8_t* r1 = r0 + size_t(W) * n;
-      for (int c = 0; c < cs; ++c)
+      if constexpr (lanes == 1) {
         for (int x = 0; x < w; ++x) {
           const uint8_t *p0 = r0 + 2 * n * x, *p1 = r1 + 2 * n * x;
           const int s =
-              value<L, Gray>(p0, c) + value<L, Gray>(p0 + n, c) + value<L, Gray>(p1, c) + value<L, Gray>(p1 + n, c);
-          vals[c * w + x] = uint8_t((s + 2) >> 2);
+              value<L, Gray>(p0, 0) + value<L, Gray>(p0 + n, 0) + value<L, Gray>(p1, 0) + value<L, Gray>(p1 + n, 0);
+          vals[x] = uint8_t((s + 2) >> 2);
         }
-      emit_row<1>(y, vals, planar);
+      } else {
+        for (int x = 0; x < w; ++x)
+          for (int j = 0; j < 3; ++j) {
+            const uint8_t *p0 = r0 + 2 * n * x + j, *p1 = r1 + 2 * n * x + j;
+            vals[4 * x + j] = uint8_t((p0[0] + p0[n] + p1[0] + p1[n] + 2) >> 2);
+          }
+      }
+      emit_row<lanes>(y, vals, offset);
     }
     return;
   }
   resize_tables(H, W);
-  const size_t plane = size_t(cs) * w;
-  int16_t *row0 = rows_.data(), *row1 = row0 + plane;
+  const int* x0 = x0_.data();
+  const int16_t* alpha = alpha_.data();
+  int x_end = w;  // resize_color_row's vector loop: columns whose 4-byte reads stay inside the frame
+  if constexpr (n == 3)
+    while (x_end > 0 && x0[x_end - 1] + 2 >= W) --x_end;
+  // A gray model reads each pixel's luma about w / W times: when W <= 4w (what vals_ holds), the
+  // row's lumas first, then the one-value resize.
+  const bool luma_first = Gray && n > 1 && W <= 4 * w;
+  auto resize = [&](const uint8_t* row, int16_t* dst) {
+    if (W == 1) {  // no pair to read: the reference's v * 2048 + 0
+      for (int x = 0; x < w; ++x)
+        for (int j = 0; j < lanes; ++j)  // a colour lane j is byte j of the pixel (lane 3: a filler)
+          dst[lanes * x + j] = int16_t((lanes == 1 ? value<L, Gray>(row, 0) : j < 3 ? row[j] : 0) * kOne >> 4);
+    } else if constexpr (lanes == 4) {
+      resize_color_row<n>(row, x0, alpha, w, x_end, dst);
+    } else if constexpr (n == 1) {
+      resize_gray_row(row, x0, alpha, w, dst);
+    } else if (luma_first) {
+      luma_row<L>(row, W, vals);
+      resize_gray_row(vals, x0, alpha, w, dst);
+    } else {
+      resize_luma_row<L>(row, x0, alpha, w, x_end, dst);
+    }
+  };
+  const int count = lanes * w;
+  int16_t *row0 = rows_.data(), *row1 = row0 + count;
   int y0 = -1, y1 = -1;  // the source rows row0 / row1 hold, horizontally resized: each is resized once
   for (int y = 0; y < h; ++y) {
     const int a = y0_[size_t(y)], b = y1_[size_t(y)];
@@ -185,10 +376,10 @@ void Preprocessor::run_as(const uint8_t* px, int H, int W) {
       std::swap(row0, row1);
       std::swap(y0, y1);
     }
-    if (a != y0) resize_row<L, Gray>(px + size_t(a) * W * n, x0_.data(), x1_.data(), alpha_.data(), w, row0), y0 = a;
-    if (b != y1) resize_row<L, Gray>(px + size_t(b) * W * n, x0_.data(), x1_.data(), alpha_.data(), w, row1), y1 = b;
-    blend_rows(row0, row1, int(plane), beta_[2 * size_t(y)], beta_[2 * size_t(y) + 1], vals);
-    emit_row<1>(y, vals, planar);
+    if (a != y0) resize(px + size_t(a) * W * n, row0), y0 = a;
+    if (b != y1) resize(px + size_t(b) * W * n, row1), y1 = b;
+    blend_rows(row0, row1, count, beta_[2 * size_t(y)], beta_[2 * size_t(y) + 1], vals);
+    emit_row<lanes>(y, vals, offset);
   }
 }
 

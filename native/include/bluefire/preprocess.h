@@ -41,12 +41,13 @@ class Preprocessor {
   template <int Step>
   void emit_row(int y, const uint8_t* vals, const int* offset);
   PreprocessSpec spec_;
-  int table_h_ = 0, table_w_ = 0;       // the input size the resize tables below are for (0: none yet)
-  std::vector<int> x0_, x1_, y0_, y1_;  // source column / row of each output's two taps (in range)
-  std::vector<int16_t> alpha_, beta_;   // their 11-bit weights, two per output column / row
-  std::vector<int16_t> rows_;           // two horizontally resized source rows, >> 4, planar
-  std::vector<uint8_t> vals_;           // one output row's uint8 values, planar
-  std::vector<float> lut_;              // channels x 256: the normalised float of each uint8 value
+  int table_h_ = 0, table_w_ = 0;      // the input size the resize tables below are for (0: none yet)
+  std::vector<int> x0_;                // each output column's first source column (it reads x0, x0 + 1)
+  std::vector<int> y0_, y1_;           // each output row's two source rows
+  std::vector<int16_t> alpha_, beta_;  // their 11-bit weights, two per output column / row
+  std::vector<int16_t> rows_;          // two horizontally resized source rows (>> 4), 1 or 4 per pixel
+  std::vector<uint8_t> vals_;          // one output row's uint8 values (or a row's lumas)
+  std::vector<float> lut_;             // channels x 256: the normalised float of each uint8 value
   float* out_ = nullptr;
 };
 
