@@ -10,7 +10,7 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
-#elif defined(__ARM_NEON)
+#elif defined(__aarch64__)
 #include <arm_neon.h>
 #endif
 
@@ -67,7 +67,7 @@ void resize_gray_row(const uint8_t* v, const int* x0, const int16_t* alpha, int 
     const __m128i hi = _mm_srai_epi32(_mm_madd_epi16(_mm_unpackhi_epi8(p, zero), a_hi), 4);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + x), _mm_packs_epi32(lo, hi));
   }
-#elif defined(__ARM_NEON)
+#elif defined(__aarch64__)
   for (; x + 8 <= w; x += 8) {
     uint16x8_t p = vdupq_n_u16(0);
     p = vsetq_lane_u16(load_u16(v + x0[x]), p, 0);
@@ -108,13 +108,15 @@ void resize_color_row(const uint8_t* row, const int* x0, const int16_t* alpha, i
   };
   for (; x + 2 <= x_end; x += 2)
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 4 * x), _mm_packs_epi32(one(x), one(x + 1)));
-#elif defined(__ARM_NEON)
+#elif defined(__aarch64__)
   for (; x < x_end; ++x) {
     const uint8_t* p = row + n * x0[x];
     const int16x4_t v0 = vreinterpret_s16_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(load_u32(p))))));
     const int16x4_t v1 = vreinterpret_s16_u16(vget_low_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(load_u32(p + n))))));
     vst1_s16(dst + 4 * x, vshrn_n_s32(vmlal_n_s16(vmull_n_s16(v0, alpha[2 * x]), v1, alpha[2 * x + 1]), 4));
   }
+#else
+  (void)x_end;
 #endif
   for (; x < w; ++x) {
     const uint8_t *p0 = row + n * x0[x], *p1 = p0 + n;
@@ -147,6 +149,20 @@ inline __m128i lumas4(const uint8_t* p0, const uint8_t* p1, const uint8_t* p2, c
   const __m128i odd = _mm_castps_si128(_mm_shuffle_ps(f0, f1, _MM_SHUFFLE(3, 1, 3, 1)));
   return _mm_srai_epi32(_mm_add_epi32(_mm_add_epi32(even, odd), _mm_set1_epi32(1 << 13)), 14);
 }
+#elif defined(__aarch64__)
+// The lumas of eight pixels from their bytes j = 0, 1, 2 (NEON, unsigned: every term is
+// non-negative): (r * 4899 + g * 9617 + b * 1868 + 2^13) >> 14, the rounding narrowing shift.
+template <PixelLayout L>
+inline uint16x8_t lumas8(uint8x8_t b0, uint8x8_t b1, uint8x8_t b2) {
+  constexpr Layout K = layout_of(L);
+  const uint16x8_t by[3] = {vmovl_u8(b0), vmovl_u8(b1), vmovl_u8(b2)};
+  const uint16x8_t r = by[K.r], g = by[K.g], b = by[K.b];
+  const uint32x4_t lo =
+      vmlal_n_u16(vmlal_n_u16(vmull_n_u16(vget_low_u16(r), 4899), vget_low_u16(g), 9617), vget_low_u16(b), 1868);
+  const uint32x4_t hi =
+      vmlal_n_u16(vmlal_n_u16(vmull_n_u16(vget_high_u16(r), 4899), vget_high_u16(g), 9617), vget_high_u16(b), 1868);
+  return vcombine_u16(vrshrn_n_u32(lo, 14), vrshrn_n_u32(hi, 14));
+}
 #endif
 
 // out[x] = the luma of pixel x of a row of W 3- or 4-byte pixels.
@@ -162,6 +178,16 @@ void luma_row(const uint8_t* row, int W, uint8_t* out) {
     const __m128i l = _mm_packs_epi32(lumas4<L>(p, p + n, p + 2 * n, p + 3 * n), _mm_setzero_si128());
     const uint32_t four = uint32_t(_mm_cvtsi128_si32(_mm_packus_epi16(l, l)));
     std::memcpy(out + x, &four, 4);
+  }
+#elif defined(__aarch64__)
+  for (; x + 8 <= W; x += 8) {
+    if constexpr (n == 3) {
+      const uint8x8x3_t p = vld3_u8(row + 3 * x);
+      vst1_u8(out + x, vmovn_u16(lumas8<L>(p.val[0], p.val[1], p.val[2])));
+    } else {
+      const uint8x8x4_t p = vld4_u8(row + 4 * x);
+      vst1_u8(out + x, vmovn_u16(lumas8<L>(p.val[0], p.val[1], p.val[2])));
+    }
   }
 #endif
   for (; x < W; ++x) out[x] = uint8_t(luma(row[n * x + K.r], row[n * x + K.g], row[n * x + K.b]));
@@ -184,6 +210,26 @@ void resize_luma_row(const uint8_t* row, const int* x0, const int16_t* alpha, in
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(alpha + 2 * x));
     const __m128i r = _mm_srai_epi32(_mm_madd_epi16(l, a), 4);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + x), _mm_packs_epi32(r, r));
+  }
+#elif defined(__aarch64__)
+  for (; x + 4 <= x_end; x += 4) {
+    // The pixel pairs of four columns, four bytes each, split into their bytes 0, 1, 2 by two rounds
+    // of unzipping; then the eight lumas, and each column's (l0 * a0 + l1 * a1) as a pairwise sum.
+    uint32x4_t q0 = vdupq_n_u32(0), q1 = vdupq_n_u32(0);
+    const uint8_t *c0 = row + n * x0[x], *c1 = row + n * x0[x + 1], *c2 = row + n * x0[x + 2],
+                  *c3 = row + n * x0[x + 3];
+    q0 = vsetq_lane_u32(load_u32(c0), q0, 0), q0 = vsetq_lane_u32(load_u32(c0 + n), q0, 1);
+    q0 = vsetq_lane_u32(load_u32(c1), q0, 2), q0 = vsetq_lane_u32(load_u32(c1 + n), q0, 3);
+    q1 = vsetq_lane_u32(load_u32(c2), q1, 0), q1 = vsetq_lane_u32(load_u32(c2 + n), q1, 1);
+    q1 = vsetq_lane_u32(load_u32(c3), q1, 2), q1 = vsetq_lane_u32(load_u32(c3 + n), q1, 3);
+    const uint8x16_t even = vuzp1q_u8(vreinterpretq_u8_u32(q0), vreinterpretq_u8_u32(q1));  // bytes 0, 2
+    const uint8x16_t odd = vuzp2q_u8(vreinterpretq_u8_u32(q0), vreinterpretq_u8_u32(q1));   // bytes 1, 3
+    const int16x8_t l = vreinterpretq_s16_u16(lumas8<L>(
+        vget_low_u8(vuzp1q_u8(even, even)), vget_low_u8(vuzp1q_u8(odd, odd)), vget_low_u8(vuzp2q_u8(even, even))));
+    const int16x8_t a = vld1q_s16(alpha + 2 * x);
+    const int32x4_t lo = vmull_s16(vget_low_s16(l), vget_low_s16(a)),
+                    hi = vmull_s16(vget_high_s16(l), vget_high_s16(a));
+    vst1_s16(dst + x, vshrn_n_s32(vpaddq_s32(lo, hi), 4));
   }
 #else
   (void)x_end;
@@ -218,7 +264,7 @@ void blend_rows(const int16_t* s0, const int16_t* s1, int n, int b0, int b1, uin
     const __m128i r = eight(i);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(r, r));
   }
-#elif defined(__ARM_NEON)
+#elif defined(__aarch64__)
   const int16x4_t B0 = vdup_n_s16(int16_t(b0)), B1 = vdup_n_s16(int16_t(b1));
   for (; i + 8 <= n; i += 8) {
     const int16x8_t v0 = vld1q_s16(s0 + i), v1 = vld1q_s16(s1 + i);
