@@ -302,19 +302,17 @@ void Preprocessor::resize_tables(int H, int W) {
   const int h = spec_.height, w = spec_.width;
   const double scale_x = double(W) / w, scale_y = double(H) / h;
   for (int x = 0; x < w; ++x) {
-    float fx = float((x + 0.5) * scale_x - 0.5);
-    int sx = int(std::floor(fx));
-    fx -= float(sx);
-    if (sx < 0) fx = 0, sx = 0;
-    if (sx >= W - 1) fx = 0, sx = W - 1;
+    int sx;
+    float fx;
+    source_column(x, scale_x, W, &sx, &fx);
     int16_t a0 = coef(1.f - fx), a1 = coef(fx);
     if (sx == W - 1 && W >= 2) sx = W - 2, std::swap(a0, a1);
     x0_[size_t(x)] = sx, alpha_[2 * size_t(x)] = a0, alpha_[2 * size_t(x) + 1] = a1;
   }
   for (int y = 0; y < h; ++y) {
-    float fy = float((y + 0.5) * scale_y - 0.5);
-    int sy = int(std::floor(fy));
-    fy -= float(sy);
+    int sy;
+    float fy;
+    source_of(y, scale_y, &sy, &fy);
     y0_[size_t(y)] = std::clamp(sy, 0, H - 1), y1_[size_t(y)] = std::clamp(sy + 1, 0, H - 1);
     beta_[2 * size_t(y)] = coef(1.f - fy), beta_[2 * size_t(y) + 1] = coef(fy);
   }

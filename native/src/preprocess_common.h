@@ -32,6 +32,21 @@ inline int luma(int r, int g, int b) { return (r * 4899 + g * 9617 + b * 1868 + 
 
 inline int16_t coef(float w) { return int16_t(std::lrint(w * kOne)); }
 
+// OpenCV's half-pixel centres: output coordinate i of a resize by `scale` (input / output size)
+// reads source index *s and the next with weights 1 - *f and *f (s unclamped, 0 <= f < 1).
+inline void source_of(int i, double scale, int* s, float* f) {
+  float fi = float((i + 0.5) * scale - 0.5);
+  *s = int(std::floor(fi));
+  *f = fi - float(*s);
+}
+
+// The same for a column of an input W wide: the index clamped to 0..W-1, the weight f then 0.
+inline void source_column(int x, double scale, int W, int* sx, float* fx) {
+  source_of(x, scale, sx, fx);
+  if (*sx < 0) *fx = 0, *sx = 0;
+  if (*sx >= W - 1) *fx = 0, *sx = W - 1;
+}
+
 // Throws std::invalid_argument naming what is wrong with the spec.
 void check_spec(const PreprocessSpec& s);
 

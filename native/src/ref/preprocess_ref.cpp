@@ -107,20 +107,18 @@ void PreprocessorRef::run(const uint8_t* px, int H, int W, float* out, PixelLayo
   }
   const double scale_x = double(W) / w, scale_y = double(H) / h;
   for (int x = 0; x < w; ++x) {
-    float fx = float((x + 0.5) * scale_x - 0.5);
-    int sx = int(std::floor(fx));
-    fx -= float(sx);
-    if (sx < 0) fx = 0, sx = 0;
-    if (sx >= W - 1) fx = 0, sx = W - 1;
+    int sx;
+    float fx;
+    source_column(x, scale_x, W, &sx, &fx);
     xofs_[x] = sx;
     alpha_[2 * x] = coef(1.f - fx);
     alpha_[2 * x + 1] = coef(fx);
   }
   int y0 = -1, y1 = -1;  // the source rows row0_ / row1_ hold, horizontally resized: each is resized once
   for (int y = 0; y < h; ++y) {
-    float fy = float((y + 0.5) * scale_y - 0.5);
-    int sy = int(std::floor(fy));
-    fy -= float(sy);
+    int sy;
+    float fy;
+    source_of(y, scale_y, &sy, &fy);
     const int b0 = coef(1.f - fy), b1 = coef(fy);
     const int a = std::clamp(sy, 0, H - 1), b = std::clamp(sy + 1, 0, H - 1);
     if (a != y0 && a == y1) {  // moving down by one source row: the lower row becomes the upper one
