@@ -2,7 +2,7 @@
 // classifier sees: per case, rounds of a batch of calls of each, interleaved (the order alternating
 // per round), after a warm-up; the median per-call time of each over the rounds and their ratio.
 // Each case first checks that both give the same bytes. Built and run by native/tools/preprocess_bench.sh.
-//   preprocess_bench [ROUNDS] [JSON]
+//   preprocess_bench [ROUNDS] [JSON] [HOST]   (HOST: a line naming the machine, copied into the JSON)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -45,6 +45,7 @@ double time_batch(P& p, const Case& c, const std::vector<uint8_t>& px, std::vect
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 201;
   const char* json = argc > 2 ? argv[2] : nullptr;
+  const char* host = argc > 3 ? argv[3] : "";
   const Case cases[] = {
       {"28x28 GRAY -> 64x64 gray (1 plane)", 28, 28, 1, PixelLayout::GRAY, 64, 64, 1, true},
       {"28x28 BGR -> 64x64 gray (1 plane)", 28, 28, 3, PixelLayout::BGR, 64, 64, 1, true},
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
     std::perror(json);
     return 2;
   }
-  if (js) std::fprintf(js, "{\"rounds\": %d, \"cases\": [", rounds);
+  if (js) std::fprintf(js, "{\"host\": \"%s\", \"rounds\": %d, \"cases\": [", host, rounds);
   std::printf("%-40s %12s %12s %8s\n", "case", "ref us", "fast us", "x faster");
   bool first = true;
   for (const Case& c : cases) {

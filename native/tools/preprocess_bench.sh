@@ -11,6 +11,7 @@ dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
 g++ -O3 -std=c++17 -ffp-contract=off -Inative/include -Inative/src native/tools/preprocess_bench.cpp \
   native/src/preprocess.cpp native/src/ref/preprocess_ref.cpp -o "$dir/preprocess_bench"
-echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); $(date -u +%F); load $(cut -d' ' -f1-3 /proc/loadavg)"
-"$dir/preprocess_bench" "${1:-201}" "$json"
+host="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' | tr -d '"\\'), $(nproc) logical CPUs; $(date -u '+%F %H:%M UTC'); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "host: $host"
+"$dir/preprocess_bench" "${1:-201}" "$json" "$host"
 echo "JSON: $json"
