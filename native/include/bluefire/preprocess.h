@@ -23,6 +23,9 @@ struct PreprocessSpec {
   int channels = 3;  // 1: a gray model whose stem takes the luma plane alone (mean[0], std[0])
 };
 
+// The optimized preprocessing: one loop per (layout, colour) with no branch per pixel, the resize's
+// tables kept for the last input size (a stream of equal frames computes them once), the vertical
+// pass in SSE2 / NEON. Bit-identical to PreprocessorRef (src/ref/preprocess_ref.h), its oracle.
 class Preprocessor {
  public:
   explicit Preprocessor(const PreprocessSpec& spec);  // throws std::invalid_argument on a bad spec
@@ -32,11 +35,19 @@ class Preprocessor {
   void run(const uint8_t* px, int H, int W, float* out, PixelLayout layout = PixelLayout::RGB);
 
  private:
-  void emit_row(int y, const int* vals);
+  template <PixelLayout L, bool Gray>
+  void run_as(const uint8_t* px, int H, int W);
+  void resize_tables(int H, int W);
+  template <int Step>
+  void emit_row(int y, const uint8_t* vals, const int* offset);
   PreprocessSpec spec_;
-  std::vector<int> xofs_, row0_, row1_, vals_;
-  std::vector<int16_t> alpha_;
-  std::vector<float> lut_;  // channels x 256: the normalised float of each uint8 value
+  int table_h_ = 0, table_w_ = 0;      // the input size the resize tables below are for (0: none yet)
+  std::vector<int> x0_;                // each output column's first source column (it reads x0, x0 + 1)
+  std::vector<int> y0_, y1_;           // each output row's two source rows
+  std::vector<int16_t> alpha_, beta_;  // their 11-bit weights, two per output column / row
+  std::vector<int16_t> rows_;          // two horizontally resized source rows (>> 4), 1 or 4 per pixel
+  std::vector<uint8_t> vals_;          // one output row's uint8 values (or a row's lumas)
+  std::vector<float> lut_;             // channels x 256: the normalised float of each uint8 value
   float* out_ = nullptr;
 };
 
