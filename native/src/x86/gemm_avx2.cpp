@@ -16,15 +16,6 @@ namespace {
 constexpr int MR = kAvx2Mr;
 constexpr int kPackMaxK = 1024;  // a packed strip lives on the stack: 64 KiB at most
 
-struct StripRows {  // row offsets of a packed 16-column strip: k * 16
-  int v[kPackMaxK];
-  constexpr StripRows() : v() {
-    for (int k = 0; k < kPackMaxK; ++k) v[k] = 16 * k;
-  }
-};
-constexpr StripRows kStripRowTable;
-const int* const kStripRows = kStripRowTable.v;
-
 inline __m256 finish(__m256 v, float bias, bool relu) {
   v = _mm256_add_ps(v, _mm256_set1_ps(bias));
   return relu ? _mm256_max_ps(v, _mm256_setzero_ps()) : v;
@@ -35,12 +26,43 @@ inline __m256i tail_mask(int n) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + 8 - n));
 }
 
-void block_16(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
+// Row k of B: b + brow[k] (any offsets), or, when the offsets are k * stride (1x1 planes, a
+// packed strip, Winograd's products, im2col), a pointer bumped by the stride: no offset load and
+// no address arithmetic on the k loop's critical path.
+struct TableRows {
+  const int* brow;
+  const float* at(const float* bp, int k) const { return bp + brow[k]; }
+};
+struct StrideRows {
+  ptrdiff_t stride;
+  const float* at(const float* bp, int k) const { return bp + k * stride; }
+};
+
+// Offsets k * stride for every k: the stride, else 0 (the stem's shifted planes, padded rows).
+ptrdiff_t row_stride(const GemmArgs& g) {
+  if (g.K < 2) return 0;
+  const int s = g.brow[1] - g.brow[0];
+  if (s <= 0 || g.brow[0] != 0) return 0;
+  for (int k = 2; k < g.K; ++k)
+    if (g.brow[k] != k * s) return 0;
+  return s;
+}
+
+// With `prefetch`, each row's line kPrefetchAhead floats on is fetched into L1 as the row is read:
+// a 1x1 layer's B rows are K planes far apart, more streams than the hardware prefetchers follow.
+constexpr int kPrefetchAhead = 64;
+
+template <class Rows, bool prefetch = false>
+void block_16(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int rows, int n) {
+  float* cp = g.c + size_t(m0) * g.ldc + n;
+  const size_t ldc = size_t(g.ldc);
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   const float* bp = g.b + n;
-  for (int k = 0; k < g.K; ++k, ap += MR) {
-    const float* row = bp + g.brow[k];
+  const int K = g.K;
+  for (int k = 0; k < K; ++k, ap += MR) {
+    const float* row = rows_of.at(bp, k);
+    if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchAhead), _MM_HINT_T0);
     __m256 b0 = _mm256_loadu_ps(row), b1 = _mm256_loadu_ps(row + 8), a;
     a = _mm256_broadcast_ss(ap + 0);
     c00 = _mm256_fmadd_ps(a, b0, c00);
@@ -62,11 +84,33 @@ void block_16(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
     c51 = _mm256_fmadd_ps(a, b1, c51);
   }
   const __m256 lo[MR] = {c00, c10, c20, c30, c40, c50}, hi[MR] = {c01, c11, c21, c31, c41, c51};
-  for (int i = 0; i < rows; ++i) {
-    float* cp = g.c + size_t(m0 + i) * g.ldc + n;
-    _mm256_storeu_ps(cp, finish(lo[i], g.bias[m0 + i], g.relu));
-    _mm256_storeu_ps(cp + 8, finish(hi[i], g.bias[m0 + i], g.relu));
+  // Output pointer, stride, bias and ReLU in locals, and a whole panel unrolled: on short k loops
+  // (the stem's K = 27) the stores are a tenth of the block's time.
+  const float* bias = g.bias + m0;
+  const bool relu = g.relu;
+  if (rows == MR) {
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      _mm256_storeu_ps(cp + i * ldc, finish(lo[i], bias[i], relu));
+      _mm256_storeu_ps(cp + i * ldc + 8, finish(hi[i], bias[i], relu));
+    }
+    return;
   }
+  for (int i = 0; i < rows; ++i) {
+    _mm256_storeu_ps(cp + i * ldc, finish(lo[i], bias[i], relu));
+    _mm256_storeu_ps(cp + i * ldc + 8, finish(hi[i], bias[i], relu));
+  }
+}
+
+// Every panel of the call on the 16 columns at n; the first one prefetches B's rows with `prefetch`.
+template <class Rows>
+void panels_16(const GemmArgs& g, Rows rows_of, int n, bool prefetch) {
+  int m0 = 0;
+  if (prefetch) {
+    block_16<Rows, true>(g, rows_of, g.a, 0, std::min(MR, g.M), n);
+    m0 = MR;
+  }
+  for (; m0 < g.M; m0 += MR) block_16(g, rows_of, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
 }
 
 // 8 columns, or fewer with `masked` (then `mask` selects the first `cols`).
@@ -264,21 +308,25 @@ void gemm_avx2(const GemmArgs& g) {
   // AVX2 variant), while never copying was slower for M = 64 and M = 1000.
   int n = 0;
   const bool pack = g.M > 3 * MR && g.K >= 64 && g.K <= kPackMaxK && g.brow[g.K - 1] != (g.K - 1) * 16;
+  const ptrdiff_t stride = row_stride(g);
+  // Rows far apart (planes of a map, not a packed matrix) with room for the next strips ahead.
+  const bool prefetch = (stride ? stride : g.brow[g.K - 1] - g.brow[0]) >= 1024 && g.N >= 64;
   for (; n + 16 <= g.N; n += 16) {
-    GemmArgs s = g;
     if (pack) {
       alignas(64) float strip[kPackMaxK * 16];
       for (int k = 0; k < g.K; ++k) {
         const float* src = g.b + g.brow[k] + n;
+        _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead), _MM_HINT_T0);
         _mm256_store_ps(strip + 16 * k, _mm256_loadu_ps(src));
         _mm256_store_ps(strip + 16 * k + 8, _mm256_loadu_ps(src + 8));
       }
-      s.b = strip - n;  // block_16 reads s.b + n + brow[k]
-      s.brow = kStripRows;
-      for (int m0 = 0; m0 < g.M; m0 += MR) block_16(s, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+      GemmArgs s = g;
+      s.b = strip - n;  // block_16 reads s.b + n + k * 16
+      panels_16(s, StrideRows{16}, n, false);
       continue;
     }
-    for (int m0 = 0; m0 < g.M; m0 += MR) block_16(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+    if (stride) panels_16(g, StrideRows{stride}, n, prefetch);
+    else panels_16(g, TableRows{g.brow}, n, prefetch);
   }
   if (n + 8 <= g.N) {
     for (int m0 = 0; m0 < g.M; m0 += MR)
