@@ -91,6 +91,8 @@ void block_16(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int rows
   if (rows == MR) {
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
+      // Output rows far apart (a 1x1 layer's planes): their next lines fetched for writing ahead.
+      if (ldc >= 1024) _mm_prefetch(reinterpret_cast<const char*>(cp + i * ldc + kPrefetchAhead), _MM_HINT_ET0);
       _mm256_storeu_ps(cp + i * ldc, finish(lo[i], bias[i], relu));
       _mm256_storeu_ps(cp + i * ldc + 8, finish(hi[i], bias[i], relu));
     }
@@ -113,28 +115,47 @@ void panels_16(const GemmArgs& g, Rows rows_of, int n, bool prefetch) {
   for (; m0 < g.M; m0 += MR) block_16(g, rows_of, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
 }
 
-// 8 columns, or fewer with `masked` (then `mask` selects the first `cols`).
-template <bool masked>
-void block_8(const GemmArgs& g, const float* ap, int m0, int rows, int n, __m256i mask) {
-  __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+// 8 columns, or fewer with `masked` (then `mask` selects the first `cols`), of P panels (rows m0 ..
+// m0 + 6P - 1, those below M): with P = 2 the 12 accumulators are enough independent chains for
+// the FMA latency (6 are not: one panel runs at most 3/4 of the FMA rate). Each output is the same
+// single chain over k as in block_16, so a column gives the same result in either block.
+template <bool masked, int P>
+void block_8(const GemmArgs& g, const float* ap, int m0, int n, __m256i mask) {
+  __m256 acc[P][MR];
+#pragma GCC unroll 2
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) acc[p][i] = _mm256_setzero_ps();
+  const size_t ps = size_t(MR) * g.K;  // floats per panel
   const float* bp = g.b + n;
   for (int k = 0; k < g.K; ++k, ap += MR) {
     const float* row = bp + g.brow[k];
-    __m256 b = masked ? _mm256_maskload_ps(row, mask) : _mm256_loadu_ps(row);
-    c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 0), b, c0);
-    c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 1), b, c1);
-    c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 2), b, c2);
-    c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 3), b, c3);
-    c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 4), b, c4);
-    c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 5), b, c5);
+    const __m256 b = masked ? _mm256_maskload_ps(row, mask) : _mm256_loadu_ps(row);
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p)
+#pragma GCC unroll 6
+      for (int i = 0; i < MR; ++i) acc[p][i] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + p * ps + i), b, acc[p][i]);
   }
-  const __m256 acc[MR] = {c0, c1, c2, c3, c4, c5};
-  for (int i = 0; i < rows; ++i) {
-    float* cp = g.c + size_t(m0 + i) * g.ldc + n;
-    __m256 v = finish(acc[i], g.bias[m0 + i], g.relu);
+  alignas(32) float t[P][MR][8];
+#pragma GCC unroll 2
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) _mm256_store_ps(t[p][i], acc[p][i]);
+  const int rows = std::min(MR * P, g.M - m0);
+  for (int r = 0; r < rows; ++r) {
+    float* cp = g.c + size_t(m0 + r) * g.ldc + n;
+    const __m256 v = finish(_mm256_load_ps(t[r / MR][r % MR]), g.bias[m0 + r], g.relu);
     if (masked) _mm256_maskstore_ps(cp, mask, v);
     else _mm256_storeu_ps(cp, v);
   }
+}
+
+// Every panel on the 8 (or, masked, fewer) columns at n: two panels per block, then one.
+template <bool masked>
+void panels_8(const GemmArgs& g, int n, __m256i mask) {
+  int m0 = 0;
+  for (; m0 + MR < g.M; m0 += 2 * MR) block_8<masked, 2>(g, g.a + size_t(m0) * g.K, m0, n, mask);
+  if (m0 < g.M) block_8<masked, 1>(g, g.a + size_t(m0) * g.K, m0, n, mask);
 }
 
 // One output pixel, one panel: lanes 0..5 are the panel's rows; 8 chains hide the FMA latency.
@@ -329,8 +350,7 @@ void gemm_avx2(const GemmArgs& g) {
     else panels_16(g, TableRows{g.brow}, n, prefetch);
   }
   if (n + 8 <= g.N) {
-    for (int m0 = 0; m0 < g.M; m0 += MR)
-      block_8<false>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, __m256i());
+    panels_8<false>(g, n, __m256i());
     n += 8;
   }
   if (g.N - n == 1) {  // one last column (see column_panels)
@@ -339,7 +359,7 @@ void gemm_avx2(const GemmArgs& g) {
   }
   if (n < g.N) {
     __m256i mask = tail_mask(g.N - n);
-    for (int m0 = 0; m0 < g.M; m0 += MR) block_8<true>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, mask);
+    panels_8<true>(g, n, mask);
   }
 }
 
