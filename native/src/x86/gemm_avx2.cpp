@@ -53,7 +53,7 @@ ptrdiff_t row_stride(const GemmArgs& g) {
 constexpr int kPrefetchAhead = 64;
 
 template <class Rows, bool prefetch = false>
-void block_16(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int rows, int n) {
+void block_16(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int n) {
   float* cp = g.c + size_t(m0) * g.ldc + n;
   const size_t ldc = size_t(g.ldc);
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
@@ -84,35 +84,74 @@ void block_16(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int rows
     c51 = _mm256_fmadd_ps(a, b1, c51);
   }
   const __m256 lo[MR] = {c00, c10, c20, c30, c40, c50}, hi[MR] = {c01, c11, c21, c31, c41, c51};
-  // Output pointer, stride, bias and ReLU in locals, and a whole panel unrolled: on short k loops
+  // Output pointer, stride, bias and ReLU in locals, and the panel unrolled: on short k loops
   // (the stem's K = 27) the stores are a tenth of the block's time.
   const float* bias = g.bias + m0;
   const bool relu = g.relu;
-  if (rows == MR) {
 #pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      // Output rows far apart (a 1x1 layer's planes): their next lines fetched for writing ahead.
-      if (ldc >= 1024) _mm_prefetch(reinterpret_cast<const char*>(cp + i * ldc + kPrefetchAhead), _MM_HINT_ET0);
-      _mm256_storeu_ps(cp + i * ldc, finish(lo[i], bias[i], relu));
-      _mm256_storeu_ps(cp + i * ldc + 8, finish(hi[i], bias[i], relu));
-    }
-    return;
-  }
-  for (int i = 0; i < rows; ++i) {
+  for (int i = 0; i < MR; ++i) {
+    // Output rows far apart (a 1x1 layer's planes): their next lines fetched for writing ahead.
+    if (ldc >= 1024) _mm_prefetch(reinterpret_cast<const char*>(cp + i * ldc + kPrefetchAhead), _MM_HINT_ET0);
     _mm256_storeu_ps(cp + i * ldc, finish(lo[i], bias[i], relu));
     _mm256_storeu_ps(cp + i * ldc + 8, finish(hi[i], bias[i], relu));
+  }
+}
+
+// The last panel's R < 6 rows (M = 16, 32, 64, 128, 256, 1000: 4 or 2 rows) on 16 columns: 2R
+// accumulators instead of 12 with zero rows, so a 4-row panel takes 2/3 of a whole one's time.
+template <class Rows, bool prefetch, int R>
+void block_16_part(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int n) {
+  __m256 lo[R], hi[R];
+#pragma GCC unroll 6
+  for (int i = 0; i < R; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
+  const float* bp = g.b + n;
+  const int K = g.K;
+  for (int k = 0; k < K; ++k, ap += MR) {
+    const float* row = rows_of.at(bp, k);
+    if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchAhead), _MM_HINT_T0);
+    const __m256 b0 = _mm256_loadu_ps(row), b1 = _mm256_loadu_ps(row + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) {
+      const __m256 a = _mm256_broadcast_ss(ap + i);
+      lo[i] = _mm256_fmadd_ps(a, b0, lo[i]);
+      hi[i] = _mm256_fmadd_ps(a, b1, hi[i]);
+    }
+  }
+  float* cp = g.c + size_t(m0) * g.ldc + n;
+  const size_t ldc = size_t(g.ldc);
+#pragma GCC unroll 6
+  for (int i = 0; i < R; ++i) {
+    if (ldc >= 1024) _mm_prefetch(reinterpret_cast<const char*>(cp + i * ldc + kPrefetchAhead), _MM_HINT_ET0);
+    _mm256_storeu_ps(cp + i * ldc, finish(lo[i], g.bias[m0 + i], g.relu));
+    _mm256_storeu_ps(cp + i * ldc + 8, finish(hi[i], g.bias[m0 + i], g.relu));
+  }
+}
+
+template <class Rows, bool prefetch>
+void part_16(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int rows, int n) {
+  switch (rows) {
+    case 5: block_16_part<Rows, prefetch, 5>(g, rows_of, ap, m0, n); break;
+    case 4: block_16_part<Rows, prefetch, 4>(g, rows_of, ap, m0, n); break;
+    case 3: block_16_part<Rows, prefetch, 3>(g, rows_of, ap, m0, n); break;
+    case 2: block_16_part<Rows, prefetch, 2>(g, rows_of, ap, m0, n); break;
+    default: block_16_part<Rows, prefetch, 1>(g, rows_of, ap, m0, n); break;
   }
 }
 
 // Every panel of the call on the 16 columns at n; the first one prefetches B's rows with `prefetch`.
 template <class Rows>
 void panels_16(const GemmArgs& g, Rows rows_of, int n, bool prefetch) {
+  const int whole = g.M / MR * MR;
   int m0 = 0;
-  if (prefetch) {
-    block_16<Rows, true>(g, rows_of, g.a, 0, std::min(MR, g.M), n);
+  if (prefetch && whole > 0) {
+    block_16<Rows, true>(g, rows_of, g.a, 0, n);
     m0 = MR;
   }
-  for (; m0 < g.M; m0 += MR) block_16(g, rows_of, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+  for (; m0 < whole; m0 += MR) block_16(g, rows_of, g.a + size_t(m0) * g.K, m0, n);
+  if (whole == g.M) return;
+  const float* ap = g.a + size_t(whole) * g.K;
+  if (prefetch && whole == 0) part_16<Rows, true>(g, rows_of, ap, whole, g.M - whole, n);
+  else part_16<Rows, false>(g, rows_of, ap, whole, g.M - whole, n);
 }
 
 // 8 columns, or fewer with `masked` (then `mask` selects the first `cols`), of P panels (rows m0 ..
