@@ -52,7 +52,7 @@ ptrdiff_t row_stride(const GemmArgs& g) {
 // a 1x1 layer's B rows are K planes far apart, more streams than the hardware prefetchers follow.
 constexpr int kPrefetchAhead = 64;
 
-template <class Rows, bool prefetch = false>
+template <class Rows, bool prefetch = false, bool prefetch_a = false>
 void block_16(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int n) {
   float* cp = g.c + size_t(m0) * g.ldc + n;
   const size_t ldc = size_t(g.ldc);
@@ -63,6 +63,8 @@ void block_16(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int n) {
   for (int k = 0; k < K; ++k, ap += MR) {
     const float* row = rows_of.at(bp, k);
     if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchAhead), _MM_HINT_T0);
+    if (prefetch_a && (k & 1))
+      _mm_prefetch(reinterpret_cast<const char*>(ap + 2 * MR * K), _MM_HINT_T0);  // 48 B a step
     __m256 b0 = _mm256_loadu_ps(row), b1 = _mm256_loadu_ps(row + 8), a;
     a = _mm256_broadcast_ss(ap + 0);
     c00 = _mm256_fmadd_ps(a, b0, c00);
@@ -138,19 +140,23 @@ void part_16(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int rows,
   }
 }
 
-// Every panel of the call on the 16 columns at n; the first one prefetches B's rows with `prefetch`.
+// Every panel of the call on the 16 columns at n; the first one prefetches B's rows with
+// `prefetch_b`, and with `prefetch_a` each block prefetches the weights two panels on: the first
+// strip of a call over many weights (the classifier's 2 MB) reads them from memory, not L2.
 template <class Rows>
-void panels_16(const GemmArgs& g, Rows rows_of, int n, bool prefetch) {
+void panels_16(const GemmArgs& g, Rows rows_of, int n, bool prefetch_b, bool prefetch_a) {
   const int whole = g.M / MR * MR;
   int m0 = 0;
-  if (prefetch && whole > 0) {
+  if (prefetch_b && whole > 0) {
     block_16<Rows, true>(g, rows_of, g.a, 0, n);
     m0 = MR;
   }
+  if (prefetch_a)
+    for (; m0 < whole; m0 += MR) block_16<Rows, false, true>(g, rows_of, g.a + size_t(m0) * g.K, m0, n);
   for (; m0 < whole; m0 += MR) block_16(g, rows_of, g.a + size_t(m0) * g.K, m0, n);
   if (whole == g.M) return;
   const float* ap = g.a + size_t(whole) * g.K;
-  if (prefetch && whole == 0) part_16<Rows, true>(g, rows_of, ap, whole, g.M - whole, n);
+  if (prefetch_b && whole == 0) part_16<Rows, true>(g, rows_of, ap, whole, g.M - whole, n);
   else part_16<Rows, false>(g, rows_of, ap, whole, g.M - whole, n);
 }
 
@@ -382,11 +388,11 @@ void gemm_avx2(const GemmArgs& g) {
       }
       GemmArgs s = g;
       s.b = strip - n;  // block_16 reads s.b + n + k * 16
-      panels_16(s, StrideRows{16}, n, false);
+      panels_16(s, StrideRows{16}, n, false, n == 0);
       continue;
     }
-    if (stride) panels_16(g, StrideRows{stride}, n, prefetch);
-    else panels_16(g, TableRows{g.brow}, n, prefetch);
+    if (stride) panels_16(g, StrideRows{stride}, n, prefetch, n == 0);
+    else panels_16(g, TableRows{g.brow}, n, prefetch, n == 0);
   }
   if (n + 8 <= g.N) {
     panels_8<false>(g, n, __m256i());
