@@ -1,12 +1,15 @@
 // AVX2/FMA convolution GEMM (compiled with -mavx2 -mfma on this file only).
 // Register block: 6 weight rows x 16 pixels = 12 ymm accumulators, 2 ymm of pixels and one
-// broadcast weight per k; then 6x8, then a masked 6x(2..7) tail on the same running column index,
-// or a single last column vectorised over panel rows (column_panels).
+// broadcast weight per k (the last panel's 1-5 rows in a smaller block); then 8 columns of two
+// panels at once, then a masked (2..7)-column tail likewise on the same running column index,
+// or a single last column vectorised over panel rows (column_panels). Every output is one FMA
+// chain over k in order, whichever block computes it.
 // Maps of at most 4 pixels (fire6-9 at 32x32 input) take a column path that vectorizes over
 // the 6 output channels of a panel with 8 independent chains instead.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "../variants.h"
 
@@ -44,7 +47,7 @@ ptrdiff_t row_stride(const GemmArgs& g) {
   const int s = g.brow[1] - g.brow[0];
   if (s <= 0 || g.brow[0] != 0) return 0;
   for (int k = 2; k < g.K; ++k)
-    if (g.brow[k] != k * s) return 0;
+    if (g.brow[k] != int64_t(k) * s) return 0;
   return s;
 }
 
