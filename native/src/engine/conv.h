@@ -43,7 +43,8 @@ struct ConvAlgo {
   void (*run)(const Layer& L, const ConvIO& io, int task);
   // Output rows [r0, r1) of channels [m0, m1) (m0 a multiple of the packing's mr) into dst
   // (channel stride (r1 - r0) * OW), with the full-width gemm; nullptr if the algorithm cannot
-  // (then no max-pool is fused into the layer).
+  // (then no max-pool is fused into the layer). It reads the input (io.in) itself, in this
+  // thread's io.work: a layer with a fused pool runs no prepare_input.
   void (*rows)(const Layer& L, const ConvIO& io, int r0, int r1, int m0, int m1, float* dst);
   // prepare_input for input channels [c0, c1) alone, or nullptr: disjoint ranges that cover the
   // channels write exactly what prepare_input writes, each value by the same instructions, so the

@@ -357,7 +357,8 @@ void Engine::Impl::prepare_task(void* self, int t, int) {
 void Engine::Impl::run_layer(const Layer& L) {
   if (L.run_by_producer) return;  // its producer pooled each band
   current = &L;
-  if (L.kind == Kind::Conv && L.algo->prepare_input) {
+  // A layer whose pool is fused runs in bands, whose `rows` read the input themselves.
+  if (L.kind == Kind::Conv && L.algo->prepare_input && L.fused_pool < 0) {
     // A split layer prepares its input over the pool too (channel ranges, one per thread) when
     // the input is large enough: otherwise the workers wait while the caller writes it.
     const int parts = std::min(pool->threads(), L.C);

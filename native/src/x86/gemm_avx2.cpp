@@ -1,12 +1,15 @@
 // AVX2/FMA convolution GEMM (compiled with -mavx2 -mfma on this file only).
 // Register block: 6 weight rows x 16 pixels = 12 ymm accumulators, 2 ymm of pixels and one
-// broadcast weight per k; then 6x8, then a masked 6x(2..7) tail on the same running column index,
-// or a single last column vectorised over panel rows (column_panels).
+// broadcast weight per k (the last panel's 1-5 rows in a smaller block); then 8 columns of two
+// panels at once, then a masked (2..7)-column tail likewise on the same running column index,
+// or a single last column vectorised over panel rows (column_panels). Every output is one FMA
+// chain over k in order, whichever block computes it.
 // Maps of at most 4 pixels (fire6-9 at 32x32 input) take a column path that vectorizes over
 // the 6 output channels of a panel with 8 independent chains instead.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "../variants.h"
 
@@ -15,15 +18,6 @@ namespace {
 
 constexpr int MR = kAvx2Mr;
 constexpr int kPackMaxK = 1024;  // a packed strip lives on the stack: 64 KiB at most
-
-struct StripRows {  // row offsets of a packed 16-column strip: k * 16
-  int v[kPackMaxK];
-  constexpr StripRows() : v() {
-    for (int k = 0; k < kPackMaxK; ++k) v[k] = 16 * k;
-  }
-};
-constexpr StripRows kStripRowTable;
-const int* const kStripRows = kStripRowTable.v;
 
 inline __m256 finish(__m256 v, float bias, bool relu) {
   v = _mm256_add_ps(v, _mm256_set1_ps(bias));
@@ -35,12 +29,45 @@ inline __m256i tail_mask(int n) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m + 8 - n));
 }
 
-void block_16(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
+// Row k of B: b + brow[k] (any offsets), or, when the offsets are k * stride (1x1 planes, a
+// packed strip, Winograd's products, im2col), a pointer bumped by the stride: no offset load and
+// no address arithmetic on the k loop's critical path.
+struct TableRows {
+  const int* brow;
+  const float* at(const float* bp, int k) const { return bp + brow[k]; }
+};
+struct StrideRows {
+  ptrdiff_t stride;
+  const float* at(const float* bp, int k) const { return bp + k * stride; }
+};
+
+// Offsets k * stride for every k: the stride, else 0 (the stem's shifted planes, padded rows).
+ptrdiff_t row_stride(const GemmArgs& g) {
+  if (g.K < 2) return 0;
+  const int s = g.brow[1] - g.brow[0];
+  if (s <= 0 || g.brow[0] != 0) return 0;
+  for (int k = 2; k < g.K; ++k)
+    if (g.brow[k] != int64_t(k) * s) return 0;
+  return s;
+}
+
+// With `prefetch`, each row's line kPrefetchAhead floats on is fetched into L1 as the row is read:
+// a 1x1 layer's B rows are K planes far apart, more streams than the hardware prefetchers follow.
+constexpr int kPrefetchAhead = 64;
+
+template <class Rows, bool prefetch = false, bool prefetch_a = false>
+void block_16(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int n) {
+  float* cp = g.c + size_t(m0) * g.ldc + n;
+  const size_t ldc = size_t(g.ldc);
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   const float* bp = g.b + n;
-  for (int k = 0; k < g.K; ++k, ap += MR) {
-    const float* row = bp + g.brow[k];
+  const int K = g.K;
+  for (int k = 0; k < K; ++k, ap += MR) {
+    const float* row = rows_of.at(bp, k);
+    if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchAhead), _MM_HINT_T0);
+    if (prefetch_a && (k & 1))
+      _mm_prefetch(reinterpret_cast<const char*>(ap + 2 * MR * K), _MM_HINT_T0);  // 48 B a step
     __m256 b0 = _mm256_loadu_ps(row), b1 = _mm256_loadu_ps(row + 8), a;
     a = _mm256_broadcast_ss(ap + 0);
     c00 = _mm256_fmadd_ps(a, b0, c00);
@@ -62,35 +89,121 @@ void block_16(const GemmArgs& g, const float* ap, int m0, int rows, int n) {
     c51 = _mm256_fmadd_ps(a, b1, c51);
   }
   const __m256 lo[MR] = {c00, c10, c20, c30, c40, c50}, hi[MR] = {c01, c11, c21, c31, c41, c51};
-  for (int i = 0; i < rows; ++i) {
-    float* cp = g.c + size_t(m0 + i) * g.ldc + n;
-    _mm256_storeu_ps(cp, finish(lo[i], g.bias[m0 + i], g.relu));
-    _mm256_storeu_ps(cp + 8, finish(hi[i], g.bias[m0 + i], g.relu));
+  // Output pointer, stride, bias and ReLU in locals, and the panel unrolled: on short k loops
+  // (the stem's K = 27) the stores are a tenth of the block's time.
+  const float* bias = g.bias + m0;
+  const bool relu = g.relu;
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    // Output rows far apart (a 1x1 layer's planes): their next lines fetched for writing ahead.
+    if (ldc >= 1024) _mm_prefetch(reinterpret_cast<const char*>(cp + i * ldc + kPrefetchAhead), _MM_HINT_ET0);
+    _mm256_storeu_ps(cp + i * ldc, finish(lo[i], bias[i], relu));
+    _mm256_storeu_ps(cp + i * ldc + 8, finish(hi[i], bias[i], relu));
   }
 }
 
-// 8 columns, or fewer with `masked` (then `mask` selects the first `cols`).
-template <bool masked>
-void block_8(const GemmArgs& g, const float* ap, int m0, int rows, int n, __m256i mask) {
-  __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+// The last panel's R < 6 rows (M = 16, 32, 64, 128, 256, 1000: 4 or 2 rows) on 16 columns: 2R
+// accumulators instead of 12 with zero rows, so a 4-row panel takes 2/3 of a whole one's time.
+template <class Rows, bool prefetch, int R>
+void block_16_part(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int n) {
+  __m256 lo[R], hi[R];
+#pragma GCC unroll 6
+  for (int i = 0; i < R; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
+  const float* bp = g.b + n;
+  const int K = g.K;
+  for (int k = 0; k < K; ++k, ap += MR) {
+    const float* row = rows_of.at(bp, k);
+    if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(row + kPrefetchAhead), _MM_HINT_T0);
+    const __m256 b0 = _mm256_loadu_ps(row), b1 = _mm256_loadu_ps(row + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < R; ++i) {
+      const __m256 a = _mm256_broadcast_ss(ap + i);
+      lo[i] = _mm256_fmadd_ps(a, b0, lo[i]);
+      hi[i] = _mm256_fmadd_ps(a, b1, hi[i]);
+    }
+  }
+  float* cp = g.c + size_t(m0) * g.ldc + n;
+  const size_t ldc = size_t(g.ldc);
+#pragma GCC unroll 6
+  for (int i = 0; i < R; ++i) {
+    if (ldc >= 1024) _mm_prefetch(reinterpret_cast<const char*>(cp + i * ldc + kPrefetchAhead), _MM_HINT_ET0);
+    _mm256_storeu_ps(cp + i * ldc, finish(lo[i], g.bias[m0 + i], g.relu));
+    _mm256_storeu_ps(cp + i * ldc + 8, finish(hi[i], g.bias[m0 + i], g.relu));
+  }
+}
+
+template <class Rows, bool prefetch>
+void part_16(const GemmArgs& g, Rows rows_of, const float* ap, int m0, int rows, int n) {
+  switch (rows) {
+    case 5: block_16_part<Rows, prefetch, 5>(g, rows_of, ap, m0, n); break;
+    case 4: block_16_part<Rows, prefetch, 4>(g, rows_of, ap, m0, n); break;
+    case 3: block_16_part<Rows, prefetch, 3>(g, rows_of, ap, m0, n); break;
+    case 2: block_16_part<Rows, prefetch, 2>(g, rows_of, ap, m0, n); break;
+    default: block_16_part<Rows, prefetch, 1>(g, rows_of, ap, m0, n); break;
+  }
+}
+
+// Every panel of the call on the 16 columns at n; the first one prefetches B's rows with
+// `prefetch_b`, and with `prefetch_a` each block prefetches the weights two panels on: the first
+// strip of a call over many weights (the classifier's 2 MB) reads them from memory, not L2.
+template <class Rows>
+void panels_16(const GemmArgs& g, Rows rows_of, int n, bool prefetch_b, bool prefetch_a) {
+  const int whole = g.M / MR * MR;
+  int m0 = 0;
+  if (prefetch_b && whole > 0) {
+    block_16<Rows, true>(g, rows_of, g.a, 0, n);
+    m0 = MR;
+  }
+  if (prefetch_a)
+    for (; m0 < whole; m0 += MR) block_16<Rows, false, true>(g, rows_of, g.a + size_t(m0) * g.K, m0, n);
+  for (; m0 < whole; m0 += MR) block_16(g, rows_of, g.a + size_t(m0) * g.K, m0, n);
+  if (whole == g.M) return;
+  const float* ap = g.a + size_t(whole) * g.K;
+  if (prefetch_b && whole == 0) part_16<Rows, true>(g, rows_of, ap, whole, g.M - whole, n);
+  else part_16<Rows, false>(g, rows_of, ap, whole, g.M - whole, n);
+}
+
+// 8 columns, or fewer with `masked` (then `mask` selects the first `cols`), of P panels (rows m0 ..
+// m0 + 6P - 1, those below M): with P = 2 the 12 accumulators are enough independent chains for
+// the FMA latency (6 are not: one panel runs at most 3/4 of the FMA rate). Each output is the same
+// single chain over k as in block_16, so a column gives the same result in either block.
+template <bool masked, int P>
+void block_8(const GemmArgs& g, const float* ap, int m0, int n, __m256i mask) {
+  __m256 acc[P][MR];
+#pragma GCC unroll 2
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) acc[p][i] = _mm256_setzero_ps();
+  const size_t ps = size_t(MR) * g.K;  // floats per panel
   const float* bp = g.b + n;
   for (int k = 0; k < g.K; ++k, ap += MR) {
     const float* row = bp + g.brow[k];
-    __m256 b = masked ? _mm256_maskload_ps(row, mask) : _mm256_loadu_ps(row);
-    c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 0), b, c0);
-    c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 1), b, c1);
-    c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 2), b, c2);
-    c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 3), b, c3);
-    c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 4), b, c4);
-    c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + 5), b, c5);
+    const __m256 b = masked ? _mm256_maskload_ps(row, mask) : _mm256_loadu_ps(row);
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p)
+#pragma GCC unroll 6
+      for (int i = 0; i < MR; ++i) acc[p][i] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + p * ps + i), b, acc[p][i]);
   }
-  const __m256 acc[MR] = {c0, c1, c2, c3, c4, c5};
-  for (int i = 0; i < rows; ++i) {
-    float* cp = g.c + size_t(m0 + i) * g.ldc + n;
-    __m256 v = finish(acc[i], g.bias[m0 + i], g.relu);
+  alignas(32) float t[P][MR][8];
+#pragma GCC unroll 2
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) _mm256_store_ps(t[p][i], acc[p][i]);
+  const int rows = std::min(MR * P, g.M - m0);
+  for (int r = 0; r < rows; ++r) {
+    float* cp = g.c + size_t(m0 + r) * g.ldc + n;
+    const __m256 v = finish(_mm256_load_ps(t[r / MR][r % MR]), g.bias[m0 + r], g.relu);
     if (masked) _mm256_maskstore_ps(cp, mask, v);
     else _mm256_storeu_ps(cp, v);
   }
+}
+
+// Every panel on the 8 (or, masked, fewer) columns at n: two panels per block, then one.
+template <bool masked>
+void panels_8(const GemmArgs& g, int n, __m256i mask) {
+  int m0 = 0;
+  for (; m0 + MR < g.M; m0 += 2 * MR) block_8<masked, 2>(g, g.a + size_t(m0) * g.K, m0, n, mask);
+  if (m0 < g.M) block_8<masked, 1>(g, g.a + size_t(m0) * g.K, m0, n, mask);
 }
 
 // One output pixel, one panel: lanes 0..5 are the panel's rows; 8 chains hide the FMA latency.
@@ -264,25 +377,28 @@ void gemm_avx2(const GemmArgs& g) {
   // AVX2 variant), while never copying was slower for M = 64 and M = 1000.
   int n = 0;
   const bool pack = g.M > 3 * MR && g.K >= 64 && g.K <= kPackMaxK && g.brow[g.K - 1] != (g.K - 1) * 16;
+  const ptrdiff_t stride = row_stride(g);
+  // Rows far apart (planes of a map, not a packed matrix) with room for the next strips ahead.
+  const bool prefetch = (stride ? stride : g.brow[g.K - 1] - g.brow[0]) >= 1024 && g.N >= 64;
   for (; n + 16 <= g.N; n += 16) {
-    GemmArgs s = g;
     if (pack) {
       alignas(64) float strip[kPackMaxK * 16];
       for (int k = 0; k < g.K; ++k) {
         const float* src = g.b + g.brow[k] + n;
+        _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead), _MM_HINT_T0);
         _mm256_store_ps(strip + 16 * k, _mm256_loadu_ps(src));
         _mm256_store_ps(strip + 16 * k + 8, _mm256_loadu_ps(src + 8));
       }
-      s.b = strip - n;  // block_16 reads s.b + n + brow[k]
-      s.brow = kStripRows;
-      for (int m0 = 0; m0 < g.M; m0 += MR) block_16(s, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+      GemmArgs s = g;
+      s.b = strip - n;  // block_16 reads s.b + n + k * 16
+      panels_16(s, StrideRows{16}, n, false, n == 0);
       continue;
     }
-    for (int m0 = 0; m0 < g.M; m0 += MR) block_16(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+    if (stride) panels_16(g, StrideRows{stride}, n, prefetch, n == 0);
+    else panels_16(g, TableRows{g.brow}, n, prefetch, n == 0);
   }
   if (n + 8 <= g.N) {
-    for (int m0 = 0; m0 < g.M; m0 += MR)
-      block_8<false>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, __m256i());
+    panels_8<false>(g, n, __m256i());
     n += 8;
   }
   if (g.N - n == 1) {  // one last column (see column_panels)
@@ -291,7 +407,7 @@ void gemm_avx2(const GemmArgs& g) {
   }
   if (n < g.N) {
     __m256i mask = tail_mask(g.N - n);
-    for (int m0 = 0; m0 < g.M; m0 += MR) block_8<true>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n, mask);
+    panels_8<true>(g, n, mask);
   }
 }
 
