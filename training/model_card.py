@@ -36,6 +36,41 @@ def _latency(bench: list[dict], onnx_path: Path) -> dict[str, Any]:
     return out
 
 
+def _latency_source(bench_json: Path) -> dict[str, Any]:
+    """Which benchmark run a card's latency comes from: the file and the CPU it ran on."""
+    cpu = json.loads(bench_json.read_text()).get("cpu") or {}
+    return {"bench": bench_json.as_posix(), "cpu": cpu.get("model", "unknown")}
+
+
+def retime(onnx_path: Path, bench_json: Path) -> dict[str, Any]:
+    """An existing card with its latency, and every latency ratio, taken from another `bluefire bench --json`
+    run; nothing else changes. One run of every shipped model (models/reproduce.sh step 7) then gives the
+    headline numbers that compare like with like: cards timed in different runs on a shared host do not.
+    The ratios use the reference model's rows of the same run (the baseline's, the fp32 model's)."""
+    card_path = onnx_path.with_suffix(".json")
+    if not card_path.is_file():
+        raise FileNotFoundError(f"{card_path}: no card to retime (write it first without --retime)")
+    card = json.loads(card_path.read_text())
+    rows = json.loads(bench_json.read_text()).get("rows", [])
+    lat = _latency(rows, onnx_path)
+    if not lat:
+        raise ValueError(f"{bench_json}: no 1-thread rows for {onnx_path.name} (time it with --models-dir)")
+    card["latency_ms"] = lat
+    card["latency_source"] = _latency_source(bench_json)
+    for key, ref_key, label in (("vs_baseline", "baseline", "baseline"), ("vs_fp32", "fp32", "fp32 model")):
+        vs = card.get(key)
+        if not vs:
+            continue
+        for k in [k for k in vs if k.endswith("_latency_ratio")]:
+            del vs[k]
+        ref = _latency(rows, onnx_path.parent / f"{vs[ref_key]}.onnx")
+        if not ref:
+            raise ValueError(f"{bench_json}: no 1-thread rows for the {label} {vs[ref_key]} of {onnx_path.name}")
+        for eng in sorted(set(lat) & set(ref)):
+            vs[f"{eng}_latency_ratio"] = lat[eng]["median_ms"] / ref[eng]["median_ms"]
+    return card
+
+
 def _time(
     train_metrics: Path | None,
     prune_report: Path | None,
@@ -155,6 +190,7 @@ def build_card(
         }
     if bench_json and bench_json.is_file():
         card["latency_ms"] = _latency(json.loads(bench_json.read_text()).get("rows", []), onnx_path)
+        card["latency_source"] = _latency_source(bench_json)
     quant = _quantization(onnx_path)
     if quant:
         card["quantization"] = quant
@@ -180,6 +216,8 @@ def build_card(
             "top1_delta_points": 100 * (card["test_top1"] - base["test_top1"]),
         }
         lat, blat = card.get("latency_ms", {}), base.get("latency_ms", {})
+        if bench_json and bench_json.is_file():  # the same run's rows for the baseline, where it was timed too
+            blat = _latency(json.loads(bench_json.read_text()).get("rows", []), baseline) or blat
         for eng in sorted(set(lat) & set(blat)):  # a stable order keeps regenerated files diffable
             card["vs_baseline"][f"{eng}_latency_ratio"] = lat[eng]["median_ms"] / blat[eng]["median_ms"]
     return card
@@ -216,6 +254,9 @@ def markdown(card: dict[str, Any]) -> str:
     ]
     for eng, v in sorted(card.get("latency_ms", {}).items()):
         lines.append(f"| latency, {eng}, 1 thread | median {v['median_ms']:.4f} ms, p99 {v['p99_ms']:.4f} ms |")
+    src = card.get("latency_source")
+    if src:
+        lines.append(f"| latency measured by | `{src['bench']}` (`bluefire bench --json`), on {src['cpu']} |")
     vb = card.get("vs_baseline")
     if vb:
         lines += [
@@ -388,11 +429,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--size-study", type=Path, help="models/evidence/input_size_study.json (why this input size)")
     ap.add_argument("--made-on", default="this machine", help="where the training and pruning ran, in words")
+    ap.add_argument(
+        "--retime",
+        action="store_true",
+        help="only replace the existing card's latency (and its latency ratios) from --bench; nothing else is recomputed",
+    )
     a = ap.parse_args(argv)
     if a.onnx is None:
         if not a.readme:
             ap.error("give an ONNX model, or --readme")
         update_readme(a.readme, json.loads(Path("models/index.json").read_text()))
+        return 0
+    if a.retime:
+        if not a.bench:
+            ap.error("--retime needs --bench")
+        card = retime(a.onnx, a.bench)
+        atomic_write(a.onnx.with_suffix(".json"), json.dumps(card, indent=1, default=str) + "\n")
+        atomic_write(a.onnx.with_suffix(".md"), markdown(card))
+        index = write_index(a.onnx.parent)
+        if a.readme:
+            update_readme(a.readme, index)
+        print(f"{a.onnx.with_suffix('.md')}: latency from {a.bench}")
         return 0
     secs = {}
     for item in a.seconds:
