@@ -406,6 +406,15 @@ def update_readme(readme: Path, index: dict[str, Any]) -> None:
     atomic_write(readme, f"{head}{README_BEGIN}\n{headline(index)}\n{README_END}{tail}")
 
 
+def _write_card(onnx_path: Path, card: dict[str, Any], readme: Path | None) -> None:
+    """The card's JSON and Markdown beside the model, then models/index.json (and the README's headline)."""
+    atomic_write(onnx_path.with_suffix(".json"), json.dumps(card, indent=1, default=str) + "\n")
+    atomic_write(onnx_path.with_suffix(".md"), markdown(card))
+    index = write_index(onnx_path.parent)
+    if readme:
+        update_readme(readme, index)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description="Write a model card (Markdown + JSON) for a shipped ONNX model and refresh models/index.json."
@@ -443,12 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.retime:
         if not a.bench:
             ap.error("--retime needs --bench")
-        card = retime(a.onnx, a.bench)
-        atomic_write(a.onnx.with_suffix(".json"), json.dumps(card, indent=1, default=str) + "\n")
-        atomic_write(a.onnx.with_suffix(".md"), markdown(card))
-        index = write_index(a.onnx.parent)
-        if a.readme:
-            update_readme(a.readme, index)
+        _write_card(a.onnx, retime(a.onnx, a.bench), a.readme)
         print(f"{a.onnx.with_suffix('.md')}: latency from {a.bench}")
         return 0
     secs = {}
@@ -458,11 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     card = build_card(
         a.onnx, a.data, a.train_metrics, a.prune_report, a.bench, a.baseline, secs, a.size_study, a.made_on, a.fp32
     )
-    atomic_write(a.onnx.with_suffix(".json"), json.dumps(card, indent=1, default=str) + "\n")
-    atomic_write(a.onnx.with_suffix(".md"), markdown(card))
-    index = write_index(a.onnx.parent)
-    if a.readme:
-        update_readme(a.readme, index)
+    _write_card(a.onnx, card, a.readme)
     print(f"{a.onnx.with_suffix('.md')}: test top-1 {100 * card['test_top1']:.2f} %, {card['params']:,} params")
     return 0
 
