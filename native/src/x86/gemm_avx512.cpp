@@ -218,12 +218,14 @@ void gemm_avx512(const GemmArgs& g) {
   // N = 32q + 17 (q >= 1; 49 = 7x7 maps): the last 49 columns as 48 + 1 (block_48, column).
   const bool split49 = g.N % 32 == 17 && g.N >= 49;
   const int blocks = split49 ? (g.N - 49) / 32 : g.N / 32;
-  // B rows far apart (planes of a map, not a packed matrix; K >= 32: with 16 rows the prefetches
-  // cost more than they save) with room for the next strips ahead.
-  const bool prefetch_b = g.K >= 32 && g.brow[g.K - 1] - g.brow[0] >= 1024 && g.N >= 128;
-  const int whole = 32 * blocks, nc = std::max(32, kChunkFloats / std::max(g.K, 1) / 32 * 32);
-  for (int n0 = 0; n0 < whole; n0 += nc) panels_32(g, n0, std::min(whole, n0 + nc), prefetch_b, n0 == 0 && nc == 32);
-  int n = whole;
+  int n = 32 * blocks;
+  if (n > 0) {  // (the Winograd GEMMs of small maps, 16 columns, do not pay for this set-up)
+    // B rows far apart (planes of a map, not a packed matrix; K >= 32: with 16 rows the
+    // prefetches cost more than they save) with room for the next strips ahead.
+    const bool prefetch_b = g.K >= 32 && g.brow[g.K - 1] - g.brow[0] >= 1024 && g.N >= 128;
+    const int nc = std::max(32, kChunkFloats / std::max(g.K, 1) / 32 * 32);
+    for (int n0 = 0; n0 < n; n0 += nc) panels_32(g, n0, std::min(n, n0 + nc), prefetch_b, n0 == 0 && nc == 32);
+  }
   if (split49) {
     for (int m0 = 0; m0 < g.M; m0 += MR) panel_48(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
     column(g, n + 48);
