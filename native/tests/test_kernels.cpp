@@ -32,8 +32,8 @@ std::vector<float> run_gemm(GemmFn gemm, int mr, int M, int N, int K, int ldc, b
 
 // C of a variant (`got`) against the reference's (`want`), M x ldc: close to it on the N columns,
 // the sentinel past them. Reports the first mismatches, up to 5 in all over `bad`.
-void check_close(const std::vector<float>& got, const std::vector<float>& want, int M, int N, int K, int ldc,
-                 int& bad, const char* variant, const char* fn, int relu) {
+void check_close(const std::vector<float>& got, const std::vector<float>& want, int M, int N, int K, int ldc, int& bad,
+                 const char* variant, const char* fn, int relu) {
   for (int m = 0; m < M && bad < 5; ++m)
     for (int n = 0; n < ldc; ++n) {
       const float x = got[size_t(m) * ldc + n], y = want[size_t(m) * ldc + n];
