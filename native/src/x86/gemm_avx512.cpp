@@ -4,6 +4,8 @@
 // 2..16-column tail a 6x16 block with masked loads/stores, on the same running column index; a
 // 1-column tail is vectorised over panel rows instead, and 32q + 17 columns end in 48 + 1. Same packing (mr 6) and
 // contract as the AVX2 kernel; on Zen 4 the gain is fewer instructions per FMA, not wider arithmetic.
+// Whole strips go in chunks of columns (kChunkFloats), with far-apart B rows, output lines and a
+// call's first weights prefetched; every output is one FMA chain over k in order in any block.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -15,6 +17,18 @@ namespace {
 
 constexpr int MR = kAvx512Mr;
 
+// With `prefetch_b`, each B row's two lines kPrefetchAhead floats on are fetched into L1 as the row
+// is read: a 1x1 layer's B rows are K planes far apart, more streams than the hardware prefetchers
+// follow (the AVX2 GEMM's idea; there 4 strips of 16 on, here 2 of 32).
+constexpr int kPrefetchAhead = 64;
+// Columns are taken in chunks of B at most this many floats (16 KiB: half of Zen 4's L1D), every
+// panel over a chunk before the next: with few k (K = 16: 256 columns) a strip's B is reused by
+// every panel either way, but each panel then writes its 6 output rows along a chunk, not every
+// output row 128 bytes at a time (M = 64: 64 write streams).
+constexpr int kChunkFloats = 4096;
+
+inline void prefetch_line(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+
 inline __m512 finish(__m512 v, float bias, bool relu) {
   v = _mm512_add_ps(v, _mm512_set1_ps(bias));
   return relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v;
@@ -24,14 +38,20 @@ inline __m512 finish(__m512 v, float bias, bool relu) {
 // 17..31-column tail, e.g. the 31-wide stem rows at 64x64 input: one block, not two 16-wide ones).
 // A panel's last rows past M are not computed: R = the rows that exist (pruned widths like 37 or 55
 // leave a 1-row last panel, which a fixed 6-row block would compute six times over).
-template <int R, bool masked>
+template <int R, bool masked, bool prefetch_b = false, bool prefetch_a = false>
 void block_32(const GemmArgs& g, const float* ap, int m0, int n, __mmask16 hi) {
   __m512 lo[R], up[R];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) lo[r] = up[r] = _mm512_setzero_ps();
   const float* bp = g.b + n;
-  for (int k = 0; k < g.K; ++k, ap += MR) {
+  const int K = g.K;
+  for (int k = 0; k < K; ++k, ap += MR) {
     const float* row = bp + g.brow[k];
+    if (prefetch_b) {
+      prefetch_line(row + kPrefetchAhead);
+      prefetch_line(row + kPrefetchAhead + 16);
+    }
+    if (prefetch_a && (k & 1)) prefetch_line(ap + 2 * MR * K);  // 48 B a step
     const __m512 b0 = _mm512_loadu_ps(row),
                  b1 = masked ? _mm512_maskz_loadu_ps(hi, row + 16) : _mm512_loadu_ps(row + 16);
 #pragma GCC unroll 6
@@ -44,6 +64,11 @@ void block_32(const GemmArgs& g, const float* ap, int m0, int n, __mmask16 hi) {
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
     float* cp = g.c + size_t(m0 + r) * g.ldc + n;
+    // Output rows far apart (a 1x1 layer's planes): their next lines fetched for writing ahead.
+    if (!masked && g.ldc >= 1024) {
+      _mm_prefetch(reinterpret_cast<const char*>(cp + kPrefetchAhead), _MM_HINT_ET0);
+      _mm_prefetch(reinterpret_cast<const char*>(cp + kPrefetchAhead + 16), _MM_HINT_ET0);
+    }
     _mm512_storeu_ps(cp, finish(lo[r], g.bias[m0 + r], g.relu));
     if (masked) _mm512_mask_storeu_ps(cp + 16, hi, finish(up[r], g.bias[m0 + r], g.relu));
     else _mm512_storeu_ps(cp + 16, finish(up[r], g.bias[m0 + r], g.relu));
@@ -134,15 +159,31 @@ void column(const GemmArgs& g, int n) {
   }
 }
 
-template <bool masked>
+template <bool masked, bool pb = false, bool pa = false>
 void panel_32(const GemmArgs& g, const float* ap, int m0, int rows, int n, __mmask16 hi = 0xffff) {
   switch (rows) {
-    case 6: block_32<6, masked>(g, ap, m0, n, hi); break;
-    case 5: block_32<5, masked>(g, ap, m0, n, hi); break;
-    case 4: block_32<4, masked>(g, ap, m0, n, hi); break;
-    case 3: block_32<3, masked>(g, ap, m0, n, hi); break;
-    case 2: block_32<2, masked>(g, ap, m0, n, hi); break;
-    default: block_32<1, masked>(g, ap, m0, n, hi); break;
+    case 6: block_32<6, masked, pb, pa>(g, ap, m0, n, hi); break;
+    case 5: block_32<5, masked, pb, pa>(g, ap, m0, n, hi); break;
+    case 4: block_32<4, masked, pb, pa>(g, ap, m0, n, hi); break;
+    case 3: block_32<3, masked, pb, pa>(g, ap, m0, n, hi); break;
+    case 2: block_32<2, masked, pb, pa>(g, ap, m0, n, hi); break;
+    default: block_32<1, masked, pb, pa>(g, ap, m0, n, hi); break;
+  }
+}
+
+// Every panel of the call on the whole 32-column strips n0 .. n1, panel by panel; the first panel
+// prefetches B's rows with `prefetch_b`, and with `prefetch_a` the others prefetch the weights two
+// panels on: the first strip of a call over many weights (the classifier's 2 MB) reads them from
+// memory, not L2 (given for one-strip chunks only, K > 64).
+void panels_32(const GemmArgs& g, int n0, int n1, bool prefetch_b, bool prefetch_a) {
+  for (int m0 = 0; m0 < g.M; m0 += MR) {
+    const float* ap = g.a + size_t(m0) * g.K;
+    const int rows = std::min(MR, g.M - m0);
+    for (int n = n0; n < n1; n += 32) {
+      if (prefetch_b && m0 == 0) panel_32<false, true>(g, ap, m0, rows, n);
+      else if (prefetch_a) panel_32<false, false, true>(g, ap, m0, rows, n);
+      else panel_32<false>(g, ap, m0, rows, n);
+    }
   }
 }
 
@@ -171,14 +212,20 @@ void panel_16(const GemmArgs& g, const float* ap, int m0, int rows, int n, __mma
 }  // namespace
 
 void gemm_avx512(const GemmArgs& g) {
-  // Pixels outer, weight panels inner, as in the AVX2 kernel. 1x1 convolutions read B rows a
-  // whole channel plane apart; the 2 KB strip (K x 128 bytes) is still reused by every panel.
+  // Pixels outer, weight panels inner, as in the AVX2 kernel: a chunk of 32-column strips (one
+  // strip when K > 64) is reused by every panel. 1x1 convolutions read B rows a whole channel
+  // plane apart (prefetched, see kPrefetchAhead), and write rows a plane apart too.
   // N = 32q + 17 (q >= 1; 49 = 7x7 maps): the last 49 columns as 48 + 1 (block_48, column).
   const bool split49 = g.N % 32 == 17 && g.N >= 49;
   const int blocks = split49 ? (g.N - 49) / 32 : g.N / 32;
-  int n = 0;
-  for (; n < 32 * blocks; n += 32)
-    for (int m0 = 0; m0 < g.M; m0 += MR) panel_32<false>(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
+  int n = 32 * blocks;
+  if (n > 0) {  // (the Winograd GEMMs of small maps, 16 columns, do not pay for this set-up)
+    // B rows far apart (planes of a map, not a packed matrix; K >= 32: with 16 rows the
+    // prefetches cost more than they save) with room for the next strips ahead.
+    const bool prefetch_b = g.K >= 32 && g.brow[g.K - 1] - g.brow[0] >= 1024 && g.N >= 128;
+    const int nc = std::max(32, kChunkFloats / std::max(g.K, 1) / 32 * 32);
+    for (int n0 = 0; n0 < n; n0 += nc) panels_32(g, n0, std::min(n, n0 + nc), prefetch_b, n0 == 0 && nc == 32);
+  }
   if (split49) {
     for (int m0 = 0; m0 < g.M; m0 += MR) panel_48(g, g.a + size_t(m0) * g.K, m0, std::min(MR, g.M - m0), n);
     column(g, n + 48);
