@@ -84,6 +84,7 @@ class RollingWindow:
         self._lat = [0.0] * size
         self._arr = [0] * size
         self._sorted: list[float] = []
+        self._ranks: dict[tuple[int, tuple[float, ...]], list[int]] = {}  # (length, qs) -> indices
         self.n = 0  # samples ever added
 
     def add(self, arrival_us: int, latency_us: float) -> None:
@@ -106,7 +107,12 @@ class RollingWindow:
         k = len(s)
         if k == 0:
             return [math.nan] * len(qs)
-        return [s[min(k - 1, max(0, math.ceil(q / 100.0 * k) - 1))] for q in qs]
+        ranks = self._ranks.get((k, qs))
+        if ranks is None:  # once per window length (a full window keeps one): this runs on every frame
+            if len(self._ranks) > 4 * self.size:  # a caller asking for many different qs
+                self._ranks.clear()
+            ranks = self._ranks[(k, qs)] = [min(k - 1, max(0, math.ceil(q / 100.0 * k) - 1)) for q in qs]
+        return [s[r] for r in ranks]
 
     def max(self) -> float:
         return self._sorted[-1] if self._sorted else math.nan
