@@ -39,6 +39,7 @@ def native_status() -> tuple[bool, str]:
 
 # The frame layouts the native preprocessing reads as they are, and their bytes per pixel.
 NATIVE_FRAME_PLANES = {"RGB": 3, "BGR": 3, "GRAY": 1, "RGBA": 4, "BGRA": 4}
+_U8 = np.dtype(np.uint8)
 
 
 def native_preprocessing_fields(p: Preprocessing) -> dict:
@@ -76,6 +77,10 @@ class LoadedModel:
     threads: int
     _impl: Any
     _prep_native: Any = None  # native_preprocessor(prep): classify_frame's preprocessing, on both backends
+
+    def __post_init__(self) -> None:
+        # classify_frame's one-call path: the native engine, whose preprocessing is set for bilinear models
+        self._fast_frames = self.backend == "native" and self._prep_native is not None
 
     @property
     def prep(self) -> Preprocessing:
@@ -118,6 +123,15 @@ class LoadedModel:
         natively. Without the native module, or for an area/nearest model: `classify` (OpenCV throughout).
         `out`, a float32 (num_classes,) array, receives the logits on the native one-call path (the classifier
         reuses one per run); other paths return a new array."""
+        if (  # the per-frame case first, in as few Python steps as it takes: the checks are the native call's
+            self._fast_frames
+            and bayer == "none"
+            and channel_seq in NATIVE_FRAME_PLANES
+            and type(image) is np.ndarray
+            and image.dtype == _U8
+            and image.flags.c_contiguous
+        ):
+            return self._impl.run_image(image, channel_seq, out)
         if self._prep_native is None:
             if bayer != "none":
                 return self.run(self.prep.apply(image, channel_seq, bayer))[0]

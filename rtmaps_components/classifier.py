@@ -95,15 +95,18 @@ class Classifier(BaseComponent):
         self.logits = np.empty(n, np.float32)
         self.top = np.empty(self.k, np.int32)
         self.labels = [name[:LABEL_BUFFER] for name in self.model.class_names]
-        self.elts = {}
-        for name, ctype in (
-            ("scores", CT.Float32),
-            ("topk", CT.Integer32),
-            ("label", 0),
-            ("class_index", CT.Integer32),
-        ):
-            self.elts[name] = elt = rtmaps.types.Ioelt()
-            elt.type = ctype | CT.MiscFlag  # without MiscFlag the frame number would not travel
+        # one Ioelt for the four outputs of a frame: stamped once, then only its data and type change
+        # between writes (a write copies the sample out); without MiscFlag the frame number would not travel
+        self.out = rtmaps.types.Ioelt()
+        self.out_types = {
+            name: ctype | CT.MiscFlag
+            for name, ctype in (
+                ("scores", CT.Float32),
+                ("topk", CT.Integer32),
+                ("label", 0),
+                ("class_index", CT.Integer32),
+            )
+        }
         self.outputs["scores"].alloc_output_buffer(n)
         self.outputs["topk"].alloc_output_buffer(self.k)
         prep = self.model.prep
@@ -137,19 +140,18 @@ class Classifier(BaseComponent):
             return
         best = softmax_topk(logits, self.probs, self.top)
         self.classified += 1
-        ts, m1, m2, m3 = elt.ts, elt.misc1, elt.misc2, elt.misc3
+        out, types, outputs = self.out, self.out_types, self.outputs
+        out.ts = elt.ts
+        out.misc1, out.misc2, out.misc3 = elt.misc1, elt.misc2, elt.misc3
         for name, data in (("scores", self.probs), ("topk", self.top), ("label", self.labels[best])):
-            self._send(name, data, ts, m1, m2, m3)
+            out.data = data
+            out.type = types[name]
+            outputs[name].write(out)
         if self.annotate:
             self._write("annotated", self._annotated(img, best, float(self.probs[best])), elt)
-        self._send("class_index", best, ts, m1, m2, m3)
-
-    def _send(self, name, data, ts, m1, m2, m3):
-        out = self.elts[name]
-        out.data = data
-        out.ts = ts
-        out.misc1, out.misc2, out.misc3 = m1, m2, m3
-        self.outputs[name].write(out)
+        out.data = best
+        out.type = types["class_index"]
+        outputs["class_index"].write(out)
 
     def _annotated(self, img, best, p):
         frame = np.array(img.image_data, copy=True)

@@ -1,9 +1,12 @@
 """RTMaps PythonBridge component: end-to-end latency of the samples reaching it.
 
 latency = `rt.current_time()` - the sample's `ts` (the capture time the camera stamped and every
-component passed through). Outputs `stats` (FLOAT64, fields in STATS_FIELDS order, over the rolling
-window except `misses` and `count` which are whole-run) and `text` (one readable line).
-Optional CSV log (`csv_file`), and a whole-run summary at Death.
+component passed through). Every sample is counted (rolling window, whole-run histogram, deadline
+misses, the optional CSV log `csv_file`); `stats` (FLOAT64, fields in STATS_FIELDS order, over the
+rolling window except `misses` and `count` which are whole-run) and `text` (one readable line) are
+written on the first sample and then at most once per `report_period_us` (0: on every sample). A
+viewer refreshes at display rate, and on the frame path the report (three percentiles, a formatted
+line, two writes) cost more than the inference budget allows per frame. A whole-run summary at Death.
 """
 
 import math
@@ -31,9 +34,12 @@ class LatencyMeter(BaseComponent):
         self.add_property("deadline_us", 100000)  # a sample later than this is a deadline miss
         self.add_property("window", 300)  # samples in the rolling statistics
         self.add_property("csv_file", "", subtype=rtmaps.types.FILE)  # empty = no log
+        self.add_property("report_period_us", 100000)  # stats and text at most this often; 0 = every sample
 
     def Birth(self):
         self.deadline = int(self.properties["deadline_us"].data)
+        self.period = max(0, int(self.properties["report_period_us"].data))
+        self.next_report = None  # engine time of the next report; None = report the next sample
         self.window = RollingWindow(max(1, int(self.properties["window"].data)))
         self.hist = LatencyHistogram()
         self.misses = 0
@@ -69,6 +75,9 @@ class LatencyMeter(BaseComponent):
             self.misses += 1
         if self.csv is not None:
             self.csv.write(f"{ts},{now},{latency},{elt.misc1}\n")
+        if self.next_report is not None and now < self.next_report:
+            return
+        self.next_report = now + self.period if self.period else None
         p50, p95, p99 = window.percentiles()
         wmax, fps = window.max(), window.fps()
         # one Ioelt per output, reused: write() copies the sample, and this runs on every frame

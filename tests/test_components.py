@@ -266,6 +266,7 @@ def test_latency_meter_csv_misses_and_slow_consumer_drops(tmp_path):
     overrides = F.replay_overrides(F.digits_model(), folder, period_us=5000) + [
         f"Latency.csv_file={csv}",
         "Latency.deadline_us=8000",
+        "Latency.report_period_us=0",  # stats on every sample: the last one counts them all
         "Camera.image.fifosize=2",
     ]
     eng = DiagramRunner(F.REPLAY, clock="sim", overrides=overrides, core_cost_us={"Classifier": 8000}, echo=False)
@@ -282,6 +283,21 @@ def test_latency_meter_csv_misses_and_slow_consumer_drops(tmp_path):
     stats = rep["components"]["Latency"]["outputs"]["stats"]["last"]
     assert stats[5] == meter.misses and stats[6] == len(lat)
     assert any(m["message"].startswith("latency meter:") for m in rep["messages"] if m["component"] == "Latency")
+
+
+def test_latency_meter_reports_at_most_once_per_period_and_counts_every_sample(tmp_path):
+    """Frames every 5 ms, reports every 20 ms: stats and text on samples 0, 4, 8, ...; every sample counted."""
+    _, _, x, y = F.digits_data()
+    folder = F.write_labelled_folder(tmp_path / "clip", x[:40], y[:40])
+    overrides = F.replay_overrides(F.digits_model(), folder, period_us=5000) + ["Latency.report_period_us=20000"]
+    eng = DiagramRunner(F.REPLAY, clock="sim", overrides=overrides, echo=False)
+    rep = eng.run(max_wall_s=60)
+    outs = rep["components"]["Latency"]["outputs"]
+    assert rep["components"]["Latency"]["cores"] == 40
+    assert outs["stats"]["written"] == outs["text"]["written"] == 10
+    assert outs["stats"]["last"][6] == 37  # the count at the last report: sample 36, 0-based
+    assert eng.nodes["Latency"].obj.hist.n == 40
+    assert any("latency meter: 40 samples" in m["message"] for m in rep["messages"] if m["component"] == "Latency")
 
 
 def test_slow_consumer_keeps_memory_flat(tmp_path):

@@ -65,7 +65,8 @@ def format_summary(s: dict) -> str:
             )
         elif "p50_us" in st:
             lines.append(
-                f"latency {name} (rolling window, {st['count']:.0f} samples in all): p50 {st['p50_us'] / 1e3:.2f} ms "
+                f"latency {name} (rolling window at its last report, {st['count']:.0f} samples by then): "
+                f"p50 {st['p50_us'] / 1e3:.2f} ms "
                 f"p99 {st['p99_us'] / 1e3:.2f} ms, {st['fps']:.1f} fps, {st['deadline_misses']:.0f} deadline miss(es)"
             )
     for name, r in s.get("rate_fell", {}).items():
