@@ -40,6 +40,8 @@ def native_status() -> tuple[bool, str]:
 # The frame layouts the native preprocessing reads as they are, and their bytes per pixel.
 NATIVE_FRAME_PLANES = {"RGB": 3, "BGR": 3, "GRAY": 1, "RGBA": 4, "BGRA": 4}
 _U8 = np.dtype(np.uint8)
+# a frame's shape after (H, W) that the native code reads as it is: (H, W, planes), and (H, W) for gray
+_NATIVE_FRAME_TAILS = {seq: ((n,), ()) if n == 1 else ((n,),) for seq, n in NATIVE_FRAME_PLANES.items()}
 
 
 def native_preprocessing_fields(p: Preprocessing) -> dict:
@@ -80,7 +82,7 @@ class LoadedModel:
 
     def __post_init__(self) -> None:
         # classify_frame's one-call path: the native engine, whose preprocessing is set for bilinear models
-        self._fast_frames = self.backend == "native" and self._prep_native is not None
+        self._one_call = self.backend == "native" and self._prep_native is not None
 
     @property
     def prep(self) -> Preprocessing:
@@ -124,14 +126,20 @@ class LoadedModel:
         `out`, a float32 (num_classes,) array, receives the logits on the native one-call path (the classifier
         reuses one per run); other paths return a new array."""
         if (  # the per-frame case first, in as few Python steps as it takes: the checks are the native call's
-            self._fast_frames
+            self._prep_native is not None
             and bayer == "none"
             and channel_seq in NATIVE_FRAME_PLANES
             and type(image) is np.ndarray
             and image.dtype == _U8
             and image.flags.c_contiguous
+            and image.ndim >= 2
+            and image.shape[2:] in _NATIVE_FRAME_TAILS[channel_seq]  # else OpenCV's refusal names the layout
         ):
-            return self._impl.run_image(image, channel_seq, out)
+            if self._one_call:
+                return self._impl.run_image(image, channel_seq, out)
+            # ONNX Runtime: run()'s finiteness check is skipped, the native preprocessing's output being finite
+            # by construction (uint8 through a scale, mean and std checked finite when the model loaded)
+            return self._impl.run([OUTPUT_NAME], {INPUT_NAME: self._prep_native.run(image, channel_seq)})[0][0]
         if self._prep_native is None:
             if bayer != "none":
                 return self.run(self.prep.apply(image, channel_seq, bayer))[0]
