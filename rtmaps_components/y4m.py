@@ -36,7 +36,7 @@ MAGIC = b"YUV4MPEG2"
 MAX_HEADER_BYTES = 1024  # the stream header line; ffmpeg's are under 100 bytes
 MAX_FRAME_HEADER_BYTES = 1024  # FRAME and its params
 _FRAME = b"FRAME\n"
-# C tag -> (channel_seq, bytes per frame / (W*H) as a fraction of 2: 2 = mono, 3 = 4:2:0, 4 = 4:2:2, 6 = 4:4:4)
+# C tag -> (channel_seq delivered, half-bytes per pixel: a frame is W*H*n/2 bytes; 2 mono, 3 4:2:0, 4 4:2:2, 6 4:4:4)
 CHROMA = {
     "mono": ("GRAY", 2),
     "420jpeg": ("I420", 3),
@@ -81,7 +81,7 @@ class Y4mHeader:
                 continue  # two spaces in a row: nothing between them
             if token[0] == "X":
                 self.extensions.append(token[1:])
-            else:
+            else:  # a tag letter this reader does not know is kept and not used, as ffmpeg does
                 tags[token[0]] = token[1:]
         self.path = path
         self.width = self._size(tags, "W")
