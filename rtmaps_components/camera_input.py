@@ -1,16 +1,21 @@
-"""RTMaps PythonBridge component: frames from a camera, a video file, an image folder or a stream URL.
+"""RTMaps PythonBridge component: frames from a camera, a video file, a raw .y4m recording, an image folder or a
+stream URL.
 
-Output `image`: IPL_IMAGE, interleaved 8-bit BGR, `ts` = capture time (`rt.current_time()`, µs),
-`misc1` = the frame's index in its source (position in a file or folder; frames since start for
-a device or stream), `misc3` = `clip_id(source)` (the accuracy meter checks it against its labels),
-sent with MiscFlag set in `Ioelt.type`. Paced by the bridge's Sampling policy (`samplingPeriod`).
-A failed read on a device or stream is a warning and a reconnect with exponential back-off;
-an undecodable, truncated or oversized file in a folder is a warning and is skipped (counted);
-a video file that cannot be opened or decoded is an error; the end of a file or folder stops the
+Output `image`: IPL_IMAGE, interleaved 8-bit BGR (`color_model` COLR), `ts` = capture time
+(`rt.current_time()`, µs), `misc1` = the frame's index in its source (position in a file or folder;
+frames since start for a device or stream), `misc3` = `clip_id(source)` (the accuracy meter checks it
+against its labels), sent with MiscFlag set in `Ioelt.type`. Paced by the bridge's Sampling policy
+(`samplingPeriod`). A `.y4m` file (YUV4MPEG2, what `bluefire record` and `ffmpeg -pix_fmt yuv420p` write)
+is replayed as a YUV camera delivers: no decoding, its planes as stored (`y4m.py`: GRAY with color_model
+MONO for Cmono; I420, YUYV or YUV with color_model YUV for 4:2:0, 4:2:2, 4:4:4), `width`/`height` not
+applied to YUV frames. A failed read on a device or stream is a warning and a reconnect with exponential back-off;
+an undecodable, truncated or oversized file in a folder, or a truncated or unframed frame of a .y4m,
+is a warning and is skipped (counted); a video file that cannot be opened or decoded, or a .y4m whose
+stream header is malformed, is an error; the end of a file or folder stops the
 output, or rewinds when `loop` is set. With `read_ahead` > 0, files and folders are decoded that many
 frames ahead on a thread (a player's read-ahead: decoding overlaps the diagram's work on the frame
 before), in the same order and with the same warnings as reading in Core; devices and streams are
-always read in Core. No frame larger than `max_pixels` is decoded: image headers
+always read in Core. No frame larger than `max_pixels` is decoded: image headers, .y4m stream headers
 and video stream sizes are checked first.
 """
 
@@ -27,106 +32,19 @@ import rtmaps.types
 from rtmaps.base_component import BaseComponent
 
 from rtmaps_components.clip import clip_id
-from rtmaps_components.image_files import MAX_IMAGE_BYTES, check_image_file, read_regular_file
+from rtmaps_components.frame_sources import CaptureSource, FolderSource, detect_kind
+from rtmaps_components.image_files import DEFAULT_MAX_PIXELS
 from rtmaps_components.latency_stats import LatencyHistogram
 from rtmaps_components.rate_limit import RateLimitedReporter
+from rtmaps_components.y4m import Y4mReader
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 KINDS = ("auto", "device", "file", "folder", "stream")
-DEFAULT_MAX_PIXELS = 40_000_000  # a 8K UHD frame is 33 MP; a 20000x20000 "PNG bomb" is 400 MP
 MISC_FLAG = rt.DataTypes.CTypes.MiscFlag
 
 
-def detect_kind(source):
-    """auto-detect what a `source` string names."""
-    if source.strip().isdigit():
-        return "device"
-    if "://" in source:
-        return "stream"
-    if os.path.isdir(source):
-        return "folder"
-    return "file"
-
-
-class _FolderSource:
-    """Sorted image files of a folder, read one by one."""
-
-    def __init__(self, folder, max_pixels=DEFAULT_MAX_PIXELS):
-        self.files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_SUFFIXES))
-        self.folder = folder
-        self.max_pixels = max_pixels
-        self.pos = 0
-
-    def read(self):
-        """('frame', img, index) | ('bad', reason, index) | ('end', None, None)."""
-        if self.pos >= len(self.files):
-            return "end", None, None
-        i, self.pos = self.pos, self.pos + 1
-        path = os.path.join(self.folder, self.files[i])
-        try:
-            data = read_regular_file(path, MAX_IMAGE_BYTES)
-        except ValueError as e:
-            return "bad", f"{path} {e}", i
-        except OSError as e:
-            return "bad", f"{path} cannot be read ({e.strerror or e})", i
-        why = check_image_file(path, data, self.max_pixels)
-        if why is not None:
-            return "bad", f"{path} {why}", i
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if img is None:
-            return "bad", f"{path} cannot be decoded", i
-        if img.shape[0] * img.shape[1] > self.max_pixels:
-            return "bad", f"{path} decodes to {img.shape[1]}x{img.shape[0]} pixels, over max_pixels", i
-        return "frame", img, i
-
-    def rewind(self):
-        self.pos = 0
-
-    def release(self):
-        pass
-
-
-class _CaptureSource:
-    """cv2.VideoCapture on a device index, a file or a URL."""
-
-    def __init__(self, source, kind, width, height, fps, timeout_ms):
-        if kind == "device":
-            self.cap = cv2.VideoCapture(int(source))
-        elif kind == "stream":  # a network camera must not block the component for FFmpeg's default 30 s
-            self.cap = cv2.VideoCapture(
-                source,
-                cv2.CAP_ANY,
-                [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms],
-            )
-        else:
-            self.cap = cv2.VideoCapture(source)
-        if kind in ("device", "stream"):
-            if width > 0 and height > 0:
-                self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
-                self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
-            if fps > 0:
-                self.cap.set(cv2.CAP_PROP_FPS, fps)
-        self.pos = 0
-
-    def opened(self):
-        return self.cap.isOpened()
-
-    def frame_size(self):
-        return int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-
-    def read(self):
-        ok, img = self.cap.read()
-        if not ok or img is None:
-            return "end", None, None
-        i, self.pos = self.pos, self.pos + 1
-        return "frame", img, i
-
-    def rewind(self):
-        self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-        self.pos = 0
-
-    def release(self):
-        self.cap.release()
+def is_y4m(source):
+    """A YUV4MPEG2 recording, read by `y4m.Y4mReader` (raw planes, no decoding) rather than OpenCV."""
+    return str(source).lower().endswith(".y4m")
 
 
 class _ReadAhead:
@@ -249,8 +167,6 @@ class CameraInput(BaseComponent):
         self.warn = RateLimitedReporter(rt.report_warning)
         self.out = rtmaps.types.Ioelt()
         self.out.data = rtmaps.types.IplImage()
-        self.out.data.color_model = "COLR"
-        self.out.data.channel_seq = "BGR"
         self.out.misc3 = self.clip
         self.out.type = MISC_FLAG  # misc1..3 travel only with this flag [Intempora examples]
         if self.kind in ("file", "folder") and not os.path.exists(self.source):
@@ -267,17 +183,22 @@ class CameraInput(BaseComponent):
             return
         opened = self._open()
         if self.kind == "file" and not opened:  # a file does not come back: an error, not a reconnect loop
-            rt.report_error(f"camera: cannot open or decode the video file {self.source!r}{self.why}")
+            rt.report_error(
+                self.open_error or f"camera: cannot open or decode the video file {self.source!r}{self.why}"
+            )
             self.done = True
         elif not opened:
             self._schedule_reconnect(rt.current_time(), f"cannot open {self.kind} {self.source!r}{self.why}")
 
     def _open(self):
-        self.why = ""
+        self.why = self.open_error = ""
+        self._layout("BGR", "COLR")
         if self.kind == "folder":
-            self.src = self._ahead(_FolderSource(self.source, self.max_pixels))
+            self.src = self._ahead(FolderSource(self.source, self.max_pixels))
             return True
-        src = _CaptureSource(self.source, self.kind, self.width, self.height, self.fps, self.timeout_ms)
+        if self.kind == "file" and is_y4m(self.source):
+            return self._open_y4m()
+        src = CaptureSource(self.source, self.kind, self.width, self.height, self.fps, self.timeout_ms)
         if not src.opened():
             src.release()
             return False
@@ -288,6 +209,32 @@ class CameraInput(BaseComponent):
             return False
         self.src = self._ahead(src) if self.kind == "file" else src
         return True
+
+    def _open_y4m(self):
+        # raw YUV planes handed over as stored (a camera's frames, no decoding); with read-ahead each frame
+        # needs its own buffer, since the queue holds several
+        try:
+            src = Y4mReader(self.source, self.max_pixels, fresh=self.read_ahead > 0)
+        except (ValueError, OSError) as e:
+            self.open_error = f"camera: cannot replay the recording: {e}"
+            return False
+        self._layout(src.channel_seq, src.color_model)
+        self.src = self._ahead(src)
+        return True
+
+    def _layout(self, channel_seq, color_model):
+        """What the frames of the source being opened are; the resize to width x height is for BGR and GRAY."""
+        self.out.data.channel_seq = channel_seq
+        self.out.data.color_model = color_model
+        self.resize_to = (self.height, self.width) if self.width > 0 and self.height > 0 else None
+        if self.resize_to is not None and channel_seq not in ("BGR", "GRAY"):
+            self.resize_to = None
+            self.warn.report(
+                "resize",
+                f"camera: width/height are not applied to {channel_seq} frames of {self.source!r} "
+                "(delivered at their recorded size; the classifier resizes)",
+                rt.current_time(),
+            )
 
     def _ahead(self, src):
         return _ReadAhead(src, self.read_ahead) if self.read_ahead > 0 else src
@@ -338,7 +285,7 @@ class CameraInput(BaseComponent):
                 self.done = True
             return
         self.backoff = self.backoff_min
-        if self.width > 0 and self.height > 0 and img.shape[:2] != (self.height, self.width):
+        if self.resize_to is not None and img.shape[:2] != self.resize_to:
             img = cv2.resize(img, (self.width, self.height), interpolation=cv2.INTER_AREA)
         if self.kind in ("device", "stream"):
             index = self.emitted

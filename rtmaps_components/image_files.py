@@ -9,6 +9,7 @@ import stat
 import struct
 
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 40_000_000  # a 8K UHD frame is 33 MP; a 20000x20000 "PNG bomb" is 400 MP
 
 
 def image_size(data):
@@ -56,17 +57,28 @@ def check_image_file(path, data, max_pixels):
     return None
 
 
+def open_regular_file(path):
+    """(fd, fstat result) of `path` opened read-only; ValueError when it is not a regular file (FIFO, device,
+    folder). O_NONBLOCK so that opening a FIFO with no writer returns at once instead of blocking."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
 def read_regular_file(path, limit):
     """The bytes of a regular file of at most `limit` bytes; ValueError (why) for anything else.
 
     One open and one fstat of that descriptor (no path lookup between the size check and the read), and
     O_NONBLOCK so a FIFO named like an image cannot block the camera's Core. Reads the checked size + 1,
     not the limit: read(n) allocates n first (a 256 MiB request per frame made RSS grow under qemu)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    fd, st = open_regular_file(path)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("is not a regular file")
         if st.st_size > limit:
             raise ValueError(f"is over {limit} bytes")
         chunks, want = [], st.st_size + 1  # +1: a file that grew since fstat is caught below

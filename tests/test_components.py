@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import cv2
 import numpy as np
 import pipeline_fixtures as F
 import pytest
@@ -256,6 +257,117 @@ def test_missing_replay_file_is_an_error(tmp_path):
     ).run(max_wall_s=30)
     assert rep["stop_reason"] == "birth_error"
     assert any("does not exist" in m["message"] for m in rep["messages"] if m["component"] == "Camera")
+
+
+# ---------------------------------------------------------------- camera: raw .y4m recordings
+def replay_y4m(source, model, *extra: str, frames: int | None = None, backend: str = "onnxruntime"):
+    """The replay diagram on `source`; (engine, report, the camera's frames by misc1, top-1 by misc1)."""
+    delivered: dict[int, tuple[str, str, np.ndarray]] = {}
+    top1: dict[int, int] = {}
+
+    def grab(engine, node):
+        if node.name == "Camera":
+            out = node.outputs["image"]
+            if out.last is not None:
+                img = out.last.data
+                delivered.setdefault(out.last.misc1, (img.channel_seq, img.color_model, img.image_data))
+        elif node.name == "Classifier" and node.outputs["class_index"].last is not None:
+            last = node.outputs["class_index"].last
+            top1.setdefault(last.misc1, int(last.data))
+
+    eng = DiagramRunner(
+        F.REPLAY,
+        clock="sim",
+        echo=False,
+        overrides=F.replay_overrides(model, source, backend=backend) + list(extra),
+    )
+    rep = eng.run(frames=frames, max_wall_s=120, after_core=[grab])
+    return eng, rep, delivered, top1
+
+
+def write_y4m(path, frames, chroma):
+    from rtmaps_components.y4m import Y4mWriter
+
+    with Y4mWriter(path, frames[0].shape[1], frames[0].shape[0], chroma) as w:
+        for f in frames:
+            w.write(f)
+    return path
+
+
+@pytest.mark.parametrize("read_ahead", ["0", "3"])
+def test_camera_replays_y4m_as_raw_gray_and_i420_frames(tmp_path, read_ahead):
+    frames = colour_frames(12)
+    model = F.digits_model()
+    direct = load_model(model, backend="onnxruntime")
+    for chroma, seq, colour_model, convert in (
+        ("mono", "GRAY", "MONO", cv2.COLOR_BGR2GRAY),
+        ("420", "I420", "YUV", cv2.COLOR_BGR2YUV_I420),
+        ("444", "YUV", "YUV", cv2.COLOR_BGR2YUV),
+    ):
+        path = write_y4m(tmp_path / f"clip_{chroma}.Y4M", frames, chroma)  # the suffix in any case
+        eng, rep, got, top1 = replay_y4m(path, model, f"Camera.read_ahead={read_ahead}")
+        cam = eng.nodes["Camera"].obj
+        assert rep["stop_reason"] == "idle" and rep["exceptions"] == 0 and cam.emitted == 12, chroma
+        assert sorted(got) == list(range(12))
+        for k, bgr in enumerate(frames):
+            s, m, img = got[k]
+            assert (s, m) == (seq, colour_model) and np.array_equal(img, cv2.cvtColor(bgr, convert)), (chroma, k)
+        # the classifier takes the raw layout as it is: same top-1 as the BGR frames
+        assert [top1[k] for k in range(12)] == [int(direct.classify(f, "BGR").argmax()) for f in frames], chroma
+        assert eng.nodes["Classifier"].obj.refused == 0
+
+
+def test_shipped_y4m_classifies_every_frame_as_the_png_folder():
+    """diagrams/data/fmnist_clip.y4m, the shipped model, the replay diagram: frame for frame the folder's top-1,
+    and the accuracy meter scores it (same clip id, same labels.txt)."""
+    model = F.REPO / "models" / "squeezenet1_1_fmnist_pruned.onnx"
+    labels = [f"Accuracy.labels_file={F.DIAGRAMS / 'data' / 'fmnist_clip' / 'labels.txt'}"]
+    runs = [replay_y4m(F.DIAGRAMS / "data" / name, model, *labels) for name in ("fmnist_clip", "fmnist_clip.y4m")]
+    (_, _, png_frames, png_top1), (eng, rep, y4m_frames, y4m_top1) = runs
+    assert len(png_top1) == 200 and y4m_top1 == png_top1
+    assert all(y4m_frames[k][0] == "GRAY" and y4m_frames[k][2].shape == (28, 28) for k in range(200))
+    assert all(np.array_equal(y4m_frames[k][2], png_frames[k][2][:, :, 0]) for k in range(200))
+    acc = eng.nodes["Accuracy"].obj
+    assert acc.total == 200 and acc.correct == runs[0][0].nodes["Accuracy"].obj.correct
+
+
+def test_y4m_truncated_frame_is_skipped_and_counted_and_loop_rewinds(tmp_path):
+    frames = colour_frames(5)
+    path = write_y4m(tmp_path / "clip.y4m", frames, "420")
+    path.write_bytes(path.read_bytes()[:-20])  # the last frame cut short, as a killed recorder leaves it
+    eng, rep, got, _ = replay_y4m(path, F.digits_model())
+    cam = eng.nodes["Camera"].obj
+    assert (cam.emitted, cam.bad_frames) == (4, 1) and sorted(got) == [0, 1, 2, 3]
+    assert rep["stop_reason"] == "idle" and rep["exceptions"] == 0
+    warned = [m["message"] for m in rep["messages"] if m["level"] == "warning"]
+    assert any("skipping frame 4" in m and "clip.y4m frame 4: truncated" in m for m in warned), warned
+    eng, rep, got, _ = replay_y4m(path, F.digits_model(), "Camera.loop=true", frames=10)
+    cam = eng.nodes["Camera"].obj
+    assert rep["stop_reason"] == "frames" and cam.emitted == 10 and cam.bad_frames == 2
+    assert sorted(got) == [0, 1, 2, 3]  # misc1 restarts at 0 after each rewind
+
+
+@pytest.mark.parametrize(
+    "header, field",
+    [(b"YUV4MPEG2 W8 H8 Cmono16\n", "tag 'C' is 'mono16'"), (b"YUV4MPEG2 H8 Cmono\n", "no tag 'W'")],
+)
+def test_malformed_y4m_header_is_an_error_at_birth(tmp_path, header, field):
+    (tmp_path / "clip.y4m").write_bytes(header + b"FRAME\n" + bytes(128))
+    eng, rep, got, _ = replay_y4m(tmp_path / "clip.y4m", F.digits_model())
+    errors = [m["message"] for m in rep["messages"] if m["level"] == "error" and m["component"] == "Camera"]
+    assert rep["stop_reason"] == "birth_error" and not got
+    assert len(errors) == 1 and "camera: cannot replay the recording:" in errors[0] and field in errors[0]
+    assert str(tmp_path / "clip.y4m") in errors[0]
+
+
+def test_y4m_width_and_height_are_not_applied_to_yuv_frames(tmp_path):
+    path = write_y4m(tmp_path / "clip.y4m", colour_frames(3), "420")
+    eng, rep, got, _ = replay_y4m(path, F.digits_model(), "Camera.width=16", "Camera.height=16")
+    assert all(img.shape == (12, 8) for _, _, img in got.values()) and eng.nodes["Camera"].obj.emitted == 3
+    assert any("width/height are not applied to I420 frames" in m["message"] for m in rep["messages"])
+    gray = write_y4m(tmp_path / "gray.y4m", colour_frames(3), "mono")
+    _, _, got, _ = replay_y4m(gray, F.digits_model(), "Camera.width=16", "Camera.height=16")
+    assert all(img.shape == (16, 16) for _, _, img in got.values())
 
 
 # ---------------------------------------------------------------- latency meter

@@ -198,6 +198,20 @@ def test_camera_formats_convert_exactly_and_classify_as_the_bgr_frame(seq):
         assert top == int(model.classify(bgr, "BGR").argmax()), seq
 
 
+@pytest.mark.parametrize("seq", ["I420", "NV12"])
+def test_a_gray_models_luma_of_420_yuv_is_what_the_rgb_conversion_gives(seq):
+    """OpenCV writes and reads 4:2:0 Y as video range (16-235): the luma-only path must not feed that range to a
+    gray model as if it were full range (a 1/200 top-1 change on the shipped clip sent as I420, before)."""
+    for bgr in _frames(8):
+        for frame in (bgr, cv2.cvtColor(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)):
+            yuv = convert_from_bgr(frame, seq)
+            luma = frame_to_rgb8(yuv, seq, luma_only=True)
+            via_rgb = cv2.cvtColor(frame_to_rgb8(yuv, seq), cv2.COLOR_RGB2GRAY)
+            assert luma.shape == frame.shape[:2] + (1,) and luma.dtype == np.uint8
+            err = np.abs(luma[:, :, 0].astype(int) - via_rgb).max()
+            assert err <= (0 if frame is not bgr else 1), (seq, err)  # a colourless frame: exact
+
+
 def _mosaic(bgr, pattern):
     """The raw sensor image of `bgr` behind a `pattern` colour filter array."""
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

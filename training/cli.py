@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quantize": ("training.quantize", "post-training int8 quantization of an exported model to QDQ ONNX"),
     "bench": ("training.bench", "latency benchmark: native engine vs ONNX Runtime vs torch"),
     "run": ("rtmaps_components.emulator.cli", "run an RTMaps .rtd diagram in the host emulator"),
+    "record": (
+        "rtmaps_components.record",
+        "record an image folder, video file or camera to a raw .y4m clip the camera replays without decoding",
+    ),
 }
 
 

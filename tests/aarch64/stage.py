@@ -93,6 +93,7 @@ TESTS = [
     "tests/test_components.py",
     "tests/test_emulator.py",
     "tests/test_pipeline.py",
+    "tests/test_y4m.py",
 ]
 # Deselected under qemu, each for a stated reason (all run on x86 in `make test`):
 DESELECT = {
