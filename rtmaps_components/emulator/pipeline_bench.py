@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 
 from ..backends import load_model
+from ..preprocess import frame_to_rgb8
+from ..y4m import Y4mReader
 from .engine import DiagramRunner
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,8 +34,26 @@ DEFAULT_MODEL = REPO / "models" / "squeezenet1_1_fmnist_pruned.onnx"
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-def _clip_frames(clip: Path, n: int) -> list[np.ndarray]:
-    """Up to `n` BGR frames of a folder or video, as the camera component would deliver them."""
+def _clip_frames(clip: Path, n: int) -> tuple[list[np.ndarray], list[np.ndarray], str]:
+    """Up to `n` frames of a folder, video or .y4m recording: (as BGR, as the camera delivers them, their
+    channel_seq). A .y4m gives its raw frames (GRAY, I420, ...), converted to BGR the way the classifier
+    converts them; a folder or video is BGR both ways."""
+    if clip.suffix.lower() == ".y4m":
+        reader = Y4mReader(clip, fresh=True)
+        raw: list[np.ndarray] = []
+        try:
+            while len(raw) < n:
+                status, img, _ = reader.read()
+                if status == "end":
+                    break
+                if status == "frame":
+                    raw.append(img)
+        finally:
+            reader.release()
+        if not raw:
+            raise ValueError(f"{clip}: no readable frames")
+        seq = reader.channel_seq
+        return [cv2.cvtColor(frame_to_rgb8(img, seq), cv2.COLOR_RGB2BGR) for img in raw], raw, seq
     frames: list[np.ndarray] = []
     if clip.is_dir():
         for f in sorted(p for p in clip.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)[:n]:
@@ -50,7 +70,7 @@ def _clip_frames(clip: Path, n: int) -> list[np.ndarray]:
         cap.release()
     if not frames:
         raise ValueError(f"{clip}: no readable frames")
-    return frames
+    return frames, frames, "BGR"
 
 
 def _times_us(fn: Any, items: list, repeats: int) -> np.ndarray:
@@ -106,14 +126,14 @@ def run_pipeline_bench(
     frame_us = float(np.median(intervals))
 
     loaded = load_model(str(model), backend=backend, threads=threads)
-    imgs = _clip_frames(clip, 64)
+    imgs, delivered, seq = _clip_frames(clip, 64)
     xs = [loaded.prep.apply(img, "BGR") for img in imgs]
     for x in xs[:warmup]:
         loaded.run(x)
     repeats = max(1, frames // len(xs))
     infer = _times_us(loaded.run, xs, repeats)
     prep_infer = _times_us(lambda img: loaded.classify(img, "BGR"), imgs, repeats)
-    frame_call = _times_us(lambda img: loaded.classify_frame(img, "BGR"), imgs, repeats)
+    frame_call = _times_us(lambda img: loaded.classify_frame(img, seq), delivered, repeats)
     infer_us, prep_infer_us = float(np.median(infer)), float(np.median(prep_infer))
     overhead = frame_us - infer_us
     # a component's own time: its Core minus the emulator's write() (checks, copy, fan-out) inside it
@@ -149,6 +169,7 @@ def run_pipeline_bench(
         "overhead_us": overhead,
         "overhead_pct": 100.0 * overhead / frame_us,
         "frame_call_us": float(np.median(frame_call)),
+        "frame_channel_seq": seq,
         "components_core_p50_us": {n: c["core_time"].get("p50_us") for n, c in report["components"].items()},
         "components_own_p50_us": cores,
         "classifier_beyond_inference_us": cores.get("Classifier", 0.0) - infer_us,
@@ -189,7 +210,9 @@ def format_pipeline_bench(r: dict) -> str:
             "",
         ),
         (
-            "one native call on the BGR frame" if r["backend"] == "native" else "classify_frame (native preprocessing)",
+            f"one native call on the {r.get('frame_channel_seq', 'BGR')} frame"
+            if r["backend"] == "native"
+            else "classify_frame (native preprocessing)",
             f"{1e6 / r['frame_call_us']:.1f} fps",
             f"{r['frame_call_us']:.0f} us/frame",
             "",
