@@ -56,6 +56,10 @@ size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 constexpr int kMinPasses = 4, kMaxPasses = 16;
 constexpr double kCalibrationBudget = 0.04;  // seconds
 constexpr double kKeepSplit = 0.9;
+// Then whole images: kWholePasses with the chosen splits and as many alone, interleaved; the splits stay
+// when the median image with them is under kKeepWhole x the median image alone.
+constexpr int kWholePasses = 15;
+constexpr double kKeepWhole = 0.95;
 
 enum class SplitMode { Auto, Always, Never };
 
@@ -203,7 +207,35 @@ void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
     if (passes >= 2 * kMaxPasses || (passes >= 2 * kMinPasses && passes % 2 == 0 && spent > kCalibrationBudget)) break;
   }
   pool->hold(false);
-  for (size_t c = 0; c < candidates.size(); ++c) candidates[c]->split = best_split[c] < kKeepSplit * best_alone[c];
+  std::vector<char> chosen(candidates.size());
+  bool any = false;
+  for (size_t c = 0; c < candidates.size(); ++c) any |= chosen[c] = best_split[c] < kKeepSplit * best_alone[c];
+  // The per-layer times miss what lies between layers: waking the workers for each image, and a split
+  // layer's output read by the next layer from other cores' caches. So whole images with the chosen
+  // splits (as run() does them: workers held for the image) must beat whole images on the calling
+  // thread alone, medians of interleaved passes, or no layer is split: never slower than one thread.
+  if (any) {
+    std::vector<float> out(g.tensors[g.output].size());
+    std::vector<double> with, without;
+    for (int pass = 0; pass < 2 * kWholePasses; ++pass) {
+      const bool split = pass % 2 == 0;
+      for (size_t c = 0; c < candidates.size(); ++c) {
+        const bool s = split && chosen[c];
+        candidates[c]->use(s ? candidates[c]->shared : candidates[c]->alone), candidates[c]->split = s;
+      }
+      const auto t0 = Clock::now();
+      if (split) pool->hold(true);
+      run_one(x.data(), out.data());
+      if (split) pool->hold(false);
+      (split ? with : without).push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    auto median = [](std::vector<double>& v) {
+      std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+      return v[v.size() / 2];
+    };
+    if (!(median(with) < kKeepWhole * median(without))) std::fill(chosen.begin(), chosen.end(), 0);
+  }
+  for (size_t c = 0; c < candidates.size(); ++c) candidates[c]->split = chosen[c];
   calibration_seconds = std::chrono::duration<double>(Clock::now() - start).count();
 }
 
