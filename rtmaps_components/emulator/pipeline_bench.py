@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..backends import load_model
+from ..frame_sources import FolderSource
 from ..preprocess import frame_to_rgb8
 from ..y4m import Y4mReader
 from .engine import DiagramRunner
@@ -31,7 +32,6 @@ REPO = Path(__file__).resolve().parents[2]
 REPLAY_DIAGRAM = REPO / "diagrams" / "classify_replay.rtd"
 DEFAULT_CLIP = REPO / "diagrams" / "data" / "fmnist_clip"
 DEFAULT_MODEL = REPO / "models" / "squeezenet1_1_fmnist_pruned.onnx"
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
 def _clip_frames(clip: Path, n: int) -> tuple[list[np.ndarray], list[np.ndarray], str]:
@@ -56,9 +56,12 @@ def _clip_frames(clip: Path, n: int) -> tuple[list[np.ndarray], list[np.ndarray]
         return [cv2.cvtColor(frame_to_rgb8(img, seq), cv2.COLOR_RGB2BGR) for img in raw], raw, seq
     frames: list[np.ndarray] = []
     if clip.is_dir():
-        for f in sorted(p for p in clip.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)[:n]:
-            img = cv2.imread(str(f), cv2.IMREAD_COLOR)
-            if img is not None:
+        src = FolderSource(str(clip))  # the camera's own folder reader: the same files, order and decoding
+        while len(frames) < n:
+            status, img, _ = src.read()
+            if status == "end":
+                break
+            if status == "frame":
                 frames.append(img)
     else:
         cap = cv2.VideoCapture(str(clip))
