@@ -98,8 +98,9 @@ def test_parameters():
 
 
 def test_native_engine_runs_the_int8_file_like_onnx_runtime(quantized):
-    """Every native variant gives the same bytes (integer kernels); against ONNX Runtime (float
-    requantization) the same top-1 and logits within a few quantization steps of the output."""
+    """Every native variant gives the same bytes (integer kernels), and ONNX Runtime's: the engine
+    requantizes as MLAS does (float product, round to even), so the logits differ only by the float
+    average's summation order (an ulp), and the top-1 wherever it is not a tie."""
     from rtmaps_components import _native
     from rtmaps_components.backends import load_model
 
@@ -119,8 +120,12 @@ def test_native_engine_runs_the_int8_file_like_onnx_runtime(quantized):
     ref = outs["ref"]
     for v, r in outs.items():
         assert np.array_equal(r, ref), f"{v} differs from the reference on the int8 model"
-    assert (ref.argmax(1) == o.argmax(1)).mean() >= 0.98
-    assert np.abs(ref - o).max() <= 4 * step, f"native vs ONNX Runtime: {np.abs(ref - o).max() / step:.2f} steps"
+    assert np.abs(ref - o).max() <= 1e-5 * max(1.0, np.abs(o).max()), (
+        f"native vs ONNX Runtime: {np.abs(ref - o).max() / step:.2g} quantization steps apart"
+    )
+    top2 = np.sort(o, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 1e-4
+    assert clear.mean() > 0.9 and (ref.argmax(1) == o.argmax(1))[clear].all()
     # the classifier component loads the int8 file on both backends
     for backend in ("native", "onnxruntime"):
         lm = load_model(str(dst), backend=backend)
@@ -140,4 +145,4 @@ def test_int8_check_runs_on_a_shipped_file():
     r = check(Path(__file__).resolve().parents[1] / "models" / "squeezenet1_1_fmnist_pruned_int8.onnx", limit=40)
     assert r["images"] == 40 and r["variants"]
     for v in r["variants"].values():
-        assert v["top1_agree"] >= 0.95
+        assert v["top1_differs_beyond_ties"] == 0 and v["max_steps"] < 1e-3

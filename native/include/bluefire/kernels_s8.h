@@ -17,22 +17,19 @@
 
 namespace bluefire {
 
-// M_m as a fixed-point multiplier (gemmlowp / TFLite style, with TFLite's single rounding):
-// M = mult * 2^-shift, mult in [2^30, 2^31), shift in 1..62, applied to an accumulator a as
-//   r = (a * mult + 2^(shift - 1)) >> shift     (64-bit product, one round-half-up step)
-// A float32 scale has 24 significant bits, so mult holds it exactly: the result is the exact
-// product a * M rounded once, as ONNX Runtime's float requantization is except at exact halves
-// (it rounds those to even) and where its float product rounds across a half. (gemmlowp's two
-// steps, SQRDMULH then a rounding shift, round twice: 13439.6 / 256 became 53, not 52.)
-// |a| < 2^30.
-struct Requant {
-  int32_t mult;
-  int32_t shift;
-};
-Requant quantize_multiplier(double m);              // 2^-31 < m < 2^30; std::invalid_argument otherwise
-int32_t requantize(int32_t acc, const Requant& r);  // the rounding above, before zero point and clamp
+// Requantization as ONNX Runtime's (MLAS's MlasRequantizeOutput after QLinearConv), in float32:
+//   y = zc + round_half_even(clamp(float(acc) * scale_m, float(lo - zc), float(hi - zc)))
+// with scale_m = x_scale * w_scale[m] / y_scale computed in float as QLinearConv computes it. Each
+// step is one IEEE operation (the int -> float conversion rounds to nearest even past 2^24; the
+// product is not contracted into anything), so x86 (cvtdq2ps, mulps, cvtps2dq under the default
+// MXCSR) and NEON (scvtf, fmul, fcvtns) give the same bytes as this function, and the engine gives
+// ONNX Runtime's bytes. Clamping before the conversion keeps it in range on both (x86 would give
+// INT_MIN where NEON saturates). A fixed-point multiplier would need 64-bit products per output
+// (smull + srshl on the A53, two vpmuldq on x86) and rounds differently from ONNX Runtime at
+// halves: the outputs drifted by up to 6 quantization steps after 26 layers.
+uint8_t requantize(int32_t acc, float scale, int zc, int lo, int hi);
 
-// C[m][n] = clamp(zc + requantize(bias[m] + sum_k A[m][k] * B[k][n], rq[m]), lo, hi) for m < M,
+// C[m][n] = requantize(bias[m] + sum_k A[m][k] * B[k][n], scale[m], zc, lo, hi) for m < M,
 // n < N, as uint8. A: int8 weights packed by the variant's pack_s8 (panels of mr rows, rows past M
 // zero). B: uint8, row k is the N bytes at b + brow[k] (as the fp32 GemmArgs). A fused ReLU is
 // lo = zc. K <= kMaxKS8 (SqueezeNet's largest is 64 * 9 = 576; the engine splits nothing).
@@ -43,7 +40,7 @@ struct GemmU8Args {
   const uint8_t* b;
   const int* brow;
   const int32_t* bias;  // M
-  const Requant* rq;    // M
+  const float* scale;   // M, positive and finite
   int zc, lo, hi;
   uint8_t* c;  // M rows of N bytes, row stride ldc
   int ldc;

@@ -1,8 +1,8 @@
 // int8 GEMM, NEON for ARMv8.0 (the Cortex-A53 has no sdot): blocks of 8 output channels x 8 pixels.
 // Each k's 8 activations are widened to int16 once (uxtl) and multiplied into 16 int32
 // accumulators with widening multiply-accumulates by weight lane (smlal/smlal2 .4s, .h[i]); 16
-// smlal per 8-byte load. Requantization: 64-bit products (smull) and one rounding shift (srshl),
-// exactly the reference's rounding.
+// smlal per 8-byte load. Requantization in float as the reference's (kernels_s8.h): scvtf, fmul,
+// clamp, fcvtns (round to nearest, ties to even).
 // Weights packed with mr 8, kgroup 1, int16 (see kernels_s8.h).
 #include <arm_neon.h>
 
@@ -15,13 +15,9 @@ namespace bluefire {
 namespace {
 constexpr int kMr = 8, kPx = 8;
 
-inline int32x4_t requant4(int32x4_t v, const Requant& r, int32_t zc, int32_t lo, int32_t hi) {
-  const int32x2_t m = vdup_n_s32(r.mult);
-  const int64x2_t s = vdupq_n_s64(-r.shift);  // SRSHL by -shift: round half up, arithmetic
-  const int64x2_t p0 = vrshlq_s64(vmull_s32(vget_low_s32(v), m), s);
-  const int64x2_t p1 = vrshlq_s64(vmull_high_s32(v, vdupq_n_s32(r.mult)), s);
-  v = vcombine_s32(vmovn_s64(p0), vmovn_s64(p1));
-  return vminq_s32(vmaxq_s32(vaddq_s32(v, vdupq_n_s32(zc)), vdupq_n_s32(lo)), vdupq_n_s32(hi));
+inline int32x4_t requant4(int32x4_t v, float32x4_t scale, float32x4_t flo, float32x4_t fhi, int32x4_t zc) {
+  const float32x4_t f = vminq_f32(vmaxq_f32(vmulq_f32(vcvtq_f32_s32(v), scale), flo), fhi);
+  return vaddq_s32(vcvtnq_s32_f32(f), zc);
 }
 
 template <int I>
@@ -46,11 +42,14 @@ inline void block(const GemmU8Args& a, const int16_t* w, int m0, int rows, const
     mac<6>(acc, x, wv);
     mac<7>(acc, x, wv);
   }
+  const int32x4_t zc = vdupq_n_s32(a.zc);
+  const float32x4_t flo = vdupq_n_f32(float(a.lo - a.zc)), fhi = vdupq_n_f32(float(a.hi - a.zc));
   for (int i = 0; i < rows; ++i) {
     const int m = m0 + i;
     const int32x4_t b = vdupq_n_s32(a.bias[m]);
-    const int32x4_t q0 = requant4(vaddq_s32(acc[i][0], b), a.rq[m], a.zc, a.lo, a.hi);
-    const int32x4_t q1 = requant4(vaddq_s32(acc[i][1], b), a.rq[m], a.zc, a.lo, a.hi);
+    const float32x4_t s = vdupq_n_f32(a.scale[m]);
+    const int32x4_t q0 = requant4(vaddq_s32(acc[i][0], b), s, flo, fhi, zc);
+    const int32x4_t q1 = requant4(vaddq_s32(acc[i][1], b), s, flo, fhi, zc);
     const uint8x8_t q = vqmovn_u16(vcombine_u16(vqmovun_s32(q0), vqmovun_s32(q1)));
     if (npx == kPx) {
       vst1_u8(out + size_t(i) * a.ldc, q);

@@ -1,10 +1,11 @@
 // int8 convolutions (QDQ files): uint8 activations x int8 weights, int32 accumulation, requantized
-// per output channel with fixed-point multipliers and the ReLU as the lower clamp (kernels_s8.h),
+// per output channel in float as ONNX Runtime does, the ReLU as the lower clamp (kernels_s8.h),
 // on the variant's int8 GEMM (L.s8). Two entries: 1x1 layers as one GEMM over the input planes (no
 // copy), and every other shape over an im2col matrix padded with the input's zero point (int8 has
 // no Winograd: its transforms would need wider intermediates). Outputs go straight to their Concat
 // halves, as the float layers'.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "bluefire/onnx.h"
@@ -24,11 +25,11 @@ bool pointwise(const Layer& L) {
          (L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && L.pt == 0 && L.pl == 0 && L.pb == 0 && L.pr == 0);
 }
 
-// Weights packed for L.s8, the input zero point folded into the bias, multipliers; tiles.
+// Weights packed for L.s8, the input zero point folded into the bias, output scales; tiles.
 void finish(Layer& L) {
   const int K = L.K;
   L.bias_s8.resize(size_t(L.M));
-  L.rq.resize(size_t(L.M));
+  L.oscale.resize(size_t(L.M));
   for (int m = 0; m < L.M; ++m) {
     int64_t wsum = 0;
     for (int k = 0; k < K; ++k) wsum += L.qweights[size_t(m) * K + k];
@@ -36,10 +37,12 @@ void finish(Layer& L) {
     if (b < INT32_MIN / 2 || b > INT32_MAX / 2)
       throw ModelError("int8 convolution '" + L.name + "': bias out of the int32 accumulator's range");
     L.bias_s8[m] = int32_t(b);
-    // in float, as ONNX Runtime's QLinearConv computes it (x_scale * w_scale / y_scale): a float
-    // has 24 significant bits, so the 31-bit fixed-point multiplier holds it exactly
+    // in float, as ONNX Runtime's QLinearConv computes it (x_scale * w_scale / y_scale)
     const float mf = L.in_scale * L.wscale[m] / L.out_scale;
-    L.rq[m] = quantize_multiplier(double(mf));
+    if (!(mf > 0) || !std::isfinite(mf))
+      throw ModelError("int8 convolution '" + L.name + "': output channel " + std::to_string(m) +
+                       " has requantization scale " + std::to_string(mf) + "; expected positive and finite");
+    L.oscale[m] = mf;
   }
   if (K > kMaxKS8)
     throw ModelError("int8 convolution '" + L.name + "': depth " + std::to_string(K) + " > " + std::to_string(kMaxKS8));
@@ -58,7 +61,7 @@ void gemm(const Layer& L, int m0, int m1, const uint8_t* b, int n0, int N, bool 
   g.b = b + n0;
   g.brow = L.brow.data();
   g.bias = L.bias_s8.data() + m0;
-  g.rq = L.rq.data() + m0;
+  g.scale = L.oscale.data() + m0;
   g.zc = L.out_zp, g.lo = L.relu ? L.out_zp : 0, g.hi = 255;
   g.c = c;
   g.ldc = ldc;
@@ -90,8 +93,11 @@ void pointwise_prepare(Layer& L, const KernelTable&, Workspace&) {
   finish(L);
 }
 
+// The input planes are an arena tensor (an int8 conv reads what an earlier layer wrote), which
+// keeps kS8Overread bytes after it (Tensor::floats): B's last partial block of pixels is loaded
+// directly. Through a copy it was most of the time of a 1x1 layer on a 3x3 or 7x7 map.
 void pointwise_run(const Layer& L, const ConvIO& io, int t) {
-  gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.in), false);
+  gemm(L, io, t, reinterpret_cast<const uint8_t*>(io.in), true);
 }
 
 // Any kernel and stride: a copy of the input padded with its zero point, and B's columns are the

@@ -43,8 +43,12 @@ struct Tensor {
   DType dtype = DType::F32;  // U8: real = scale * (q - zp)
   float scale = 1.f;
   int zp = 0;
-  size_t size() const { return size_t(C) * H * W; }                                 // elements
-  size_t floats() const { return dtype == DType::U8 ? (size() + 3) / 4 : size(); }  // arena floats it takes
+  size_t size() const { return size_t(C) * H * W; }  // elements
+  // Arena floats it takes. A uint8 tensor keeps kS8Overread bytes after it that no other tensor
+  // uses while it lives: the int8 GEMM loads its last block of pixels past the last plane's end
+  // directly (pointwise_s8) instead of through a copy, and what it reads there is never written
+  // meanwhile.
+  size_t floats() const { return dtype == DType::U8 ? (size() + kS8Overread + 3) / 4 : size(); }
 };
 
 enum class Kind { Conv, MaxPool, Mean, Relu, Softmax, Quantize, Dequantize };
@@ -74,7 +78,7 @@ struct Layer {
   const S8Kernels* s8 = nullptr;   // the variant's int8 kernels (engine.cpp)
   std::vector<uint8_t> packed_s8;  // weights packed for s8->gemm
   std::vector<int32_t> bias_s8;    // qbias - in_zp * sum_k w[m][k]
-  std::vector<Requant> rq;         // in_scale * wscale[m] / out_scale
+  std::vector<float> oscale;       // in_scale * wscale[m] / out_scale, in float (kernels_s8.h)
 
   // Conv, chosen and prepared by its algorithm (conv_*.cpp)
   const ConvAlgo* algo = nullptr;

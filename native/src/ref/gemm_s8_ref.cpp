@@ -8,32 +8,18 @@
 
 namespace bluefire {
 
-Requant quantize_multiplier(double m) {
-  if (!(m > 0) || !std::isfinite(m))
-    throw std::invalid_argument("requantization multiplier must be positive and finite");
-  int e = 0;
-  const double q = std::frexp(m, &e);  // m = q * 2^e, q in [0.5, 1)
-  int64_t mult = std::llround(q * 2147483648.0);
-  if (mult == (int64_t(1) << 31)) {
-    mult /= 2;
-    ++e;
-  }
-  const int shift = 31 - e;
-  if (shift < 1) throw std::invalid_argument("requantization multiplier too large (>= 2^30)");
-  if (shift > 62) return {0, 1};  // below 2^-31: every accumulator rounds to 0
-  return {int32_t(mult), shift};
+uint8_t requantize(int32_t acc, float scale, int zc, int lo, int hi) {
+  const float v = std::clamp(float(acc) * scale, float(lo - zc), float(hi - zc));
+  return uint8_t(zc + int(std::nearbyint(v)));  // the default rounding mode: to nearest, ties to even
 }
 
-int32_t requantize(int32_t acc, const Requant& r) {
-  return int32_t((int64_t(acc) * r.mult + (int64_t(1) << (r.shift - 1))) >> r.shift);
-}
 void gemm_u8_ref(const GemmU8Args& a) {
   const int8_t* w = static_cast<const int8_t*>(a.a);
   for (int m = 0; m < a.M; ++m) {
     for (int n = 0; n < a.N; ++n) {
       int32_t acc = a.bias[m];
       for (int k = 0; k < a.K; ++k) acc += int32_t(w[size_t(m) * a.K + k]) * int32_t(a.b[a.brow[k] + n]);
-      a.c[size_t(m) * a.ldc + n] = uint8_t(std::clamp(a.zc + requantize(acc, a.rq[m]), a.lo, a.hi));
+      a.c[size_t(m) * a.ldc + n] = requantize(acc, a.scale[m], a.zc, a.lo, a.hi);
     }
   }
 }

@@ -13,18 +13,12 @@ namespace bluefire {
 namespace {
 constexpr int kMr = 4, kPx = kS8Px;
 
-// 8 int32 lanes -> requantized, clamped uint8 in the low 8 bytes. The 64-bit products get 2^62
-// added so a logical shift (AVX2 has no 64-bit arithmetic one) gives the right low 32 bits;
-// 2^(62 - shift) is subtracted again in 32-bit lanes (it wraps when shift is 31: harmless mod 2^32).
-inline __m128i requant8(__m256i v, const Requant& r, __m256i zc, __m256i lo, __m256i hi) {
-  const __m256i m = _mm256_set1_epi32(r.mult);
-  const __m256i add = _mm256_set1_epi64x((int64_t(1) << 62) + (int64_t(1) << (r.shift - 1)));
-  const __m128i s = _mm_cvtsi32_si128(r.shift);
-  const __m256i even = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(v, m), add), s);
-  const __m256i odd = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), m), add), s);
-  v = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-  v = _mm256_sub_epi32(v, _mm256_set1_epi32(int32_t(uint32_t(uint64_t(1) << (62 - r.shift)))));
-  v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, zc), lo), hi);
+// 8 accumulators -> requantized uint8 in the low 8 bytes (kernels_s8.h): float product, clamp,
+// round to even.
+inline __m128i requant8(__m256i v, __m256 scale, __m256 flo, __m256 fhi, __m256i zc) {
+  __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), scale);
+  f = _mm256_min_ps(_mm256_max_ps(f, flo), fhi);
+  v = _mm256_add_epi32(_mm256_cvtps_epi32(f), zc);
   const __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   return _mm_packus_epi16(p16, p16);
 }
@@ -46,12 +40,14 @@ inline void block(const GemmU8Args& a, const int16_t* w, int m0, int rows, const
       acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(hi, wv));
     }
   }
-  const __m256i zc = _mm256_set1_epi32(a.zc), vlo = _mm256_set1_epi32(a.lo), vhi = _mm256_set1_epi32(a.hi);
+  const __m256i zc = _mm256_set1_epi32(a.zc);
+  const __m256 flo = _mm256_set1_ps(float(a.lo - a.zc)), fhi = _mm256_set1_ps(float(a.hi - a.zc));
   for (int i = 0; i < rows; ++i) {
     const int m = m0 + i;
     const __m256i b = _mm256_set1_epi32(a.bias[m]);
-    const __m128i q0 = requant8(_mm256_add_epi32(acc[i][0], b), a.rq[m], zc, vlo, vhi);
-    const __m128i q1 = requant8(_mm256_add_epi32(acc[i][1], b), a.rq[m], zc, vlo, vhi);
+    const __m256 s = _mm256_set1_ps(a.scale[m]);
+    const __m128i q0 = requant8(_mm256_add_epi32(acc[i][0], b), s, flo, fhi, zc);
+    const __m128i q1 = requant8(_mm256_add_epi32(acc[i][1], b), s, flo, fhi, zc);
     const __m128i q = _mm_unpacklo_epi64(q0, q1);
     store_c_row(q, npx, out + size_t(i) * a.ldc);
   }

@@ -15,14 +15,11 @@ namespace bluefire {
 namespace {
 constexpr int kMr = 8, kPx = kS8Px;
 
-inline __m128i requant16(__m512i v, const Requant& r, __m512i zc, __m512i lo, __m512i hi) {
-  const __m512i m = _mm512_set1_epi32(r.mult), round = _mm512_set1_epi64(int64_t(1) << (r.shift - 1));
-  const __m128i s = _mm_cvtsi32_si128(r.shift);
-  const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, m), round), s);
-  const __m512i odd = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), m), round), s);
-  v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, zc), lo), hi);
-  return _mm512_cvtepi32_epi8(v);
+// 16 accumulators -> requantized uint8 (kernels_s8.h): float product, clamp, round to even.
+inline __m128i requant16(__m512i v, float scale, __m512 flo, __m512 fhi, __m512i zc) {
+  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(scale));
+  f = _mm512_min_ps(_mm512_max_ps(f, flo), fhi);
+  return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), zc));  // 0..255: vpmovdb keeps it
 }
 
 // B rows k..k+3 of 16 pixels -> one zmm of 16 pixels' 4 consecutive bytes (vpdpbusd's operand).
@@ -49,10 +46,11 @@ inline void block(const GemmU8Args& a, const int8_t* w, int m0, int rows, const 
       acc[i] = _mm512_dpbusd_epi32(acc[i], x, _mm512_set1_epi32(quad));
     }
   }
-  const __m512i zc = _mm512_set1_epi32(a.zc), vlo = _mm512_set1_epi32(a.lo), vhi = _mm512_set1_epi32(a.hi);
+  const __m512i zc = _mm512_set1_epi32(a.zc);
+  const __m512 flo = _mm512_set1_ps(float(a.lo - a.zc)), fhi = _mm512_set1_ps(float(a.hi - a.zc));
   for (int i = 0; i < rows; ++i) {
     const int m = m0 + i;
-    const __m128i q = requant16(_mm512_add_epi32(acc[i], _mm512_set1_epi32(a.bias[m])), a.rq[m], zc, vlo, vhi);
+    const __m128i q = requant16(_mm512_add_epi32(acc[i], _mm512_set1_epi32(a.bias[m])), a.scale[m], flo, fhi, zc);
     store_c_row(q, npx, out + size_t(i) * a.ldc);
   }
 }
