@@ -148,26 +148,37 @@ TEST(int8_maxpool_variants_match_reference) {
   for (const S8Kernels& v : all_s8_variants()) {
     if (!v.supported() || v.maxpool == maxpool_u8_ref) continue;
     int failures = 0;
-    for (int H = 1; H <= 19 && failures < 3; H += 3)
-      for (int W = 1; W <= 67 && failures < 3; ++W)
-        for (int pad = 0; pad <= 1; ++pad) {
-          const int k = 3, s = 2;
-          // ceil mode, as the engine sizes it: the last window starts inside the (padded) input
-          auto osz = [&](int n) {
-            int o = (n + pad - k + s - 1) / s + 1;
-            if ((o - 1) * s >= n + pad) --o;
-            return std::max(o, 1);
-          };
-          if (H + pad < 1 || W + pad < 1) continue;
-          const int OH = osz(H), OW = osz(W), C = 3;
-          std::vector<uint8_t> in(size_t(C) * H * W), want(size_t(C) * OH * OW), got(want.size());
-          for (auto& x : in) x = uint8_t(rng() % 256);
-          maxpool_u8_ref({in.data(), H, W, k, k, s, s, pad, pad, OH, OW, 0, C, want.data()});
-          v.maxpool({in.data(), H, W, k, k, s, s, pad, pad, OH, OW, 0, C, got.data()});
-          for (size_t i = 0; i < want.size(); ++i)
-            if (want[i] != got[i] && failures++ < 3)
-              CHECK(false, "%s H=%d W=%d pad=%d: out[%zu] = %d, reference %d", v.name, H, W, pad, i, got[i], want[i]);
-        }
+    for (int s = 1; s <= 3; ++s)  // SqueezeNet's stride 2 takes the even/odd-byte paths; 1 and 3 the others
+      for (int H = 1; H <= 19 && failures < 3; H += 3)
+        for (int W = 1; W <= 67 && failures < 3; ++W)
+          for (int pad = 0; pad <= 1; ++pad) {
+            const int k = 3;
+            // ceil mode, as the engine sizes it: the last window starts inside the (padded) input
+            auto osz = [&](int n) {
+              int o = (n + pad - k + s - 1) / s + 1;
+              if ((o - 1) * s >= n + pad) --o;
+              return std::max(o, 1);
+            };
+            if (H + pad < 1 || W + pad < 1) continue;
+            const int OH = osz(H), OW = osz(W), C = 3;
+            std::vector<uint8_t> in(size_t(C) * H * W), want(size_t(C) * OH * OW), got(want.size());
+            for (auto& x : in) x = uint8_t(rng() % 256);
+            maxpool_u8_ref({in.data(), H, W, k, k, s, s, pad, pad, OH, OW, 0, C, want.data()});
+            v.maxpool({in.data(), H, W, k, k, s, s, pad, pad, OH, OW, 0, C, got.data()});
+            for (size_t i = 0; i < want.size(); ++i)
+              if (want[i] != got[i] && failures++ < 3)
+                CHECK(false, "%s H=%d W=%d s=%d pad=%d: out[%zu] = %d, reference %d", v.name, H, W, s, pad, i, got[i],
+                      want[i]);
+            // one channel of three, as a thread's task: its bytes, and nothing outside them written
+            std::vector<uint8_t> one(want.size(), 0xAB);
+            v.maxpool({in.data(), H, W, k, k, s, s, pad, pad, OH, OW, 1, 2, one.data()});
+            for (size_t i = 0; i < want.size(); ++i) {
+              const bool mine = i >= size_t(OH) * OW && i < 2 * size_t(OH) * OW;
+              if (one[i] != (mine ? want[i] : 0xAB) && failures++ < 3)
+                CHECK(false, "%s H=%d W=%d s=%d pad=%d, channel 1 alone: out[%zu] = %d", v.name, H, W, s, pad, i,
+                      one[i]);
+            }
+          }
   }
 }
 
