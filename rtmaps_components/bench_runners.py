@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -126,9 +127,15 @@ def ort_runner(path: str | os.PathLike, threads: int) -> Runner:
     return Runner("ort", "mlas", lambda x: sess.run(None, {name: x}))
 
 
-def interleaved(calls: dict[str, Callable[[], T]], rounds: int, warmup: int = 0) -> dict[str, list[T]]:
+def interleaved(
+    calls: dict[str, Callable[[], T]],
+    rounds: int,
+    warmup: int = 0,
+    before: Callable[[str], Any] | None = None,
+) -> dict[str, list[T]]:
     """Call each function `warmup` times, then `rounds` rounds of one call each, the order rotating every round.
 
+    `before(name)` runs ahead of every call of `name`, outside what `timed` measures (see bench_case).
     Returns each function's results in call order (use `timed` to make a function return its seconds)."""
     names = list(calls)
     for name in names:
@@ -138,8 +145,44 @@ def interleaved(calls: dict[str, Callable[[], T]], rounds: int, warmup: int = 0)
     for i in range(rounds):
         for j in range(len(names)):
             name = names[(i + j) % len(names)]
+            if before is not None:
+                before(name)
             out[name].append(calls[name]())
     return out
+
+
+def running_threads() -> int | None:
+    """How many other threads of this process are running or runnable now (state R in
+    /proc/self/task/*/stat); None where there is no /proc."""
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    me, n = threading.get_native_id(), 0
+    for tid in tids:
+        if tid == str(me):
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # the thread ended
+            continue
+        n += stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] == b"R"
+    return n
+
+
+def wait_until_quiet(limit_s: float = 0.5) -> float:
+    """Busy-wait until no other thread of this process runs (at most `limit_s`); returns the seconds waited.
+
+    Between calls of multi-threaded engines: ONNX Runtime's intra-op workers keep spinning about
+    40 ms after each run (measured with ORT 1.30 on the 2-core host), so an engine timed right
+    after it shared its cores with them (native at 2 threads on 224x224: 1.07x one thread
+    interleaved with ORT, 1.56x alone). Reading /proc disturbs the caches too, so the caller
+    warms the next engine up again afterwards (training/bench.py)."""
+    t0 = time.perf_counter()
+    while running_threads() and time.perf_counter() - t0 < limit_s:
+        pass
+    return time.perf_counter() - t0
 
 
 def timed(fn: Callable[[], Any]) -> Callable[[], float]:

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rtmaps_components.atomic import atomic_path, atomic_write, remove_stale_temps
-from rtmaps_components.bench_runners import Runner, cpu_info, elementwise_min, interleaved, time_runners, timing_stats
+from rtmaps_components.bench_runners import (
+    Runner,
+    cpu_info,
+    elementwise_min,
+    interleaved,
+    running_threads,
+    time_runners,
+    timing_stats,
+    wait_until_quiet,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,6 +36,39 @@ def test_interleaved_rotates_the_order_and_warms_up():
     assert calls[:6] == list("aabbcc")  # warm-up first, each name on its own
     assert calls[6:] == list("abcbcacab")  # every position taken by every runner
     assert out == {n: [n] * 3 for n in "abc"}
+
+
+def test_interleaved_runs_before_ahead_of_every_call_untimed():
+    calls: list[str] = []
+    fns = {n: (lambda n=n: calls.append(n)) for n in "ab"}
+    interleaved(fns, rounds=2, warmup=1, before=lambda n: calls.append(n.upper()))
+    assert calls == list("ab") + list("AaBbBbAa")  # not before warm-up calls; before each timed one
+
+
+def test_wait_until_quiet_outlasts_a_running_thread():
+    """A thread busy in C (sha256 of 128 MB, the GIL released) is seen running, and the wait lasts
+    until it is done; a quiet process returns at once."""
+    if running_threads() is None:
+        pytest.skip("no /proc/self/task")
+    data = bytes(128 << 20)
+    one = min(_seconds(lambda: hashlib.sha256(data).digest()) for _ in range(2))
+    t = threading.Thread(target=lambda: hashlib.sha256(data).digest())
+    t.start()
+    deadline = time.perf_counter() + 5
+    while not running_threads() and time.perf_counter() < deadline:
+        pass
+    started = time.perf_counter()
+    waited = wait_until_quiet(limit_s=30)
+    t.join()
+    assert waited >= 0.5 * one, (waited, one)  # it was already hashing when the wait began
+    assert time.perf_counter() - started < 30
+    assert wait_until_quiet() < 0.05 and running_threads() == 0
+
+
+def _seconds(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def test_time_runners_and_stats():

@@ -3,7 +3,8 @@
 Runners are timed interleaved by rtmaps_components.bench_runners (one call each per round, the order
 rotating, after a warm-up), so a noisy shared machine slows all of them alike; the ratio to ONNX
 Runtime is the number to quote. torch eager, the reference, runs in a pass of its own after the
-others: between their calls it evicted their caches (see bench_case). GFLOP/s use the model's standard multiply-accumulate count (2 FLOP
+others: between their calls it evicted their caches (see bench_case). With several threads every
+timed call follows an untimed one of the same engine once no other engine's threads still spin. GFLOP/s use the model's standard multiply-accumulate count (2 FLOP
 each) and are set against a measured single-thread sgemm peak. Every JSON records the CPU model and
 its SIMD flags.
 
@@ -33,6 +34,7 @@ from rtmaps_components.bench_runners import (
     ort_runner,
     timed,
     timing_stats,
+    wait_until_quiet,
 )
 from rtmaps_components.output_paths import check_output_path
 
@@ -120,16 +122,28 @@ def bench_case(
         native_macs = _native.Engine(str(path), threads=1).macs
     macs, fewest, (c, h, w) = model_macs(path, native_macs)
     x = np.random.default_rng(0).random((1, c, h, w), dtype=np.float32)
+
     # torch eager is the reference, not a contender, and timed in its own pass: interleaved call by
     # call, its footprint evicted the caches between the others' calls and slowed the native engine
     # and ONNX Runtime by 25-40 % on the 2-core host (pruned fp32 native 0.085 -> 0.121 ms), while
     # the int8 files (no torch runner) were timed without it, so rows of different models stopped
     # comparing (models/evidence/bench_models.json feeds every card and the README's headline).
+    # With several threads, each timed call comes once no other engine's threads still spin (ONNX
+    # Runtime's workers spin ~40 ms after a run and took the native engine's second core:
+    # wait_until_quiet), right after an untimed call of the same engine (the wait's /proc reads
+    # evicted the caches: pruned native 0.086 -> 0.204 ms): every engine as it runs frame after
+    # frame alone, its own workers awake. One-thread cases leave no spinning threads and are timed
+    # call by call as before (the cards' rows), so compare rows within one run only.
+    def before(key: str) -> None:
+        wait_until_quiet()
+        runners[key][0].run(x)
+
     calls = {k: timed(lambda r=r: r.run(x)) for k, (r, _) in runners.items()}
-    times = interleaved({k: f for k, f in calls.items() if runners[k][0].engine != "torch"}, runs, warmup)
+    hook = before if max(counts) > 1 else None
+    times = interleaved({k: f for k, f in calls.items() if runners[k][0].engine != "torch"}, runs, warmup, hook)
     rest = {k: f for k, f in calls.items() if k not in times}
     if rest:
-        times.update(interleaved(rest, runs, warmup))
+        times.update(interleaved(rest, runs, warmup, hook))
     rows = []
     for key, (r, t) in runners.items():
         st = timing_stats(times[key])
@@ -201,7 +215,8 @@ def format_table(rows: list[dict], peak: float) -> str:
     )
     if many:
         lines.append(
-            "speedup = the same engine's 1-thread median / this median (thread counts interleaved call by call)"
+            "speedup = the same engine's 1-thread median / this median (thread counts interleaved call by call; "
+            "with several threads each timed call follows an untimed one, once other engines' threads stopped spinning)"
         )
     return "\n".join(lines)
 
