@@ -174,10 +174,11 @@ def running_threads() -> int | None:
 def wait_until_quiet(limit_s: float = 0.5) -> float:
     """Busy-wait until no other thread of this process runs (at most `limit_s`); returns the seconds waited.
 
-    Between calls of multi-threaded engines: ONNX Runtime's intra-op workers keep spinning about
-    40 ms after each run (measured with ORT 1.30 on the 2-core host), so an engine timed right
-    after it shared its cores with them (native at 2 threads on 224x224: 1.07x one thread
-    interleaved with ORT, 1.56x alone). Reading /proc disturbs the caches too, so the caller
+    Between calls of multi-threaded engines: a thread pool that spins on after its run shares the
+    cores with the engine timed next. ONNX Runtime's intra-op workers spin about 38 ms after each
+    run by default (ORT 1.30, the 2-core host: native at 2 threads on 224x224 ran 1.07x one thread
+    interleaved with it, 1.56x alone); the runtime's sessions now stop at once (ort_session), and
+    this wait keeps any other pool (torch's, another build's) from doing the same. Reading /proc disturbs the caches too, so the caller
     warms the next engine up again afterwards (training/bench.py)."""
     t0 = time.perf_counter()
     while running_threads() and time.perf_counter() - t0 < limit_s:

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from rtmaps_components import _native
-from rtmaps_components.backends import ModelLoadError, check_threads, load_model
+from rtmaps_components.backends import ModelLoadError, check_threads, load_model, ort_session
+from rtmaps_components.bench_runners import running_threads, wait_until_quiet
 from rtmaps_components.model_meta import MAX_MODEL_BYTES
 from rtmaps_components.preprocess import MAX_INPUT_SIDE, METADATA_KEY
 from tests import native_fixtures as fx
@@ -248,6 +249,20 @@ def test_native_thread_limit_is_the_engines(model) -> None:
     _native.Engine(str(model), _native.MAX_THREADS)
     with pytest.raises(ValueError, match="threads"):
         _native.Engine(str(model), _native.MAX_THREADS + 1)
+
+
+def test_onnxruntime_workers_stop_spinning_when_a_run_returns(model) -> None:
+    """At several threads the runtime's ONNX Runtime sessions hand the cores back between frames
+    (ort_session); ORT's default spins its workers ~38 ms after every run, on this model too."""
+    if (os.cpu_count() or 1) < 2 or running_threads() is None:
+        pytest.skip("needs 2 CPUs and /proc/self/task")
+    sess = ort_session(model, 2)
+    x = {sess.get_inputs()[0].name: np.zeros((1, 3, 32, 32), np.float32)}
+    waits = []
+    for _ in range(5):
+        sess.run(None, x)
+        waits.append(wait_until_quiet(limit_s=1.0))
+    assert sorted(waits)[2] < 0.01, waits
 
 
 # ---------------------------------------------------------------- graphs
