@@ -261,8 +261,9 @@ def ort_session(path: str | os.PathLike, threads: int = 0) -> Any:
         opts.inter_op_num_threads = 1
     # Intra-op workers stop spinning when a run returns: by default they spin on ~38 ms more (ORT
     # 1.30, 2 threads), so at 30 frames/s and 4 threads three cores would never idle, taken from the
-    # diagram's other components (camera decoding, meters). Cost within noise: 224x224 at 2 threads
-    # 3.54 -> 3.59 ms on the 2-core host; never spinning at all cost 13-35 %.
+    # diagram's other components (camera decoding, meters). Latency cost 0-6 % at 2 threads on the
+    # 2-core host; no spinning at all, even within a run, -16 to +12 % (native/tools/ort_spin.py,
+    # native/evidence/threads-2core/ort_spin.txt).
     opts.add_session_config_entry("session.force_spinning_stop", "1")
     opts.log_severity_level = 3
     try:

@@ -167,7 +167,8 @@ def running_threads() -> int | None:
                 stat = f.read()
         except OSError:  # the thread ended
             continue
-        n += stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] == b"R"
+        state = stat.rindex(b")") + 2  # the name, in parentheses, may hold spaces
+        n += stat[state : state + 1] == b"R"
     return n
 
 
@@ -178,8 +179,8 @@ def wait_until_quiet(limit_s: float = 0.5) -> float:
     cores with the engine timed next. ONNX Runtime's intra-op workers spin about 38 ms after each
     run by default (ORT 1.30, the 2-core host: native at 2 threads on 224x224 ran 1.07x one thread
     interleaved with it, 1.56x alone); the runtime's sessions now stop at once (ort_session), and
-    this wait keeps any other pool (torch's, another build's) from doing the same. Reading /proc disturbs the caches too, so the caller
-    warms the next engine up again afterwards (training/bench.py)."""
+    this wait keeps any other pool (torch's, another build's) from doing the same. Reading /proc
+    disturbs the caches too, so the caller warms the next engine up again (training/bench.py)."""
     t0 = time.perf_counter()
     while running_threads() and time.perf_counter() - t0 < limit_s:
         pass

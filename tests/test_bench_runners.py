@@ -22,6 +22,7 @@ from rtmaps_components.bench_runners import (
     interleaved,
     running_threads,
     time_runners,
+    timed,
     timing_stats,
     wait_until_quiet,
 )
@@ -51,7 +52,7 @@ def test_wait_until_quiet_outlasts_a_running_thread():
     if running_threads() is None:
         pytest.skip("no /proc/self/task")
     data = bytes(128 << 20)
-    one = min(_seconds(lambda: hashlib.sha256(data).digest()) for _ in range(2))
+    one = min(timed(lambda: hashlib.sha256(data).digest())() for _ in range(2))
     t = threading.Thread(target=lambda: hashlib.sha256(data).digest())
     t.start()
     deadline = time.perf_counter() + 5
@@ -63,12 +64,6 @@ def test_wait_until_quiet_outlasts_a_running_thread():
     assert waited >= 0.5 * one, (waited, one)  # it was already hashing when the wait began
     assert time.perf_counter() - started < 30
     assert wait_until_quiet() < 0.05 and running_threads() == 0
-
-
-def _seconds(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def test_time_runners_and_stats():

@@ -4,8 +4,9 @@ Runners are timed interleaved by rtmaps_components.bench_runners (one call each 
 rotating, after a warm-up), so a noisy shared machine slows all of them alike; the ratio to ONNX
 Runtime is the number to quote. torch eager, the reference, runs in a pass of its own after the
 others: between their calls it evicted their caches (see bench_case). With several threads every
-timed call follows an untimed one of the same engine once no other engine's threads still spin. GFLOP/s use the model's standard multiply-accumulate count (2 FLOP
-each) and are set against a measured single-thread sgemm peak. Every JSON records the CPU model and
+timed call follows an untimed one of the same engine once no other engine's threads still spin.
+GFLOP/s use the model's standard multiply-accumulate count (2 FLOP each) and are set against a
+measured single-thread sgemm peak. Every JSON records the CPU model and
 its SIMD flags.
 
 Adding a kind of row (an int8 model, another engine): register a factory in RUNNERS that returns the
@@ -128,9 +129,10 @@ def bench_case(
     # and ONNX Runtime by 25-40 % on the 2-core host (pruned fp32 native 0.085 -> 0.121 ms), while
     # the int8 files (no torch runner) were timed without it, so rows of different models stopped
     # comparing (models/evidence/bench_models.json feeds every card and the README's headline).
-    # With several threads, each timed call comes once no other engine's threads still spin (ONNX
-    # Runtime's workers spin ~40 ms after a run and took the native engine's second core:
-    # wait_until_quiet), right after an untimed call of the same engine (the wait's /proc reads
+    # With several threads, each timed call comes once no other engine's threads still spin
+    # (wait_until_quiet: ONNX Runtime's workers spun ~38 ms after a run by default and took the
+    # native engine's second core; ort_session now stops them, other pools may not), right after
+    # an untimed call of the same engine (the wait's /proc reads
     # evicted the caches: pruned native 0.086 -> 0.204 ms): every engine as it runs frame after
     # frame alone, its own workers awake. One-thread cases leave no spinning threads and are timed
     # call by call as before (the cards' rows), so compare rows within one run only.
