@@ -49,9 +49,10 @@ def _video_range_luma() -> np.ndarray:
     return np.ascontiguousarray(cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)[0, :, 0])
 
 
-# OpenCV writes and reads the Y of 4:2:0 frames (I420, NV12...) as video range (BT.601, 16-235; ffmpeg's
-# yuv420p is too) and the Y of 4:4:4 as full range. A gray model's luma of a 4:2:0 frame goes through this
-# table, so that it sees what the frame's RGB conversion would give rather than a range squeezed into 16-235.
+# OpenCV writes and reads the Y of 4:2:0 (I420, NV12...) and packed 4:2:2 frames (UYVY, YUYV, YVYU) as
+# video range (BT.601, 16-235; ffmpeg's yuv420p and a V4L2 camera's YUYV are too) and the Y of 4:4:4 as full
+# range. A gray model's luma of a 4:2:0 or 4:2:2 frame goes through this table, so that it sees what the
+# frame's RGB conversion would give rather than a range squeezed into 16-235.
 VIDEO_RANGE_LUMA = _video_range_luma()
 # raw sensor mosaics arrive labelled GRAY; OpenCV names a pattern by its second row, hence the crossing
 BAYER_PATTERNS = ("none", "RGGB", "BGGR", "GRBG", "GBRG")
@@ -71,8 +72,8 @@ def frame_to_rgb8(image: np.ndarray, channel_seq: str, bayer: str = "none", luma
     Exact OpenCV conversions: YUV 4:2:2 packed, 4:2:0 planar (I420/YV12/NV12/NV21) and 4:4:4; RGBA/BGRA;
     16-bit gray (mono16) scaled to 8 bits with rounding (x / 257); a raw Bayer mosaic labelled GRAY
     demosaiced with `bayer` (RGGB/BGGR/GRBG/GBRG). With `luma_only` (a gray model) a YUV frame gives its
-    Y plane, (H, W, 1): the luma a camera measured, with no round trip through RGB (4:2:0 Y, video range,
-    mapped to full range through `VIDEO_RANGE_LUMA`, as its RGB conversion maps it).
+    Y plane, (H, W, 1): the luma a camera measured, with no round trip through RGB (4:2:0 and 4:2:2 Y,
+    video range, mapped to full range through `VIDEO_RANGE_LUMA`, as their RGB conversions map it).
     ValueError naming the format and the fix otherwise.
     """
     seq = str(channel_seq).upper()
@@ -91,7 +92,7 @@ def frame_to_rgb8(image: np.ndarray, channel_seq: str, bayer: str = "none", luma
         if img.ndim != 3 or img.shape[2] != 2 or img.shape[1] % 2:
             raise ValueError(f"a packed {seq} image must have shape (H, W, 2) with W even, got {img.shape}")
         if luma_only:
-            return np.ascontiguousarray(img[:, :, 1 if seq == "UYVY" else 0 :][:, :, :1])
+            return cv2.LUT(np.ascontiguousarray(img[:, :, 1 if seq == "UYVY" else 0]), VIDEO_RANGE_LUMA)[:, :, None]
         return cv2.cvtColor(img, _YUV_PACKED[seq])
     if seq in _YUV_PLANAR:
         if img.ndim == 3 and img.shape[2] == 1:
