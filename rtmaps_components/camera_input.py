@@ -7,8 +7,8 @@ frames since start for a device or stream), `misc3` = `clip_id(source)` (the acc
 against its labels), sent with MiscFlag set in `Ioelt.type`. Paced by the bridge's Sampling policy
 (`samplingPeriod`). A `.y4m` file (YUV4MPEG2, what `bluefire record` and `ffmpeg -pix_fmt yuv420p` write)
 is replayed as a YUV camera delivers: no decoding, its planes as stored (`y4m.py`: GRAY with color_model
-MONO for Cmono; I420, YUYV or YUV with color_model YUV for 4:2:0, 4:2:2, 4:4:4), `width`/`height` not
-applied to YUV frames. A failed read on a device or stream is a warning and a reconnect with exponential back-off;
+MONO for Cmono; I420, YUYV or YUV with color_model YUV for 4:2:0, 4:2:2, 4:4:4; a full-range 4:2:0/4:2:2
+file as YUV, so that it decodes as meant), `width`/`height` not applied to YUV frames. A failed read on a device or stream is a warning and a reconnect with exponential back-off;
 an undecodable, truncated or oversized file in a folder, or a truncated or unframed frame of a .y4m,
 is a warning and is skipped (counted); a video file that cannot be opened or decoded, or a .y4m whose
 stream header is malformed, is an error; the end of a file or folder stops the

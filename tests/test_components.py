@@ -11,6 +11,7 @@ import pytest
 
 from rtmaps_components.backends import ModelLoadError, load_model, native_status
 from rtmaps_components.emulator import DiagramRunner
+from rtmaps_components.y4m import FULL_CB_TO_U, FULL_CR_TO_V
 
 SEQ_SOURCE = """
 import cv2
@@ -302,7 +303,7 @@ def test_camera_replays_y4m_as_raw_gray_and_i420_frames(tmp_path, read_ahead):
     for chroma, seq, colour_model, convert in (
         ("mono", "GRAY", "MONO", cv2.COLOR_BGR2GRAY),
         ("420", "I420", "YUV", cv2.COLOR_BGR2YUV_I420),
-        ("444", "YUV", "YUV", cv2.COLOR_BGR2YUV),
+        ("444", "YUV", "YUV", cv2.COLOR_BGR2YCrCb),  # stored as YCbCr, delivered with OpenCV's YUV chroma
     ):
         path = write_y4m(tmp_path / f"clip_{chroma}.Y4M", frames, chroma)  # the suffix in any case
         eng, rep, got, top1 = replay_y4m(path, model, f"Camera.read_ahead={read_ahead}")
@@ -311,7 +312,10 @@ def test_camera_replays_y4m_as_raw_gray_and_i420_frames(tmp_path, read_ahead):
         assert sorted(got) == list(range(12))
         for k, bgr in enumerate(frames):
             s, m, img = got[k]
-            assert (s, m) == (seq, colour_model) and np.array_equal(img, cv2.cvtColor(bgr, convert)), (chroma, k)
+            want = cv2.cvtColor(bgr, convert)
+            if chroma == "444":
+                want = np.stack([want[:, :, 0], FULL_CB_TO_U[want[:, :, 2]], FULL_CR_TO_V[want[:, :, 1]]], 2)
+            assert (s, m) == (seq, colour_model) and np.array_equal(img, want), (chroma, k)
         # the classifier takes the raw layout as it is: same top-1 as the BGR frames
         assert [top1[k] for k in range(12)] == [int(direct.classify(f, "BGR").argmax()) for f in frames], chroma
         assert eng.nodes["Classifier"].obj.refused == 0

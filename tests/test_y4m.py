@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 
 from rtmaps_components.preprocess import frame_to_rgb8
-from rtmaps_components.y4m import MAX_HEADER_BYTES, Y4mReader, Y4mWriter, parse_fps
+from rtmaps_components.y4m import (
+    FULL_CB_TO_U,
+    FULL_CR_TO_V,
+    MAX_HEADER_BYTES,
+    WRITE_RANGE,
+    Y4mReader,
+    Y4mWriter,
+    parse_fps,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "diagrams" / "data" / "fmnist_clip"
@@ -43,13 +51,44 @@ def png_frames() -> list[np.ndarray]:
     return [cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in sorted(CLIP.glob("*.png"))]
 
 
+def write_y4m(path: Path, w: int, h: int, tags: str, frames: list[list[np.ndarray]]) -> Path:
+    """A .y4m of uint8 planes as given (Y, then U and V at the chroma's size), one list of planes a frame."""
+    body = b"".join(b"FRAME\n" + b"".join(p.tobytes() for p in planes) for planes in frames)
+    path.write_bytes(f"YUV4MPEG2 W{w} H{h} F25:1 Ip A1:1 {tags}\n".encode() + body)
+    return path
+
+
+def in_gamut_frames(n: int = 3, h: int = 8, w: int = 8, seed: int = 2) -> list[np.ndarray]:
+    """colour_frames with |R-Y| <= 140: colours whose V fits OpenCV's 4:4:4 YUV (see y4m's docstring)."""
+    rng = np.random.default_rng(seed)
+    pool = rng.integers(0, 256, (n * h * w, 3), dtype=np.uint8)
+    b, g, r = pool.T.astype(float)
+    colours = pool[np.abs(r - (0.299 * r + 0.587 * g + 0.114 * b)) <= 140][: n * (h // 2) * (w // 2)]
+    return [c.repeat(2, 0).repeat(2, 1) for c in colours.reshape(n, h // 2, w // 2, 3)]
+
+
+def ycbcr(bgr: np.ndarray, full: bool) -> list[np.ndarray]:
+    """BT.601 Y, Cb, Cr planes of a BGR frame as ffmpeg stores them: full range (yuvj*, JPEG) or limited (video)."""
+    b, g, r = (bgr[:, :, k].astype(float) for k in range(3))
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb, cr = (b - y) / 1.772, (r - y) / 1.402
+    if not full:
+        y, cb, cr = 16 + y * 219 / 255, cb * 224 / 255, cr * 224 / 255
+    return [np.clip(np.floor(p + 0.5), 0, 255).astype(np.uint8) for p in (y, cb + 128, cr + 128)]
+
+
+def rgb_error(img: np.ndarray, seq: str, bgr: np.ndarray) -> int:
+    """The largest difference between the classifier's RGB of a delivered frame and the frame it was made from."""
+    return int(np.abs(frame_to_rgb8(img, seq).astype(int) - cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).max())
+
+
 # ---------------------------------------------------------------- round trips
 @pytest.mark.parametrize(
     "chroma, tag, seq, model, convert",
     [
-        ("mono", "Cmono", "GRAY", "MONO", cv2.COLOR_BGR2GRAY),
-        ("420", "C420jpeg", "I420", "YUV", cv2.COLOR_BGR2YUV_I420),
-        ("444", "C444", "YUV", "YUV", cv2.COLOR_BGR2YUV),
+        ("mono", "Cmono XCOLORRANGE=FULL", "GRAY", "MONO", cv2.COLOR_BGR2GRAY),
+        ("420", "C420jpeg XCOLORRANGE=LIMITED", "I420", "YUV", cv2.COLOR_BGR2YUV_I420),
+        ("444", "C444 XCOLORRANGE=FULL", "YUV", "YUV", cv2.COLOR_BGR2YCrCb),
     ],
 )
 def test_writer_and_reader_round_trip(tmp_path, chroma, tag, seq, model, convert):
@@ -61,6 +100,7 @@ def test_writer_and_reader_round_trip(tmp_path, chroma, tag, seq, model, convert
     assert path.read_bytes().startswith(f"YUV4MPEG2 W8 H6 F30000:1001 Ip A1:1 {tag}\n".encode())
     with Y4mReader(path) as r:
         assert (r.channel_seq, r.color_model, r.frame_count()) == (seq, model, 5)
+        assert r.header.color_range == WRITE_RANGE[chroma]
         assert r.header.fps == parse_fps("30000:1001")
         items = read_all(r)
         r.rewind()
@@ -68,6 +108,8 @@ def test_writer_and_reader_round_trip(tmp_path, chroma, tag, seq, model, convert
     assert [s for s, _, _ in items] == ["frame"] * 5 + ["end"] and [i for _, _, i in items[:5]] == [0, 1, 2, 3, 4]
     for (_, img, _), (_, img2, _), bgr in zip(items, again, frames):
         want = cv2.cvtColor(bgr, convert)
+        if chroma == "444":  # stored as YCbCr, delivered with OpenCV's YUV chroma
+            want = np.stack([want[:, :, 0], FULL_CB_TO_U[want[:, :, 2]], FULL_CR_TO_V[want[:, :, 1]]], 2)
         np.testing.assert_array_equal(img, want)
         np.testing.assert_array_equal(img2, want)
         if seq != "GRAY":  # the classifier's conversion of the delivered layout gives the frame back, nearly
@@ -116,6 +158,113 @@ def test_reused_buffer_and_fresh_buffers(tmp_path):
         a, b, c = (r.read()[1] for _ in range(3))
         assert not np.shares_memory(a, b) and not np.shares_memory(b, c)
         assert not np.array_equal(a, b)
+
+
+# ---------------------------------------------------------------- colour range (XCOLORRANGE)
+@pytest.mark.parametrize("chroma, sub", [("420jpeg", (2, 2)), ("422", (1, 2))])
+def test_full_range_420_and_422_are_delivered_as_444_and_decode_as_meant(tmp_path, chroma, sub):
+    """ffmpeg's yuvj420p/yuvj422p (an MJPEG camera): Y 0-255, which OpenCV's I420/YUYV decoders would stretch."""
+    frames = in_gamut_frames()
+    frames[0][:2, :2], frames[0][:2, 2:4] = 0, 255  # black and white: Y 0 and 255, out of video range
+    planes = [ycbcr(f, full=True) for f in frames]
+    sub_planes = [[y, cb[:: sub[0], :: sub[1]], cr[:: sub[0], :: sub[1]]] for y, cb, cr in planes]
+    path = write_y4m(tmp_path / "c.y4m", 8, 8, f"C{chroma} XYSCSS=x XCOLORRANGE=FULL", sub_planes)
+    with Y4mReader(path, fresh=True) as r:
+        assert (r.channel_seq, r.color_model, r.header.shape(), r.frame_count()) == ("YUV", "YUV", (8, 8, 3), 3)
+        assert (r.header.stored_seq, r.header.color_range) == ({"420jpeg": "I420", "422": "YUYV"}[chroma], "FULL")
+        items = read_all(r)
+        r.rewind()
+        a, b = r.read()[1], r.read()[1]
+        assert not np.shares_memory(a, b)  # read-ahead's own buffers, the chroma's included
+    assert [s for s, _, _ in items] == ["frame"] * 3 + ["end"]
+    for (_, img, _), bgr, (y, _, _) in zip(items, frames, planes):
+        assert img.shape == r.header.shape() and img.dtype == np.uint8
+        np.testing.assert_array_equal(img[:, :, 0], y)  # Y keeps its 256 levels
+        np.testing.assert_array_equal(frame_to_rgb8(img, "YUV", luma_only=True)[:, :, 0], y)  # a gray model's luma
+        assert rgb_error(img, r.channel_seq, bgr) <= 3
+    # the same planes read as today's untagged file would be: contrast stretched, far from the frame
+    plain = write_y4m(tmp_path / "plain.y4m", 8, 8, f"C{chroma}", sub_planes[:1])
+    with Y4mReader(plain) as r:
+        assert r.header.color_range is None and rgb_error(r.read()[1], r.channel_seq, frames[0]) > 10
+
+
+def test_limited_range_444_and_mono_decode_as_meant(tmp_path):
+    """ffmpeg's yuv444p and gray tagged LIMITED: mapped to the full range OpenCV takes YUV and GRAY in."""
+    frames = in_gamut_frames()
+    path = write_y4m(tmp_path / "c.y4m", 8, 8, "C444 XCOLORRANGE=LIMITED", [ycbcr(f, full=False) for f in frames])
+    with Y4mReader(path) as r:
+        assert (r.channel_seq, r.color_model, r.header.shape(), r.header.color_range) == (
+            "YUV",
+            "YUV",
+            (8, 8, 3),
+            "LIMITED",
+        )
+        items = read_all(r)
+    for (_, img, _), bgr in zip(items, frames):
+        assert img.shape == (8, 8, 3) and rgb_error(img, "YUV", bgr) <= 3
+    gray = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    video = np.floor(16 + gray.astype(float) * 219 / 255 + 0.5).astype(np.uint8)
+    path = write_y4m(tmp_path / "m.y4m", 16, 16, "Cmono XCOLORRANGE=LIMITED", [[video], [np.full_like(video, 16)]])
+    with Y4mReader(path) as r:
+        assert (r.channel_seq, r.color_model, r.header.shape()) == ("GRAY", "MONO", (16, 16))
+        (_, img, _), (_, black, _), _ = read_all(r)
+    assert img.shape == (16, 16) and np.abs(img.astype(int) - gray).max() <= 1
+    assert (img[0, 0], img[-1, -1], black.max()) == (0, 255, 0)  # 16 and 235 are black and white
+
+
+OLD_LAYOUT = {"mono": "GRAY", "420jpeg": "I420", "422": "YUYV", "444": "YUV"}
+
+
+@pytest.mark.parametrize("chroma", OLD_LAYOUT)
+@pytest.mark.parametrize("tagged", [False, True])
+def test_no_range_tag_or_opencvs_own_range_reads_as_before(tmp_path, chroma, tagged):
+    """Untagged (ffmpeg's default per chroma), or the range OpenCV assumes of the layout: the planes as before,
+    bit for bit (but tagged 4:4:4's chroma, YCbCr), and mono and 4:2:0 still views of the read buffer."""
+    h, w = 4, 6
+    rng = np.random.default_rng(5)
+    cw, ch = {"mono": (0, 0), "420jpeg": (w // 2, h // 2), "422": (w // 2, h), "444": (w, h)}[chroma]
+    y, u, v = rng.integers(0, 256, (h, w), np.uint8), *rng.integers(0, 256, (2, ch, cw), np.uint8)
+    seq = OLD_LAYOUT[chroma]
+    if seq == "GRAY":  # what the reader delivered before XCOLORRANGE was read
+        want, planes = y, [y]
+    elif seq == "I420":
+        want, planes = np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(h * 3 // 2, w), [y, u, v]
+    elif seq == "YUYV":
+        want, planes = np.stack([y, np.stack([u, v], 2).reshape(h, w)], 2), [y, u, v]
+    elif tagged:  # C444 tagged FULL is YCbCr (ffmpeg's yuvj444p, our writer): its chroma as OpenCV's YUV
+        want, planes = np.stack([y, FULL_CB_TO_U[u], FULL_CR_TO_V[v]], 2), [y, u, v]
+    else:
+        want, planes = np.stack([y, u, v], 2), [y, u, v]
+    own = {"GRAY": "FULL", "I420": "LIMITED", "YUYV": "LIMITED", "YUV": "FULL"}[seq]
+    tags = f"C{chroma} XYSCSS=x" + (f" XCOLORRANGE={own}" if tagged else "")
+    with Y4mReader(write_y4m(tmp_path / "c.y4m", w, h, tags, [planes, planes])) as r:
+        assert (r.channel_seq, r.header.shape(), r.header.color_range) == (seq, want.shape, own if tagged else None)
+        assert r.color_model == ("MONO" if seq == "GRAY" else "YUV")
+        img = r.read()[1]
+        assert img.dtype == np.uint8 and np.array_equal(img, want)
+        assert np.shares_memory(img, r._buf) == (seq in ("GRAY", "I420"))  # zero-copy kept
+        assert np.array_equal(r.read()[1], want) and r.read()[0] == "end"
+
+
+def test_ffmpeg_reads_the_writers_range(tmp_path):
+    """ffmpeg (OpenCV's FFMPEG backend) decodes our recordings to their frames, colours included: the tag
+    says the range (ffmpeg takes an untagged C444 as video range) and C444 is YCbCr, as ffmpeg reads it."""
+    planes = [np.full((16, 16), v, np.uint8) for v in (16, 128, 128)]  # a dark gray, limited range's black
+    probe = write_y4m(tmp_path / "p.y4m", 16, 16, "C444 XCOLORRANGE=FULL", [planes])
+    cap = cv2.VideoCapture(str(probe), cv2.CAP_FFMPEG)
+    ok, img = cap.read()
+    cap.release()
+    if not ok or img[0, 0, 0] != 16:
+        pytest.skip("this OpenCV has no FFMPEG backend, or its ffmpeg does not read XCOLORRANGE (FFmpeg < 4.4)")
+    bgr = in_gamut_frames(1, 16, 16)[0]
+    for chroma in WRITE_RANGE:
+        with Y4mWriter(tmp_path / f"{chroma}.y4m", 16, 16, chroma) as w:
+            w.write(bgr)
+        cap = cv2.VideoCapture(str(tmp_path / f"{chroma}.y4m"), cv2.CAP_FFMPEG)
+        ok, img = cap.read()
+        cap.release()
+        want = cv2.cvtColor(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) if chroma == "mono" else bgr
+        assert ok and np.abs(img.astype(int) - want).max() <= 3, chroma
 
 
 # ---------------------------------------------------------------- the shipped recording
@@ -181,6 +330,12 @@ GOOD = b"YUV4MPEG2 W8 H6 F30:1 Ip A1:1 C420jpeg\n"
         (b"\x89PNG\r\n\x1a\n", r"not a YUV4MPEG2 file"),
         (b"", r"not a YUV4MPEG2 file"),
         (b"YUV4MPEG2 W8 H6 C\xff\n", r"not ASCII"),
+        (
+            b"YUV4MPEG2 W8 H6 C420jpeg XCOLORRANGE=full\n",
+            r"clip.y4m: stream header tag 'XCOLORRANGE' must be one of FULL, LIMITED, got 'full'",
+        ),
+        (b"YUV4MPEG2 W8 H6 Cmono XCOLORRANGE=\n", r"tag 'XCOLORRANGE' must be one of FULL, LIMITED, got ''"),
+        (b"YUV4MPEG2 W8 H6 XCOLORRANGE=UNSPECIFIED\n", r"tag 'XCOLORRANGE' must be one of FULL, LIMITED"),
     ],
 )
 def test_malformed_stream_headers_name_the_file_and_the_field(tmp_path, header, match):
@@ -318,7 +473,7 @@ def test_record_colour_folder_is_420_or_444(tmp_path):
     with Y4mReader(tmp_path / "a.y4m") as a, Y4mReader(tmp_path / "b.y4m") as b:
         assert (a.header.chroma, a.frame_count(), b.header.chroma, b.frame_count()) == ("420jpeg", 3, "444", 4)
         np.testing.assert_array_equal(a.read()[1], cv2.cvtColor(frames[0], cv2.COLOR_BGR2YUV_I420))
-        np.testing.assert_array_equal(b.read()[1], cv2.cvtColor(frames[0], cv2.COLOR_BGR2YUV))
+        assert b.header.color_range == "FULL" and rgb_error(b.read()[1], "YUV", frames[0]) <= 3
 
 
 def test_record_a_video_file_keeps_its_frame_rate(tmp_path):
