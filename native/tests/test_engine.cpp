@@ -141,7 +141,8 @@ std::string fire_model(int cin, int sq, int e1, int e3, int hw, std::mt19937& rn
 
 // Also with every layer split (BLUEFIRE_SPLIT=always) on maps whose Winograd F(4x4) layers make
 // one tile task (13, 15: the input transformed once, over the pool), two (27) and many (55), with
-// a squeeze wide enough that the expand layers prepare their input over the pool.
+// a squeeze wide enough that the expand layers prepare their input over the pool; from 27x27 on,
+// `always` runs the two expands as one pair job (Layer::sibling), which must change nothing either.
 TEST(engine_fire_concat_pool_and_threads) {
   std::mt19937 rng(5);
   struct Env {
@@ -183,6 +184,12 @@ TEST(engine_fire_concat_pool_and_threads) {
             close(got, want, "fire", v->name);
           } else {
             CHECK(got == first, "variant %s map %d, %s: %d threads differ from 1 thread", v->name, hw, mode, threads);
+          }
+          if (threads >= 2 && hw >= 27 && std::string(mode) == "always") {
+            bool paired = false;
+            for (const auto& t : e.profile(x.data())) paired |= t.kind.find("+next") != std::string::npos;
+            CHECK(paired, "variant %s map %d, %d threads, always: the expands do not run as a pair", v->name, hw,
+                  threads);
           }
         }
       unsetenv("BLUEFIRE_SPLIT");

@@ -55,7 +55,9 @@ class Engine {
 
   // One timed pass over `in` (one image): per layer its name, kind ("Conv/<algorithm>" for a
   // convolution: the entry of src/engine/conv_algos.cpp that runs it), multiply-accumulates and
-  // seconds. For benchmarks and tuning; run() itself takes no timestamps.
+  // seconds. For benchmarks and tuning; run() itself takes no timestamps. Two sibling layers run as
+  // one pool job (Fire's expands, where measured faster) are timed together: the first's kind ends
+  // in " +next" and its seconds are the pair's, the second's kind in " (in previous)", 0 seconds.
   struct LayerTime {
     std::string name, kind;
     int64_t macs;

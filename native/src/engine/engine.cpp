@@ -60,6 +60,9 @@ constexpr double kKeepSplit = 0.9;
 // when the median image with them is under kKeepWhole x the median image alone.
 constexpr int kWholePasses = 15;
 constexpr double kKeepWhole = 0.95;
+// Sibling pairs (Layer::sibling) between the two: paired when the fastest pass of the pair in one job
+// is under kKeepPair x the fastest pass of the two layers one after the other, each cut as chosen.
+constexpr double kKeepPair = 0.95;
 
 enum class SplitMode { Auto, Always, Never };
 
@@ -71,6 +74,19 @@ SplitMode split_mode() {
   if (std::strcmp(v, "always") == 0) return SplitMode::Always;
   if (std::strcmp(v, "never") == 0) return SplitMode::Never;
   throw std::invalid_argument(std::string("BLUEFIRE_SPLIT is '") + v + "'; expected auto, always or never");
+}
+
+// A pair's tasks (Layer::pair_order): the two layers' tasks spread evenly through the job, the layer
+// with more work leading, so that the first tasks the threads claim belong to different layers.
+void set_pair_order(Layer& A, const Layer& B) {
+  const int na = A.tasks(), nb = B.tasks();
+  const bool a_leads = conv_work(A) >= conv_work(B);
+  std::vector<std::pair<double, int>> due;
+  for (int t = 0; t < na; ++t) due.push_back({(t + (a_leads ? 0.25 : 0.5)) / na, t});
+  for (int t = 0; t < nb; ++t) due.push_back({(t + (a_leads ? 0.5 : 0.25)) / nb, -1 - t});
+  std::sort(due.begin(), due.end());  // by due, then task (a total order: the same on every build)
+  A.pair_order.clear();
+  for (const auto& d : due) A.pair_order.push_back(d.second);
 }
 
 }  // namespace
@@ -93,6 +109,7 @@ struct Engine::Impl {
   std::mutex run_mu;
   int64_t macs = 0;
   const Layer* current = nullptr;
+  const Layer* current2 = nullptr;  // the sibling of `current` while a pair runs (pair_task)
   int split_layers = 0;
   double calibration_seconds = 0;
 
@@ -109,17 +126,23 @@ struct Engine::Impl {
 
   void build(const OnnxModel& m);
   void fuse_pools();
+  void find_siblings();
   void plan_storage();
   void choose_splits(SplitMode mode);
   void calibrate(std::vector<Layer*>& candidates);
+  void calibrate_pairs(const std::vector<Layer*>& candidates, std::vector<char>& chosen);
   void resolve(const float* in);
   void run_one(const float* in, float* out);
   void run_layer(const Layer& L);
+  void prepare(const Layer& L);
+  void run_pair(const Layer& A);
+  void run_task(const Layer& L, int t, int thread);
   void conv_pool_band(const Layer& L, int band, int thread);
   ConvIO conv_io(const Layer& L, int thread) {
     return {variant->kernels, ptr[L.in], ptr[L.out], prepared.data(), work.data() + size_t(thread) * work_per_thread};
   }
   static void task(void* self, int t, int thread);
+  static void pair_task(void* self, int t, int thread);
   int prep_channels = 0;  // input channels per prepare_task of the current layer
   static void prepare_task(void* self, int t, int thread);
 };
@@ -144,6 +167,7 @@ void Engine::Impl::build(const OnnxModel& m) {
     macs += int64_t(L.M) * L.K * L.OH * L.OW;
   }
   fuse_pools();
+  find_siblings();
   plan_storage();
   const size_t threads = size_t(pool->threads());
   work_per_thread = round_up(ws.per_thread, kAlign);
@@ -169,9 +193,26 @@ void Engine::Impl::choose_splits(SplitMode mode) {
     if (L.tasks() > 1) candidates.push_back(&L);
     L.use(L.alone);
   }
+  // Sibling pairs run both shared cuts in one job: two layers too small to split still make two tasks.
+  for (Layer& A : g.layers) {
+    A.paired = false;
+    if (A.sibling < 0) continue;
+    if (pool->threads() == 1 || mode == SplitMode::Never) {
+      A.sibling = -1;
+      continue;
+    }
+    Layer& B = g.layers[size_t(A.sibling)];
+    A.use(A.shared), B.use(B.shared);
+    set_pair_order(A, B);
+    A.use(A.alone), B.use(B.alone);
+  }
   if (mode == SplitMode::Auto) calibrate(candidates);
-  else
+  else {
     for (Layer* L : candidates) L->split = true;
+    for (Layer& A : g.layers) A.paired = A.sibling >= 0;
+  }
+  for (Layer& A : g.layers)
+    if (A.paired) A.split = g.layers[size_t(A.sibling)].split = true;  // their tasks go to the pool
   split_layers = 0;
   for (Layer& L : g.layers) {
     L.use(L.split ? L.shared : L.alone);
@@ -210,6 +251,11 @@ void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
   std::vector<char> chosen(candidates.size());
   bool any = false;
   for (size_t c = 0; c < candidates.size(); ++c) any |= chosen[c] = best_split[c] < kKeepSplit * best_alone[c];
+  calibrate_pairs(candidates, chosen);
+  for (char c : chosen) any |= c;
+  std::vector<Layer*> pairs;  // the first layers of the pairs kept
+  for (Layer& L : g.layers)
+    if (L.paired) pairs.push_back(&L);
   // The per-layer times miss what lies between layers: waking the workers for each image, and a split
   // layer's output read by the next layer from other cores' caches. So whole images with the chosen
   // splits (as run() does them: workers held for the image) must beat whole images on the calling
@@ -223,20 +269,67 @@ void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
         const bool s = split && chosen[c];
         candidates[c]->use(s ? candidates[c]->shared : candidates[c]->alone), candidates[c]->split = s;
       }
+      for (Layer* A : pairs) {
+        A->paired = split;
+        for (Layer* L : {A, &g.layers[size_t(A->sibling)]}) L->use(split ? L->shared : L->alone);
+      }
       const auto t0 = Clock::now();
       if (split) pool->hold(true);
       run_one(x.data(), out.data());
       if (split) pool->hold(false);
       (split ? with : without).push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     }
+    for (Layer* A : pairs) A->paired = true;
     auto median = [](std::vector<double>& v) {
       std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
       return v[v.size() / 2];
     };
-    if (!(median(with) < kKeepWhole * median(without))) std::fill(chosen.begin(), chosen.end(), 0);
+    if (!(median(with) < kKeepWhole * median(without))) {
+      std::fill(chosen.begin(), chosen.end(), 0);
+      for (Layer* A : pairs) A->paired = false;
+    }
   }
   for (size_t c = 0; c < candidates.size(); ++c) candidates[c]->split = chosen[c];
   calibration_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Each sibling pair: timed run one layer after the other, each as `chosen` (the per-layer measurement;
+// alone if it is no candidate), and in one job with both shared cuts; paired where the job is clearly
+// faster. Only the pair's two layers run in these passes, on what earlier passes left in the arena.
+// The layers are left as chosen; a pair's candidates are chosen too (the pair runs their shared cuts).
+void Engine::Impl::calibrate_pairs(const std::vector<Layer*>& candidates, std::vector<char>& chosen) {
+  using Clock = std::chrono::steady_clock;
+  auto chosen_of = [&](const Layer& L) -> char* {
+    const auto it = std::find(candidates.begin(), candidates.end(), &L);
+    return it == candidates.end() ? nullptr : &chosen[size_t(it - candidates.begin())];
+  };
+  auto as_chosen = [&](Layer& L) {
+    const char* c = chosen_of(L);
+    L.split = c && *c;
+    L.use(L.split ? L.shared : L.alone);
+  };
+  pool->hold(true);
+  for (Layer& A : g.layers) {
+    if (A.sibling < 0) continue;
+    Layer& B = g.layers[size_t(A.sibling)];
+    double best_apart = std::numeric_limits<double>::infinity(), best_paired = best_apart;
+    for (int pass = 0; pass < 2 * kMaxPasses; ++pass) {
+      const bool pair = pass % 2 == 1;
+      if (pair) A.use(A.shared), B.use(B.shared);
+      else as_chosen(A), as_chosen(B);
+      const auto t0 = Clock::now();
+      if (pair) run_pair(A);
+      else run_layer(A), run_layer(B);
+      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      double& best = pair ? best_paired : best_apart;
+      best = std::min(best, dt);
+    }
+    A.paired = best_paired < kKeepPair * best_apart;
+    for (Layer* L : {&A, &B})
+      if (char* c = chosen_of(*L); c && A.paired) *c = 1;
+    as_chosen(A), as_chosen(B);
+  }
+  pool->hold(false);
 }
 
 // A convolution whose rows an algorithm can compute in bands (`rows`: the strided stem, im2col)
@@ -265,6 +358,23 @@ void Engine::Impl::fuse_pools() {
     split_channels(L, variant->kernels.mr, pool->threads());
     P.run_by_producer = true;
     band_per_thread = std::max(band_per_thread, size_t(L.M) * ((L.pool_rows - 1) * P.sh + P.kh) * L.OW + kAlign);
+  }
+}
+
+// Sibling pairs (Layer::sibling): a Conv and the Conv right after it reading the same input, neither
+// fused with a pool, at most one preparing its input (the engine has one `prepared` buffer). Their
+// outputs may run at the same time: neither reads the other's, and both outputs are live while the
+// shared input is (plan_storage gives them disjoint storage).
+void Engine::Impl::find_siblings() {
+  for (size_t i = 0; i + 1 < g.layers.size(); ++i) {
+    Layer& A = g.layers[i];
+    const Layer& B = g.layers[i + 1];
+    A.sibling = -1;
+    if (A.kind != Kind::Conv || B.kind != Kind::Conv || A.in != B.in || A.fused_pool >= 0 || B.fused_pool >= 0)
+      continue;
+    if (A.algo->prepare_input && B.algo->prepare_input) continue;
+    A.sibling = int(i + 1);
+    ++i;  // a layer belongs to one pair at most
   }
 }
 
@@ -335,14 +445,25 @@ void Engine::Impl::resolve(const float* in) {
 
 void Engine::Impl::task(void* self, int t, int thread) {
   Impl& e = *static_cast<Impl*>(self);
-  const Layer& L = *e.current;
-  const KernelTable& k = e.variant->kernels;
-  const float* in = e.ptr[L.in];
-  float* out = e.ptr[L.out];
+  e.run_task(*e.current, t, thread);
+}
+
+// Task t of a sibling pair's job: pair_order says which layer's task it is.
+void Engine::Impl::pair_task(void* self, int t, int thread) {
+  Impl& e = *static_cast<Impl*>(self);
+  const int which = e.current->pair_order[size_t(t)];
+  if (which >= 0) e.run_task(*e.current, which, thread);
+  else e.run_task(*e.current2, -1 - which, thread);
+}
+
+void Engine::Impl::run_task(const Layer& L, int t, int thread) {
+  const KernelTable& k = variant->kernels;
+  const float* in = ptr[L.in];
+  float* out = ptr[L.out];
   switch (L.kind) {
     case Kind::Conv:
-      if (L.fused_pool >= 0) e.conv_pool_band(L, t, thread);
-      else L.algo->run(L, e.conv_io(L, thread), t);
+      if (L.fused_pool >= 0) conv_pool_band(L, t, thread);
+      else L.algo->run(L, conv_io(L, thread), t);
       break;
     case Kind::MaxPool: {
       const int c0 = t * L.pool_channels, c1 = std::min(L.C, c0 + L.pool_channels);
@@ -386,8 +507,8 @@ void Engine::Impl::prepare_task(void* self, int t, int) {
   L.algo->prepare_channels(L, e.variant->kernels, e.ptr[L.in], e.prepared.data(), c0, c1);
 }
 
-void Engine::Impl::run_layer(const Layer& L) {
-  if (L.run_by_producer) return;  // its producer pooled each band
+// A convolution's input preparation (prepare_input), if its algorithm has one.
+void Engine::Impl::prepare(const Layer& L) {
   current = &L;
   // A layer whose pool is fused runs in bands, whose `rows` read the input themselves.
   if (L.kind == Kind::Conv && L.algo->prepare_input && L.fused_pool < 0) {
@@ -401,14 +522,36 @@ void Engine::Impl::run_layer(const Layer& L) {
       L.algo->prepare_input(L, variant->kernels, ptr[L.in], prepared.data());
     }
   }
+}
+
+void Engine::Impl::run_layer(const Layer& L) {
+  if (L.run_by_producer) return;  // its producer pooled each band
+  prepare(L);
+  current = &L;
   if (L.split) pool->run(L.tasks(), &Impl::task, this);
   else
     for (int t = 0, n = L.tasks(); t < n; ++t) task(this, t, 0);
 }
 
+// A paired layer and its sibling in one pool job (at most one of them prepares its input).
+void Engine::Impl::run_pair(const Layer& A) {
+  const Layer& B = g.layers[size_t(A.sibling)];
+  if (A.pair_order.size() != size_t(A.tasks() + B.tasks()))  // set_pair_order ran on other cuts: a bug
+    throw std::logic_error(A.name + ": pair order of " + std::to_string(A.pair_order.size()) + " tasks, not " +
+                           std::to_string(A.tasks() + B.tasks()));
+  prepare(A);
+  prepare(B);
+  current = &A, current2 = &B;
+  pool->run(int(A.pair_order.size()), &Impl::pair_task, this);
+}
+
 void Engine::Impl::run_one(const float* in, float* out) {
   resolve(in);
-  for (const Layer& L : g.layers) run_layer(L);
+  for (size_t i = 0; i < g.layers.size(); ++i) {
+    const Layer& L = g.layers[i];
+    if (L.paired) run_pair(L), i = size_t(L.sibling);
+    else run_layer(L);
+  }
   std::memcpy(out, ptr[g.output], g.tensors[g.output].size() * sizeof(float));
 }
 
@@ -482,15 +625,23 @@ std::vector<Engine::LayerTime> Engine::profile(const float* in) {
   e.resolve(in);
   std::vector<LayerTime> out;
   static const char* kinds[] = {"Conv", "MaxPool", "Mean", "Relu", "Softmax", "Quantize", "Dequantize"};
+  const Layer* second = nullptr;  // the sibling of the pair just run: timed with it
   for (const Layer& L : e.g.layers) {
-    auto t0 = std::chrono::steady_clock::now();
-    e.run_layer(L);
-    std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    double seconds = 0;
+    if (&L != second) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (L.paired) e.run_pair(L);
+      else e.run_layer(L);
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     int64_t macs = L.kind == Kind::Conv ? int64_t(L.M) * L.K * L.OH * L.OW : 0;
     std::string kind = kinds[int(L.kind)];
     if (L.kind == Kind::Conv) kind += std::string("/") + L.algo->name;  // which table entry runs it
     else if (L.dtype == DType::U8 && L.kind < Kind::Quantize) kind += " int8";
-    out.push_back({L.name, kind, macs, dt.count(), L.split});
+    if (L.paired) kind += " +next";              // its seconds are the pair's
+    if (&L == second) kind += " (in previous)";  // and this one's 0
+    out.push_back({L.name, kind, macs, seconds, L.split});
+    second = L.paired ? &e.g.layers[size_t(L.sibling)] : nullptr;
   }
   return out;
 }

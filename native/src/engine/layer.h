@@ -115,6 +115,14 @@ struct Layer {
   };
   Cut alone, shared;
   bool split = false;
+  // Fire's two expands: a Conv right after this one that reads the same input (index `sibling`)
+  // and could run in one pool job with it, both with their shared cuts, the tasks of the two
+  // interleaved (`pair_order`: t >= 0 this layer's task t, else the sibling's task -1 - t): the
+  // store-bound expand1x1 tasks run beside the compute-bound expand3x3 ones, and one barrier
+  // goes. `paired` (on this first layer) when the engine measured that faster (calibrate).
+  int sibling = -1;
+  bool paired = false;
+  std::vector<int> pair_order;
   Cut cut() const { return {mb, m_tiles, nb, n_tiles, pool_channels, transformed_at}; }
   void use(const Cut& c) {
     mb = c.mb, m_tiles = c.m_tiles, nb = c.nb, n_tiles = c.n_tiles, pool_channels = c.pool_channels;
