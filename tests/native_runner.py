@@ -2,6 +2,7 @@
 
 1. host, optimised (the variants this CPU has, e.g. avx2 + ref);
 2. host under AddressSanitizer + UndefinedBehaviorSanitizer;
+2b. host under ThreadSanitizer, the tests that run the thread pool and a Fire module at 1-4 threads;
 3. cross-compiled for the BlueBox's Cortex-A53 (aarch64-linux-gnu-g++ -mcpu=cortex-a53, static)
    and run under `qemu-aarch64 -cpu cortex-a53`, so the NEON kernels execute on every run.
 
@@ -64,13 +65,14 @@ def stage(
     linker_flags: str = "",
     env: dict | None = None,
     must_run: str = "",
+    tests: tuple[str, ...] = (),
 ) -> bool:
     t0 = time.time()
     ok, log = _build(build, cmake_args, cxx_flags, linker_flags)
     if not ok:
         print(f"[FAIL] {name}: build failed\n{log[-6000:]}")
         return False
-    rc, out = _run([*run_prefix, str(BUILD / build / "bluefire_tests")], env=env)
+    rc, out = _run([*run_prefix, str(BUILD / build / "bluefire_tests"), *tests], env=env)
     print(out.rstrip())
     first = out.splitlines()[0] if out else ""
     if must_run and (f" {must_run}" not in first or f"{must_run}(unsupported" in first):
@@ -96,6 +98,19 @@ def main() -> int:
         cxx_flags=san,
         linker_flags="-fsanitize=address,undefined",
         env=env,
+    )
+    # ThreadSanitizer maps its shadow memory at fixed addresses, which a kernel with high ASLR entropy
+    # can collide with ("unexpected memory mapping"): run it with address randomisation off.
+    setarch = shutil.which("setarch")
+    results["threads"] = stage(
+        "host under ThreadSanitizer (thread pool, Fire module at 1-4 threads)",
+        "native-tsan",
+        ["-DCMAKE_BUILD_TYPE=RelWithDebInfo"],
+        [setarch, os.uname().machine, "-R"] if setarch else [],
+        cxx_flags="-fsanitize=thread",
+        linker_flags="-fsanitize=thread",
+        env=dict(os.environ, TSAN_OPTIONS="halt_on_error=1:exitcode=66"),
+        tests=("thread_pool", "engine_fire_concat_pool_and_threads"),
     )
     cross, qemu = shutil.which("aarch64-linux-gnu-g++"), shutil.which("qemu-aarch64")
     if not cross or not qemu:

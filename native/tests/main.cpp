@@ -1,4 +1,5 @@
-// Runs every registered test (or those whose name contains argv[1]); exit status 1 on any failure.
+// Runs every registered test (or those whose name contains one of the arguments); exit status 1 on
+// any failure, 2 when the arguments select no test.
 #include <cstring>
 
 #include "bluefire/registry.h"
@@ -19,12 +20,14 @@ int main(int argc, char** argv) {
   std::printf("\n");
   int run = 0;
   for (const auto& c : bftest::registry()) {
-    if (argc > 1 && !std::strstr(c.name, argv[1])) continue;
+    bool selected = argc == 1;
+    for (int a = 1; a < argc; ++a) selected |= std::strstr(c.name, argv[a]) != nullptr;
+    if (!selected) continue;
     int before = bftest::failures;
     c.fn();
     ++run;
     std::printf("%-40s %s\n", c.name, bftest::failures == before ? "ok" : "FAILED");
   }
   std::printf("%d tests, %d failed checks\n", run, bftest::failures);
-  return bftest::failures ? 1 : 0;
+  return bftest::failures ? 1 : run == 0 ? 2 : 0;
 }

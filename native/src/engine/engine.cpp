@@ -57,7 +57,8 @@ constexpr int kMinPasses = 4, kMaxPasses = 16;
 constexpr double kCalibrationBudget = 0.04;  // seconds
 constexpr double kKeepSplit = 0.9;
 // Then whole images: kWholePasses with the chosen splits and as many alone, interleaved; the splits stay
-// when the median image with them is under kKeepWhole x the median image alone.
+// when the median image with them is under kKeepWhole x the median image alone (else once more with
+// twice the passes, which decides).
 constexpr int kWholePasses = 15;
 constexpr double kKeepWhole = 0.95;
 // Sibling pairs (Layer::sibling) between the two: paired when the fastest pass of the pair in one job
@@ -260,10 +261,13 @@ void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
   // layer's output read by the next layer from other cores' caches. So whole images with the chosen
   // splits (as run() does them: workers held for the image) must beat whole images on the calling
   // thread alone, medians of interleaved passes, or no layer is split: never slower than one thread.
-  if (any) {
+  // A check that fails is run once more, twice as long, and that one decides: a burst of load from
+  // elsewhere during the first (a shared host, a camera starting) would otherwise leave the engine on
+  // one thread for its whole life.
+  for (int attempt = 0; any && attempt < 2; ++attempt) {
     std::vector<float> out(g.tensors[g.output].size());
     std::vector<double> with, without;
-    for (int pass = 0; pass < 2 * kWholePasses; ++pass) {
+    for (int pass = 0; pass < (2 * kWholePasses) << attempt; ++pass) {
       const bool split = pass % 2 == 0;
       for (size_t c = 0; c < candidates.size(); ++c) {
         const bool s = split && chosen[c];
@@ -284,7 +288,8 @@ void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
       std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
       return v[v.size() / 2];
     };
-    if (!(median(with) < kKeepWhole * median(without))) {
+    if (median(with) < kKeepWhole * median(without)) break;
+    if (attempt == 1) {
       std::fill(chosen.begin(), chosen.end(), 0);
       for (Layer* A : pairs) A->paired = false;
     }

@@ -46,7 +46,7 @@ void maxpool_u8_ref(const MaxPoolU8Args& a) {
 // no-trapping-math lets GCC vectorise the clamps (it changes no value, only what may raise a
 // floating-point exception flag, which nothing here reads).
 #if defined(__GNUC__) && !defined(__clang__)
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)  // TSan cannot run an ifunc resolver before it starts
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 __attribute__((optimize("no-trapping-math")))
