@@ -5,7 +5,8 @@
 
 With --baseline, that build of the extension is profiled too, pass by pass in turn with the
 current one (so both see the same machine load), and the table has a column for each.
-Only ratios within one run mean anything on a shared host.
+Only ratios within one run mean anything on a shared host. With --threads 2+ a Fire's two expands
+may run as one pool job, timed together on the first (kind `... +next`; the second reads 0).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ with every layer split over the pool (BLUEFIRE_SPLIT=always), none (never) and a
 
 Columns: microseconds per layer; `x` = 1-thread / always (what splitting that layer gains; < 1:
 it loses); `auto` = whether the build's measurement kept the split. Only ratios within one run
-mean anything on a shared host.
+mean anything on a shared host. A Fire's two expands run as one pool job (`always`; `auto` where the
+build measured it faster) are timed together on the first (kind `... +next`; the second reads 0).
 """
 
 from __future__ import annotations
