@@ -13,7 +13,7 @@ import platform
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -52,11 +52,13 @@ SIMD_FLAGS = (
 
 @dataclass(frozen=True)
 class Runner:
-    """One thing to time: `run(x)` on a prepared input. `engine` and `variant` label its rows."""
+    """One thing to time: `run(x)` on a prepared input. `engine` and `variant` label its rows; `build`
+    says what the engine decided when it was made (native: its thread splits), for the JSON."""
 
     engine: str
     variant: str
     run: Callable[[np.ndarray], Any]
+    build: dict[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -114,8 +116,24 @@ def native_runners(
     out = []
     for v in native_variants(variants, module):
         eng = module.Engine(os.fspath(path), threads=threads, variant=v)
-        out.append(Runner(engine, eng.variant, eng.run))
+        out.append(Runner(engine, eng.variant, eng.run, native_build_info(eng)))
     return out
+
+
+def native_build_info(eng: Any) -> dict[str, Any]:
+    """What a native engine chose at build for its threads: layers split over the pool, sibling pairs
+    run as one job (a profile's kinds ending in ' +next'; 0 for builds before pairs), the measurement's
+    cost. A snapshot of the machine's load when it was built: the reason two builds' rows differ. An
+    older build (`--native-baseline`) may lack some of these: they are left out."""
+    info: dict[str, Any] = {}
+    if hasattr(eng, "split_layers"):
+        info["split_layers"] = eng.split_layers
+    if hasattr(eng, "profile") and hasattr(eng, "input_channels"):
+        x = np.zeros((1, eng.input_channels, *eng.input_size), np.float32)
+        info["pairs"] = sum(1 for row in eng.profile(x) if str(row[1]).endswith("+next"))
+    if hasattr(eng, "calibration_seconds"):
+        info["calibration_ms"] = 1e3 * eng.calibration_seconds
+    return info
 
 
 def ort_runner(path: str | os.PathLike, threads: int) -> Runner:

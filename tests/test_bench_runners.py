@@ -150,3 +150,21 @@ def test_temps_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
     assert remove_stale_temps(target) == [stale]
     atomic_write(target, b"data")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, "state.pt"])
+
+
+def test_bench_records_what_each_native_build_chose_for_its_threads(tmp_path, monkeypatch, capsys):
+    """Multi-thread rows differ by what each engine measured at build: the JSON and the table say it (here
+    fixed by BLUEFIRE_SPLIT=always: every candidate split, every Fire's expands paired, nothing measured)."""
+    from training.cli import main
+
+    monkeypatch.setenv("BLUEFIRE_SPLIT", "always")
+    out = tmp_path / "b.json"
+    args = ["bench", "--runs", "2", "--warmup", "0", "--cases", "squeezenet1_1-32-10", "--engines", "native"]
+    assert main([*args, "--threads", "1,2", "--models-dir", str(tmp_path), "--json", str(out)]) == 0
+    rows = {r["threads"]: r for r in json.loads(out.read_text())["rows"]}
+    assert rows[1]["build"] == {"split_layers": 0, "pairs": 0, "calibration_ms": 0.0}
+    two = rows[2]["build"]
+    assert two["split_layers"] > 0 and two["pairs"] == 8 and two["calibration_ms"] == 0.0  # fire2-9
+    assert (
+        f"native 2 threads, squeezenet1_1-32-10: {two['split_layers']} layers split, 8 pairs" in capsys.readouterr().out
+    )

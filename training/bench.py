@@ -162,6 +162,7 @@ def bench_case(
                 "peak_gflops": peak,
                 "macs": macs,
                 "runs": runs,
+                **({"build": r.build} if r.build else {}),
             }
         )
     orts = {r["threads"]: r for r in rows if r["engine"] == "ort"}
@@ -215,6 +216,18 @@ def format_table(rows: list[dict], peak: float) -> str:
         f"peak: {peak:.1f} GFLOP/s measured (torch.mm 1024^3 fp32, best of 30, 1 thread); "
         f"x ORT = median / ONNX Runtime's median in the same interleaved run"
     )
+    built = [r for r in rows if r["threads"] > 1 and r.get("build")]
+    for r in built:  # why two builds' multi-thread rows differ: what each measured at build
+        b = r["build"]
+        said = [
+            f"{b['split_layers']} layers split" if "split_layers" in b else "",
+            f"{b['pairs']} pairs" if "pairs" in b else "",
+        ]
+        if "calibration_ms" in b:
+            said.append(f"measured in {b['calibration_ms']:.0f} ms")
+        lines.append(
+            f"{r['engine']} {r['threads']} threads, {r['model'][:34]}: {', '.join(x for x in said if x)} at build"
+        )
     if many:
         lines.append(
             "speedup = the same engine's 1-thread median / this median (thread counts interleaved call by call; "
