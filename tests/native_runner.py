@@ -2,7 +2,7 @@
 
 1. host, optimised (the variants this CPU has, e.g. avx2 + ref);
 2. host under AddressSanitizer + UndefinedBehaviorSanitizer;
-2b. host under ThreadSanitizer, the tests that run the thread pool and a Fire module at 1-4 threads;
+2b. host under ThreadSanitizer, the tests that run the thread pool, a Fire module and a pair at 1-4 threads;
 3. cross-compiled for the BlueBox's Cortex-A53 (aarch64-linux-gnu-g++ -mcpu=cortex-a53, static)
    and run under `qemu-aarch64 -cpu cortex-a53`, so the NEON kernels execute on every run.
 
@@ -103,14 +103,14 @@ def main() -> int:
     # can collide with ("unexpected memory mapping"): run it with address randomisation off.
     setarch = shutil.which("setarch")
     results["threads"] = stage(
-        "host under ThreadSanitizer (thread pool, Fire module at 1-4 threads)",
+        "host under ThreadSanitizer (thread pool, Fire module, pair at 1-4 threads)",
         "native-tsan",
         ["-DCMAKE_BUILD_TYPE=RelWithDebInfo"],
         [setarch, os.uname().machine, "-R"] if setarch else [],
         cxx_flags="-fsanitize=thread",
         linker_flags="-fsanitize=thread",
         env=dict(os.environ, TSAN_OPTIONS="halt_on_error=1:exitcode=66"),
-        tests=("thread_pool", "engine_fire_concat_pool_and_threads"),
+        tests=("thread_pool", "engine_fire_concat_pool_and_threads", "engine_pair"),
     )
     cross, qemu = shutil.which("aarch64-linux-gnu-g++"), shutil.which("qemu-aarch64")
     if not cross or not qemu:

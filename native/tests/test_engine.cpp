@@ -197,6 +197,48 @@ TEST(engine_fire_concat_pool_and_threads) {
   }
 }
 
+// A pair (Layer::sibling) whose first output nothing reads: its storage is free after that layer, so
+// one after the other the arena may give it to the second layer's output; run together in one job
+// they would write the same bytes. The pair must keep them apart (plan_storage) and give the 1-thread
+// output at every thread count.
+TEST(engine_pair_with_a_dead_output_keeps_its_storage) {
+  std::mt19937 rng(11);
+  struct Env {
+    ~Env() { unsetenv("BLUEFIRE_SPLIT"); }
+  } restore;
+  const int cin = 5, sq = 16, e1 = 24, e3 = 7, hw = 27;  // the dead output is larger: the output fits its hole
+  auto conv = [](const std::string& in, const std::string& w, const std::string& b, const std::string& out, int k,
+                 int p) {
+    return node("Conv", {in, w, b}, {out}, {attr_ints("pads", {p, p, p, p}), attr_ints("kernel_shape", {k, k})});
+  };
+  std::vector<Msg> nodes = {conv("image", "sw", "sb", "s", 1, 0), node("Relu", {"s"}, {"sr"}),
+                            conv("sr", "aw", "ab", "a", 1, 0), conv("sr", "bw", "bb", "b", 3, 1),
+                            node("Relu", {"b"}, {"y"})};
+  std::vector<Msg> inits = {
+      tensor("sw", {sq, cin, 1, 1}, rnd(size_t(sq) * cin, rng)),   tensor("sb", {sq}, rnd(sq, rng)),
+      tensor("aw", {e1, sq, 1, 1}, rnd(size_t(e1) * sq, rng)),     tensor("ab", {e1}, rnd(e1, rng)),
+      tensor("bw", {e3, sq, 3, 3}, rnd(size_t(e3) * sq * 9, rng)), tensor("bb", {e3}, rnd(e3, rng))};
+  OnnxModel m = parse(model(nodes, inits, value_info("image", {-1, cin, hw, hw}), value_info("y", {-1, e3, hw, hw})));
+  auto x = rnd(size_t(cin) * hw * hw, rng);
+  for (const Variant* v : available_variants()) {
+    std::vector<float> first;
+    for (int threads = 1; threads <= 4; ++threads) {
+      setenv("BLUEFIRE_SPLIT", "always", 1);
+      Engine e(m, threads, v->name);
+      std::vector<float> got(e.output_size());
+      e.run(x.data(), 1, got.data());
+      if (threads == 1) {
+        first = got;
+        continue;
+      }
+      bool paired = false;
+      for (const auto& t : e.profile(x.data())) paired |= t.kind.find("+next") != std::string::npos;
+      CHECK(paired, "variant %s, %d threads: the two convolutions do not run as a pair", v->name, threads);
+      CHECK(got == first, "variant %s: %d threads differ from 1 thread", v->name, threads);
+    }
+  }
+}
+
 TEST(engine_refusals) {
   auto refused = [](const std::string& s, const char* needle) {
     try {

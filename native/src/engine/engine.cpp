@@ -222,7 +222,8 @@ void Engine::Impl::choose_splits(SplitMode mode) {
 }
 
 void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
-  if (candidates.empty()) return;
+  const bool siblings = std::any_of(g.layers.begin(), g.layers.end(), [](const Layer& L) { return L.sibling >= 0; });
+  if (candidates.empty() && !siblings) return;
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   std::vector<float> x(g.tensors[g.input].size(), 0.f);
@@ -257,6 +258,7 @@ void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
   std::vector<Layer*> pairs;  // the first layers of the pairs kept
   for (Layer& L : g.layers)
     if (L.paired) pairs.push_back(&L);
+  any |= !pairs.empty();  // two one-task layers make a pair that no candidate is part of
   // The per-layer times miss what lies between layers: waking the workers for each image, and a split
   // layer's output read by the next layer from other cores' caches. So whole images with the chosen
   // splits (as run() does them: workers held for the image) must beat whole images on the calling
@@ -367,9 +369,10 @@ void Engine::Impl::fuse_pools() {
 }
 
 // Sibling pairs (Layer::sibling): a Conv and the Conv right after it reading the same input, neither
-// fused with a pool, at most one preparing its input (the engine has one `prepared` buffer). Their
-// outputs may run at the same time: neither reads the other's, and both outputs are live while the
-// shared input is (plan_storage gives them disjoint storage).
+// fused with a pool, at most one preparing its input (the engine has one `prepared` buffer). They
+// may run at the same time: neither reads the other's output, and plan_storage keeps what either
+// reads or writes alive through both (a first output nothing reads would otherwise free its storage
+// for the second's).
 void Engine::Impl::find_siblings() {
   for (size_t i = 0; i + 1 < g.layers.size(); ++i) {
     Layer& A = g.layers[i];
@@ -393,13 +396,18 @@ void Engine::Impl::plan_storage() {
   const int never = int(g.layers.size()) + 1;
   std::vector<ArenaRequest> req(g.tensors.size());
   for (size_t t = 0; t < g.tensors.size(); ++t) req[t] = {g.tensors[t].floats(), never, -1};
+  // A sibling pair may run as one job: what either layer reads or writes lives through both steps.
+  std::vector<int> from(g.layers.size()), to(g.layers.size());
+  for (int i = 0; i < int(g.layers.size()); ++i) from[size_t(i)] = to[size_t(i)] = i;
+  for (int i = 0; i < int(g.layers.size()); ++i)
+    if (const int j = g.layers[size_t(i)].sibling; j >= 0) from[size_t(j)] = i, to[size_t(i)] = j;
   for (int i = 0; i < int(g.layers.size()); ++i) {
     const Layer& L = g.layers[i];
     if (L.run_by_producer) continue;  // its producer writes the pooled output directly
     const int written = L.fused_pool >= 0 ? g.layers[size_t(L.fused_pool)].out : L.out;
-    req[root(L.in)].last = std::max(req[root(L.in)].last, i);
-    req[root(written)].first = std::min(req[root(written)].first, i);
-    req[root(written)].last = std::max(req[root(written)].last, i);
+    req[root(L.in)].last = std::max(req[root(L.in)].last, to[size_t(i)]);
+    req[root(written)].first = std::min(req[root(written)].first, from[size_t(i)]);
+    req[root(written)].last = std::max(req[root(written)].last, to[size_t(i)]);
   }
   req[root(g.output)].last = never;  // copied out after the last layer
   for (size_t t = 0; t < g.tensors.size(); ++t)
