@@ -88,3 +88,67 @@ TEST(thread_cuts_keep_the_one_thread_layout) {
                 "map %d M %d: channel cut %d x %d", map, M, L.m_tiles, L.mb);
         }
 }
+
+namespace {
+
+// A 1x1 convolution (squeeze, expand1x1) of M x C on a map x map input, prepared as the pointwise
+// entry prepares it for `threads` threads on 6-row panels.
+Layer pointwise_layer(int M, int C, int map, int threads) {
+  KernelTable k;
+  k.mr = k.narrow_mr = 6;
+  Workspace ws;
+  ws.threads = threads;
+  Layer L;
+  L.kind = Kind::Conv;
+  L.M = M, L.C = C, L.K = C, L.H = L.W = L.OH = L.OW = map;
+  L.weights.assign(size_t(M) * C, 0.f);
+  L.bias.assign(size_t(M), 0.f);
+  kConvPointwise.prepare(L, k, ws);
+  return L;
+}
+
+}  // namespace
+
+// Pruned widths cut by pixels where a channel cut is lopsided: the shipped pruned model's fire3
+// squeeze (15 x 75 on 15x15 maps) would run 12 + 3 channels; its 225 pixels run 128 + 97.
+TEST(thread_cuts_of_pruned_pointwise_layers) {
+  struct Case {
+    const char* name;
+    int M, C, map, threads;
+    int nb, n_tiles, m_tiles;
+  };
+  const Case cases[] = {
+      {"fire3 squeeze 15x75, 15x15, 2 threads", 15, 75, 15, 2, 128, 2, 1},
+      {"fire3 squeeze, 4 threads (work for 2 tasks)", 15, 75, 15, 4, 128, 2, 1},
+      {"20 x 75, 15x15, 2 threads (12 + 8 channels beat 128 + 97 pixels)", 20, 75, 15, 2, 256, 1, 2},
+      {"15 x 75, 31x31, 2 threads (runs of 256 already)", 15, 75, 31, 2, 256, 4, 1},
+      {"48 channels, 15x15, 2 threads (panels even)", 48, 64, 15, 2, 256, 1, 2},
+      {"fire3 squeeze, 1 thread", 15, 75, 15, 1, 256, 1, 1},
+  };
+  for (const Case& c : cases) {
+    const Layer L = pointwise_layer(c.M, c.C, c.map, c.threads);
+    CHECK(L.nb == c.nb && L.n_tiles == c.n_tiles && L.m_tiles == c.m_tiles,
+          "%s: %d runs of %d pixels, %d channel ranges; expected %d of %d, %d", c.name, L.n_tiles, L.nb, L.m_tiles,
+          c.n_tiles, c.nb, c.m_tiles);
+  }
+}
+
+// Any pixel cut: runs of whole kPixelBlocks, the one-thread cut unchanged, and no run short enough
+// for a variant's column path (where the one-thread call is longer), so outputs stay bit-identical.
+TEST(thread_cuts_by_pixels_keep_the_gemm_paths) {
+  int by_pixels = 0;
+  for (int map = 2; map <= 16; ++map)
+    for (int M : {5, 7, 12, 15, 23, 38, 64, 70})
+      for (int threads = 2; threads <= 4; ++threads) {
+        const Layer L = pointwise_layer(M, 96, map, threads);
+        const int N = map * map;
+        CHECK(L.alone.n_tiles == 1 && L.alone.m_tiles == 1, "map %d M %d: the one-thread cut changed", map, M);
+        if (L.n_tiles == 1) continue;
+        ++by_pixels;
+        const int last = N - (L.n_tiles - 1) * L.nb;
+        CHECK(L.m_tiles == 1 && L.nb % kPixelBlock == 0 && L.nb < N && last > kColumnPathN && last <= L.nb,
+              "map %d M %d, %d threads: %d runs of %d (last %d) x %d channel ranges", map, M, threads, L.n_tiles, L.nb,
+              last, L.m_tiles);
+      }
+  CHECK(by_pixels > 0, "no shape was cut by pixels");
+}

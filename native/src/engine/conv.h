@@ -96,19 +96,40 @@ inline void set_tiles(Layer& L, int mb, int nb, int columns) {
 // Direct-convolution multiply-accumulates of the layer (as parsed or as reduced by its algorithm).
 inline int64_t conv_work(const Layer& L) { return int64_t(L.M) * L.K * L.OH * L.OW; }
 
-// Cuts the output channels into smaller tiles (whole panels of `mr`) until the layer has
-// task_parts(conv_work(L), threads) tasks; a layer that has them already is left as it is. Every
-// output row is computed by the same instructions in any panel-aligned tile, so results do not
-// depend on the cut (tested: bit-identical for 1-4 threads), but a task repeats whatever the
-// algorithm does per task for all its channels (a transform of the input, a copy of B), so
-// algorithms whose tasks do that cut only where it is cheap.
-// The cut before it is kept in L.alone (what one thread runs; see Layer::Cut).
-inline void split_channels(Layer& L, int mr, int threads) {
+// Cuts the layer into task_parts(conv_work(L), threads) tasks where it has fewer: smaller tiles of
+// output channels (whole panels of `mr`), or, for algorithms whose tasks are runs of output pixels
+// (`pixel_block` > 0, a multiple of every GEMM block width), a single run of pixels cut into runs of
+// whole pixel_blocks, whichever leaves the largest task less work: pruned widths like M = 15 on a
+// 6-row panel cut 12 + 3, their 225 pixels 128 + 97. A layer that has the tasks already is left as
+// it is. Every output is computed by the same instructions in any panel-aligned tile or any run of
+// pixels (the GEMMs' one chain over k per output; no run but the last is short enough for a
+// variant's column path, kColumnPathN), so results do not depend on the cut (tested:
+// bit-identical for 1-4 threads), but a task repeats whatever the algorithm does per task for all
+// its channels (a transform of the input, a copy of B), so algorithms whose tasks do that cut only
+// where it is cheap. The cut before it is kept in L.alone (what one thread runs; see Layer::Cut).
+// GEMM calls of at most this many columns take a variant's column path (AVX2 <= 4, NEON <= 3), which
+// sums over k in other chains: a cut may leave such a run only where the one-thread cut has it too.
+constexpr int kColumnPathN = 4;
+constexpr int kPixelBlock = 32;  // runs of pixels a layer's tasks are cut into: a multiple of every GEMM block
+inline void split_channels(Layer& L, int mr, int threads, int pixel_block = 0) {
   L.alone = L.cut();
   const int parts = task_parts(conv_work(L), threads);
   if (L.m_tiles * L.n_tiles >= parts) return;
   const int m_tiles = (parts + L.n_tiles - 1) / L.n_tiles;
   const int mb = ((L.M + m_tiles - 1) / m_tiles + mr - 1) / mr * mr;
+  auto padded = [](int n, int to) { return int64_t((n + to - 1) / to * to); };
+  const int N = L.OH * L.OW;
+  if (pixel_block > 0 && L.n_tiles == 1 && N > kColumnPathN) {
+    const int nb = int(padded((N + parts - 1) / parts, pixel_block)), last = N - (N - 1) / nb * nb;
+    // Largest task: rows (whole panels) x pixels (whole 16-wide vectors).
+    const int rows = std::min(L.M, L.mb);
+    const int64_t by_pixels = padded(rows, mr) * padded(std::min(nb, N), 16);
+    const int64_t by_channels = padded(std::min(mb, rows), mr) * padded(N, 16);
+    if (nb < N && last > kColumnPathN && by_pixels < by_channels) {
+      L.nb = nb, L.n_tiles = (N + nb - 1) / nb;
+      return;
+    }
+  }
   if (mb < L.mb) L.mb = mb, L.m_tiles = (L.M + mb - 1) / mb;
 }
 

@@ -37,7 +37,7 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
     // threads has one, and the GEMM packs each strip of B 4 times rather than M/96 times.
     set_tiles(L, std::max(kTileM, (L.M / 4 + kTileM - 1) / kTileM * kTileM), kTileN, N);
   }
-  split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads);
+  split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads, kPixelBlock);
 }
 
 void run(const Layer& L, const ConvIO& io, int t) { run_pixel_tile(L, io, t, io.in); }

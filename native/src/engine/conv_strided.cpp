@@ -19,7 +19,7 @@ void prepare(Layer& L, const KernelTable& k, Workspace& ws) {
   L.PH = L.H + L.pt + L.pb, L.PW = L.W + L.pl + L.pr;
   L.RY = L.OH + (L.kh - 1) / L.sh;
   set_tiles(L, kTileM, kTileN, N);
-  split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads);
+  split_channels(L, L.narrow ? k.narrow_mr : k.mr, ws.threads, kPixelBlock);
   L.brow.resize(size_t(L.K));
   for (int c = 0, i = 0; c < L.C; ++c)
     for (int ky = 0; ky < L.kh; ++ky)

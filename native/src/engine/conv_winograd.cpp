@@ -31,12 +31,11 @@ bool winograd4_applies(const Layer& L, const KernelTable& k) {
 // returns whether the input is transformed once. Outputs are the same as the one-thread cut's:
 // every matrix element, transform lane and output pixel is computed by the same instructions
 // (with column_path_tail; tested bit for bit on every variant, 1-4 threads).
-// GEMM calls of at most this many columns take the variants' column path (AVX2 <= 4, NEON <= 3),
+// GEMM calls of at most kColumnPathN columns take the variants' column path (AVX2 <= 4, NEON <= 3),
 // which sums over k in other chains: a tile must be in such a call under both cuts or under
 // neither. Only a cut's last run can be that short; its length if it is, else 0. (NEON's 1-3
 // leftover columns of a longer call take that path too: the last T % 4 tiles under every cut,
 // since runs are multiples of 16.)
-constexpr int kColumnPathN = 4;
 int column_path_tail(int T, int run) {
   const int last = T - (T - 1) / run * run;
   return last <= kColumnPathN ? last : 0;
@@ -72,7 +71,7 @@ bool shared_cut(Layer& L, int mr, int threads) {
       }
       double time = *std::max_element(load.begin(), load.end()) + kDispatch;
       if (once) time += kTransformIn * na * width(L.T) * L.C / threads + kDispatch;
-      if (time < best) best = time, best_once = once, best_cut = {mb, m_tiles, run, n_tiles, 0, 0};
+      if (time < best) best = time, best_once = once, best_cut = {mb, m_tiles, run, n_tiles, 0, 0, 0};
     }
   }
   L.use(best_cut);

@@ -357,14 +357,29 @@ void Engine::Impl::fuse_pools() {
     const int rows_fit = int(kBandFloats / (size_t(L.M) * L.OW));
     if (rows_fit < P.kh + P.sh) continue;  // bands too thin to pay off
     L.fused_pool = pool_index;
-    // Bands of at most rows_fit conv rows; each band's channels cut as the layer's tiles are
-    // (split_channels), so small stems still make several tasks without recomputing rows.
+    // Bands of at most rows_fit conv rows. With threads, a small stem whose bands are fewer than
+    // its tasks (all rows in one band) is cut into more bands or into channel tiles
+    // (split_channels), whichever leaves the largest task fewer conv rows x channels: a band
+    // recomputes the kh - sh conv rows it shares with the next one, a channel tile writes the
+    // band's planes again (the 64x64 pruned stem: 26 channels cut 18 + 8, or 15 pooled rows 8 + 7).
     L.pool_rows = (rows_fit - P.kh) / P.sh + 1;
     L.n_tiles = (P.OH + L.pool_rows - 1) / L.pool_rows;
     L.mb = L.M, L.m_tiles = 1;
-    split_channels(L, variant->kernels.mr, pool->threads());
+    const int mr = variant->kernels.mr;
+    split_channels(L, mr, pool->threads());
+    const int parts = task_parts(conv_work(L), pool->threads());
+    if (L.alone.n_tiles < parts && P.OH >= parts) {
+      auto conv_rows = [&](int pooled) { return std::min(L.OH, (pooled - 1) * P.sh + P.kh); };
+      auto panels = [&](int m) { return int64_t((m + mr - 1) / mr * mr); };
+      const int pool_rows = (P.OH + parts - 1) / parts;
+      const int64_t by_bands = panels(L.M) * conv_rows(pool_rows);
+      const int64_t by_channels = panels(std::min(L.M, L.mb)) * conv_rows(P.OH);
+      if (by_bands < by_channels)
+        L.mb = L.M, L.m_tiles = 1, L.pool_rows = pool_rows, L.n_tiles = (P.OH + pool_rows - 1) / pool_rows;
+    }
     P.run_by_producer = true;
-    band_per_thread = std::max(band_per_thread, size_t(L.M) * ((L.pool_rows - 1) * P.sh + P.kh) * L.OW + kAlign);
+    const int rows = std::max(L.pool_rows, L.alone.pool_rows);  // either cut's bands
+    band_per_thread = std::max(band_per_thread, size_t(L.M) * ((rows - 1) * P.sh + P.kh) * L.OW + kAlign);
   }
 }
 

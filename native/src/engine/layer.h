@@ -110,7 +110,7 @@ struct Layer {
   // pool). Outputs are identical either way; the engine measures both at build and keeps the pool
   // only where it is clearly faster (`split`), then copies the chosen cut into the fields above.
   struct Cut {
-    int mb = 0, m_tiles = 0, nb = 0, n_tiles = 0, pool_channels = 0;
+    int mb = 0, m_tiles = 0, nb = 0, n_tiles = 0, pool_channels = 0, pool_rows = 0;
     size_t transformed_at = 0;
   };
   Cut alone, shared;
@@ -123,10 +123,10 @@ struct Layer {
   int sibling = -1;
   bool paired = false;
   std::vector<int> pair_order;
-  Cut cut() const { return {mb, m_tiles, nb, n_tiles, pool_channels, transformed_at}; }
+  Cut cut() const { return {mb, m_tiles, nb, n_tiles, pool_channels, pool_rows, transformed_at}; }
   void use(const Cut& c) {
     mb = c.mb, m_tiles = c.m_tiles, nb = c.nb, n_tiles = c.n_tiles, pool_channels = c.pool_channels;
-    transformed_at = c.transformed_at;
+    pool_rows = c.pool_rows, transformed_at = c.transformed_at;
   }
 
   int tasks() const {
