@@ -2,7 +2,8 @@
 
 1. host, optimised (the variants this CPU has, e.g. avx2 + ref);
 2. host under AddressSanitizer + UndefinedBehaviorSanitizer;
-2b. host under ThreadSanitizer, the tests that run the thread pool, a Fire module and a pair at 1-4 threads;
+2b. host under ThreadSanitizer, the tests that run the thread pool, a Fire module and a pair at 1-4 threads,
+    and frames after idle gaps (workers waking mid-frame);
 3. cross-compiled for the BlueBox's Cortex-A53 (aarch64-linux-gnu-g++ -mcpu=cortex-a53, static)
    and run under `qemu-aarch64 -cpu cortex-a53`, so the NEON kernels execute on every run.
 
@@ -98,7 +99,13 @@ def tsan_stage() -> bool | None:
         print(f"[FAIL] {name}: build failed\n{log[-6000:]}")
         return False
     setarch = shutil.which("setarch")
-    cmd = [str(BUILD / "native-tsan" / "bluefire_tests"), "thread_pool", "engine_fire_concat", "engine_pair"]
+    cmd = [
+        str(BUILD / "native-tsan" / "bluefire_tests"),
+        "thread_pool",
+        "engine_fire_concat",
+        "engine_pair",
+        "engine_frames_after_idle",
+    ]
     env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1:exitcode=66")
     out = ""
     for prefix in ([setarch, os.uname().machine, "-R"] if setarch else None, []):

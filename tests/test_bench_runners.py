@@ -168,3 +168,38 @@ def test_bench_records_what_each_native_build_chose_for_its_threads(tmp_path, mo
     assert (
         f"native 2 threads, squeezenet1_1-32-10: {two['split_layers']} layers split, 8 pairs" in capsys.readouterr().out
     )
+
+
+def test_bench_paces_frames_with_a_gap_before_every_timed_call(tmp_path, monkeypatch, capsys):
+    """--frame-gap-ms: every timed call, at every thread count, comes after a sleep of the gap and no
+    untimed call (the pools asleep, as between a camera's frames); the rows and the table say so."""
+    import time as time_module
+
+    from training import bench
+    from training.cli import main
+
+    events: list[tuple[str, float]] = []
+    real_sleep = time_module.sleep
+    monkeypatch.setattr(bench.time, "sleep", lambda s: (events.append(("sleep", s)), real_sleep(0))[1])
+    real_timed = bench.timed
+
+    def counting_timed(fn):
+        def call():
+            events.append(("run", 0.0))
+            return real_timed(fn)()
+
+        return call
+
+    monkeypatch.setattr(bench, "timed", counting_timed)
+    out = tmp_path / "b.json"
+    args = ["bench", "--runs", "3", "--warmup", "0", "--cases", "squeezenet1_1-32-10", "--engines", "native"]
+    assert (
+        main([*args, "--threads", "1,2", "--frame-gap-ms", "33", "--models-dir", str(tmp_path), "--json", str(out)])
+        == 0
+    )
+    runs = [i for i, e in enumerate(events) if e[0] == "run"]
+    assert len(runs) == 6 and all(events[i - 1] == ("sleep", 0.033) for i in runs)
+    assert all(r["frame_gap_ms"] == 33 for r in json.loads(out.read_text())["rows"])
+    assert "paced frames: every timed call came 33 ms after the previous call" in capsys.readouterr().out
+    assert main([*args, "--frame-gap-ms", "-1", "--models-dir", str(tmp_path)]) == 2
+    assert "--frame-gap-ms: expected 0..1000 ms" in capsys.readouterr().err

@@ -4,7 +4,8 @@ Runners are timed interleaved by rtmaps_components.bench_runners (one call each 
 rotating, after a warm-up), so a noisy shared machine slows all of them alike; the ratio to ONNX
 Runtime is the number to quote. torch eager, the reference, runs in a pass of its own after the
 others: between their calls it evicted their caches (see bench_case). With several threads every
-timed call follows an untimed one of the same engine once no other engine's threads still spin.
+timed call follows untimed ones of the same engine (WAKE_SECONDS) once no other engine's threads still
+spin; with --frame-gap-ms every call instead comes after an idle gap, as a camera paces frames.
 GFLOP/s use the model's standard multiply-accumulate count (2 FLOP each) and are set against a
 measured single-thread sgemm peak. Every JSON records the CPU model and
 its SIMD flags.
@@ -20,6 +21,7 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,6 +44,11 @@ from rtmaps_components.output_paths import check_output_path
 from .bench_cases import BUILTIN, export_builtin, measure_peak_gflops, model_macs, torch_runners
 
 REPO = Path(__file__).resolve().parent.parent
+# Untimed calls of an engine before each of its timed calls with several threads last at least this
+# long: a worker asleep on an idle vCPU woke 2.8 ms after the job that woke it (2-core host,
+# native/tools/dispatch_cost.sh), longer than a small model's call, so one untimed call left the
+# timed one to start with the pool half asleep.
+WAKE_SECONDS = 0.005
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,6 +62,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="native kernel variant(s), comma list, or 'all' for every available one (see _native.available_variants())",
     )
     p.add_argument("--engines", default="native,ort,torch", help=f"comma list from {', '.join(RUNNERS)}")
+    p.add_argument(
+        "--frame-gap-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="frames at a camera's pace: each timed call comes this long after the last call of any engine "
+        "(33 for 30 frames/s), so thread pools are asleep when it starts, as in a diagram; 0 (default): "
+        "frame after frame, each timed call right after an untimed one",
+    )
     p.add_argument(
         "--native-baseline",
         metavar="SO",
@@ -98,8 +114,11 @@ def bench_case(
     warmup: int = 20,
     peak: float,
     baseline: str | None = None,
+    frame_gap_ms: float = 0.0,
 ) -> list[dict]:
-    """Interleaved timing of every runner at every thread count on one model; one row per runner and count."""
+    """Interleaved timing of every runner at every thread count on one model; one row per runner and count.
+    With `frame_gap_ms` every timed call (any thread count) comes that long after the previous call of any
+    runner, with no untimed call before it: the latency of a frame as a camera paces them."""
     from .floor import floor_ms
     from .quantize import is_quantized
 
@@ -132,16 +151,24 @@ def bench_case(
     # With several threads, each timed call comes once no other engine's threads still spin
     # (wait_until_quiet: ONNX Runtime's workers spun ~38 ms after a run by default and took the
     # native engine's second core; ort_session now stops them, other pools may not), right after
-    # an untimed call of the same engine (the wait's /proc reads
+    # untimed calls of the same engine for WAKE_SECONDS (the wait's /proc reads
     # evicted the caches: pruned native 0.086 -> 0.204 ms): every engine as it runs frame after
     # frame alone, its own workers awake. One-thread cases leave no spinning threads and are timed
     # call by call as before (the cards' rows), so compare rows within one run only.
+    # With a frame gap, every call waits for it instead (time.sleep: the process idles as between
+    # a camera's frames, so sleeping workers stay asleep and the wake-up is part of the frame).
     def before(key: str) -> None:
         wait_until_quiet()
+        t0 = time.perf_counter()
         runners[key][0].run(x)
+        while time.perf_counter() - t0 < WAKE_SECONDS:
+            runners[key][0].run(x)
+
+    def paced(key: str) -> None:
+        time.sleep(frame_gap_ms / 1000)
 
     calls = {k: timed(lambda r=r: r.run(x)) for k, (r, _) in runners.items()}
-    hook = before if max(counts) > 1 else None
+    hook = paced if frame_gap_ms > 0 else before if max(counts) > 1 else None
     times = interleaved({k: f for k, f in calls.items() if runners[k][0].engine != "torch"}, runs, warmup, hook)
     rest = {k: f for k, f in calls.items() if k not in times}
     if rest:
@@ -162,6 +189,7 @@ def bench_case(
                 "peak_gflops": peak,
                 "macs": macs,
                 "runs": runs,
+                "frame_gap_ms": frame_gap_ms,
                 **({"build": r.build} if r.build else {}),
             }
         )
@@ -228,10 +256,18 @@ def format_table(rows: list[dict], peak: float) -> str:
         lines.append(
             f"{r['engine']} {r['threads']} threads, {r['model'][:34]}: {', '.join(x for x in said if x)} at build"
         )
+    gap = max((r.get("frame_gap_ms") or 0 for r in rows), default=0)
+    if gap:
+        lines.append(f"paced frames: every timed call came {gap:g} ms after the previous call (thread pools asleep)")
     if many:
         lines.append(
             "speedup = the same engine's 1-thread median / this median (thread counts interleaved call by call; "
-            "with several threads each timed call follows an untimed one, once other engines' threads stopped spinning)"
+            + (
+                "paced as above)"
+                if gap
+                else "with several threads each timed call follows untimed ones, once other engines' threads "
+                "stopped spinning)"
+            )
         )
     return "\n".join(lines)
 
@@ -270,6 +306,8 @@ def main(args: argparse.Namespace) -> int:
         return _pipeline(args)
     if args.runs < 1:
         return _error("--runs must be >= 1")
+    if not 0 <= args.frame_gap_ms <= 1000:
+        return _error(f"--frame-gap-ms: expected 0..1000 ms between frames, got {args.frame_gap_ms}")
     try:
         threads = [int(t) for t in args.threads.split(",")]
         if not threads or min(threads) < 1:
@@ -318,6 +356,7 @@ def main(args: argparse.Namespace) -> int:
                     warmup=args.warmup,
                     peak=peak,
                     baseline=args.native_baseline,
+                    frame_gap_ms=args.frame_gap_ms,
                 )
             except ValueError as e:  # a model either backend refuses: its file and reason, no traceback
                 print(f"bluefire bench: {e}", file=sys.stderr)

@@ -81,7 +81,14 @@ void ThreadPool::work(int thread) {
         // held_ too: a hold() that read sleepers_ before this increment publishes nothing.
         wake_.wait(lock, [&] { return stop_.load() || held_.load() || generation_of(state_.load()) != seen; });
         sleepers_.fetch_sub(1);
-        g = generation_of(state_.load(std::memory_order_acquire));
+        if (stop_.load()) return;
+        // A job published while this worker slept is under way already: the threads that were
+        // awake run its tasks (the caller never waits for an unclaimed one). A worker fresh from
+        // sleep -- its core idle until now, on a VM its vCPU descheduled -- would hold the job's
+        // barrier with whatever task it claimed (paced frames ran the shipped baseline at 0.79x one
+        // thread, `bluefire bench --frame-gap-ms 33`), so it waits for the next job instead.
+        seen = g = generation_of(state_.load(std::memory_order_acquire));
+        until = std::chrono::steady_clock::now() + kSpin;
       }
     }
     if (stop_.load()) return;  // set together with a new generation: checking after a change suffices
@@ -90,10 +97,10 @@ void ThreadPool::work(int thread) {
   }
 }
 
-uint32_t ThreadPool::publish(int tasks) {
+uint32_t ThreadPool::publish(int tasks, bool wake) {
   const uint32_t g = generation_of(state_.load(std::memory_order_relaxed)) + 1;
   state_.store((uint64_t(g) << 32) | (uint64_t(tasks) << 16));  // seq_cst: publishes fn_, ctx_, done_
-  if (sleepers_.load() > 0) {
+  if (wake && sleepers_.load() > 0) {
     { std::lock_guard<std::mutex> lock(mu_); }
     wake_.notify_all();
   }
@@ -103,7 +110,18 @@ uint32_t ThreadPool::publish(int tasks) {
 void ThreadPool::hold(bool on) {
   if (workers_.empty()) return;
   held_.store(on);  // seq_cst, paired with work()'s increment of sleepers_ then load of held_
-  if (on && sleepers_.load() > 0) publish(0);  // nothing to claim: the woken workers spin again
+  if (on && sleepers_.load() > 0) publish(0, true);  // nothing to claim: the woken workers spin again
+}
+
+bool ThreadPool::wake(std::chrono::microseconds limit) {
+  hold(true);
+  // Held, no worker goes to sleep, and every sleeper has been notified: wait until none sleeps.
+  const auto until = std::chrono::steady_clock::now() + limit;
+  for (int i = 1; sleepers_.load() > 0; ++i) {
+    BLUEFIRE_PAUSE();
+    if (i % kClockEvery == 0 && std::chrono::steady_clock::now() > until) return false;
+  }
+  return true;
 }
 
 void ThreadPool::run(int tasks, TaskFn fn, void* ctx) {
@@ -132,7 +150,11 @@ void ThreadPool::run(int tasks, TaskFn fn, void* ctx) {
   fn_ = fn;
   ctx_ = ctx;
   done_.store(0, std::memory_order_relaxed);
-  const uint32_t g = publish(tasks);
+  // While held, hold(true) has woken every sleeper already, and a held worker never goes back to
+  // sleep: notifying again for each layer of an image whose workers are still waking cost the caller
+  // a mutex and a futex call per layer (a VM's sleeping vCPU takes milliseconds to wake: paced
+  // frames ran 0.85x one thread on the shipped baseline, `bluefire bench --frame-gap-ms 33`).
+  const uint32_t g = publish(tasks, !held_.load());
   run_claimed(g, 0);
   // Every task is claimed; wait for the ones other threads are still running.
   auto until = std::chrono::steady_clock::time_point::max();

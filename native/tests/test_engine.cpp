@@ -2,10 +2,12 @@
 // single convolutions with tail-breaking widths and map sizes, a Fire module with its concat,
 // ceil-mode pooling, thread-count invariance, and refusals.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <random>
 #include <stdexcept>
+#include <thread>
 
 #include "bluefire/engine.h"
 #include "bluefire/registry.h"
@@ -193,6 +195,41 @@ TEST(engine_fire_concat_pool_and_threads) {
           }
         }
       unsetenv("BLUEFIRE_SPLIT");
+    }
+  }
+}
+
+// Frames that find the workers asleep (a camera's pace) run their first split layers and pairs on the
+// calling thread with the one-thread cuts until a worker is up (run_alone), then over the pool: the
+// output is the 1-thread engine's, frame after frame, whichever path each layer took, and the layers
+// keep their shared cuts for the frames after (profile() still pairs the expands).
+TEST(engine_frames_after_idle_gaps_match_one_thread) {
+  std::mt19937 rng(17);
+  struct Env {
+    ~Env() { unsetenv("BLUEFIRE_SPLIT"); }
+  } restore;
+  const int hw = 27, cin = 13;
+  std::vector<std::vector<float>> ws;
+  OnnxModel m = parse(fire_model(cin, 26, 7, 24, hw, rng, ws));
+  auto x = rnd(size_t(cin) * hw * hw, rng);
+  for (const Variant* v : available_variants()) {
+    unsetenv("BLUEFIRE_SPLIT");
+    Engine one(m, 1, v->name);
+    std::vector<float> want(one.output_size()), got(one.output_size());
+    one.run(x.data(), 1, want.data());
+    setenv("BLUEFIRE_SPLIT", "always", 1);
+    for (int threads : {2, 4}) {
+      Engine e(m, threads, v->name);
+      for (int frame = 0; frame < 8; ++frame) {
+        // Odd frames come right after the last (workers spinning), even ones after they slept.
+        if (frame % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        std::fill(got.begin(), got.end(), -1.f);
+        e.run(x.data(), 1, got.data());
+        CHECK(got == want, "variant %s, %d threads, frame %d: differs from 1 thread", v->name, threads, frame);
+      }
+      bool paired = false;
+      for (const auto& t : e.profile(x.data())) paired |= t.kind.find("+next") != std::string::npos;
+      CHECK(paired, "variant %s, %d threads: the expands no longer run as a pair", v->name, threads);
     }
   }
 }

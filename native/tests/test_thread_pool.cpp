@@ -93,3 +93,48 @@ TEST(thread_pool_hold_wakes_and_keeps_workers) {
     pool.hold(true);
   }  // destroyed while held
 }
+
+namespace {
+
+// One task per thread, each waiting (up to 1 s) until all have started: true when every thread took one.
+bool every_thread_takes_a_task(ThreadPool& pool) {
+  struct Meet {
+    std::atomic<int> started{0};
+    std::vector<std::atomic<int>> by_thread;
+    int threads;
+  } m{{0}, std::vector<std::atomic<int>>(size_t(pool.threads())), pool.threads()};
+  pool.run(
+      pool.threads(),
+      [](void* p, int, int thread) {
+        Meet& m = *static_cast<Meet*>(p);
+        m.by_thread[size_t(thread)].fetch_add(1);
+        m.started.fetch_add(1);
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        while (m.started.load() < m.threads && std::chrono::steady_clock::now() < until) {
+        }
+      },
+      &m);
+  for (auto& n : m.by_thread)
+    if (n.load() != 1) return false;
+  return true;
+}
+
+}  // namespace
+
+// wake() returns once every worker runs, even after they slept (the build's calibration starts so);
+// the pool then still runs every task once, and lets its workers sleep again after hold(false).
+TEST(thread_pool_wake_returns_with_every_worker_running) {
+  for (int threads = 1; threads <= 4; ++threads) {
+    ThreadPool pool(threads);
+    for (int round = 0; round < 5; ++round) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(3));  // past the workers' spin: asleep
+      CHECK(pool.wake(std::chrono::seconds(5)), "%d threads, round %d: a worker did not wake in 5 s", threads, round);
+      CHECK(every_thread_takes_a_task(pool), "%d threads, round %d: after wake() a thread took no task", threads,
+            round);
+      Job job(13, threads);
+      pool.run(13, count, &job);
+      if (!ran_once(job, 13, threads, round)) return;
+      pool.hold(false);
+    }
+  }
+}

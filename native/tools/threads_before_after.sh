@@ -10,9 +10,10 @@
 #
 #   native/tools/threads_before_after.sh REV [OUT_DIR]        # e.g. REV = the merge base
 #   PY=python3 RUNS=300 BUILD=0 THREADS=1,2,4 native/tools/threads_before_after.sh 5ef90d1 out/threads
+#   FRAME_GAP_MS=33 PACED_RUNS=100 ...   # also paced frames (bluefire bench --frame-gap-ms): paced.txt/.json
 #
 # Needs python with numpy, onnx, onnxruntime, torch, pybind11; cmake; g++. Output: OUT_DIR/
-# {auto,always}.txt and .json (bluefire bench tables), dispatch.txt, build logs.
+# {auto,always}.txt and .json (bluefire bench tables), paced.* with FRAME_GAP_MS, dispatch.txt, build logs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REV=${1:?usage: threads_before_after.sh REV [OUT_DIR]}
@@ -37,5 +38,11 @@ for mode in auto always; do
   BLUEFIRE_SPLIT=$mode "$PY" -m training.cli bench --threads "$THREADS" --engines native,ort --native-baseline "$SO" \
     --cases squeezenet1_1-224-1000 --runs "$RUNS" --json "$OUT/$mode.json" 2>"$OUT/$mode.err" | tee "$OUT/$mode.txt"
 done
+if [ "${FRAME_GAP_MS:-0}" != 0 ]; then  # frames at a camera's pace: every call after an idle gap, workers asleep
+  echo "== paced frames, one every ${FRAME_GAP_MS} ms per engine, $(date -u), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  "$PY" -m training.cli bench --threads "$THREADS" --engines native,ort --native-baseline "$SO" \
+    --cases squeezenet1_1-224-1000 --runs "${PACED_RUNS:-100}" --frame-gap-ms "$FRAME_GAP_MS" \
+    --json "$OUT/paced.json" 2>"$OUT/paced.err" | tee "$OUT/paced.txt"
+fi
 echo "== dispatch cost"
 native/tools/dispatch_cost.sh | tee "$OUT/dispatch.txt"

@@ -8,10 +8,12 @@
 // spinning thread yields its core only after that long a wait (more threads than free cores):
 // a yield where other processes are runnable gives the core away for a time slice (milliseconds).
 // hold(true) wakes sleeping workers at once and keeps them spinning until hold(false): the engine
-// holds them for a whole image, so they are awake when its first split layer comes and no layer
-// pays a condition-variable wake.
+// holds them for a whole image, so no layer pays a condition-variable wake. A worker that wakes
+// while a job is under way leaves it to the threads already running and takes the next one: the
+// first layers of a frame that finds the workers asleep run on the caller until they are up.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -28,12 +30,18 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
   int threads() const { return int(workers_.size()) + 1; }
+  // Workers not asleep on the condition variable now (spinning, or running a task): a snapshot.
+  int awake() const { return int(workers_.size()) - sleepers_.load(); }
   // Runs fn(ctx, task, thread) for task in [0, tasks); returns when all are done. The caller is
   // thread 0. Allocates nothing. Not reentrant: one caller at a time.
   void run(int tasks, TaskFn fn, void* ctx);
   // Wakes sleeping workers (a new job with no task) and keeps every worker spinning between jobs
   // while on; off: they spin for their usual while after the last job, then sleep. Same caller as run().
   void hold(bool on);
+  // hold(true), then returns once no worker sleeps (true) or `limit` has passed (false): a sleeping
+  // worker can take milliseconds to wake (an idle vCPU), longer than a build's calibration passes, and
+  // a worker woken during a job waits for the next one. Same caller as run().
+  bool wake(std::chrono::microseconds limit);
 
  private:
   // state_: generation (high 32 bits) | task count (bits 16-31) | next unclaimed task (bits 0-15).
@@ -43,7 +51,7 @@ class ThreadPool {
   int claim(uint32_t generation);
   void work(int thread);
   void run_claimed(uint32_t generation, int thread);
-  uint32_t publish(int tasks);  // a new generation of `tasks` tasks; wakes sleepers; returns it
+  uint32_t publish(int tasks, bool wake);  // a new generation of `tasks` tasks (waking sleepers); returns it
 
   alignas(64) std::atomic<uint64_t> state_{0};
   alignas(64) std::atomic<int> done_{0};  // tasks finished in the current generation

@@ -56,6 +56,9 @@ size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 constexpr int kMinPasses = 4, kMaxPasses = 16;
 constexpr double kCalibrationBudget = 0.04;  // seconds
 constexpr double kKeepSplit = 0.9;
+// Every calibration starts with the workers awake (ThreadPool::wake): woken only by its first job, a
+// worker asleep on an idle vCPU joined 2.8 ms later (dispatch_cost.sh), after a small model's passes.
+constexpr auto kWakeLimit = std::chrono::milliseconds(20);
 // Then whole images: kWholePasses with the chosen splits and as many alone, interleaved; the splits stay
 // when the median image with them is under kKeepWhole x the median image alone (else once more with
 // twice the passes, which decides).
@@ -134,9 +137,10 @@ struct Engine::Impl {
   void calibrate_pairs(const std::vector<Layer*>& candidates, std::vector<char>& chosen);
   void resolve(const float* in);
   void run_one(const float* in, float* out);
-  void run_layer(const Layer& L);
+  void run_layer(Layer& L);
+  void run_alone(Layer& L);
   void prepare(const Layer& L);
-  void run_pair(const Layer& A);
+  void run_pair(Layer& A);
   void run_task(const Layer& L, int t, int thread);
   void conv_pool_band(const Layer& L, int band, int thread);
   ConvIO conv_io(const Layer& L, int thread) {
@@ -230,12 +234,12 @@ void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
   resolve(x.data());
   const double inf = std::numeric_limits<double>::infinity();
   std::vector<double> best_alone(candidates.size(), inf), best_split(candidates.size(), inf);
-  pool->hold(true);
+  pool->wake(kWakeLimit);
   for (int pass = 0;; ++pass) {
     const bool split = pass % 2 == 1;
     for (Layer* L : candidates) L->use(split ? L->shared : L->alone), L->split = split;
     size_t c = 0;
-    for (const Layer& L : g.layers) {
+    for (Layer& L : g.layers) {
       const auto t0 = Clock::now();
       run_layer(L);
       const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -259,16 +263,22 @@ void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
   for (Layer& L : g.layers)
     if (L.paired) pairs.push_back(&L);
   any |= !pairs.empty();  // two one-task layers make a pair that no candidate is part of
-  // The per-layer times miss what lies between layers: waking the workers for each image, and a split
-  // layer's output read by the next layer from other cores' caches. So whole images with the chosen
-  // splits (as run() does them: workers held for the image) must beat whole images on the calling
-  // thread alone, medians of interleaved passes, or no layer is split: never slower than one thread.
+  // The per-layer times miss what lies between layers: a split layer's output read by the next layer
+  // from other cores' caches, a pool job per layer. So whole images with the chosen splits must beat
+  // whole images on the calling thread alone, medians of interleaved passes, or no layer is split:
+  // never slower than one thread.
   // A check that fails is run once more, twice as long, and that one decides: a burst of load from
   // elsewhere during the first (a shared host, a camera starting) would otherwise leave the engine on
   // one thread for its whole life.
+  // The workers are held awake through these passes, as for frames one after the other: after an
+  // idle gap a sleeping worker takes 20 us to several ms to wake (a VM's idle vCPU: dispatch_cost.sh),
+  // which would decide the check by the gap between its passes, not by the splits. Paced frames
+  // (`bluefire bench --frame-gap-ms`) start with the workers asleep; there the calling thread runs
+  // every task no worker has claimed yet, so a split costs at most the task a waking worker takes.
   for (int attempt = 0; any && attempt < 2; ++attempt) {
     std::vector<float> out(g.tensors[g.output].size());
     std::vector<double> with, without;
+    pool->wake(kWakeLimit);
     for (int pass = 0; pass < (2 * kWholePasses) << attempt; ++pass) {
       const bool split = pass % 2 == 0;
       for (size_t c = 0; c < candidates.size(); ++c) {
@@ -280,11 +290,10 @@ void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
         for (Layer* L : {A, &g.layers[size_t(A->sibling)]}) L->use(split ? L->shared : L->alone);
       }
       const auto t0 = Clock::now();
-      if (split) pool->hold(true);
       run_one(x.data(), out.data());
-      if (split) pool->hold(false);
       (split ? with : without).push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     }
+    pool->hold(false);
     for (Layer* A : pairs) A->paired = true;
     auto median = [](std::vector<double>& v) {
       std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
@@ -315,7 +324,7 @@ void Engine::Impl::calibrate_pairs(const std::vector<Layer*>& candidates, std::v
     L.split = c && *c;
     L.use(L.split ? L.shared : L.alone);
   };
-  pool->hold(true);
+  pool->wake(kWakeLimit);
   for (Layer& A : g.layers) {
     if (A.sibling < 0) continue;
     Layer& B = g.layers[size_t(A.sibling)];
@@ -552,8 +561,15 @@ void Engine::Impl::prepare(const Layer& L) {
   }
 }
 
-void Engine::Impl::run_layer(const Layer& L) {
+// A split layer or pair goes to the pool only while some worker is awake. A frame that finds them all
+// asleep (frames at a camera's pace) runs its layers on the calling thread, each with the cut a
+// one-thread engine has (the same outputs), until a worker is up: the shared cuts, a pair's
+// interleaved tasks above all, ran 1.2-1.8x slower on one thread than the one-thread cuts with cold
+// caches (the shipped baseline at 0.79x one thread, `bluefire bench --frame-gap-ms 33`, where an idle
+// vCPU's worker woke 2.8 ms after the frame's hold).
+void Engine::Impl::run_layer(Layer& L) {
   if (L.run_by_producer) return;  // its producer pooled each band
+  if (L.split && pool->awake() == 0) return run_alone(L);
   prepare(L);
   current = &L;
   if (L.split) pool->run(L.tasks(), &Impl::task, this);
@@ -561,12 +577,20 @@ void Engine::Impl::run_layer(const Layer& L) {
     for (int t = 0, n = L.tasks(); t < n; ++t) task(this, t, 0);
 }
 
+// A split layer with its one-thread cut on the calling thread, then its shared cut back.
+void Engine::Impl::run_alone(Layer& L) {
+  L.use(L.alone), L.split = false;
+  run_layer(L);
+  L.use(L.shared), L.split = true;
+}
+
 // A paired layer and its sibling in one pool job (at most one of them prepares its input).
-void Engine::Impl::run_pair(const Layer& A) {
-  const Layer& B = g.layers[size_t(A.sibling)];
+void Engine::Impl::run_pair(Layer& A) {
+  Layer& B = g.layers[size_t(A.sibling)];
   if (A.pair_order.size() != size_t(A.tasks() + B.tasks()))  // set_pair_order ran on other cuts: a bug
     throw std::logic_error(A.name + ": pair order of " + std::to_string(A.pair_order.size()) + " tasks, not " +
                            std::to_string(A.tasks() + B.tasks()));
+  if (pool->awake() == 0) return run_alone(A), run_alone(B);
   prepare(A);
   prepare(B);
   current = &A, current2 = &B;
@@ -576,7 +600,7 @@ void Engine::Impl::run_pair(const Layer& A) {
 void Engine::Impl::run_one(const float* in, float* out) {
   resolve(in);
   for (size_t i = 0; i < g.layers.size(); ++i) {
-    const Layer& L = g.layers[i];
+    Layer& L = g.layers[i];
     if (L.paired) run_pair(L), i = size_t(L.sibling);
     else run_layer(L);
   }
@@ -654,7 +678,7 @@ std::vector<Engine::LayerTime> Engine::profile(const float* in) {
   std::vector<LayerTime> out;
   static const char* kinds[] = {"Conv", "MaxPool", "Mean", "Relu", "Softmax", "Quantize", "Dequantize"};
   const Layer* second = nullptr;  // the sibling of the pair just run: timed with it
-  for (const Layer& L : e.g.layers) {
+  for (Layer& L : e.g.layers) {
     double seconds = 0;
     if (&L != second) {
       const auto t0 = std::chrono::steady_clock::now();
