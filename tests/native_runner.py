@@ -92,7 +92,7 @@ def tsan_stage() -> bool | None:
     shadow memory at fixed addresses, which a kernel with high ASLR entropy can collide with, so it runs
     with address randomisation off (`setarch -R`), or as it is where a container forbids that; where it
     cannot start at all the stage is SKIPPED with TSan's reason (None), never passed."""
-    name = "host under ThreadSanitizer (thread pool, Fire module, pair at 1-4 threads)"
+    name = "host under ThreadSanitizer (thread pool, Fire module, pair at 1-4 threads, frames after idle gaps)"
     t0 = time.time()
     ok, log = _build("native-tsan", ["-DCMAKE_BUILD_TYPE=RelWithDebInfo"], "-fsanitize=thread", "-fsanitize=thread")
     if not ok:

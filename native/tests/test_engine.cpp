@@ -199,10 +199,11 @@ TEST(engine_fire_concat_pool_and_threads) {
   }
 }
 
-// Frames that find the workers asleep (a camera's pace) run their first split layers and pairs on the
-// calling thread with the one-thread cuts until a worker is up (run_alone), then over the pool: the
-// output is the 1-thread engine's, frame after frame, whichever path each layer took, and the layers
-// keep their shared cuts for the frames after (profile() still pairs the expands).
+// Frames that find the workers asleep (a camera's pace) wake them or not (WakeChoice: here both, in
+// turn) and run their split layers and pairs on the calling thread with the one-thread cuts while no
+// worker is up (run_alone), then over the pool: the output is the 1-thread engine's, frame after
+// frame, whichever path each layer took, and the layers keep their shared cuts for the frames after
+// (profile() still pairs the expands).
 TEST(engine_frames_after_idle_gaps_match_one_thread) {
   std::mt19937 rng(17);
   struct Env {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bluefire/thread_pool.h"
+#include "engine/wake_choice.h"
 #include "test.h"
 
 using namespace bluefire;
@@ -137,4 +138,33 @@ TEST(thread_pool_wake_returns_with_every_worker_running) {
       pool.hold(false);
     }
   }
+}
+
+// Frames that find the workers asleep wake them or not, as measured faster lately (WakeChoice): both
+// kinds first, alternately; then the faster by median, with one image in kExplore taking the other;
+// a change of host (waking turns slow) turns the choice within a window.
+TEST(wake_choice_takes_the_faster_kind_and_follows_a_change) {
+  WakeChoice w;
+  constexpr int W = WakeChoice::kWindow, E = WakeChoice::kExplore;
+  auto seconds = [](bool woke, bool slow_wake) { return woke ? (slow_wake ? 300e-6 : 100e-6) : 200e-6; };
+  for (int i = 0; i < 2 * W; ++i) {
+    const bool woke = w.wake();
+    CHECK(woke == (i % 2 == 0), "image %d: %s while filling the windows", i, woke ? "woke" : "did not wake");
+    w.record(woke, seconds(woke, false));
+  }
+  int woken = 0, other = 0;
+  for (int i = 0; i < 4 * E; ++i) {
+    const bool woke = w.wake();
+    woken += woke, other += !woke;
+    w.record(woke, seconds(woke, false));
+  }
+  CHECK(other == 4 && woken == 4 * E - 4, "fast wake-ups: %d woken, %d not (expected one in %d not)", woken, other, E);
+  CHECK(w.median(1) == 100e-6 && w.median(0) == 200e-6, "medians %g and %g", w.median(1), w.median(0));
+  int until = -1;
+  for (int i = 0; i < 2 * W && until < 0; ++i) {
+    const bool woke = w.wake();
+    if (!woke) until = i;
+    w.record(woke, seconds(woke, true));
+  }
+  CHECK(until >= W / 2 && until <= W / 2 + 1, "waking turned slow: still woken %d images on", until);
 }

@@ -3,13 +3,16 @@
 // them all before a worker looks), jobs where every thread must take one task (a rendezvous: the
 // whole hand-off), and jobs of `threads` tasks that each spin for 2 us (the hand-off beside real
 // work) against the same work run alone on the calling thread; batches of 1000 (100) jobs,
-// interleaved, medians over the batches. Then, as frames come (tens of milliseconds apart, the
-// workers asleep), how long after an image's hold(true) no worker sleeps (ThreadPool::wake).
+// interleaved, medians over the batches. Then the cost of reading what another core has just written
+// (16-256 KiB: a split layer's output read by the next layer), and, as frames come (tens of
+// milliseconds apart, the workers asleep), how long after an image's hold(true) no worker sleeps
+// (ThreadPool::wake).
 // Built and run by native/tools/dispatch_cost.sh.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -57,6 +60,49 @@ double quantile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
 }
 
+// A split layer's output is read by the next layer on whichever core: the cost of reading `floats`
+// that another core has just written, against reading what this core wrote (both after a write
+// of the whole buffer; a worker thread writes on request). Medians over `reps`, microseconds.
+struct Handoff {
+  double remote_us, local_us;
+};
+Handoff handoff(size_t floats, int reps) {
+  std::vector<uint32_t> buf(floats);  // integers: the sums vectorise, so the reads are what is timed
+  std::atomic<int> turn{0};           // 1: the worker writes, then sets 2
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    uint32_t v = 0;
+    while (!stop.load()) {
+      if (turn.load(std::memory_order_acquire) != 1) continue;
+      v += 1;
+      for (uint32_t& f : buf) f = v;
+      turn.store(2, std::memory_order_release);
+    }
+  });
+  auto read_all = [&] {
+    uint32_t s = 0;
+    for (uint32_t f : buf) s += f;
+    return s;
+  };
+  std::vector<double> remote, local;
+  volatile uint32_t sink = 0;
+  for (int r = 0; r < reps; ++r) {
+    turn.store(1, std::memory_order_release);
+    while (turn.load(std::memory_order_acquire) != 2) {
+    }
+    auto t0 = Clock::now();
+    sink = sink + read_all();
+    remote.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    for (uint32_t& f : buf) f = uint32_t(r);
+    t0 = Clock::now();
+    sink = sink + read_all();
+    local.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  stop.store(true);
+  writer.join();
+  return {median(remote), median(local)};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -101,6 +147,14 @@ int main(int argc, char** argv) {
   // Frames come tens of milliseconds apart (30 fps: 33 ms): the workers are asleep when each
   // arrives. How long until every worker runs again (ThreadPool::wake: hold(true), then no sleeper);
   // a frame's layers before that run on the calling thread.
+  if (std::thread::hardware_concurrency() >= 2) {
+    std::printf("\nreading what another core has just written (a split layer's output, read by the next layer)\n");
+    std::printf("    KiB  other core wrote us  this core wrote us  extra us\n");
+    for (int kib : {16, 64, 256}) {
+      const Handoff h = handoff(size_t(kib) * 256, 2000);
+      std::printf("%7d  %19.2f  %18.2f  %8.2f\n", kib, h.remote_us, h.local_us, h.remote_us - h.local_us);
+    }
+  }
   std::printf("\nafter an idle gap (workers asleep): microseconds from hold(true) until no worker sleeps\n");
   std::printf("threads  gap ms  median us  p90 us  not up within 20 ms\n");
   for (int threads : {2, 4}) {

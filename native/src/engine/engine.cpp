@@ -24,6 +24,7 @@
 #include "engine/arena.h"
 #include "engine/conv.h"
 #include "engine/graph.h"
+#include "engine/wake_choice.h"
 
 namespace bluefire {
 namespace {
@@ -117,14 +118,26 @@ struct Engine::Impl {
   int split_layers = 0;
   double calibration_seconds = 0;
 
-  // Keeps the pool's workers awake for one image (or batch) when some layer is split.
+  // Keeps the pool's workers awake for one call (`images` images) when some layer is split. A call
+  // that finds them all asleep (frames at a camera's pace) wakes them or runs on the calling thread,
+  // as `wake_choice` measured faster lately (`images` > 0: run and run_image feed it, profile does
+  // not). Layers run alone while no worker is up either way (run_layer).
+  WakeChoice wake_choice;
   struct Hold {
-    ThreadPool* p;
-    explicit Hold(const Impl& e) : p(e.split_layers ? e.pool.get() : nullptr) {
-      if (p) p->hold(true);
+    Impl& e;
+    const int images;
+    bool on = false, asleep = false;
+    const std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    Hold(Impl& impl, int images_timed) : e(impl), images(images_timed) {
+      if (!e.split_layers) return;
+      asleep = e.pool->awake() == 0;
+      on = !asleep || images == 0 || e.wake_choice.wake();
+      if (on) e.pool->hold(true);
     }
     ~Hold() {
-      if (p) p->hold(false);
+      if (on) e.pool->hold(false);
+      if (asleep && images > 0)
+        e.wake_choice.record(on, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / images);
     }
   };
 
@@ -626,7 +639,7 @@ Engine::~Engine() = default;
 
 void Engine::run(const float* in, int batch, float* out) {
   std::lock_guard<std::mutex> lock(impl_->run_mu);
-  Impl::Hold hold(*impl_);
+  Impl::Hold hold(*impl_, batch);
   const size_t in_size = impl_->g.tensors[impl_->g.input].size(), out_size = output_size();
   for (int i = 0; i < batch; ++i) impl_->run_one(in + size_t(i) * in_size, out + size_t(i) * out_size);
 }
@@ -653,7 +666,7 @@ void Engine::preprocess(const uint8_t* px, int H, int W, float* out, PixelLayout
 void Engine::run_image(const uint8_t* px, int H, int W, float* out, PixelLayout layout) {
   if (!impl_->prep) throw std::invalid_argument(impl_->source + ": the model has no preprocessing metadata");
   std::lock_guard<std::mutex> lock(impl_->run_mu);
-  Impl::Hold hold(*impl_);
+  Impl::Hold hold(*impl_, 1);
   impl_->prep->run(px, H, W, impl_->prep_buf.data(), layout);
   impl_->run_one(impl_->prep_buf.data(), out);
 }
@@ -673,7 +686,7 @@ double Engine::calibration_seconds() const { return impl_->calibration_seconds; 
 std::vector<Engine::LayerTime> Engine::profile(const float* in) {
   std::lock_guard<std::mutex> lock(impl_->run_mu);
   Impl& e = *impl_;
-  Impl::Hold hold(e);
+  Impl::Hold hold(e, 0);  // every layer timed: not a frame's time
   e.resolve(in);
   std::vector<LayerTime> out;
   static const char* kinds[] = {"Conv", "MaxPool", "Mean", "Relu", "Softmax", "Quantize", "Dequantize"};
