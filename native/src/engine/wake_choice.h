@@ -1,12 +1,12 @@
 // Whether an image that finds every worker of the pool asleep wakes them (internal; Engine::Impl::Hold).
 // Frames at a camera's pace (30/s) always find them asleep. Where a worker wakes in time and warm, the
 // image's split layers gain from it; where it wakes late or cold (an idle vCPU of a VM: 2.8 ms, or at
-// once on a core whose caches the other guests emptied), waking costs the calling thread more than the
-// help is worth: paced frames of the shipped pruned model took 333 us with a worker that joined at
-// once and 237 us without one (2-core AMD EPYC VM). Which holds is measured, not assumed: the last
-// kWindow images of each kind are kept, the faster kind by median is taken, and every kExplore-th
-// image takes the other to keep its window current. Frame times of a CNN do not depend on the image,
-// so the two windows compare like with like.
+// once on a core whose caches other guests emptied), waking costs the calling thread more than the
+// help is worth: on the 2-core AMD EPYC VM, paced frames of the shipped baseline ran 0.87x one thread
+// when every such frame woke them (native/evidence/threads-2core/paced/before_wake_choice.txt). Which
+// holds is measured, not assumed: the last kWindow images of each kind are kept, the faster kind by
+// median is taken, and every kExplore-th image takes the other to keep its window current. Frame times
+// of a CNN do not depend on the image, so the two windows compare like with like.
 #pragma once
 #include <algorithm>
 #include <array>
