@@ -203,3 +203,26 @@ def test_bench_paces_frames_with_a_gap_before_every_timed_call(tmp_path, monkeyp
     assert "paced frames: every timed call came 33 ms after the previous call" in capsys.readouterr().out
     assert main([*args, "--frame-gap-ms", "-1", "--models-dir", str(tmp_path)]) == 2
     assert "--frame-gap-ms: expected 0..1000 ms" in capsys.readouterr().err
+
+
+def test_bench_times_another_build_as_native(tmp_path, capsys):
+    """--native-build SO: the 'native' rows come from that build (here a copy of the installed one: the
+    installed file itself is loaded already), so a before/after compares two builds made the same way;
+    a file that is no module is named."""
+    import shutil
+
+    from rtmaps_components import _native
+    from training.cli import main
+
+    copy = tmp_path / "copy" / Path(_native.__file__).name
+    copy.parent.mkdir()
+    shutil.copy(_native.__file__, copy)
+    out = tmp_path / "b.json"
+    args = ["bench", "--runs", "2", "--warmup", "0", "--cases", "squeezenet1_1-32-10", "--engines", "native"]
+    assert main([*args, "--native-build", str(copy), "--models-dir", str(tmp_path), "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["engine"] for r in rows] == ["native"]
+    bad = tmp_path / "x.so"
+    bad.write_bytes(b"not an ELF")
+    assert main([*args, "--native-build", str(bad), "--models-dir", str(tmp_path)]) == 2
+    assert f"--native-build {bad}: not a loadable extension module" in capsys.readouterr().err

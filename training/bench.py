@@ -77,6 +77,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also time another build of the native module (e.g. an older commit's _native*.so), "
         "engine 'native-base', interleaved with the rest: before/after in one run",
     )
+    p.add_argument(
+        "--native-build",
+        metavar="SO",
+        help="time this build of the native module (a _native*.so other than the installed file) as engine 'native' instead of the installed "
+        "one: before/after runs with both builds made the same way (native/tools/threads_before_after.sh)",
+    )
     p.add_argument("--models-dir", default=str(REPO / "models"), help="every *.onnx here is a case")
     p.add_argument("--no-builtin", action="store_true", help="skip the built-in random-weight SqueezeNet 1.1 cases")
     p.add_argument(
@@ -115,6 +121,7 @@ def bench_case(
     peak: float,
     baseline: str | None = None,
     frame_gap_ms: float = 0.0,
+    native_build: str | None = None,
 ) -> list[dict]:
     """Interleaved timing of every runner at every thread count on one model; one row per runner and count.
     With `frame_gap_ms` every timed call (any thread count) comes that long after the previous call of any
@@ -127,12 +134,16 @@ def bench_case(
     counts = [threads] if isinstance(threads, int) else list(threads)
     runners: dict[str, tuple[Runner, int]] = {}  # key@threads -> (runner, threads); thread counts interleave too
     base = load_native_build(baseline) if baseline else None
+    build = load_native_build(native_build) if native_build else None
     for t in counts:
         made: list[Runner] = []
         if base is not None:
             made += native_runners(path, t, variants, engine="native-base", module=base)
         for name in engines:
-            made += RUNNERS[name](path, t, variants)
+            if name == "native" and build is not None:
+                made += native_runners(path, t, variants, module=build)
+            else:
+                made += RUNNERS[name](path, t, variants)
         for r in made:  # 'auto,avx512' may name one variant twice
             runners.setdefault(f"{r.key}@{t}", (r, t))
     native_macs = None
@@ -327,11 +338,12 @@ def main(args: argparse.Namespace) -> int:
         return _error(f"--models-dir {models}: no such directory")
     if args.no_builtin and not any(models.glob("*.onnx")):
         return _error(f"nothing to time: --no-builtin and no *.onnx in {models}")
-    if args.native_baseline:
-        try:
-            load_native_build(args.native_baseline)
-        except ValueError as e:
-            return _error(f"--native-baseline {e}")
+    for flag, so in (("--native-baseline", args.native_baseline), ("--native-build", args.native_build)):
+        if so:
+            try:
+                load_native_build(so)
+            except ValueError as e:
+                return _error(f"{flag} {e}")
     peak = measure_peak_gflops()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -357,6 +369,7 @@ def main(args: argparse.Namespace) -> int:
                     peak=peak,
                     baseline=args.native_baseline,
                     frame_gap_ms=args.frame_gap_ms,
+                    native_build=args.native_build,
                 )
             except ValueError as e:  # a model either backend refuses: its file and reason, no traceback
                 print(f"bluefire bench: {e}", file=sys.stderr)

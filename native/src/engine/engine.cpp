@@ -60,6 +60,9 @@ constexpr double kKeepSplit = 0.9;
 // Every calibration starts with the workers awake (ThreadPool::wake): woken only by its first job, a
 // worker asleep on an idle vCPU joined 2.8 ms later (dispatch_cost.sh), after a small model's passes.
 constexpr auto kWakeLimit = std::chrono::milliseconds(20);
+// Engine::Impl::Hold: a call this long after the last one ended is a paced frame (WakeChoice decides
+// whether it wakes the workers); sooner, calls come as a stream and always wake them.
+constexpr auto kPacedGap = std::chrono::milliseconds(1);
 // Then whole images: kWholePasses with the chosen splits and as many alone, interleaved; the splits stay
 // when the median image with them is under kKeepWhole x the median image alone (else once more with
 // twice the passes, which decides).
@@ -119,25 +122,29 @@ struct Engine::Impl {
   double calibration_seconds = 0;
 
   // Keeps the pool's workers awake for one call (`images` images) when some layer is split. A call
-  // that finds them all asleep (frames at a camera's pace) wakes them or runs on the calling thread,
-  // as `wake_choice` measured faster lately (`images` > 0: run and run_image feed it, profile does
-  // not). Layers run alone while no worker is up either way (run_layer).
+  // that finds them all asleep a while after the last one ended (frames at a camera's pace: the next
+  // will find them asleep again) wakes them or runs on the calling thread, as `wake_choice` measured
+  // faster lately (`images` > 0: run and run_image feed it, profile does not). Sooner than
+  // kPacedGap after the last, calls come as a stream, and waking pays for the calls after this one:
+  // always woken. Layers run alone while no worker is up either way (run_layer).
   WakeChoice wake_choice;
+  std::chrono::steady_clock::time_point last_end{};
   struct Hold {
     Impl& e;
     const int images;
-    bool on = false, asleep = false;
+    bool on = false, choice = false;
     const std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
     Hold(Impl& impl, int images_timed) : e(impl), images(images_timed) {
       if (!e.split_layers) return;
-      asleep = e.pool->awake() == 0;
-      on = !asleep || images == 0 || e.wake_choice.wake();
+      choice = images > 0 && e.pool->awake() == 0 && t0 - e.last_end > kPacedGap;
+      on = !choice || e.wake_choice.wake();
       if (on) e.pool->hold(true);
     }
     ~Hold() {
+      if (!e.split_layers) return;
       if (on) e.pool->hold(false);
-      if (asleep && images > 0)
-        e.wake_choice.record(on, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / images);
+      e.last_end = std::chrono::steady_clock::now();
+      if (choice) e.wake_choice.record(on, std::chrono::duration<double>(e.last_end - t0).count() / images);
     }
   };
 
