@@ -219,20 +219,33 @@ TEST(engine_frames_after_idle_gaps_match_one_thread) {
     std::vector<float> want(one.output_size()), got(one.output_size());
     one.run(x.data(), 1, want.data());
     setenv("BLUEFIRE_SPLIT", "always", 1);
-    for (int threads : {2, 4}) {
-      Engine e(m, threads, v->name);
-      for (int frame = 0; frame < 8; ++frame) {
-        // Odd frames come right after the last (workers spinning), even ones after they slept.
-        if (frame % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        std::fill(got.begin(), got.end(), -1.f);
-        e.run(x.data(), 1, got.data());
-        CHECK(got == want, "variant %s, %d threads, frame %d: differs from 1 thread", v->name, threads, frame);
+    for (const char* wake : {"auto", "always", "never"})
+      for (int threads : {2, 4}) {
+        setenv("BLUEFIRE_WAKE", wake, 1);
+        Engine e(m, threads, v->name);
+        for (int frame = 0; frame < 8; ++frame) {
+          // Odd frames come right after the last (workers spinning), even ones after they slept.
+          if (frame % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          std::fill(got.begin(), got.end(), -1.f);
+          e.run(x.data(), 1, got.data());
+          CHECK(got == want, "variant %s, %d threads, wake %s, frame %d: differs from 1 thread", v->name, threads, wake,
+                frame);
+        }
+        bool paired = false;
+        for (const auto& t : e.profile(x.data())) paired |= t.kind.find("+next") != std::string::npos;
+        CHECK(paired, "variant %s, %d threads: the expands no longer run as a pair", v->name, threads);
       }
-      bool paired = false;
-      for (const auto& t : e.profile(x.data())) paired |= t.kind.find("+next") != std::string::npos;
-      CHECK(paired, "variant %s, %d threads: the expands no longer run as a pair", v->name, threads);
-    }
+    unsetenv("BLUEFIRE_WAKE");
   }
+  bool threw = false;
+  setenv("BLUEFIRE_WAKE", "sometimes", 1);
+  try {
+    Engine e(m, 2, "auto");
+  } catch (const std::invalid_argument& e) {
+    threw = std::string(e.what()).find("BLUEFIRE_WAKE") != std::string::npos;
+  }
+  unsetenv("BLUEFIRE_WAKE");
+  CHECK(threw, "an unknown BLUEFIRE_WAKE is refused, naming the variable");
 }
 
 // A pair (Layer::sibling) whose first output nothing reads: its storage is free after that layer, so

@@ -97,6 +97,17 @@ void set_pair_order(Layer& A, const Layer& B) {
   for (const auto& d : due) A.pair_order.push_back(d.second);
 }
 
+// BLUEFIRE_WAKE: what a paced call (Impl::Hold) does with workers it finds asleep: auto (default:
+// WakeChoice measures), always (wake them), never (run on the calling thread).
+enum class WakeMode { Auto, Always, Never };
+WakeMode wake_mode() {
+  const char* v = std::getenv("BLUEFIRE_WAKE");
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return WakeMode::Auto;
+  if (std::strcmp(v, "always") == 0) return WakeMode::Always;
+  if (std::strcmp(v, "never") == 0) return WakeMode::Never;
+  throw std::invalid_argument(std::string("BLUEFIRE_WAKE is '") + v + "'; expected auto, always or never");
+}
+
 }  // namespace
 
 struct Engine::Impl {
@@ -124,10 +135,12 @@ struct Engine::Impl {
   // Keeps the pool's workers awake for one call (`images` images) when some layer is split. A call
   // that finds them all asleep a while after the last one ended (frames at a camera's pace: the next
   // will find them asleep again) wakes them or runs on the calling thread, as `wake_choice` measured
-  // faster lately (`images` > 0: run and run_image feed it, profile does not). Sooner than
+  // faster lately (`images` > 0: run and run_image feed it, profile does not; BLUEFIRE_WAKE=always or
+  // never fixes the choice). Sooner than
   // kPacedGap after the last, calls come as a stream, and waking pays for the calls after this one:
   // always woken. Layers run alone while no worker is up either way (run_layer).
   WakeChoice wake_choice;
+  WakeMode wake = WakeMode::Auto;
   std::chrono::steady_clock::time_point last_end{};
   struct Hold {
     Impl& e;
@@ -137,7 +150,7 @@ struct Engine::Impl {
     Hold(Impl& impl, int images_timed) : e(impl), images(images_timed) {
       if (!e.split_layers) return;
       choice = images > 0 && e.pool->awake() == 0 && t0 - e.last_end > kPacedGap;
-      on = !choice || e.wake_choice.wake();
+      on = !choice || (e.wake == WakeMode::Auto ? e.wake_choice.wake() : e.wake == WakeMode::Always);
       if (on) e.pool->hold(true);
     }
     ~Hold() {
@@ -634,6 +647,7 @@ Engine::Engine(const OnnxModel& model, int threads, const std::string& variant) 
   impl_->variant = &select_variant(variant);
   impl_->pool.reset(new ThreadPool(threads));
   const SplitMode mode = split_mode();
+  impl_->wake = wake_mode();
   impl_->build(model);
   impl_->choose_splits(mode);
 }
