@@ -72,17 +72,21 @@ constexpr double kKeepWhole = 0.95;
 // is under kKeepPair x the fastest pass of the two layers one after the other, each cut as chosen.
 constexpr double kKeepPair = 0.95;
 
-enum class SplitMode { Auto, Always, Never };
+// The engine's two switches read from the environment when an engine is built: unset or empty is
+// auto; anything but auto, always or never is refused, naming the variable.
+enum class Mode { Auto, Always, Never };
+Mode env_mode(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return Mode::Auto;
+  if (std::strcmp(v, "always") == 0) return Mode::Always;
+  if (std::strcmp(v, "never") == 0) return Mode::Never;
+  throw std::invalid_argument(std::string(name) + " is '" + v + "'; expected auto, always or never");
+}
 
 // BLUEFIRE_SPLIT: auto (default: measured), always (every layer with several tasks goes to the
 // pool: the static cut alone decides, reproducible), never (every layer alone on the caller).
-SplitMode split_mode() {
-  const char* v = std::getenv("BLUEFIRE_SPLIT");
-  if (!v || !*v || std::strcmp(v, "auto") == 0) return SplitMode::Auto;
-  if (std::strcmp(v, "always") == 0) return SplitMode::Always;
-  if (std::strcmp(v, "never") == 0) return SplitMode::Never;
-  throw std::invalid_argument(std::string("BLUEFIRE_SPLIT is '") + v + "'; expected auto, always or never");
-}
+using SplitMode = Mode;
+SplitMode split_mode() { return env_mode("BLUEFIRE_SPLIT"); }
 
 // A pair's tasks (Layer::pair_order): the two layers' tasks spread evenly through the job, the layer
 // with more work leading, so that the first tasks the threads claim belong to different layers.
@@ -99,14 +103,8 @@ void set_pair_order(Layer& A, const Layer& B) {
 
 // BLUEFIRE_WAKE: what a paced call (Impl::Hold) does with workers it finds asleep: auto (default:
 // WakeChoice measures), always (wake them), never (run on the calling thread).
-enum class WakeMode { Auto, Always, Never };
-WakeMode wake_mode() {
-  const char* v = std::getenv("BLUEFIRE_WAKE");
-  if (!v || !*v || std::strcmp(v, "auto") == 0) return WakeMode::Auto;
-  if (std::strcmp(v, "always") == 0) return WakeMode::Always;
-  if (std::strcmp(v, "never") == 0) return WakeMode::Never;
-  throw std::invalid_argument(std::string("BLUEFIRE_WAKE is '") + v + "'; expected auto, always or never");
-}
+using WakeMode = Mode;
+WakeMode wake_mode() { return env_mode("BLUEFIRE_WAKE"); }
 
 }  // namespace
 
