@@ -79,15 +79,18 @@ void ThreadPool::work(int thread) {
         std::unique_lock<std::mutex> lock(mu_);
         sleepers_.fetch_add(1);  // seq_cst, paired with run()'s store then load (no lost wake-up)
         // held_ too: a hold() that read sleepers_ before this increment publishes nothing.
-        wake_.wait(lock, [&] { return stop_.load() || held_.load() || generation_of(state_.load()) != seen; });
+        const auto ready = [&] { return stop_.load() || held_.load() || generation_of(state_.load()) != seen; };
+        const bool slept = !ready();  // else a job came while this worker was deciding to sleep
+        if (slept) wake_.wait(lock, ready);
         sleepers_.fetch_sub(1);
         if (stop_.load()) return;
+        g = generation_of(state_.load(std::memory_order_acquire));
+        if (!slept) continue;
         // A job published while this worker slept is under way already: the threads that were
         // awake run its tasks (the caller never waits for an unclaimed one). A worker fresh from
-        // sleep -- its core idle until now, on a VM its vCPU descheduled -- would hold the job's
-        // barrier with whatever task it claimed (paced frames ran the shipped baseline at 0.79x one
-        // thread, `bluefire bench --frame-gap-ms 33`), so it waits for the next job instead.
-        seen = g = generation_of(state_.load(std::memory_order_acquire));
+        // sleep -- its core idle until now, its caches cold, on a VM its vCPU just rescheduled --
+        // would hold the job's barrier with whatever task it claimed, so it waits for the next job.
+        seen = g;
         until = std::chrono::steady_clock::now() + kSpin;
       }
     }
@@ -151,9 +154,8 @@ void ThreadPool::run(int tasks, TaskFn fn, void* ctx) {
   ctx_ = ctx;
   done_.store(0, std::memory_order_relaxed);
   // While held, hold(true) has woken every sleeper already, and a held worker never goes back to
-  // sleep: notifying again for each layer of an image whose workers are still waking cost the caller
-  // a mutex and a futex call per layer (a VM's sleeping vCPU takes milliseconds to wake: paced
-  // frames ran 0.85x one thread on the shipped baseline, `bluefire bench --frame-gap-ms 33`).
+  // sleep: notifying again for each layer of an image whose workers are still waking would cost the
+  // caller a mutex and a futex call per layer (a VM's sleeping vCPU can take milliseconds to wake).
   const uint32_t g = publish(tasks, !held_.load());
   run_claimed(g, 0);
   // Every task is claimed; wait for the ones other threads are still running.

@@ -595,9 +595,9 @@ void Engine::Impl::prepare(const Layer& L) {
 // A split layer or pair goes to the pool only while some worker is awake. A frame that finds them all
 // asleep (frames at a camera's pace) runs its layers on the calling thread, each with the cut a
 // one-thread engine has (the same outputs), until a worker is up: the shared cuts, a pair's
-// interleaved tasks above all, ran 1.2-1.8x slower on one thread than the one-thread cuts with cold
-// caches (the shipped baseline at 0.79x one thread, `bluefire bench --frame-gap-ms 33`, where an idle
-// vCPU's worker woke 2.8 ms after the frame's hold).
+// interleaved tasks above all, are made for two cores, not for one. Such frames then cost what a
+// 2-thread engine that splits nothing does (`native/tools/paced_frames.sh`: "wake never" against
+// "split never").
 void Engine::Impl::run_layer(Layer& L) {
   if (L.run_by_producer) return;  // its producer pooled each band
   if (L.split && pool->awake() == 0) return run_alone(L);
