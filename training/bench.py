@@ -69,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="MS",
         help="frames at a camera's pace: each timed call comes this long after the last call of any engine "
         "(33 for 30 frames/s), so thread pools are asleep when it starts, as in a diagram; 0 (default): "
-        "frame after frame, each timed call right after an untimed one",
+        "frame after frame, each timed call right after untimed ones (for WAKE_SECONDS with several threads)",
     )
     p.add_argument(
         "--native-baseline",
