@@ -304,8 +304,8 @@ void Engine::Impl::calibrate(std::vector<Layer*>& candidates) {
   // The workers are held awake through these passes, as for frames one after the other: after an
   // idle gap a sleeping worker takes 20 us to several ms to wake (a VM's idle vCPU: dispatch_cost.sh),
   // which would decide the check by the gap between its passes, not by the splits. Paced frames
-  // (`bluefire bench --frame-gap-ms`) start with the workers asleep; there the calling thread runs
-  // every task no worker has claimed yet, so a split costs at most the task a waking worker takes.
+  // (`bluefire bench --frame-gap-ms`) start with the workers asleep; there split layers run on the
+  // calling thread while no worker is up (run_layer), and whether to wake them is measured (Hold).
   for (int attempt = 0; any && attempt < 2; ++attempt) {
     std::vector<float> out(g.tensors[g.output].size());
     std::vector<double> with, without;
