@@ -46,8 +46,8 @@ from .bench_cases import BUILTIN, export_builtin, measure_peak_gflops, model_mac
 REPO = Path(__file__).resolve().parent.parent
 # Untimed calls of an engine before each of its timed calls with several threads last at least this
 # long: a worker asleep on an idle vCPU woke 2.8 ms after the job that woke it (2-core host,
-# native/tools/dispatch_cost.sh), longer than a small model's call, so one untimed call left the
-# timed one to start with the pool half asleep.
+# native/tools/dispatch_cost.sh), longer than a small model's call, so after one untimed call the
+# timed one could start with the pool half asleep.
 WAKE_SECONDS = 0.005
 
 
