@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bluefire/thread_pool.h"
@@ -50,15 +51,12 @@ void spin_2us(void*, int, int) {
   }
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 double quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, size_t(q * double(v.size())))];
 }
+
+double median(std::vector<double> v) { return quantile(std::move(v), 0.5); }
 
 // A split layer's output is read by the next layer on whichever core: the cost of reading `floats`
 // that another core has just written, against reading what this core wrote (both after a write

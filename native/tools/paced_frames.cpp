@@ -2,7 +2,8 @@
 // the pool's workers are asleep when it starts. Engines of one model, called in rotation so each
 // sees the same machine: 1 thread; 2 threads with no split (a control: the same work as 1 thread);
 // 2 threads with every split and the wake-up choice as BLUEFIRE_WAKE says (auto: measured, always,
-// never); medians in microseconds. Built and run by native/tools/paced_frames.sh.
+// never); medians in microseconds, a table and (with a path) JSON, written to a temporary file and
+// renamed. Built and run by native/tools/paced_frames.sh.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,12 +19,18 @@ using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: paced_frames MODEL.onnx [GAP_MS] [FRAMES] [THREADS]\n");
+    std::fprintf(stderr, "usage: paced_frames MODEL.onnx [GAP_MS] [FRAMES] [THREADS] [JSON]\n");
     return 2;
   }
   const std::string path = argv[1];
   const double gap_ms = argc > 2 ? std::atof(argv[2]) : 33.0;
   const int frames = argc > 3 ? std::atoi(argv[3]) : 150, threads = argc > 4 ? std::atoi(argv[4]) : 2;
+  const std::string json = argc > 5 ? argv[5] : "";
+  if (!(gap_ms >= 0 && gap_ms <= 1000) || frames < 1 || threads < 2 || threads > 4) {
+    std::fprintf(stderr, "paced_frames: expected GAP_MS 0..1000, FRAMES >= 1, THREADS 2..4; got %s %s %s\n",
+                 argc > 2 ? argv[2] : "33", argc > 3 ? argv[3] : "150", argc > 4 ? argv[4] : "2");
+    return 2;
+  }
   struct Case {
     std::string name;
     const char* split;
@@ -58,12 +65,34 @@ int main(int argc, char** argv) {
               gap_ms, frames);
   std::printf("%-28s %8s %10s %10s\n", "engine", "split", "median us", "x 1 thread");
   double one = 0;
+  std::string rows;
   for (size_t k = 0; k < engines.size(); ++k) {
     std::vector<double> v = us[k];
     std::sort(v.begin(), v.end());
     const double m = v[v.size() / 2];
     if (k == 0) one = m;
     std::printf("%-28s %8d %10.1f %10.2f\n", cases[k].name.c_str(), engines[k]->split_layers(), m, one / m);
+    char row[256];
+    std::snprintf(row, sizeof row,
+                  "%s    {\"engine\": \"%s\", \"threads\": %d, \"split_layers\": %d, \"median_us\": %.2f, "
+                  "\"x_one_thread\": %.4f}",
+                  k ? ",\n" : "", cases[k].name.c_str(), cases[k].threads, engines[k]->split_layers(), m, one / m);
+    rows += row;
+  }
+  if (!json.empty()) {
+    const std::string tmp = json + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f) {
+      std::perror(tmp.c_str());
+      return 1;
+    }
+    std::fprintf(f, "{\n  \"gap_ms\": %g,\n  \"frames\": %d,\n  \"rows\": [\n%s\n  ]\n}\n", gap_ms, frames,
+                 rows.c_str());
+    if (std::fclose(f) != 0 || std::rename(tmp.c_str(), json.c_str()) != 0) {
+      std::perror(json.c_str());
+      return 1;
+    }
+    std::printf("JSON: %s\n", json.c_str());
   }
   return 0;
 }

@@ -34,7 +34,9 @@ mkdir -p "$old/src" && git archive "$REV" | tar -x -C "$old/src"
 SO=$(ls "$old"/build/_native*.so)
 # This checkout, built the same way as REV (not the installed editable build: on the 2-core host the
 # two builds of one commit timed apart at 2 threads by more than the changes being measured).
-mkdir -p "$new/src" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$new/src"
+mkdir -p "$new/src"  # tracked and untracked files that exist (a deleted tracked file is left out)
+git ls-files -co --exclude-standard -z | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+  xargs -0 cp --parents -t "$new/src"
 "$CMAKE" -S "$new/src" -B "$new/build" -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE="$(command -v "$PY")" \
   -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" >"$OUT/build_new.log" 2>&1 || { tail -30 "$OUT/build_new.log"; exit 1; }
 "$CMAKE" --build "$new/build" -j "$(nproc)" >>"$OUT/build_new.log" 2>&1 || { tail -30 "$OUT/build_new.log"; exit 1; }
